@@ -1,0 +1,1 @@
+//! The build pipeline: spec -> resolve -> lock -> fetch -> assemble -> prune -> layers -> outputs.

@@ -1,0 +1,139 @@
+//! A content-addressed download cache: `<root>/sha256/<hex>`.
+//!
+//! Every blob is named by its SHA-256 and checked again when read, so a corrupted or tampered
+//! cache entry is never used: it is deleted and fetched anew. Writes go to a temporary file in
+//! the same directory and are renamed into place, so concurrent builds sharing one cache and a
+//! build killed mid-write never leave a partial blob under a real name.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// The cache named by `$LUCID_CACHE`, else `$XDG_CACHE_HOME/lucid`, else `~/.cache/lucid`.
+    pub fn from_env() -> Result<Cache> {
+        let root = if let Some(dir) = std::env::var_os("LUCID_CACHE").filter(|v| !v.is_empty()) {
+            PathBuf::from(dir)
+        } else if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            PathBuf::from(dir).join("lucid")
+        } else if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            PathBuf::from(home).join(".cache").join("lucid")
+        } else {
+            bail!("no cache directory: set LUCID_CACHE or HOME");
+        };
+        Cache::open(root)
+    }
+
+    pub fn open(root: impl Into<PathBuf>) -> Result<Cache> {
+        let root = root.into();
+        fs::create_dir_all(root.join("sha256"))
+            .with_context(|| format!("cannot create the cache directory {}", root.display()))?;
+        Ok(Cache { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blob_path(&self, sha256: &str) -> Result<PathBuf> {
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            bail!("not a SHA-256 digest: {sha256:?}");
+        }
+        Ok(self.root.join("sha256").join(sha256))
+    }
+
+    /// The blob with this digest, if cached and intact. A blob whose content no longer matches
+    /// its name is removed and reported as absent.
+    pub fn get(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.blob_path(sha256)?;
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read cache blob {}", path.display()));
+            }
+        };
+        if sha256_hex(&data) != sha256 {
+            let _ = fs::remove_file(&path);
+            return Ok(None);
+        }
+        Ok(Some(data))
+    }
+
+    /// Stores `data`, which must hash to `sha256`; returns an error naming both digests if not.
+    pub fn put(&self, sha256: &str, data: &[u8]) -> Result<()> {
+        let actual = sha256_hex(data);
+        if actual != sha256 {
+            bail!("SHA-256 mismatch: expected {sha256}, got {actual}");
+        }
+        let path = self.blob_path(sha256)?;
+        if path.exists() {
+            return Ok(());
+        }
+        write_atomic(&path, data)
+    }
+
+    /// Stores `data` under its own digest and returns it.
+    pub fn put_any(&self, data: &[u8]) -> Result<String> {
+        let digest = sha256_hex(data);
+        self.put(&digest, data)?;
+        Ok(digest)
+    }
+
+    /// A directory for derived artefacts (for example a jlink runtime keyed by its inputs).
+    pub fn derived_dir(&self, kind: &str) -> Result<PathBuf> {
+        let dir = self.root.join(kind);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(dir)
+    }
+}
+
+/// Writes `data` to `path` through a temporary file in the same directory and a rename, so
+/// readers see either the old file, or the whole new one, never a part.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(data)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all().ok();
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename into {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let digest = cache.put_any(b"hello").unwrap();
+        assert_eq!(cache.get(&digest).unwrap().as_deref(), Some(&b"hello"[..]));
+        fs::write(dir.path().join("sha256").join(&digest), b"tampered").unwrap();
+        assert_eq!(cache.get(&digest).unwrap(), None);
+        assert!(cache.put(&digest, b"other").is_err());
+        assert!(cache.get("../../etc/passwd").is_err());
+    }
+}

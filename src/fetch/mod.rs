@@ -1,0 +1,139 @@
+//! Verified downloads: every artefact is named by the SHA-256 that a signed index (or the lock)
+//! promised for it, fetched once into the content-addressed [`Cache`], and checked on every read.
+
+pub mod cache;
+pub mod http;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use cache::{Cache, sha256_hex, write_atomic};
+pub use http::{Http, join_url};
+
+/// One artefact to fetch: where from, what it must hash to, and a name for messages.
+#[derive(Clone, Debug)]
+pub struct Want {
+    pub url: String,
+    pub sha256: String,
+    pub size: Option<u64>,
+    /// What the user knows this as (`python3.11-minimal 3.11.2-6+deb12u6`, `requests-2.32.3-py3-none-any.whl`).
+    pub label: String,
+}
+
+#[derive(Clone)]
+pub struct Fetcher {
+    pub cache: Cache,
+    pub http: Http,
+    /// Show progress bars on stderr (off in tests and when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// Parallel downloads: the mirror and the index serve many small files, so a few connections
+/// at once hide the latency without hammering anyone.
+const PARALLEL: usize = 6;
+
+impl Fetcher {
+    pub fn new(cache: Cache, progress: bool) -> Result<Fetcher> {
+        Ok(Fetcher {
+            cache,
+            http: Http::new()?,
+            progress,
+        })
+    }
+
+    /// The bytes of `want`, from the cache when it holds them intact, else downloaded, checked
+    /// against the expected SHA-256 (and size), and cached.
+    pub fn fetch(&self, want: &Want, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>> {
+        if let Some(data) = self.cache.get(&want.sha256)? {
+            on_bytes(data.len() as u64);
+            return Ok(data);
+        }
+        http::check_scheme(&want.url)?;
+        let data = self
+            .http
+            .get(&want.url, None, on_bytes)
+            .with_context(|| format!("cannot download {}", want.label))?;
+        if let Some(size) = want.size {
+            if data.len() as u64 != size {
+                bail!(
+                    "{}: {} is {} bytes, the index says {size}",
+                    want.label,
+                    want.url,
+                    data.len()
+                );
+            }
+        }
+        let actual = sha256_hex(&data);
+        if actual != want.sha256 {
+            bail!(
+                "{}: SHA-256 mismatch for {}: expected {}, got {actual}",
+                want.label,
+                want.url,
+                want.sha256
+            );
+        }
+        self.cache.put(&want.sha256, &data)?;
+        Ok(data)
+    }
+
+    /// Fetches all of `wants` with a few parallel connections and one progress bar, returning
+    /// the bytes in the same order. The first failure stops the rest and is returned.
+    pub fn fetch_all(&self, what: &str, wants: &[Want]) -> Result<Vec<Arc<Vec<u8>>>> {
+        let total: u64 = wants.iter().filter_map(|w| w.size).sum();
+        let bar = self.bar(what, total);
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Arc<Vec<u8>>>>> = Mutex::new(vec![None; wants.len()]);
+        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..PARALLEL.min(wants.len()) {
+                s.spawn(|| {
+                    loop {
+                        if failure.lock().unwrap().is_some() {
+                            return;
+                        }
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(want) = wants.get(i) else { return };
+                        match self.fetch(want, &|n| bar.inc(n)) {
+                            Ok(data) => results.lock().unwrap()[i] = Some(Arc::new(data)),
+                            Err(e) => {
+                                failure.lock().unwrap().get_or_insert(e);
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        bar.finish_and_clear();
+        if let Some(e) = failure.into_inner().unwrap() {
+            return Err(e);
+        }
+        Ok(results
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.expect("every item fetched"))
+            .collect())
+    }
+
+    /// A byte-counting progress bar, hidden unless progress is on.
+    pub fn bar(&self, what: &str, total: u64) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar
+    }
+}

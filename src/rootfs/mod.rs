@@ -1,0 +1,5 @@
+//! The in-memory root filesystem and what the builder makes in it in place of maintainer scripts.
+
+pub mod tree;
+
+pub use tree::{Entry, Node, Origin, Tree};

@@ -1,0 +1,1 @@
+//! The build spec (`build-args.yml`).
