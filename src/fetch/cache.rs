@@ -49,11 +49,7 @@ impl Cache {
     }
 
     fn blob_path(&self, sha256: &str) -> Result<PathBuf> {
-        if sha256.len() != 64
-            || !sha256
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
             bail!("not a SHA-256 digest: {sha256:?}");
         }
         Ok(self.root.join("sha256").join(sha256))
@@ -112,12 +108,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(data)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(data).with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().ok();
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot rename into {}", path.display()))?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
 }
 

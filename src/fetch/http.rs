@@ -57,37 +57,26 @@ impl Http {
         Err(last.context(format!("GET {url} failed after {} attempts", RETRIES + 1)))
     }
 
-    fn try_get(
-        &self,
-        url: &str,
-        accept: Option<&str>,
-        on_bytes: &dyn Fn(u64),
-    ) -> Result<Vec<u8>, Attempt> {
+    fn try_get(&self, url: &str, accept: Option<&str>, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, Attempt> {
         let mut req = self.client.get(url);
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
-        let mut resp = req
-            .send()
-            .map_err(|e| Attempt::Retry(anyhow!("GET {url}: {e}")))?;
+        let mut resp = req.send().map_err(|e| Attempt::Retry(anyhow!("GET {url}: {e}")))?;
         let status = resp.status();
         if !status.is_success() {
             let err = anyhow!("GET {url}: HTTP {status}");
-            return Err(
-                if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-                    Attempt::Retry(err)
-                } else {
-                    Attempt::Fatal(err)
-                },
-            );
+            return Err(if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+                Attempt::Retry(err)
+            } else {
+                Attempt::Fatal(err)
+            });
         }
         let expected = resp.content_length();
         let mut body = Vec::with_capacity(expected.unwrap_or(0).min(512 << 20) as usize);
         let mut buf = vec![0u8; 256 << 10];
         loop {
-            let n = resp
-                .read(&mut buf)
-                .map_err(|e| Attempt::Retry(anyhow!("GET {url}: reading the body: {e}")))?;
+            let n = resp.read(&mut buf).map_err(|e| Attempt::Retry(anyhow!("GET {url}: reading the body: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -96,10 +85,7 @@ impl Http {
         }
         if let Some(len) = expected {
             if body.len() as u64 != len {
-                return Err(Attempt::Retry(anyhow!(
-                    "GET {url}: body truncated at {} of {len} bytes",
-                    body.len()
-                )));
+                return Err(Attempt::Retry(anyhow!("GET {url}: body truncated at {} of {len} bytes", body.len())));
             }
         }
         Ok(body)
@@ -108,11 +94,7 @@ impl Http {
 
 /// Joins a base URL and a relative path with exactly one slash between them.
 pub fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 /// Refuses URL schemes we do not speak, with the URL in the message.

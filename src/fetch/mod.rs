@@ -38,11 +38,7 @@ const PARALLEL: usize = 6;
 
 impl Fetcher {
     pub fn new(cache: Cache, progress: bool) -> Result<Fetcher> {
-        Ok(Fetcher {
-            cache,
-            http: Http::new()?,
-            progress,
-        })
+        Ok(Fetcher { cache, http: Http::new()?, progress })
     }
 
     /// The bytes of `want`, from the cache when it holds them intact, else downloaded, checked
@@ -53,28 +49,16 @@ impl Fetcher {
             return Ok(data);
         }
         http::check_scheme(&want.url)?;
-        let data = self
-            .http
-            .get(&want.url, None, on_bytes)
-            .with_context(|| format!("cannot download {}", want.label))?;
+        let data =
+            self.http.get(&want.url, None, on_bytes).with_context(|| format!("cannot download {}", want.label))?;
         if let Some(size) = want.size {
             if data.len() as u64 != size {
-                bail!(
-                    "{}: {} is {} bytes, the index says {size}",
-                    want.label,
-                    want.url,
-                    data.len()
-                );
+                bail!("{}: {} is {} bytes, the index says {size}", want.label, want.url, data.len());
             }
         }
         let actual = sha256_hex(&data);
         if actual != want.sha256 {
-            bail!(
-                "{}: SHA-256 mismatch for {}: expected {}, got {actual}",
-                want.label,
-                want.url,
-                want.sha256
-            );
+            bail!("{}: SHA-256 mismatch for {}: expected {}, got {actual}", want.label, want.url, want.sha256);
         }
         self.cache.put(&want.sha256, &data)?;
         Ok(data)
@@ -112,12 +96,7 @@ impl Fetcher {
         if let Some(e) = failure.into_inner().unwrap() {
             return Err(e);
         }
-        Ok(results
-            .into_inner()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.expect("every item fetched"))
-            .collect())
+        Ok(results.into_inner().unwrap().into_iter().map(|r| r.expect("every item fetched")).collect())
     }
 
     /// A byte-counting progress bar, hidden unless progress is on.
@@ -127,11 +106,9 @@ impl Fetcher {
         }
         let bar = ProgressBar::new(total);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
         );
         bar.set_message(what.to_string());
         bar

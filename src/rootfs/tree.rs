@@ -43,31 +43,13 @@ pub struct Entry {
 
 impl Entry {
     pub fn dir(mode: u32) -> Entry {
-        Entry {
-            node: Node::Dir,
-            mode,
-            uid: 0,
-            gid: 0,
-            origin: Origin::Builder,
-        }
+        Entry { node: Node::Dir, mode, uid: 0, gid: 0, origin: Origin::Builder }
     }
     pub fn file(data: impl Into<Vec<u8>>, mode: u32) -> Entry {
-        Entry {
-            node: Node::File(Arc::new(data.into())),
-            mode,
-            uid: 0,
-            gid: 0,
-            origin: Origin::Builder,
-        }
+        Entry { node: Node::File(Arc::new(data.into())), mode, uid: 0, gid: 0, origin: Origin::Builder }
     }
     pub fn symlink(target: impl Into<String>) -> Entry {
-        Entry {
-            node: Node::Symlink(target.into()),
-            mode: 0o777,
-            uid: 0,
-            gid: 0,
-            origin: Origin::Builder,
-        }
+        Entry { node: Node::Symlink(target.into()), mode: 0o777, uid: 0, gid: 0, origin: Origin::Builder }
     }
     pub fn owned(mut self, uid: u32, gid: u32) -> Entry {
         self.uid = uid;
@@ -173,9 +155,7 @@ impl Tree {
     }
 
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Entry> {
-        normalize(path)
-            .ok()
-            .and_then(move |k| self.entries.get_mut(&k))
+        normalize(path).ok().and_then(move |k| self.entries.get_mut(&k))
     }
 
     pub fn contains(&self, path: &str) -> bool {
@@ -213,18 +193,9 @@ impl Tree {
     }
 
     /// Entries strictly below the directory `dir` (`""` for the whole tree).
-    pub fn iter_under<'a>(
-        &'a self,
-        dir: &str,
-    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", dir.trim_matches('/'))
-        };
-        self.entries
-            .range(prefix.clone()..)
-            .take_while(move |(k, _)| k.starts_with(&prefix))
+    pub fn iter_under<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        let prefix = if dir.is_empty() { String::new() } else { format!("{}/", dir.trim_matches('/')) };
+        self.entries.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix))
     }
 
     pub fn len(&self) -> usize {
@@ -247,12 +218,8 @@ impl Tree {
         let before = self.entries.len();
         self.entries.retain(|k, e| keep(k, e));
         // Drop orphans whose parent directory went away.
-        let orphans: Vec<String> = self
-            .entries
-            .keys()
-            .filter(|k| parent(k).is_some_and(|p| !self.entries.contains_key(p)))
-            .cloned()
-            .collect();
+        let orphans: Vec<String> =
+            self.entries.keys().filter(|k| parent(k).is_some_and(|p| !self.entries.contains_key(p))).cloned().collect();
         for k in orphans {
             self.remove(&k);
         }
@@ -263,11 +230,8 @@ impl Tree {
     /// returns the canonical key of what `path` finally names, or `None` if it does not exist.
     /// Links are confined to the tree: `..` above the root stays at the root.
     pub fn resolve(&self, path: &str) -> Option<String> {
-        let mut pending: Vec<String> = path
-            .split('/')
-            .filter(|p| !p.is_empty() && *p != ".")
-            .map(str::to_string)
-            .collect();
+        let mut pending: Vec<String> =
+            path.split('/').filter(|p| !p.is_empty() && *p != ".").map(str::to_string).collect();
         pending.reverse();
         let mut cur: Vec<String> = Vec::new();
         let mut hops = 0;
@@ -288,11 +252,7 @@ impl Tree {
                     if target.starts_with('/') {
                         cur.clear();
                     }
-                    for p in target
-                        .split('/')
-                        .rev()
-                        .filter(|p| !p.is_empty() && *p != ".")
-                    {
+                    for p in target.split('/').rev().filter(|p| !p.is_empty() && *p != ".") {
                         pending.push(p.to_string());
                     }
                 }
@@ -346,9 +306,7 @@ impl Tree {
 
 /// `usr/lib/x` -> [`usr`, `usr/lib`].
 fn ancestors(key: &str) -> Vec<String> {
-    key.match_indices('/')
-        .map(|(i, _)| key[..i].to_string())
-        .collect()
+    key.match_indices('/').map(|(i, _)| key[..i].to_string()).collect()
 }
 
 #[cfg(test)]
@@ -367,10 +325,8 @@ mod tests {
     #[test]
     fn insert_makes_parents_and_sorts() {
         let mut t = Tree::new();
-        t.insert("usr/bin/python3.11", Entry::file(b"elf".to_vec(), 0o755))
-            .unwrap();
-        t.insert("usr/bin-x", Entry::file(b"".to_vec(), 0o644))
-            .unwrap();
+        t.insert("usr/bin/python3.11", Entry::file(b"elf".to_vec(), 0o755)).unwrap();
+        t.insert("usr/bin-x", Entry::file(b"".to_vec(), 0o644)).unwrap();
         let keys: Vec<_> = t.iter().map(|(k, _)| k.as_str()).collect();
         // Byte order: `-` sorts before `/`, and a parent still precedes its children.
         assert_eq!(keys, ["usr", "usr/bin", "usr/bin-x", "usr/bin/python3.11"]);
@@ -386,19 +342,12 @@ mod tests {
     #[test]
     fn resolve_follows_links_inside_root() {
         let mut t = Tree::new();
-        t.insert("usr/bin/python3.11", Entry::file(b"elf".to_vec(), 0o755))
-            .unwrap();
-        t.insert("usr/bin/python3", Entry::symlink("python3.11"))
-            .unwrap();
-        t.insert("usr/local/bin/python", Entry::symlink("/usr/bin/python3"))
-            .unwrap();
-        t.insert("etc/up", Entry::symlink("../../../usr/bin/python3"))
-            .unwrap();
+        t.insert("usr/bin/python3.11", Entry::file(b"elf".to_vec(), 0o755)).unwrap();
+        t.insert("usr/bin/python3", Entry::symlink("python3.11")).unwrap();
+        t.insert("usr/local/bin/python", Entry::symlink("/usr/bin/python3")).unwrap();
+        t.insert("etc/up", Entry::symlink("../../../usr/bin/python3")).unwrap();
         t.insert("loop", Entry::symlink("loop")).unwrap();
-        assert_eq!(
-            t.resolve("/usr/local/bin/python").as_deref(),
-            Some("usr/bin/python3.11")
-        );
+        assert_eq!(t.resolve("/usr/local/bin/python").as_deref(), Some("usr/bin/python3.11"));
         assert_eq!(t.resolve("etc/up").as_deref(), Some("usr/bin/python3.11"));
         assert_eq!(t.read("usr/local/bin/python").unwrap().as_slice(), b"elf");
         assert_eq!(t.resolve("loop"), None);
@@ -408,11 +357,7 @@ mod tests {
     #[test]
     fn remove_and_delta() {
         let mut base = Tree::new();
-        base.insert(
-            "usr/share/doc/a/copyright",
-            Entry::file(b"c".to_vec(), 0o644),
-        )
-        .unwrap();
+        base.insert("usr/share/doc/a/copyright", Entry::file(b"c".to_vec(), 0o644)).unwrap();
         let mut t = base.clone();
         t.insert("usr/bin/sh", Entry::symlink("dash")).unwrap();
         let d = t.delta_from(&base).unwrap();
