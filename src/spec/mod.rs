@@ -1,1 +1,531 @@
-//! The build spec (`build-args.yml`).
+//! The build spec (`build-args.yml`): everything a user tunes, in one declarative file.
+//!
+//! Parsing is strict (unknown keys are errors, so a typo never silently does nothing) and every
+//! error names the file, the line and the key. [`Spec::load`] returns a validated spec whose
+//! images are already merged with the images they extend and the global settings they inherit.
+
+mod size;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub use size::{format_size, parse_size};
+
+/// Which half of a multi-stage build an image serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Stage {
+    /// Has a shell, a package manager or a compiler: for `FROM ... AS build-stage`.
+    #[serde(rename = "build-stage")]
+    Build,
+    /// Distroless: no shell, no package manager, no compiler.
+    #[serde(rename = "runtime-stage")]
+    Runtime,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Build => "build-stage",
+            Stage::Runtime => "runtime-stage",
+        }
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Stage> {
+        match s {
+            "build-stage" => Ok(Stage::Build),
+            "runtime-stage" => Ok(Stage::Runtime),
+            _ => bail!("unknown stage {s:?}: expected build-stage or runtime-stage"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    version: Spanned<u32>,
+    debian: RawDebian,
+    #[serde(default)]
+    platforms: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    user: User,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    prune: Prune,
+    images: BTreeMap<String, Spanned<RawImage>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDebian {
+    suites: Vec<String>,
+    keyring: PathBuf,
+    #[serde(default)]
+    mirror: Option<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// The account images run as. Root (0) and nobody (65534) are always made as well.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+/// Paths dropped from an image: glob patterns relative to the root (`usr/share/doc/**`), with
+/// `keep` patterns that win over them (`usr/share/doc/*/copyright`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Prune {
+    #[serde(default)]
+    pub remove: Vec<String>,
+    #[serde(default)]
+    pub keep: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    #[serde(default)]
+    extends: Option<Spanned<String>>,
+    stage: Stage,
+    #[serde(default)]
+    budget: Option<Spanned<String>>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    packages: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    python: Option<Python>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    cmd: Option<Vec<String>>,
+    #[serde(default)]
+    entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    prune: Prune,
+}
+
+/// Python settings of an image.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Python {
+    /// Hash-pinned requirements file, relative to the spec's directory.
+    #[serde(default)]
+    pub requirements: Option<PathBuf>,
+    /// Where the requirements are installed (on `sys.path` through a `.pth` file).
+    #[serde(default = "default_site_packages")]
+    pub site_packages: String,
+    /// Precompile every `.py` to `.pyc` (deterministic, unchecked-hash).
+    #[serde(default = "default_true")]
+    pub compile: bool,
+}
+
+fn default_site_packages() -> String {
+    "/usr/local/lib/python3.11/site-packages".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One image, with everything it inherits already merged in.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub name: String,
+    pub extends: Option<String>,
+    pub stage: Stage,
+    pub budget: Option<u64>,
+    pub description: Option<String>,
+    /// The image's own packages (not those of the image it extends).
+    pub packages: Vec<String>,
+    /// Global excludes plus the image's own.
+    pub exclude: Vec<String>,
+    pub python: Option<Python>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    /// Global prune rules plus those of every image up the `extends` chain plus the image's own.
+    pub prune: Prune,
+}
+
+/// A loaded, validated spec.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub path: PathBuf,
+    pub suites: Vec<String>,
+    pub keyring: PathBuf,
+    pub mirror: Option<String>,
+    pub platforms: Vec<Platform>,
+    pub tags: Vec<String>,
+    pub user: User,
+    /// Images in dependency order: an image comes after the image it extends.
+    pub images: Vec<Image>,
+}
+
+/// An OS/architecture pair as `docker buildx` writes it (`linux/arm64`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn parse(s: &str) -> Result<Platform> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, v] => (*os, *arch, Some(v.to_string())),
+            _ => bail!("bad platform {s:?}: expected OS/ARCH such as linux/amd64"),
+        };
+        if os != "linux" {
+            bail!("bad platform {s:?}: only linux images are built");
+        }
+        let variant = match (arch, variant) {
+            ("amd64", None) => None,
+            ("arm64", None | Some(_)) => Some("v8".to_string()),
+            (a, _) => bail!("unsupported architecture {a:?} in {s:?}: lucid builds linux/amd64 and linux/arm64"),
+        };
+        Ok(Platform { os: os.to_string(), arch: arch.to_string(), variant })
+    }
+
+    /// The build host's own platform.
+    pub fn host() -> Platform {
+        let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+        Platform::parse(&format!("linux/{arch}")).expect("host platform is supported")
+    }
+
+    /// Debian's name for the architecture (the same words as OCI for amd64/arm64).
+    pub fn debian_arch(&self) -> &str {
+        &self.arch
+    }
+
+    /// The kernel's name (`uname -m`): what wheel tags and multiarch paths use.
+    pub fn machine(&self) -> &str {
+        match self.arch.as_str() {
+            "arm64" => "aarch64",
+            _ => "x86_64",
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.arch)
+    }
+}
+
+/// "file:line:col" for messages.
+fn at(path: &Path, loc: serde_saphyr::Location) -> String {
+    format!("{}:{}:{}", path.display(), loc.line(), loc.column())
+}
+
+impl Spec {
+    /// Reads and validates the spec at `path`.
+    pub fn load(path: &Path) -> Result<Spec> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the spec {}", path.display()))?;
+        Spec::parse(&text, path)
+    }
+
+    /// Parses spec text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Spec> {
+        let raw: RawSpec = serde_saphyr::from_str(text).map_err(|e| {
+            let loc = e.location().map(|l| at(path, l)).unwrap_or_else(|| path.display().to_string());
+            anyhow::anyhow!("{loc}: {}", first_line(&e.to_string()))
+        })?;
+        if raw.version.value != 1 {
+            bail!("{}: version: unsupported spec version {} (this lucid reads version 1)", at(path, raw.version.referenced), raw.version.value);
+        }
+        if raw.debian.suites.is_empty() {
+            bail!("{}: debian.suites: at least one suite is needed", path.display());
+        }
+        let mut platforms = Vec::new();
+        for p in &raw.platforms {
+            platforms.push(Platform::parse(&p.value).map_err(|e| anyhow::anyhow!("{}: platforms: {e}", at(path, p.referenced)))?);
+        }
+        if platforms.is_empty() {
+            platforms.push(Platform::host());
+        }
+        if raw.images.is_empty() {
+            bail!("{}: images: the spec defines no image", path.display());
+        }
+        let order = dependency_order(&raw.images, path)?;
+        let mut images: Vec<Image> = Vec::new();
+        for name in order {
+            let spanned = &raw.images[&name];
+            let raw_img = &spanned.value;
+            let parent = raw_img.extends.as_ref().map(|e| images.iter().find(|i| i.name == e.value).expect("ordered").clone());
+            let budget = match &raw_img.budget {
+                Some(b) => Some(
+                    parse_size(&b.value)
+                        .map_err(|e| anyhow::anyhow!("{}: images.{name}.budget: {e}", at(path, b.referenced)))?,
+                ),
+                None => None,
+            };
+            let mut exclude = raw.debian.exclude.clone();
+            let mut env = raw.env.clone();
+            let mut labels = raw.labels.clone();
+            let mut prune = raw.prune.clone();
+            let mut python = None;
+            let mut cmd = Vec::new();
+            let mut entrypoint = Vec::new();
+            if let Some(p) = &parent {
+                exclude = p.exclude.clone();
+                env = p.env.clone();
+                labels = p.labels.clone();
+                prune = p.prune.clone();
+                python = p.python.clone();
+                cmd = p.cmd.clone();
+                entrypoint = p.entrypoint.clone();
+            }
+            extend_unique(&mut exclude, &raw_img.exclude);
+            env.extend(raw_img.env.clone());
+            labels.extend(raw_img.labels.clone());
+            extend_unique(&mut prune.remove, &raw_img.prune.remove);
+            extend_unique(&mut prune.keep, &raw_img.prune.keep);
+            if raw_img.python.is_some() {
+                python = raw_img.python.clone();
+            }
+            if let Some(c) = &raw_img.cmd {
+                cmd = c.clone();
+            }
+            if let Some(e) = &raw_img.entrypoint {
+                entrypoint = e.clone();
+            }
+            for pat in prune.remove.iter().chain(&prune.keep) {
+                globset::Glob::new(pat).map_err(|e| {
+                    anyhow::anyhow!("{}: images.{name}.prune: bad pattern {pat:?}: {e}", at(path, spanned.referenced))
+                })?;
+            }
+            if let Some(py) = &python {
+                if !py.site_packages.starts_with('/') {
+                    bail!("{}: images.{name}.python.site_packages: must be an absolute path", at(path, spanned.referenced));
+                }
+            }
+            if raw_img.packages.is_empty() && parent.is_none() {
+                bail!("{}: images.{name}.packages: an image that extends nothing needs packages", at(path, spanned.referenced));
+            }
+            images.push(Image {
+                name: name.clone(),
+                extends: parent.map(|p| p.name),
+                stage: raw_img.stage,
+                budget,
+                description: raw_img.description.clone(),
+                packages: raw_img.packages.clone(),
+                exclude,
+                python,
+                env,
+                labels,
+                cmd,
+                entrypoint,
+                prune,
+            });
+        }
+        let user = raw.user;
+        if user.uid == 0 || user.gid == 0 {
+            bail!("{}: user: the image user must not be root (uid/gid 0)", path.display());
+        }
+        if !user.home.starts_with('/') {
+            bail!("{}: user.home: must be an absolute path", path.display());
+        }
+        let tags = if raw.tags.is_empty() { vec!["latest".to_string()] } else { raw.tags };
+        Ok(Spec {
+            path: path.to_path_buf(),
+            suites: raw.debian.suites,
+            keyring: raw.debian.keyring,
+            mirror: raw.debian.mirror,
+            platforms,
+            tags,
+            user,
+            images,
+        })
+    }
+
+    /// The directory holding the spec: relative paths in it are relative to this.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    }
+
+    /// Where the lock file of this spec lives: beside it, `build-args.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.with_extension("lock")
+    }
+
+    pub fn image(&self, name: &str) -> Result<&Image> {
+        self.images.iter().find(|i| i.name == name).with_context(|| {
+            let names: Vec<&str> = self.images.iter().map(|i| i.name.as_str()).collect();
+            format!("no image {name:?} in {} (it defines: {})", self.path.display(), names.join(", "))
+        })
+    }
+
+    /// The chain from the root image down to `name` (inclusive).
+    pub fn chain(&self, name: &str) -> Result<Vec<&Image>> {
+        let mut out = vec![self.image(name)?];
+        while let Some(parent) = out.last().and_then(|i| i.extends.clone()) {
+            out.push(self.image(&parent)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Tags with `{date}` expanded (YYYYMMDD, UTC, from `epoch`).
+    pub fn expanded_tags(&self, epoch: i64) -> Vec<String> {
+        let date = time::OffsetDateTime::from_unix_timestamp(epoch)
+            .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
+            .unwrap_or_else(|_| "19700101".into());
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.tags {
+            let t = t.replace("{date}", &date);
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn extend_unique(into: &mut Vec<String>, from: &[String]) {
+    for v in from {
+        if !into.contains(v) {
+            into.push(v.clone());
+        }
+    }
+}
+
+/// Orders images so each comes after the one it extends; unknown parents and cycles are errors
+/// naming the line of the offending `extends`.
+fn dependency_order(images: &BTreeMap<String, Spanned<RawImage>>, path: &Path) -> Result<Vec<String>> {
+    let mut order: Vec<String> = Vec::new();
+    for name in images.keys() {
+        let mut chain: Vec<&str> = Vec::new();
+        let mut cur = name.as_str();
+        loop {
+            if order.iter().any(|o| o == cur) {
+                break;
+            }
+            if chain.contains(&cur) {
+                bail!("{}: images.{name}.extends: cycle: {} -> {cur}", path.display(), chain.join(" -> "));
+            }
+            chain.push(cur);
+            match &images[cur].value.extends {
+                None => break,
+                Some(p) => {
+                    if !images.contains_key(&p.value) {
+                        bail!("{}: images.{cur}.extends: no image named {:?}", at(path, p.referenced), p.value);
+                    }
+                    cur = &p.value;
+                }
+            }
+        }
+        for n in chain.into_iter().rev() {
+            if !order.iter().any(|o| o == n) {
+                order.push(n.to_string());
+            }
+        }
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+version: 1
+debian:
+  suites: [bookworm]
+  keyring: /usr/share/keyrings/debian-archive-keyring.gpg
+  exclude: [dpkg]
+platforms: [linux/amd64]
+tags: [latest, "{date}"]
+user: {name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}
+env: {LANG: C.UTF-8}
+prune:
+  remove: ["usr/share/doc/**"]
+  keep: ["usr/share/doc/*/copyright"]
+images:
+  b:
+    extends: a
+    stage: build-stage
+    packages: [dash]
+  a:
+    stage: runtime-stage
+    budget: 100MB
+    packages: [python3.11-minimal]
+    exclude: [perl-base]
+    python: {requirements: requirements.txt}
+    cmd: [python3]
+"#;
+
+    #[test]
+    fn loads_and_inherits() {
+        let s = Spec::parse(GOOD, Path::new("x/build-args.yml")).unwrap();
+        let names: Vec<_> = s.images.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let b = s.image("b").unwrap();
+        assert_eq!(b.exclude, ["dpkg", "perl-base"]);
+        assert_eq!(b.cmd, ["python3"]);
+        assert_eq!(b.budget, None);
+        assert_eq!(s.image("a").unwrap().budget, Some(100_000_000));
+        assert_eq!(b.python.as_ref().unwrap().site_packages, "/usr/local/lib/python3.11/site-packages");
+        assert_eq!(s.lock_path(), Path::new("x/build-args.lock"));
+        assert_eq!(s.expanded_tags(1_764_201_600), ["latest", "20251127"]);
+        assert_eq!(s.chain("b").unwrap().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", Spec::parse(text, Path::new("build-args.yml")).unwrap_err())
+    }
+
+    /// The 1-based line of the first occurrence of `needle` in `text`.
+    fn line_of(text: &str, needle: &str) -> usize {
+        text[..text.find(needle).unwrap()].matches('\n').count() + 1
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let t = GOOD.replace("budget: 100MB", "budget: lots");
+        let e = err(&t);
+        assert!(e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "budget"))) && e.contains("images.a.budget"), "{e}");
+        let t = GOOD.replace("extends: a", "extends: nope");
+        let e = err(&t);
+        assert!(e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "extends"))) && e.contains("\"nope\""), "{e}");
+        let t = GOOD.replace("stage: build-stage", "stage: build");
+        let e = err(&t);
+        assert!(e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "stage: build"))), "{e}");
+        let e = err(&GOOD.replace("cmd: [python3]", "cmdd: [python3]"));
+        assert!(e.starts_with("build-args.yml:") && e.contains("cmdd"), "{e}");
+        let t = GOOD.replace("platforms: [linux/amd64]", "platforms: [linux/s390x]");
+        let e = err(&t);
+        assert!(e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "platforms"))) && e.contains("s390x"), "{e}");
+        let e = err(&GOOD.replace("extends: a", "extends: b"));
+        assert!(e.contains("cycle"), "{e}");
+        let e = err("version: 1\n  bad: [");
+        assert!(e.starts_with("build-args.yml:"), "{e}");
+    }
+}

@@ -1,0 +1,148 @@
+//! What Debian's maintainer scripts would have made, made by the builder on purpose and visibly.
+//!
+//! No maintainer script ever runs (there is no shell to run it in, and running foreign code at
+//! build time would make the build neither hermetic nor reproducible), so each of their effects
+//! that an image needs is written here: accounts, home directories, `/tmp`, the CA bundle and the
+//! OpenSSL links to it, the time zone, `os-release`, name-service configuration, interpreter links
+//! and the per-package dpkg status files that vulnerability scanners read.
+
+use anyhow::{Context, Result};
+
+use super::tree::{Entry, Node, Tree};
+use crate::spec::User;
+
+/// Root, the image user and nobody, with homes that their owners own. Login shells point at
+/// `/sbin/nologin` (absent on purpose): nobody logs into a container.
+pub fn add_accounts(tree: &mut Tree, user: &User) -> Result<()> {
+    let passwd = format!(
+        "root:x:0:0:root:/root:/sbin/nologin\n\
+         {name}:x:{uid}:{gid}:{name}:{home}:/sbin/nologin\n\
+         nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+        name = user.name,
+        uid = user.uid,
+        gid = user.gid,
+        home = user.home
+    );
+    let group = format!("root:x:0:\n{name}:x:{gid}:\nnobody:x:65534:\n", name = user.name, gid = user.gid);
+    tree.insert("etc/passwd", Entry::file(passwd, 0o644))?;
+    tree.insert("etc/group", Entry::file(group, 0o644))?;
+    tree.insert("root", Entry::dir(0o700))?;
+    tree.insert(&user.home, Entry::dir(0o700).owned(user.uid, user.gid))?;
+    Ok(())
+}
+
+/// `/tmp` and `/var/tmp` world-writable with the sticky bit, as every program expects.
+pub fn add_tmp(tree: &mut Tree) -> Result<()> {
+    tree.insert("tmp", Entry::dir(0o1777))?;
+    tree.insert("var/tmp", Entry::dir(0o1777))?;
+    Ok(())
+}
+
+/// The CA bundle `update-ca-certificates` would write, built from the certificates the
+/// ca-certificates package ships (sorted by path, so the bundle is the same on every run), plus
+/// the links OpenSSL looks for: without `/usr/lib/ssl/cert.pem` Python's `ssl` loads no CA.
+/// Returns the number of certificates, or 0 when the package is not in the image.
+pub fn add_ca_bundle(tree: &mut Tree) -> Result<usize> {
+    let mut bundle = Vec::new();
+    let mut count = 0;
+    for (key, entry) in tree.iter_under("usr/share/ca-certificates") {
+        if let Node::File(data) = &entry.node {
+            if key.ends_with(".crt") {
+                bundle.extend_from_slice(data);
+                if !bundle.ends_with(b"\n") {
+                    bundle.push(b'\n');
+                }
+                count += 1;
+            }
+        }
+    }
+    if count == 0 {
+        return Ok(0);
+    }
+    tree.insert("etc/ssl/certs/ca-certificates.crt", Entry::file(bundle, 0o644))?;
+    tree.insert("usr/lib/ssl/cert.pem", Entry::symlink("/etc/ssl/certs/ca-certificates.crt"))?;
+    if !tree.contains("usr/lib/ssl/certs") {
+        tree.insert("usr/lib/ssl/certs", Entry::symlink("/etc/ssl/certs"))?;
+    }
+    Ok(count)
+}
+
+/// UTC as the local time, when tzdata is present.
+pub fn add_localtime(tree: &mut Tree) -> Result<()> {
+    if tree.contains("usr/share/zoneinfo/Etc/UTC") {
+        tree.insert("etc/localtime", Entry::symlink("/usr/share/zoneinfo/Etc/UTC"))?;
+        tree.insert("etc/timezone", Entry::file("Etc/UTC\n", 0o644))?;
+    }
+    Ok(())
+}
+
+/// `/etc/os-release` (scanners identify the distribution by it) and `/etc/debian_version`, plus
+/// an `nsswitch.conf` that reads files first (glibc's default without one asks DNS first).
+pub fn add_os_files(tree: &mut Tree, debian_version: &str) -> Result<()> {
+    let os_release = format!(
+        "PRETTY_NAME=\"Lucid (Debian GNU/Linux {major} (bookworm))\"\n\
+         NAME=\"Debian GNU/Linux\"\n\
+         VERSION_ID=\"{major}\"\n\
+         VERSION=\"{major} (bookworm)\"\n\
+         VERSION_CODENAME=bookworm\n\
+         ID=debian\n\
+         HOME_URL=\"https://www.debian.org/\"\n",
+        major = debian_version.split('.').next().unwrap_or("12")
+    );
+    tree.insert("etc/os-release", Entry::file(os_release, 0o644))?;
+    tree.insert("etc/debian_version", Entry::file(format!("{debian_version}\n"), 0o644))?;
+    tree.insert(
+        "etc/nsswitch.conf",
+        Entry::file(
+            "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n\
+             protocols: files\nservices: files\nethers: files\nrpc: files\n",
+            0o644,
+        ),
+    )?;
+    Ok(())
+}
+
+/// `python3` and `python` links to the versioned interpreter, when it is present and the names
+/// are free (Debian's python3-minimal ships `python3` itself in build images).
+pub fn add_python_links(tree: &mut Tree, versioned: &str) -> Result<()> {
+    if !tree.contains(&format!("usr/bin/{versioned}")) {
+        return Ok(());
+    }
+    for name in ["python3", "python"] {
+        let path = format!("usr/bin/{name}");
+        if !tree.contains(&path) {
+            tree.insert(&path, Entry::symlink(versioned))?;
+        }
+    }
+    Ok(())
+}
+
+/// One `/var/lib/dpkg/status.d/<package>` file per package, in the format distroless uses:
+/// the package's control paragraph. Scanners such as Trivy and Grype read these to know what is
+/// inside an image that has no dpkg database.
+pub fn add_dpkg_status(tree: &mut Tree, package: &str, control: &str) -> Result<()> {
+    let mut text = control.trim_end().to_string();
+    text.push('\n');
+    tree.insert(&format!("var/lib/dpkg/status.d/{package}"), Entry::file(text, 0o644))
+        .with_context(|| format!("cannot record the status of {package}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_and_bundle() {
+        let mut t = Tree::new();
+        let user = User { name: "nonroot".into(), uid: 65532, gid: 65532, home: "/home/nonroot".into() };
+        add_accounts(&mut t, &user).unwrap();
+        let passwd = String::from_utf8(t.read("etc/passwd").unwrap().to_vec()).unwrap();
+        assert!(passwd.contains("nonroot:x:65532:65532:nonroot:/home/nonroot:"));
+        assert_eq!(t.get("home/nonroot").unwrap().uid, 65532);
+        assert_eq!(add_ca_bundle(&mut t).unwrap(), 0);
+        t.insert("usr/share/ca-certificates/mozilla/B.crt", Entry::file("B", 0o644)).unwrap();
+        t.insert("usr/share/ca-certificates/mozilla/A.crt", Entry::file("A\n", 0o644)).unwrap();
+        assert_eq!(add_ca_bundle(&mut t).unwrap(), 2);
+        assert_eq!(t.read("usr/lib/ssl/cert.pem").unwrap().as_slice(), b"A\nB\n");
+    }
+}
