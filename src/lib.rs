@@ -2,13 +2,15 @@
 //! without a Docker daemon.
 //!
 //! Data flows one way (see `docs/architecture.md`):
-//! `spec -> debian (resolve, lock, fetch) -> rootfs (assemble, prune) -> oci (layers, image, outputs)`.
+//! `spec -> debian (resolve), lock -> fetch -> rootfs (assemble, prune) -> oci (layers, image, outputs)`.
 //! A module reads only what is to its left.
 
 pub mod build;
 pub mod debian;
 pub mod fetch;
+pub mod lock;
 pub mod oci;
 pub mod python;
 pub mod rootfs;
 pub mod spec;
+pub mod status;

@@ -1,1 +1,47 @@
-fn main() {}
+//! `lucid`: argument parsing and exit codes only; the work is in the library.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// Build, verify and report on distroless container base images, straight from Debian
+/// packages, without a Docker daemon.
+#[derive(Parser, Debug)]
+#[command(name = "lucid", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Start with:  lucid build lucid-python-base --load
+Then:        docker run --rm lucid-python-base python --version
+
+Environment: LUCID_DEBIAN_MIRROR (Debian archive URL; default: the host's apt sources),
+LUCID_INDEX_URL (Python package index; default: the host's pip configuration),
+LUCID_CACHE (download cache; default ~/.cache/lucid), SOURCE_DATE_EPOCH, DOCKER_HOST.")]
+struct Cli {
+    /// Print only results and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build images from the spec (default infrastructure/containers/base/build-args.yml).
+    Build(cli::build::Args),
+    /// Resolve the spec against the signed Debian indices and the package index; write the lock.
+    Lock(cli::lock::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    lucid::status::set_quiet(cli.quiet);
+    let result = match cli.command {
+        Command::Build(a) => cli::build::run(a),
+        Command::Lock(a) => cli::lock::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

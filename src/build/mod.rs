@@ -1,1 +1,216 @@
 //! The build pipeline: spec -> resolve -> lock -> fetch -> assemble -> prune -> layers -> outputs.
+//!
+//! [`resolve`] turns the spec into a [`Lock`] (network: signed indices, package index). Everything
+//! after it reads only the lock, the verified cache and the spec, so a build from a lock is the
+//! same bit for bit wherever it runs.
+
+mod assemble;
+mod outputs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::debian;
+use crate::fetch::Fetcher;
+use crate::lock::{ImageLock, Lock, LockedPackage, LockedWheel, inputs_digest};
+use crate::python;
+use crate::spec::{Platform, Spec, Stage};
+
+pub use assemble::{Assembled, assemble_image};
+pub use outputs::{BuiltOutput, write_outputs};
+
+/// What `lucid build` was asked for.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Images to build; empty means every image of the spec (filtered by `target`).
+    pub images: Vec<String>,
+    pub target: Option<Stage>,
+    /// Overrides the spec's platforms.
+    pub platforms: Option<Vec<Platform>>,
+    /// `-t NAME[:TAG]`: replaces the spec's tags (and, with one image, its name).
+    pub tags: Vec<String>,
+    pub output: PathBuf,
+    pub load: bool,
+    /// Refuse to build when the lock is missing or no longer matches the spec.
+    pub locked: bool,
+    pub progress: bool,
+    /// `SOURCE_DATE_EPOCH`; `None` takes the lock's.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// The requirements text of every image that declares some, keyed by image name.
+pub fn requirements_texts(spec: &Spec) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for img in &spec.images {
+        if let Some(req) = img.python.as_ref().and_then(|p| p.requirements.as_ref()) {
+            let path = spec.dir().join(req);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {} (images.{}.python.requirements)", path.display(), img.name))?;
+            out.insert(img.name.clone(), text);
+        }
+    }
+    Ok(out)
+}
+
+/// Current time in Unix seconds (for signature and Valid-Until checks).
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Resolves every image of the spec for every platform against the signed Debian indices and
+/// the package index: the network half of a build, whose result is the lock.
+pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
+    let requirements = requirements_texts(spec)?;
+    let keyring = &spec.keyring;
+    let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
+    let mut images: BTreeMap<String, BTreeMap<String, ImageLock>> = BTreeMap::new();
+    let mut epoch = 0i64;
+    let mut wheel_cache: BTreeMap<(String, String), Vec<LockedWheel>> = BTreeMap::new();
+    for platform in &spec.platforms {
+        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now())
+            .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
+        epoch = epoch.max(universe.newest_release_date());
+        let mut closures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for img in &spec.images {
+            let chain = spec.chain(&img.name)?;
+            let roots: Vec<String> = chain.iter().flat_map(|i| i.packages.clone()).collect();
+            let closure = debian::resolver::resolve(&universe, &roots, &img.exclude)
+                .with_context(|| format!("cannot resolve the packages of {} for {platform}", img.name))?;
+            let inherited = img.extends.as_ref().and_then(|p| closures.get(p)).cloned().unwrap_or_default();
+            let mut own: Vec<LockedPackage> = closure
+                .iter()
+                .filter(|p| !inherited.contains(&p.name))
+                .map(|p| LockedPackage {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    architecture: p.architecture.clone(),
+                    suite: p.suite.clone(),
+                    filename: p.filename.clone(),
+                    size: p.size,
+                    sha256: p.sha256.clone(),
+                })
+                .collect();
+            own.sort();
+            closures.insert(img.name.clone(), closure.iter().map(|p| p.name.clone()).collect());
+            let mut wheels = Vec::new();
+            if let Some(text) = requirements.get(&img.name) {
+                let parent_declares = img
+                    .extends
+                    .as_ref()
+                    .and_then(|p| spec.image(p).ok())
+                    .is_some_and(|p| p.python.as_ref().and_then(|x| x.requirements.as_ref()) == img.python.as_ref().and_then(|x| x.requirements.as_ref()));
+                if !parent_declares {
+                    let key = (img.name.clone(), platform.machine().to_string());
+                    if !wheel_cache.contains_key(&key) {
+                        wheel_cache.insert(key.clone(), pick_wheels(spec, &img.name, text, platform, fetcher)?);
+                    }
+                    wheels = wheel_cache[&key].clone();
+                }
+            }
+            images.entry(img.name.clone()).or_default().insert(platform.to_string(), ImageLock { packages: own, wheels });
+        }
+    }
+    Ok(Lock { version: crate::lock::LOCK_VERSION, inputs: inputs_digest(spec, &requirements), source_date_epoch: epoch, images })
+}
+
+fn pick_wheels(spec: &Spec, image: &str, text: &str, platform: &Platform, fetcher: &Fetcher) -> Result<Vec<LockedWheel>> {
+    let req_path = spec
+        .image(image)?
+        .python
+        .as_ref()
+        .and_then(|p| p.requirements.as_ref())
+        .map(|p| spec.dir().join(p).display().to_string())
+        .unwrap_or_default();
+    let reqs = python::requirements::parse(text, &req_path)?;
+    if reqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = python::index::index_url()?;
+    let target = python::index::Target { python: (3, 11), machine: platform.machine().to_string(), glibc: (2, 36) };
+    let pins = python::index::pick_wheels(&fetcher.http, &index, &reqs, &target)
+        .with_context(|| format!("cannot pick the wheels of {req_path} for {platform}"))?;
+    let mut out: Vec<LockedWheel> = pins
+        .into_iter()
+        .map(|p| LockedWheel { name: p.name, version: p.version, filename: p.filename, sha256: p.sha256 })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The lock to build from: the existing one when it still matches the spec, otherwise a fresh
+/// resolution written beside the spec (refused with `locked`). Returns the lock and whether it
+/// was (re)written.
+pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool) -> Result<(Lock, bool)> {
+    let path = spec.lock_path();
+    let inputs = inputs_digest(spec, &requirements_texts(spec)?);
+    match Lock::read(&path)? {
+        Some(lock) if lock.inputs == inputs => Ok((lock, false)),
+        Some(_) if locked => bail!(
+            "{} no longer matches {} (packages, excludes, suites, platforms or requirements changed); \
+             run `lucid lock` to update it, or build without --locked",
+            path.display(),
+            spec.path.display()
+        ),
+        None if locked => bail!("--locked: there is no lock file at {}; run `lucid lock` first", path.display()),
+        _ => {
+            let lock = resolve(spec, fetcher)?;
+            lock.write(&path)?;
+            Ok((lock, true))
+        }
+    }
+}
+
+/// Which images to build: those named (or all), filtered by stage, in dependency order.
+pub fn select_images(spec: &Spec, opts: &BuildOptions) -> Result<Vec<String>> {
+    for name in &opts.images {
+        spec.image(name)?;
+    }
+    let out: Vec<String> = spec
+        .images
+        .iter()
+        .filter(|i| opts.images.is_empty() || opts.images.contains(&i.name))
+        .filter(|i| opts.target.is_none_or(|t| t == i.stage))
+        .map(|i| i.name.clone())
+        .collect();
+    if out.is_empty() {
+        bail!(
+            "nothing to build: no image of {} matches {}{}",
+            spec.path.display(),
+            if opts.images.is_empty() { "all images".to_string() } else { opts.images.join(", ") },
+            opts.target.map(|t| format!(" with --target {}", t.as_str())).unwrap_or_default()
+        );
+    }
+    Ok(out)
+}
+
+/// Runs a whole build and returns one result per image and platform.
+pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<BuiltOutput>> {
+    let selected = select_images(spec, opts)?;
+    if !opts.tags.is_empty() && selected.len() > 1 && opts.tags.iter().any(|t| !t.starts_with(':')) {
+        bail!("-t NAME:TAG names one image, but {} images are selected ({}); name one image", selected.len(), selected.join(", "));
+    }
+    let (lock, _) = lock_for_build(spec, fetcher, opts.locked)?;
+    let epoch = opts.source_date_epoch.unwrap_or(lock.source_date_epoch);
+    let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
+    let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
+    let mut results = Vec::new();
+    for platform in &platforms {
+        let mut done: BTreeMap<String, Assembled> = BTreeMap::new();
+        for name in spec.images.iter().map(|i| i.name.clone()) {
+            let needed = selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| i.name == name)).unwrap_or(false));
+            if !needed {
+                continue;
+            }
+            let img = spec.image(&name)?;
+            let parent = img.extends.as_ref().and_then(|p| done.get(p));
+            let assembled = assemble_image(spec, img, platform, &lock, parent, &sources, fetcher, epoch)?;
+            if selected.contains(&name) {
+                results.push(write_outputs(spec, img, platform, &assembled, opts, epoch)?);
+            }
+            done.insert(name, assembled);
+        }
+    }
+    Ok(results)
+}

@@ -1,0 +1,132 @@
+//! `lucid build`: the Lucid base images from Debian packages, without a Docker daemon.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use lucid::build::{self, BuildOptions, BuiltOutput};
+use lucid::spec::{Platform, Stage, format_size};
+use lucid::status::status;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  lucid build                                  every image of the spec, for its platforms
+  lucid build lucid-python-base --load         one image, then load it into the Docker engine
+  lucid build --target build-stage             only the build-stage images
+  lucid build --locked                         refuse to build if the lock no longer matches the spec
+  SOURCE_DATE_EPOCH=1700000000 lucid build     pin every timestamp (default: the lock's)
+
+Outputs: OUTPUT/IMAGE is an OCI image layout (skopeo inspect oci:out/lucid-python-base:latest),
+OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar).")]
+pub struct Args {
+    /// Images to build (default: every image in the spec).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The spec.
+    #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
+    pub file: Option<PathBuf>,
+    /// Build only the images of this stage.
+    #[arg(long, value_name = "build-stage|runtime-stage")]
+    pub target: Option<Stage>,
+    /// Platforms to build, comma-separated (default: the spec's).
+    #[arg(long, value_name = "linux/amd64,linux/arm64", value_delimiter = ',')]
+    pub platform: Vec<String>,
+    /// Name and tag the image (NAME:TAG, or :TAG to keep the image's name); repeatable.
+    #[arg(short = 't', long = "tag", value_name = "NAME:TAG")]
+    pub tag: Vec<String>,
+    /// Where the OCI layouts and docker-archives go.
+    #[arg(short = 'o', long, default_value = "out", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Load the built images into the Docker engine (DOCKER_HOST or /var/run/docker.sock).
+    #[arg(long)]
+    pub load: bool,
+    /// Fail if the lock file is missing or no longer matches the spec.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    let spec = super::load_spec(&args.file)?;
+    let platforms = if args.platform.is_empty() {
+        None
+    } else {
+        Some(args.platform.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?)
+    };
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            Some(v.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?)
+        }
+        _ => None,
+    };
+    let opts = BuildOptions {
+        images: args.images,
+        target: args.target,
+        platforms,
+        tags: args.tag,
+        output: args.output,
+        load: args.load,
+        locked: args.locked,
+        progress: true,
+        source_date_epoch,
+    };
+    let fetcher = super::fetcher()?;
+    let started = std::time::Instant::now();
+    let results = build::build(&spec, &opts, &fetcher)?;
+    status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
+    print!("{}", size_table(&results));
+    let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
+    if !over.is_empty() {
+        for r in over {
+            eprintln!(
+                "error: {} ({}) is {} uncompressed, over its budget of {}",
+                r.image,
+                r.platform,
+                format_size(r.size),
+                format_size(r.budget.unwrap_or(0))
+            );
+        }
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// The closing table, in the shape of
+/// `docker images --format "table {{.Repository}}\t{{.Tag}}\t{{.Size}}"`, with the budget beside.
+pub fn size_table(results: &[BuiltOutput]) -> String {
+    let mut rows = vec![[
+        "REPOSITORY".to_string(),
+        "TAG".into(),
+        "SIZE".into(),
+        "COMPRESSED".into(),
+        "BUDGET".into(),
+        "PLATFORM".into(),
+        "DIGEST".into(),
+    ]];
+    for r in results {
+        let budget = match r.budget {
+            Some(b) if r.size > b => format!("{} OVER", format_size(b)),
+            Some(b) => format!("{} ok", format_size(b)),
+            None => "-".into(),
+        };
+        for reference in &r.references {
+            let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+            rows.push([
+                repo.to_string(),
+                tag.to_string(),
+                format_size(r.size),
+                format_size(r.compressed_size),
+                budget.clone(),
+                r.platform.to_string(),
+                r.manifest_digest.chars().take(19).collect(),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,38 @@
+//! `lucid lock`: resolve the spec afresh and write its lock file.
+
+use anyhow::Result;
+
+use lucid::build;
+use lucid::status::status;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The spec to lock.
+    #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
+    pub file: Option<std::path::PathBuf>,
+    /// Exit non-zero if the lock would change instead of writing it (for CI).
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    let spec = super::load_spec(&args.file)?;
+    let fetcher = super::fetcher()?;
+    status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
+    let lock = build::resolve(&spec, &fetcher)?;
+    let path = spec.lock_path();
+    let old = lucid::lock::Lock::read(&path).ok().flatten();
+    if args.check {
+        if old.as_ref() == Some(&lock) {
+            status("Fresh", path.display());
+            return Ok(0);
+        }
+        eprintln!("error: {} is out of date; run `lucid lock`", path.display());
+        return Ok(1);
+    }
+    lock.write(&path)?;
+    let packages: usize = lock.images.values().flat_map(|m| m.values()).map(|i| i.packages.len()).sum();
+    let wheels: usize = lock.images.values().flat_map(|m| m.values()).map(|i| i.wheels.len()).sum();
+    status(if old.as_ref() == Some(&lock) { "Unchanged" } else { "Locked" }, format!("{} ({packages} packages, {wheels} wheels)", path.display()));
+    Ok(0)
+}

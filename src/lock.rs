@@ -1,0 +1,142 @@
+//! The lock file (`build-args.lock`, JSON, beside the spec): every Debian package and every wheel
+//! an image is made of, with the SHA-256 that pins it.
+//!
+//! Building from a lock needs no package index at all: the `.deb` files are named by suite and
+//! pool path (the mirror comes from the host at build time, so no host name is ever committed)
+//! and checked against the recorded digests. `inputs` is a digest of everything in the spec that
+//! decides what gets resolved; when it no longer matches, the lock has drifted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::{sha256_hex, write_atomic};
+
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    pub version: u32,
+    /// SHA-256 over the resolution inputs (see [`inputs_digest`]).
+    pub inputs: String,
+    /// Default `SOURCE_DATE_EPOCH`: the newest `Date` among the signed Release files used.
+    pub source_date_epoch: i64,
+    /// Per image, per platform (`linux/amd64`): what goes in.
+    pub images: BTreeMap<String, BTreeMap<String, ImageLock>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageLock {
+    /// The image's own packages (its parent's are in the parent's entry), sorted by name.
+    pub packages: Vec<LockedPackage>,
+    /// The image's own wheels, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wheels: Vec<LockedWheel>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// The suite it was found in, which names the archive to fetch it from.
+    pub suite: String,
+    /// Pool path relative to the archive root.
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct LockedWheel {
+    pub name: String,
+    pub version: String,
+    pub filename: String,
+    pub sha256: String,
+}
+
+impl Lock {
+    pub fn read(path: &Path) -> Result<Option<Lock>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read the lock file {}", path.display())),
+        };
+        let lock: Lock = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("{}:{}:{}: malformed lock file: {e}", path.display(), e.line(), e.column())
+        })?;
+        if lock.version != LOCK_VERSION {
+            bail!("{}: lock version {} is not supported (expected {LOCK_VERSION}); run `lucid lock`", path.display(), lock.version);
+        }
+        Ok(Some(lock))
+    }
+
+    /// Writes the lock atomically, pretty-printed with a trailing newline so diffs review well.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_vec_pretty(self)?;
+        text.push(b'\n');
+        write_atomic(path, &text)
+    }
+
+    pub fn image(&self, image: &str, platform: &str) -> Option<&ImageLock> {
+        self.images.get(image).and_then(|m| m.get(platform))
+    }
+}
+
+/// Digest of what decides a resolution: suites, and per image its parent, packages, excludes,
+/// platforms and the requirements file's content. Pruning, env, labels and the like are not
+/// inputs: changing them needs no new resolution.
+pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, String>) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("suites={:?}\n", spec.suites));
+    s.push_str(&format!("platforms={:?}\n", spec.platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>()));
+    for img in &spec.images {
+        s.push_str(&format!(
+            "image={} extends={:?} packages={:?} exclude={:?}\n",
+            img.name, img.extends, img.packages, img.exclude
+        ));
+        if let Some(req) = requirements.get(&img.name) {
+            s.push_str(&format!("requirements={}\n", sha256_hex(req.as_bytes())));
+        }
+    }
+    sha256_hex(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("build-args.lock");
+        assert_eq!(Lock::read(&path).unwrap(), None);
+        let mut lock = Lock { version: 1, inputs: "x".into(), source_date_epoch: 5, images: BTreeMap::new() };
+        lock.images.entry("a".into()).or_default().insert(
+            "linux/amd64".into(),
+            ImageLock {
+                packages: vec![LockedPackage {
+                    name: "libc6".into(),
+                    version: "2.36-9+deb12u13".into(),
+                    architecture: "amd64".into(),
+                    suite: "bookworm".into(),
+                    filename: "pool/main/g/glibc/libc6_2.36-9+deb12u13_amd64.deb".into(),
+                    size: 1,
+                    sha256: "00".repeat(32),
+                }],
+                wheels: vec![],
+            },
+        );
+        lock.write(&path).unwrap();
+        assert_eq!(Lock::read(&path).unwrap(), Some(lock));
+        std::fs::write(&path, "{\n  \"version\": 1,\n  \"bogus\": 2\n}").unwrap();
+        let e = Lock::read(&path).unwrap_err().to_string();
+        assert!(e.contains("build-args.lock:3:") && e.contains("bogus"), "{e}");
+    }
+}
