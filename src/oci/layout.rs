@@ -129,10 +129,10 @@ impl Staging {
     fn commit(self, refs: Vec<Descriptor>) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
         for r in &refs {
-            if let Some(name) = r.annotations.get(ANNOTATION_REF_NAME) {
-                if !seen.insert(name) {
-                    bail!("tag {name:?} given to more than one image in {}", self.dir.display());
-                }
+            if let Some(name) = r.annotations.get(ANNOTATION_REF_NAME)
+                && !seen.insert(name)
+            {
+                bail!("tag {name:?} given to more than one image in {}", self.dir.display());
             }
         }
         let index = serde_json::to_vec(&Index::new(refs)).context("cannot serialize index.json")?;

@@ -251,13 +251,10 @@ impl ImageView {
             };
             std::io::copy(&mut blob, &mut std::io::sink())?;
             let (digest, size) = blob.finish();
-            if let Some(want) = &layer.digest {
-                if *want != digest || size != layer.size {
-                    bail!(
-                        "layer {i}: blob is {digest} ({size} bytes), the manifest says {want} ({} bytes)",
-                        layer.size
-                    );
-                }
+            if let Some(want) = &layer.digest
+                && (*want != digest || size != layer.size)
+            {
+                bail!("layer {i}: blob is {digest} ({size} bytes), the manifest says {want} ({} bytes)", layer.size);
             }
             if diff_id != layer.diff_id {
                 bail!("layer {i}: uncompressed tar is {diff_id}, the config says {}", layer.diff_id);
@@ -312,6 +309,10 @@ pub fn for_each_entry(tar: impl Read, mut f: impl FnMut(&LayerEntry, &mut dyn Re
     for entry in ar.entries().context("cannot read layer tar")? {
         let mut entry = entry.context("corrupt layer tar entry")?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // `./` (the root itself, as `tar -C root .` writes it) carries nothing a tree keeps.
+        if raw.split('/').all(|p| p.is_empty() || p == ".") {
+            continue;
+        }
         let path = normalize(&raw).with_context(|| format!("layer entry {raw:?}"))?;
         let h = entry.header();
         let t = h.entry_type();
@@ -386,4 +387,50 @@ pub fn layer_tree(tar: impl Read) -> Result<Tree> {
         tree.insert(&e.path, Entry { node, mode: e.mode, uid, gid, origin: Default::default() })
     })?;
     Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw tar with the given (name, type) entries, bypassing the tar crate's path checks so
+    /// hostile names can be written.
+    fn raw_tar(entries: &[(&str, u8)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, kind) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_entry_type(tar::EntryType::new(*kind));
+            h.set_mode(0o755);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_size(0);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+        }
+        out.extend_from_slice(&[0; 1024]);
+        out
+    }
+
+    #[test]
+    fn root_entry_is_skipped_and_escapes_are_refused() {
+        let ok = raw_tar(&[("./", b'5'), ("./usr/", b'5'), ("./usr/x", b'0')]);
+        let entries = layer_entries(ok.as_slice()).unwrap();
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["usr", "usr/x"]);
+        let evil = raw_tar(&[("usr/../../etc/passwd", b'0')]);
+        let err = format!("{:#}", layer_entries(evil.as_slice()).unwrap_err());
+        assert!(err.contains("usr/../../etc/passwd"), "{err}");
+        let dev = raw_tar(&[("dev/null", b'3')]);
+        assert!(layer_tree(dev.as_slice()).is_err(), "device nodes are not part of our images");
+    }
+
+    #[test]
+    fn references_are_parsed_or_refused() {
+        let err = open("docker://somewhere/x").unwrap_err().to_string();
+        assert!(err.contains("unsupported image reference"), "{err}");
+        let err = format!("{:#}", open("oci:/nonexistent/layout:latest").unwrap_err());
+        assert!(err.contains("/nonexistent/layout/index.json"), "{err}");
+    }
 }
