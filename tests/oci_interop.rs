@@ -49,6 +49,32 @@ fn skopeo_inspects_our_layout() {
 }
 
 #[test]
+fn skopeo_resolves_a_multiarch_layout_to_the_host_platform() {
+    require_tool("skopeo", "skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let host = build(&tmp.path().join("layers"));
+    // The other platform's image (its content does not matter to inspect).
+    let other_arch = if oci_image::host_arch() == "amd64" { "arm64" } else { "amd64" };
+    let mut cfg = oci_image::config();
+    cfg.architecture = other_arch.to_string();
+    cfg.variant = (other_arch == "arm64").then(|| "v8".to_string());
+    let other = lucid::oci::assemble(cfg, host.layers.clone()).unwrap();
+    let dir = tmp.path().join("multi");
+    let index_digest = layout::write_multiarch_layout(&dir, &[&host, &other], &["latest".into()]).unwrap();
+
+    let raw = run(Command::new("skopeo").args(["inspect", "--raw"]).arg(format!("oci:{}:latest", dir.display())));
+    assert_eq!(lucid::oci::digest_of(raw.as_bytes()), index_digest, "the tag names our index");
+    let out = run(Command::new("skopeo").arg("inspect").arg(format!("oci:{}:latest", dir.display())));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Architecture"], oci_image::host_arch(), "{out}");
+    let out = run(Command::new("skopeo")
+        .args(["--override-arch", other_arch, "inspect"])
+        .arg(format!("oci:{}:latest", dir.display())));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Architecture"], other_arch, "{out}");
+}
+
+#[test]
 fn skopeo_copies_our_layout_to_a_docker_archive_we_can_read() {
     require_tool("skopeo", "skopeo");
     let tmp = tempfile::tempdir().unwrap();
