@@ -1,2 +1,125 @@
 //! OCI images: deterministic layers, config/manifest/index, OCI layout, docker-archive and the
 //! Docker Engine API.
+//!
+//! The shape follows go-containerregistry: a [`image::BuiltImage`] is plain data (config and
+//! manifest bytes plus layer blobs on disk), and every output ([`layout`], [`archive`],
+//! [`engine`]) is only a sink for it, so the build never cares where an image goes. [`read`] is
+//! the matching source for tests and `lucid verify`.
+//!
+//! Everything written here is reproducible: the same tree, mtime and config give the same bytes,
+//! hence the same digests, and every output is written to a temporary path and renamed, so a
+//! failed or killed run never leaves a half image behind.
+
+pub mod archive;
+pub mod engine;
+pub mod image;
+pub mod layer;
+pub mod layout;
+pub mod read;
+
+pub use image::{BuiltImage, ImageConfig, assemble, index};
+pub use layer::{LayerBlob, write_layer};
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+/// Media types we write (OCI, not Docker v2 schema 2: skopeo, Docker >= 20.10, containerd and
+/// every registry accept them, and one set of types keeps digests identical across outputs).
+pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The annotation that names a tag in an OCI layout's `index.json` (what `oci:DIR:TAG` looks up).
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// `"sha256:<hex>"` of `data`.
+pub fn digest_of(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// The hex part of a `sha256:<hex>` digest, checked, so it can safely become a file name.
+pub fn digest_hex(digest: &str) -> Result<&str> {
+    let Some(hex) = digest.strip_prefix("sha256:") else {
+        bail!("unsupported digest {digest:?}: only sha256 is used");
+    };
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        bail!("malformed digest {digest:?}");
+    }
+    Ok(hex)
+}
+
+/// A writer that hashes and counts what passes through it, so one streaming pass yields both
+/// a blob and its digest.
+pub(crate) struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        HashWriter { inner, hasher: Sha256::new(), count: 0 }
+    }
+    /// The inner writer, the `sha256:<hex>` digest and the byte count.
+    pub(crate) fn finish(self) -> (W, String, u64) {
+        (self.inner, format!("sha256:{}", hex::encode(self.hasher.finalize())), self.count)
+    }
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A reader that hashes and counts what is read through it.
+pub(crate) struct HashReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        HashReader { inner, hasher: Sha256::new(), count: 0 }
+    }
+    pub(crate) fn finish(self) -> (String, u64) {
+        (format!("sha256:{}", hex::encode(self.hasher.finalize())), self.count)
+    }
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Checks that the file at `path` is the blob `digest` of `size` bytes. Outputs call this before
+/// they publish a blob, so a layer file changed or truncated since it was written fails the
+/// run instead of producing an image whose digests lie.
+pub(crate) fn check_blob_file(path: &Path, digest: &str, size: u64) -> Result<()> {
+    let file = File::open(path).with_context(|| format!("cannot open blob {digest} at {}", path.display()))?;
+    let mut reader = HashReader::new(file);
+    io::copy(&mut reader, &mut io::sink()).with_context(|| format!("cannot read blob {}", path.display()))?;
+    let (actual, n) = reader.finish();
+    if actual != digest || n != size {
+        bail!(
+            "blob {} changed since it was written: expected {digest} ({size} bytes), found {actual} ({n} bytes)",
+            path.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! docker-archive: the tarball `docker save` writes and `docker load` / `skopeo copy
+//! docker-archive:FILE` read.
+//!
+//! Laid out as Docker 25+ writes it: `manifest.json` (`[{Config, RepoTags, Layers}]`, what every
+//! Docker and skopeo reads) with the blobs under `blobs/sha256/`, plus `oci-layout` and
+//! `index.json`, so the same file is also a valid `oci-archive:`. Layers stay gzip-compressed:
+//! `docker load` and skopeo decompress them and check the config's diff_ids, and the blobs keep
+//! the digests the OCI manifest names. Entries have fixed metadata, so the archive is
+//! reproducible too.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use super::image::{BuiltImage, Index, check_ref_name};
+use super::{ANNOTATION_REF_NAME, HashReader, digest_hex};
+
+/// One element of `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveManifest {
+    #[serde(rename = "Config")]
+    pub config: String,
+    #[serde(rename = "RepoTags", default, deserialize_with = "null_as_empty")]
+    pub repo_tags: Vec<String>,
+    #[serde(rename = "Layers")]
+    pub layers: Vec<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Where a blob lives inside the archive.
+pub fn blob_name(digest: &str) -> Result<String> {
+    Ok(format!("blobs/sha256/{}", digest_hex(digest)?))
+}
+
+/// Writes `image` as a docker-archive at `path`, tagged `repo_tags` (`lucid-python-base:latest`).
+/// The file appears complete or not at all (temporary file in the same directory, then rename).
+pub fn write_docker_archive(path: &Path, image: &BuiltImage, repo_tags: &[String]) -> Result<()> {
+    for tag in repo_tags {
+        check_repo_tag(tag)?;
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".docker-archive-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+
+    let manifest = vec![ArchiveManifest {
+        config: blob_name(&image.config_digest)?,
+        repo_tags: repo_tags.to_vec(),
+        layers: image.layers.iter().map(|l| blob_name(&l.digest)).collect::<Result<_>>()?,
+    }];
+    let refs = if repo_tags.is_empty() {
+        vec![image.manifest_descriptor()]
+    } else {
+        repo_tags
+            .iter()
+            .map(|t| {
+                let mut d = image.manifest_descriptor();
+                d.annotations.insert(ANNOTATION_REF_NAME.to_string(), t.clone());
+                d
+            })
+            .collect()
+    };
+    let mtime = u64::try_from(image.config.created).unwrap_or(0);
+    let werr = |e: std::io::Error| anyhow!(e).context(format!("cannot write {}", path.display()));
+
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+    for dir in ["blobs/", "blobs/sha256/"] {
+        let mut h = header(0, mtime);
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        tar.append_data(&mut h, dir, std::io::empty()).map_err(werr)?;
+    }
+
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &image.layers {
+        if !seen.insert(l.digest.clone()) {
+            continue;
+        }
+        let file =
+            File::open(&l.path).with_context(|| format!("cannot open layer {} at {}", l.digest, l.path.display()))?;
+        let mut reader = HashReader::new(file);
+        tar.append_data(&mut header(l.size, mtime), blob_name(&l.digest)?, &mut reader)
+            .map_err(|e| anyhow!(e).context(format!("cannot copy layer {} from {}", l.digest, l.path.display())))?;
+        let (digest, n) = reader.finish();
+        if digest != l.digest || n != l.size {
+            bail!("layer {} changed since it was written: found {digest} ({n} bytes)", l.path.display());
+        }
+    }
+    let blobs = [
+        (blob_name(&image.config_digest)?, image.config_json.clone()),
+        (blob_name(&image.manifest_digest)?, image.manifest_json.clone()),
+    ];
+    for (name, data) in &blobs {
+        tar.append_data(&mut header(data.len() as u64, mtime), name, data.as_slice()).map_err(werr)?;
+    }
+    let index = serde_json::to_vec(&Index::new(refs)).context("cannot serialize index.json")?;
+    let manifest_json = serde_json::to_vec(&manifest).context("cannot serialize manifest.json")?;
+    for (name, data) in [
+        ("index.json", index.as_slice()),
+        ("manifest.json", manifest_json.as_slice()),
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.as_slice()),
+    ] {
+        tar.append_data(&mut header(data.len() as u64, mtime), name, data).map_err(werr)?;
+    }
+    let mut buf = tar.into_inner().map_err(werr)?;
+    buf.flush().map_err(werr)?;
+    drop(buf);
+    tmp.as_file().sync_all().map_err(werr)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", path.display()))?;
+    Ok(())
+}
+
+fn header(size: u64, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime);
+    h.set_size(size);
+    h
+}
+
+/// `name:tag` as Docker accepts it in RepoTags: a lower-case repository and a tag, both plain.
+fn check_repo_tag(tag: &str) -> Result<()> {
+    let Some((repo, t)) = tag.rsplit_once(':') else {
+        bail!("repo tag {tag:?} needs the form NAME:TAG (for example lucid-python-base:latest)");
+    };
+    let repo_ok = !repo.is_empty()
+        && repo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._/".contains(&b))
+        && repo.as_bytes()[0].is_ascii_alphanumeric();
+    let tag_ok = !t.is_empty()
+        && t.len() <= 128
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && t.as_bytes()[0] != b'.'
+        && t.as_bytes()[0] != b'-';
+    if !repo_ok || !tag_ok {
+        bail!("invalid repo tag {tag:?}: NAME is lower-case letters, digits and -._/, TAG letters, digits and -._");
+    }
+    check_ref_name(tag)
+}
+
+/// The docker-archive's `manifest.json` entries, for readers.
+pub fn parse_manifest(data: &[u8]) -> Result<Vec<ArchiveManifest>> {
+    serde_json::from_slice(data).context("malformed manifest.json in docker-archive")
+}

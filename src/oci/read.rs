@@ -1,0 +1,436 @@
+//! Reading images back: an OCI layout or a docker-archive becomes one [`ImageView`] (config,
+//! manifest when there is one, layers), and a layer becomes its tar entries.
+//!
+//! This is the source side of the `oci` module, used by tests and `lucid verify`; callers never
+//! need to know which transport an image came from. Everything read is checked: config and
+//! manifest against their digests on open, layers on [`ImageView::verify`], and tar entry names
+//! through the same normalisation the rootfs uses, so a hostile archive cannot name `..`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::archive::{ArchiveManifest, parse_manifest};
+use super::image::{ConfigFile, Descriptor, Index, Manifest};
+use super::{ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_INDEX, digest_hex, digest_of};
+use crate::rootfs::{Entry, Node, Tree, tree::normalize};
+
+/// Where a layer's bytes are.
+#[derive(Clone, Debug)]
+pub enum Location {
+    /// A whole file (an OCI layout blob).
+    File(PathBuf),
+    /// A member of a tar file (a docker-archive), as byte range.
+    Member { archive: PathBuf, offset: u64, size: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct LayerRef {
+    /// Digest of the blob as stored (compressed or not), when a manifest names it.
+    pub digest: Option<String>,
+    /// The config's diff_id for this layer (digest of the uncompressed tar).
+    pub diff_id: String,
+    /// Bytes of the blob as stored.
+    pub size: u64,
+    pub location: Location,
+}
+
+/// An image read from any transport.
+#[derive(Clone, Debug)]
+pub struct ImageView {
+    pub config_json: Vec<u8>,
+    pub config_digest: String,
+    pub config: ConfigFile,
+    /// The manifest (bytes, parsed, digest), if the source has one (an OCI layout does; a
+    /// docker-archive has only `manifest.json`).
+    pub manifest: Option<(Vec<u8>, Manifest, String)>,
+    /// `RepoTags` of a docker-archive, or the tag an OCI layout was opened with.
+    pub tags: Vec<String>,
+    pub layers: Vec<LayerRef>,
+}
+
+/// Opens a skopeo-style reference: `oci:DIR[:TAG]` or `docker-archive:FILE`.
+pub fn open(reference: &str) -> Result<ImageView> {
+    if let Some(rest) = reference.strip_prefix("oci:") {
+        let (dir, tag) = match rest.split_once(':') {
+            Some((d, t)) if !t.is_empty() => (d, Some(t)),
+            Some((d, _)) => (d, None),
+            None => (rest, None),
+        };
+        open_layout(Path::new(dir), tag)
+    } else if let Some(file) = reference.strip_prefix("docker-archive:") {
+        // A trailing `:name:tag` selects an image in skopeo; we read the first (only) one.
+        let file = file.split_once(':').map_or(file, |(f, _)| f);
+        open_docker_archive(Path::new(file))
+    } else {
+        bail!("unsupported image reference {reference:?}: use oci:DIR[:TAG] or docker-archive:FILE")
+    }
+}
+
+fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
+    let path = dir.join("blobs/sha256").join(digest_hex(digest)?);
+    let data = std::fs::read(&path).with_context(|| format!("cannot read blob {digest} at {}", path.display()))?;
+    if digest_of(&data) != digest {
+        bail!("blob {} does not match its digest {digest}", path.display());
+    }
+    Ok(data)
+}
+
+/// The GOARCH name of the machine we run on, to pick a platform out of an index.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// Opens the image tagged `tag` in the OCI layout `dir` (or its only image when `tag` is none).
+/// A tag naming an index resolves to the host's platform, else the index's first image.
+pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
+    let index_path = dir.join("index.json");
+    let data = std::fs::read(&index_path).with_context(|| format!("cannot read {}", index_path.display()))?;
+    let index: Index = serde_json::from_slice(&data).with_context(|| format!("malformed {}", index_path.display()))?;
+    let chosen: Vec<&Descriptor> = match tag {
+        Some(t) => {
+            index.manifests.iter().filter(|d| d.annotations.get(ANNOTATION_REF_NAME).is_some_and(|n| n == t)).collect()
+        }
+        None => index.manifests.iter().collect(),
+    };
+    let mut desc = match chosen.as_slice() {
+        [one] => (*one).clone(),
+        [] => bail!("{} has no image tagged {:?}", dir.display(), tag.unwrap_or("")),
+        _ => bail!("{} holds {} images; name one with a tag", dir.display(), chosen.len()),
+    };
+    for _ in 0..4 {
+        if desc.media_type != MEDIA_TYPE_INDEX {
+            break;
+        }
+        let nested: Index = serde_json::from_slice(&read_blob(dir, &desc.digest)?)
+            .with_context(|| format!("malformed image index {}", desc.digest))?;
+        let pick = nested
+            .manifests
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| p.architecture == host_arch()))
+            .or_else(|| nested.manifests.first())
+            .with_context(|| format!("image index {} is empty", desc.digest))?;
+        desc = pick.clone();
+    }
+    let manifest_json = read_blob(dir, &desc.digest)?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_json)
+        .with_context(|| format!("malformed manifest {} in {}", desc.digest, dir.display()))?;
+    let config_json = read_blob(dir, &manifest.config.digest)?;
+    let config: ConfigFile = serde_json::from_slice(&config_json)
+        .with_context(|| format!("malformed config {} in {}", manifest.config.digest, dir.display()))?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "image {} has {} layers but its config lists {} diff_ids",
+            desc.digest,
+            manifest.layers.len(),
+            config.rootfs.diff_ids.len()
+        );
+    }
+    let layers = manifest
+        .layers
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(l, diff_id)| {
+            Ok(LayerRef {
+                digest: Some(l.digest.clone()),
+                diff_id: diff_id.clone(),
+                size: l.size,
+                location: Location::File(dir.join("blobs/sha256").join(digest_hex(&l.digest)?)),
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(ImageView {
+        config_digest: manifest.config.digest.clone(),
+        config_json,
+        config,
+        manifest: Some((manifest_json, manifest, desc.digest)),
+        tags: tag.map(|t| vec![t.to_string()]).unwrap_or_default(),
+        layers,
+    })
+}
+
+/// Opens the (first) image of a docker-archive, as written by us, `docker save` or skopeo.
+pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut members: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut ar = tar::Archive::new(file);
+    for entry in ar.entries().with_context(|| format!("cannot read {} as tar", path.display()))? {
+        let entry = entry.with_context(|| format!("corrupt tar entry in {}", path.display()))?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if entry.header().entry_type().is_file() {
+            let key = normalize(&name).with_context(|| format!("in {}", path.display()))?;
+            members.insert(key, (entry.raw_file_position(), entry.size()));
+        }
+    }
+    let read_member = |name: &str| -> Result<Vec<u8>> {
+        let key = normalize(name).with_context(|| format!("in {}", path.display()))?;
+        let (offset, size) =
+            *members.get(&key).with_context(|| format!("{} has no member {name:?}", path.display()))?;
+        let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut data = Vec::new();
+        f.take(size).read_to_end(&mut data).with_context(|| format!("cannot read {name} in {}", path.display()))?;
+        Ok(data)
+    };
+    let manifests = parse_manifest(&read_member("manifest.json")?).with_context(|| format!("in {}", path.display()))?;
+    let Some(ArchiveManifest { config: config_name, repo_tags, layers: layer_names }) = manifests.into_iter().next()
+    else {
+        bail!("{}: manifest.json lists no image", path.display());
+    };
+    let config_json = read_member(&config_name)?;
+    let config: ConfigFile = serde_json::from_slice(&config_json)
+        .with_context(|| format!("malformed config {config_name} in {}", path.display()))?;
+    if config.rootfs.diff_ids.len() != layer_names.len() {
+        bail!(
+            "{}: manifest.json lists {} layers but the config lists {} diff_ids",
+            path.display(),
+            layer_names.len(),
+            config.rootfs.diff_ids.len()
+        );
+    }
+    let layers = layer_names
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(name, diff_id)| {
+            let key = normalize(name).with_context(|| format!("in {}", path.display()))?;
+            let (offset, size) =
+                *members.get(&key).with_context(|| format!("{} has no layer member {name:?}", path.display()))?;
+            Ok(LayerRef {
+                digest: None,
+                diff_id: diff_id.clone(),
+                size,
+                location: Location::Member { archive: path.to_path_buf(), offset, size },
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(ImageView {
+        config_digest: digest_of(&config_json),
+        config_json,
+        config,
+        manifest: None,
+        tags: repo_tags,
+        layers,
+    })
+}
+
+impl ImageView {
+    /// The stored bytes of layer `i` (compressed or not, as stored).
+    pub fn layer_blob(&self, i: usize) -> Result<Box<dyn Read>> {
+        let layer = self.layers.get(i).with_context(|| format!("the image has no layer {i}"))?;
+        Ok(match &layer.location {
+            Location::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open layer {}", p.display()))?),
+            Location::Member { archive, offset, size } => {
+                let mut f = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
+                f.seek(SeekFrom::Start(*offset)).with_context(|| format!("cannot seek in {}", archive.display()))?;
+                Box::new(f.take(*size))
+            }
+        })
+    }
+
+    /// Layer `i` as an uncompressed tar stream.
+    pub fn layer_tar(&self, i: usize) -> Result<Box<dyn Read>> {
+        decompressed(self.layer_blob(i)?)
+    }
+
+    /// Checks every layer: the stored blob against its digest (when known) and the
+    /// uncompressed tar against the config's diff_id.
+    pub fn verify(&self) -> Result<()> {
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut blob = HashReader::new(self.layer_blob(i)?);
+            let (diff_id, _) = {
+                let mut tar = HashReader::new(decompressed(&mut blob)?);
+                std::io::copy(&mut tar, &mut std::io::sink()).with_context(|| format!("cannot read layer {i}"))?;
+                tar.finish()
+            };
+            std::io::copy(&mut blob, &mut std::io::sink())?;
+            let (digest, size) = blob.finish();
+            if let Some(want) = &layer.digest
+                && (*want != digest || size != layer.size)
+            {
+                bail!("layer {i}: blob is {digest} ({size} bytes), the manifest says {want} ({} bytes)", layer.size);
+            }
+            if diff_id != layer.diff_id {
+                bail!("layer {i}: uncompressed tar is {diff_id}, the config says {}", layer.diff_id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens a layer blob file (gzip or plain tar) as an uncompressed tar stream.
+pub fn open_layer_blob(path: &Path) -> Result<Box<dyn Read>> {
+    decompressed(File::open(path).with_context(|| format!("cannot open layer {}", path.display()))?)
+}
+
+/// Wraps `r` in a gzip decoder if it starts with the gzip magic, else passes it through.
+pub fn decompressed<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+    let mut buf = BufReader::new(r);
+    let head = buf.fill_buf().context("cannot read layer")?;
+    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(flate2::bufread::GzDecoder::new(buf))) } else { Ok(Box::new(buf)) }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    /// Devices, FIFOs and anything else, with the raw type byte.
+    Other(u8),
+}
+
+/// One tar entry's metadata (long names and link targets already resolved).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerEntry {
+    /// Canonical path (`usr/bin/x`, no `./`, no trailing `/`).
+    pub path: String,
+    pub kind: EntryKind,
+    /// Permission bits with setuid/setgid/sticky.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub size: u64,
+    pub link: Option<String>,
+    pub uname: String,
+    pub gname: String,
+}
+
+/// Calls `f` with every entry of a layer tar and a reader over its content.
+pub fn for_each_entry(tar: impl Read, mut f: impl FnMut(&LayerEntry, &mut dyn Read) -> Result<()>) -> Result<()> {
+    let mut ar = tar::Archive::new(tar);
+    for entry in ar.entries().context("cannot read layer tar")? {
+        let mut entry = entry.context("corrupt layer tar entry")?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // `./` (the root itself, as `tar -C root .` writes it) carries nothing a tree keeps.
+        if raw.split('/').all(|p| p.is_empty() || p == ".") {
+            continue;
+        }
+        let path = normalize(&raw).with_context(|| format!("layer entry {raw:?}"))?;
+        let h = entry.header();
+        let t = h.entry_type();
+        let kind = if t.is_file() {
+            EntryKind::File
+        } else if t.is_dir() {
+            EntryKind::Dir
+        } else if t.is_symlink() {
+            EntryKind::Symlink
+        } else if t.is_hard_link() {
+            EntryKind::Hardlink
+        } else {
+            EntryKind::Other(t.as_byte())
+        };
+        let field =
+            |r: std::io::Result<u64>, what: &str| r.with_context(|| format!("layer entry {path:?}: bad {what}"));
+        let meta = LayerEntry {
+            kind,
+            mode: h.mode().with_context(|| format!("layer entry {path:?}: bad mode"))? & 0o7777,
+            uid: field(h.uid(), "uid")?,
+            gid: field(h.gid(), "gid")?,
+            mtime: field(h.mtime(), "mtime")?,
+            size: entry.size(),
+            link: entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned()),
+            uname: h.username_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(),
+            gname: h.groupname_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(),
+            path,
+        };
+        f(&meta, &mut entry)?;
+    }
+    Ok(())
+}
+
+/// The metadata of every entry of a layer tar, in order.
+pub fn layer_entries(tar: impl Read) -> Result<Vec<LayerEntry>> {
+    let mut out = Vec::new();
+    for_each_entry(tar, |e, _| {
+        out.push(e.clone());
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A layer tar as a [`Tree`] (files, directories, symlinks; hard links become copies, as the
+/// tree stores them). Other entry types are an error: our images have none.
+pub fn layer_tree(tar: impl Read) -> Result<Tree> {
+    let mut tree = Tree::new();
+    let mut files: BTreeMap<String, std::sync::Arc<Vec<u8>>> = BTreeMap::new();
+    for_each_entry(tar, |e, data| {
+        let (uid, gid) = (
+            u32::try_from(e.uid).with_context(|| format!("{}: uid too large", e.path))?,
+            u32::try_from(e.gid).with_context(|| format!("{}: gid too large", e.path))?,
+        );
+        let node = match e.kind {
+            EntryKind::Dir => Node::Dir,
+            EntryKind::File => {
+                let mut buf = Vec::with_capacity(e.size.min(1 << 26) as usize);
+                data.read_to_end(&mut buf).with_context(|| format!("cannot read {}", e.path))?;
+                let buf = std::sync::Arc::new(buf);
+                files.insert(e.path.clone(), buf.clone());
+                Node::File(buf)
+            }
+            EntryKind::Symlink => Node::Symlink(e.link.clone().with_context(|| format!("{}: no link target", e.path))?),
+            EntryKind::Hardlink => {
+                let target = normalize(e.link.as_deref().unwrap_or(""))?;
+                Node::File(
+                    files.get(&target).with_context(|| format!("{}: hard link to unknown {target}", e.path))?.clone(),
+                )
+            }
+            EntryKind::Other(t) => bail!("{}: unsupported tar entry type {:?}", e.path, t as char),
+        };
+        tree.insert(&e.path, Entry { node, mode: e.mode, uid, gid, origin: Default::default() })
+    })?;
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw tar with the given (name, type) entries, bypassing the tar crate's path checks so
+    /// hostile names can be written.
+    fn raw_tar(entries: &[(&str, u8)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, kind) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_entry_type(tar::EntryType::new(*kind));
+            h.set_mode(0o755);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_size(0);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+        }
+        out.extend_from_slice(&[0; 1024]);
+        out
+    }
+
+    #[test]
+    fn root_entry_is_skipped_and_escapes_are_refused() {
+        let ok = raw_tar(&[("./", b'5'), ("./usr/", b'5'), ("./usr/x", b'0')]);
+        let entries = layer_entries(ok.as_slice()).unwrap();
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["usr", "usr/x"]);
+        let evil = raw_tar(&[("usr/../../etc/passwd", b'0')]);
+        let err = format!("{:#}", layer_entries(evil.as_slice()).unwrap_err());
+        assert!(err.contains("usr/../../etc/passwd"), "{err}");
+        let dev = raw_tar(&[("dev/null", b'3')]);
+        assert!(layer_tree(dev.as_slice()).is_err(), "device nodes are not part of our images");
+    }
+
+    #[test]
+    fn references_are_parsed_or_refused() {
+        let err = open("docker://somewhere/x").unwrap_err().to_string();
+        assert!(err.contains("unsupported image reference"), "{err}");
+        let err = format!("{:#}", open("oci:/nonexistent/layout:latest").unwrap_err());
+        assert!(err.contains("/nonexistent/layout/index.json"), "{err}");
+    }
+}
