@@ -82,7 +82,7 @@ pub fn write_outputs(
     if let Some(d) = &img.description {
         labels.insert("org.opencontainers.image.description".into(), d.clone());
     }
-    labels.insert("org.opencontainers.image.created".into(), rfc3339(epoch));
+    labels.insert("org.opencontainers.image.created".into(), oci::image::rfc3339(epoch)?);
     labels.insert("dev.lucid.stage".into(), img.stage.as_str().into());
     let config = oci::image::ImageConfig {
         architecture: platform.arch.clone(),
@@ -128,12 +128,4 @@ pub fn write_outputs(
         layers: built.layers.len(),
         loaded,
     })
-}
-
-/// RFC 3339 UTC timestamp for labels and the image config.
-pub fn rfc3339(epoch: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }

@@ -83,10 +83,10 @@ impl Http {
             body.extend_from_slice(&buf[..n]);
             on_bytes(n as u64);
         }
-        if let Some(len) = expected {
-            if body.len() as u64 != len {
-                return Err(Attempt::Retry(anyhow!("GET {url}: body truncated at {} of {len} bytes", body.len())));
-            }
+        if let Some(len) = expected
+            && body.len() as u64 != len
+        {
+            return Err(Attempt::Retry(anyhow!("GET {url}: body truncated at {} of {len} bytes", body.len())));
         }
         Ok(body)
     }

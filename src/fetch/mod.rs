@@ -51,10 +51,10 @@ impl Fetcher {
         http::check_scheme(&want.url)?;
         let data =
             self.http.get(&want.url, None, on_bytes).with_context(|| format!("cannot download {}", want.label))?;
-        if let Some(size) = want.size {
-            if data.len() as u64 != size {
-                bail!("{}: {} is {} bytes, the index says {size}", want.label, want.url, data.len());
-            }
+        if let Some(size) = want.size
+            && data.len() as u64 != size
+        {
+            bail!("{}: {} is {} bytes, the index says {size}", want.label, want.url, data.len());
         }
         let actual = sha256_hex(&data);
         if actual != want.sha256 {

@@ -113,10 +113,11 @@ impl Tree {
     pub fn insert(&mut self, path: &str, entry: Entry) -> Result<()> {
         let key = normalize(path)?;
         self.ensure_parents(&key)?;
-        if let Some(old) = self.entries.get(&key) {
-            if old.node == Node::Dir && entry.node != Node::Dir {
-                self.remove(&key);
-            }
+        if let Some(old) = self.entries.get(&key)
+            && old.node == Node::Dir
+            && entry.node != Node::Dir
+        {
+            self.remove(&key);
         }
         self.entries.insert(key, entry);
         Ok(())
