@@ -220,7 +220,7 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
 
     // Debian's python3.11 looks in usr/local/lib/python3.11/dist-packages, not site-packages:
     // wheels must be installed there (or in usr/lib/python3/dist-packages) to be importable.
-    let path = runner.command().args(["-c", "import sys; print(sys.path)"]).output().unwrap();
+    let path = runner.command().args(["-c", "import site; print(site.getsitepackages())"]).output().unwrap();
     let path = String::from_utf8_lossy(&path.stdout);
     assert!(path.contains("/usr/local/lib/python3.11/dist-packages'") && !path.contains("site-packages"), "{path}");
 }
