@@ -89,3 +89,22 @@ fn sdist_only_pin_is_refused_with_the_package_name() {
     let e = pick_wheels(&http, &index, &reqs, &Target::debian12("amd64").unwrap()).unwrap_err().to_string();
     assert!(e.contains("idna") && e.contains("only wheels"), "{e}");
 }
+
+/// The PEP 503 HTML page (the fallback for indexes without PEP 691) lists the same files and
+/// hashes as the JSON one.
+#[test]
+fn html_fallback_agrees_with_json() {
+    use lucid::python::index::{list_files, parse_html_page};
+    let index = index_url().unwrap();
+    let http = Http::new().unwrap();
+    let json = list_files(&http, &index, "idna").unwrap();
+    let page = format!("{index}/idna/");
+    let html = http.get(&page, Some("text/html"), &|_| {}).unwrap();
+    let html = parse_html_page(&String::from_utf8_lossy(&html), &page);
+    let find = |files: &[lucid::python::index::IndexFile]| {
+        files.iter().find(|f| f.filename == "idna-3.10-py3-none-any.whl").cloned().expect("idna 3.10 wheel listed")
+    };
+    let (j, h) = (find(&json), find(&html));
+    assert_eq!(j.sha256.as_deref(), Some("946d195a0d259cbba61165e88e65941f16e9b36ea6ddb97f00452bae8b1287d3"));
+    assert_eq!((j.sha256, j.url.split('#').next().map(str::to_string)), (h.sha256, Some(h.url)));
+}

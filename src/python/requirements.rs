@@ -589,6 +589,63 @@ mod tests {
         assert!(parse(&deep, "f").is_err());
     }
 
+    /// Random splices of requirement-file fragments never panic (a cheap stand-in for cargo-fuzz).
+    #[test]
+    fn random_fragments_never_panic() {
+        const FRAGS: &[&str] = &[
+            "a",
+            "Requests",
+            "==",
+            "===",
+            ">=",
+            "~=",
+            "1.0",
+            "*",
+            " ",
+            "\\\n",
+            "\n",
+            "#",
+            ";",
+            "(",
+            ")",
+            "'",
+            "\"",
+            "python_version",
+            "platform_machine",
+            "extra",
+            " and ",
+            " or ",
+            " not in ",
+            " in ",
+            "--hash=sha256:",
+            "--hash",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "[",
+            "]",
+            ",",
+            "@",
+            "://",
+            "-e",
+            "-r",
+            "\u{e9}",
+            "\u{0}",
+            "\t",
+            "\r\n",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20000 {
+            let n = next() % 24;
+            let text: String = (0..n).map(|_| FRAGS[(next() % FRAGS.len() as u64) as usize]).collect();
+            let _ = parse(&text, "fuzz.txt");
+        }
+    }
+
     #[test]
     fn name_normalization() {
         assert_eq!(normalize_name("Foo.Bar__baz-"), "foo-bar-baz");
