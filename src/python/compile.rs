@@ -1,0 +1,299 @@
+//! Deterministic byte-code compilation with the image's own Python.
+//!
+//! Precompiled `.pyc` cut the start-up of the image's Python by about 4x (measured: 467 ms -> 102
+//! ms), but only help if they are exactly what the image's interpreter would write and if two
+//! builds produce the same bytes. So:
+//! - the compiler is Debian's python3.11 from `python_tree`, started through the tree's own
+//!   dynamic loader and libraries: the host's Python (another version, another magic number)
+//!   never touches the output;
+//! - `.pyc` are `UNCHECKED_HASH` (no source mtime inside, never rewritten at run time, which a
+//!   read-only, non-root image could not do anyway), with `PYTHONHASHSEED=0`, files in sorted
+//!   order in one process;
+//! - the file name embedded in each code object is the in-image path (`/usr/lib/python3.11/os.py`),
+//!   not the scratch directory, so tracebacks read right.
+//!
+//! The `.pyc` format does not depend on the CPU, so one compile serves every architecture.
+//! To run the interpreter, the needed part of `python_tree` and the sources are written into a
+//! private temporary directory that is removed afterwards; nothing is installed on the host.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::rootfs::{Entry, Node, Tree};
+
+/// What [`compile`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    pub compiled: usize,
+    /// Sources the compiler rejected (Python 2 syntax in test data, templates), with the path.
+    pub skipped: Vec<String>,
+    /// Bytes of `.pyc` added to the tree.
+    pub bytes_added: u64,
+    pub millis: u128,
+}
+
+/// The Python version the images ship; the `.pyc` tag follows from it.
+pub const CACHE_TAG: &str = "cpython-311";
+
+/// The compile driver, run by the tree's interpreter with `-S -s -B`: reads `(source on disk,
+/// in-image path, output on disk)` triples, one per line, tab-separated, and reports per file.
+const DRIVER: &str = r#"
+import sys, py_compile
+if sys.implementation.cache_tag != sys.argv[2]:
+    print("TAG\t" + str(sys.implementation.cache_tag), flush=True)
+    sys.exit(3)
+with open(sys.argv[1], encoding="utf-8", errors="surrogateescape") as f:
+    jobs = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+for src, dfile, cfile in jobs:
+    try:
+        py_compile.compile(src, cfile=cfile, dfile=dfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        print("OK\t" + dfile, flush=False)
+    except Exception as e:
+        msg = str(e).replace("\n", " ").replace("\t", " ")[:300]
+        print("SKIP\t" + dfile + "\t" + msg, flush=False)
+"#;
+
+/// Compiles every `.py` file under `dirs` of `tree` into `__pycache__/<stem>.cpython-311.pyc`
+/// next to it (0644, with the source's origin), using the Python 3.11 of `python_tree`.
+pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<CompileStats> {
+    let started = Instant::now();
+    let mut sources: BTreeMap<String, Entry> = BTreeMap::new();
+    for dir in dirs {
+        let dir = crate::rootfs::tree::normalize(dir)?;
+        for (key, e) in tree.iter_under(&dir) {
+            if key.ends_with(".py") && matches!(e.node, Node::File(_)) && !key.contains('\t') && !key.contains('\n') {
+                sources.insert(key.clone(), e.clone());
+            }
+        }
+    }
+    let mut stats = CompileStats::default();
+    if sources.is_empty() {
+        return Ok(stats);
+    }
+
+    let scratch =
+        tempfile::Builder::new().prefix("lucid-pyc-").tempdir().context("cannot create a scratch directory")?;
+    let root = scratch.path().join("root");
+    let src_dir = scratch.path().join("src");
+    let out_dir = scratch.path().join("out");
+    let runner = materialize_python(python_tree, &root)?;
+
+    let mut manifest = String::new();
+    for (key, e) in &sources {
+        let Node::File(data) = &e.node else { continue };
+        let src = src_dir.join(key);
+        write_file(&src, data, 0o644)?;
+        let cfile = out_dir.join(pyc_key(key));
+        manifest.push_str(&format!("{}\t/{key}\t{}\n", src.display(), cfile.display()));
+    }
+    let manifest_path = scratch.path().join("jobs.tsv");
+    fs::write(&manifest_path, manifest).context("cannot write the compile job list")?;
+    let driver_path = scratch.path().join("driver.py");
+    fs::write(&driver_path, DRIVER).context("cannot write the compile driver")?;
+
+    let mut cmd = runner.command();
+    cmd.args(["-S", "-s", "-B"]).arg(&driver_path).arg(&manifest_path).arg(CACHE_TAG);
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start the image's python3.11 ({})", runner.python.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        if let Some(tag) = stdout.lines().find_map(|l| l.strip_prefix("TAG\t")) {
+            bail!("the Python in the build tree writes {tag} byte code, not {CACHE_TAG}");
+        }
+        bail!(
+            "the image's python3.11 failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    for line in stdout.lines() {
+        let mut parts = line.splitn(3, '\t');
+        match (parts.next(), parts.next()) {
+            (Some("OK"), Some(dfile)) => {
+                let key = dfile.trim_start_matches('/');
+                let Some(src) = sources.get(key) else { bail!("the compiler reported an unknown file {dfile}") };
+                let pkey = pyc_key(key);
+                let data =
+                    fs::read(out_dir.join(&pkey)).with_context(|| format!("no byte code written for {dfile}"))?;
+                stats.bytes_added += data.len() as u64;
+                let dir = crate::rootfs::tree::parent(&pkey).unwrap_or("").to_string();
+                if !tree.contains(&dir) {
+                    tree.insert(&dir, Entry::dir(0o755).from_origin(src.origin.clone()))?;
+                }
+                if let Some(old) = tree.get(&pkey) {
+                    stats.bytes_added = stats.bytes_added.saturating_sub(old.size());
+                }
+                tree.insert(&pkey, Entry::file(data, 0o644).from_origin(src.origin.clone()))?;
+                stats.compiled += 1;
+            }
+            (Some("SKIP"), Some(dfile)) => {
+                stats.skipped.push(format!("{dfile}: {}", parts.next().unwrap_or("")));
+            }
+            _ => {}
+        }
+    }
+    if stats.compiled + stats.skipped.len() != sources.len() {
+        bail!(
+            "the compiler reported {} of {} files; stderr: {}",
+            stats.compiled + stats.skipped.len(),
+            sources.len(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    drop(scratch);
+    stats.millis = started.elapsed().as_millis();
+    Ok(stats)
+}
+
+/// `usr/lib/python3.11/os.py` -> `usr/lib/python3.11/__pycache__/os.cpython-311.pyc`.
+pub fn pyc_key(py_key: &str) -> String {
+    let (dir, file) = match py_key.rfind('/') {
+        Some(i) => (&py_key[..i + 1], &py_key[i + 1..]),
+        None => ("", py_key),
+    };
+    let stem = file.strip_suffix(".py").unwrap_or(file);
+    format!("{dir}__pycache__/{stem}.{CACHE_TAG}.pyc")
+}
+
+/// How to start the tree's interpreter on this host.
+pub struct Runner {
+    pub loader: PathBuf,
+    pub library_path: String,
+    pub python: PathBuf,
+    pub home: PathBuf,
+}
+
+impl Runner {
+    /// `loader --inhibit-cache --library-path ... python3.11` with a clean environment: only
+    /// the tree's libraries, its own standard library (PYTHONHOME), a fixed hash seed.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.loader);
+        cmd.arg("--inhibit-cache").arg("--library-path").arg(&self.library_path).arg(&self.python);
+        cmd.env_clear()
+            .env("PYTHONHOME", &self.home)
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONNOUSERSITE", "1")
+            .env("LC_ALL", "C.UTF-8");
+        cmd
+    }
+}
+
+/// Host machine -> (Debian multiarch triplet, dynamic loader path in the tree).
+fn host_loader() -> Result<(&'static str, &'static str)> {
+    match std::env::consts::ARCH {
+        "x86_64" => Ok(("x86_64-linux-gnu", "lib64/ld-linux-x86-64.so.2")),
+        "aarch64" => Ok(("aarch64-linux-gnu", "lib/ld-linux-aarch64.so.1")),
+        other => bail!("cannot run the build's Python on a {other} host (x86_64 and aarch64 are supported)"),
+    }
+}
+
+/// Writes what the interpreter needs from `python_tree` (loader, shared libraries, the binary
+/// and its standard library) under `root`. Links are recreated relative and resolved inside the
+/// tree, so nothing can point at the host's own files.
+pub fn materialize_python(python_tree: &Tree, root: &Path) -> Result<Runner> {
+    let (triplet, loader) = host_loader()?;
+    let python_key = python_tree
+        .resolve("usr/bin/python3.11")
+        .context("the build tree has no usr/bin/python3.11 (python3.11-minimal)")?;
+    let loader_key = python_tree
+        .resolve(loader)
+        .with_context(|| format!("the build tree has no {loader} for this host (libc6 of the host architecture)"))?;
+    let wanted = |k: &str| {
+        let under = |d: &str| k == d || k.starts_with(&format!("{d}/"));
+        (under("lib") && !k.starts_with("lib/python"))
+            || under("lib64")
+            || under(&format!("usr/lib/{triplet}"))
+            || (under("usr/lib/python3.11") && !k.contains("/dist-packages/") && !k.contains("/site-packages/"))
+            || k == "usr"
+            || k == "usr/lib"
+            || k == "usr/bin"
+            || k == python_key
+    };
+    fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    let mut links = Vec::new();
+    for (key, e) in python_tree.iter() {
+        if !wanted(key) {
+            continue;
+        }
+        let path = root.join(key);
+        match &e.node {
+            Node::Dir => fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?,
+            Node::File(data) => write_file(&path, data, (e.mode & 0o777) | 0o600)?,
+            Node::Symlink(_) => links.push(key.clone()),
+        }
+    }
+    for key in links {
+        let Some(target) = python_tree.resolve(&key) else { continue };
+        let depth = key.matches('/').count();
+        let rel = format!("{}{}", "../".repeat(depth), target);
+        let path = root.join(&key);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).ok();
+        }
+        std::os::unix::fs::symlink(&rel, &path).with_context(|| format!("cannot link {}", path.display()))?;
+    }
+    let lib_path = [format!("lib/{triplet}"), format!("usr/lib/{triplet}")]
+        .iter()
+        .map(|d| root.join(d).display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    Ok(Runner {
+        loader: root.join(loader_key),
+        library_path: lib_path,
+        python: root.join(python_key),
+        home: root.join("usr"),
+    })
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(data).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyc_paths() {
+        assert_eq!(pyc_key("usr/lib/python3.11/os.py"), "usr/lib/python3.11/__pycache__/os.cpython-311.pyc");
+        assert_eq!(pyc_key("a.py"), "__pycache__/a.cpython-311.pyc");
+    }
+
+    #[test]
+    fn missing_python_is_a_clear_error() {
+        let mut t = Tree::new();
+        t.insert("usr/lib/python3.11/os.py", Entry::file(b"x = 1\n".to_vec(), 0o644)).unwrap();
+        let e = compile(&mut t, &["usr/lib/python3.11"], &Tree::new()).unwrap_err().to_string();
+        assert!(e.contains("python3.11"), "{e}");
+    }
+}

@@ -1,0 +1,240 @@
+//! Byte-code compilation with Debian's own python3.11, unpacked from the real bookworm `.deb`s
+//! (fetched with the host's `apt-get download`; the debian module replaces this in the build).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lucid::python::compile::{materialize_python, pyc_key};
+use lucid::python::{compile, install};
+use lucid::rootfs::{Entry, Node, Origin, Tree};
+
+const PACKAGES: &[&str] = &[
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "libc6",
+    "zlib1g",
+    "libexpat1",
+    "libssl3",
+    "libffi8",
+];
+
+/// Downloads the packages once into a directory shared by test runs.
+fn debs() -> Vec<PathBuf> {
+    let dir = std::env::temp_dir().join("lucid-test-debs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let have = |p: &str| {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
+    };
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !have(p)).collect();
+    if !missing.is_empty() {
+        let st = Command::new("apt-get").arg("download").args(&missing).current_dir(&dir).status().unwrap();
+        assert!(st.success(), "apt-get download {missing:?} failed");
+    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Unpacks a `.deb`'s data into `tree` (test helper: `dpkg-deb --fsys-tarfile` + the tar crate).
+fn unpack(deb: &Path, tree: &mut Tree) {
+    let name = deb.file_name().unwrap().to_string_lossy().split('_').next().unwrap().to_string();
+    let origin = Origin::Deb(Arc::from(name.as_str()));
+    let out = Command::new("dpkg-deb").arg("--fsys-tarfile").arg(deb).output().unwrap();
+    assert!(out.status.success());
+    let mut ar = tar::Archive::new(out.stdout.as_slice());
+    for entry in ar.entries().unwrap() {
+        let mut e = entry.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        if lucid::rootfs::tree::normalize(&path).is_err() {
+            continue; // "./"
+        }
+        let mode = e.header().mode().unwrap() & 0o7777;
+        let kind = e.header().entry_type();
+        let entry = if kind.is_dir() {
+            Entry::dir(mode)
+        } else if kind.is_symlink() {
+            Entry::symlink(e.link_name().unwrap().unwrap().to_string_lossy().into_owned())
+        } else if kind.is_hard_link() {
+            let target = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
+            let data = tree.read(&target).unwrap().clone();
+            Entry { node: Node::File(data), mode, uid: 0, gid: 0, origin: Origin::Builder }
+        } else {
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            Entry::file(data, mode)
+        };
+        tree.insert(&path, entry.from_origin(origin.clone())).unwrap();
+    }
+}
+
+fn python_tree() -> Tree {
+    let mut t = Tree::new();
+    for deb in debs() {
+        unpack(&deb, &mut t);
+    }
+    t
+}
+
+fn pycs(t: &Tree) -> Vec<(String, Arc<Vec<u8>>)> {
+    t.iter()
+        .filter(|(k, _)| k.ends_with(".pyc"))
+        .map(|(k, e)| match &e.node {
+            Node::File(d) => (k.clone(), d.clone()),
+            _ => unreachable!(),
+        })
+        .collect()
+}
+
+/// A tiny wheel (built here) so the test also covers compiling installed site-packages.
+fn demo_wheel() -> Vec<u8> {
+    use sha2::Digest;
+    use std::io::Write;
+    let b64 = |d: &[u8]| {
+        let h = sha2::Sha256::digest(d);
+        // urlsafe base64 without padding, via the same alphabet RECORD uses.
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut s = String::new();
+        for c in h.chunks(3) {
+            let n = c.iter().enumerate().fold(0u32, |a, (i, &b)| a | (b as u32) << (16 - 8 * i));
+            for i in 0..=c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        s
+    };
+    let files: [(&str, &[u8]); 4] = [
+        ("demo/__init__.py", b"def hello():\n    return 'hi'\n"),
+        ("demo/py2.py", b"print 'python 2'\n"),
+        ("demo-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"),
+        ("demo-1.0.dist-info/WHEEL", b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+    ];
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut buf);
+    let mut record = String::new();
+    for (p, d) in files {
+        record.push_str(&format!("{p},sha256={},{}\n", b64(d), d.len()));
+        w.start_file(p, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(d).unwrap();
+    }
+    record.push_str("demo-1.0.dist-info/RECORD,,\n");
+    w.start_file("demo-1.0.dist-info/RECORD", zip::write::SimpleFileOptions::default()).unwrap();
+    w.write_all(record.as_bytes()).unwrap();
+    w.finish().unwrap();
+    buf.into_inner()
+}
+
+const SITE: &str = "usr/local/lib/python3.11/dist-packages";
+
+#[test]
+fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
+    let py = python_tree();
+    // The image tree: the same Debian python (as for amd64), plus a wheel.
+    let mut image = py.clone();
+    install(&demo_wheel(), "demo-1.0-py3-none-any.whl", SITE, &mut image).unwrap();
+    let before = image.content_size();
+
+    let t0 = Instant::now();
+    let stats = compile(&mut image, &["usr/lib/python3.11", SITE], &py).unwrap();
+    let first = t0.elapsed();
+    eprintln!(
+        "compiled {} files, skipped {}, +{} bytes of .pyc ({} -> {} bytes), {:?}",
+        stats.compiled,
+        stats.skipped.len(),
+        stats.bytes_added,
+        before,
+        image.content_size(),
+        first
+    );
+    for s in &stats.skipped {
+        eprintln!("  skipped {s}");
+    }
+    assert!(stats.compiled > 500, "{stats:?}");
+    assert_eq!(image.content_size() - before, stats.bytes_added);
+    assert!(stats.skipped.iter().any(|s| s.contains("/demo/py2.py")), "{:?}", stats.skipped);
+
+    let os_pyc = image.get("usr/lib/python3.11/__pycache__/os.cpython-311.pyc").expect("os.pyc");
+    assert_eq!(os_pyc.mode, 0o644);
+    assert_eq!(os_pyc.origin, Origin::Deb("libpython3.11-minimal".into()));
+    let demo = image.get(&pyc_key(&format!("{SITE}/demo/__init__.py"))).expect("demo pyc");
+    assert_eq!(demo.origin, Origin::Wheel("demo".into()));
+    assert!(!image.contains(&pyc_key(&format!("{SITE}/demo/py2.py"))));
+
+    // Header: magic for 3.11 (3495), flags = 0b01 (hash-based, unchecked).
+    let Node::File(bytes) = &os_pyc.node else { panic!() };
+    assert_eq!(&bytes[..4], &[0xa7, 0x0d, 0x0d, 0x0a]);
+    assert_eq!(u32::from_le_bytes(bytes[4..8].try_into().unwrap()), 0b01);
+
+    // Embedded source paths are the in-image ones, never the scratch directory.
+    // (The scratch directory is `$TMPDIR/lucid-pyc-*`; some stdlib sources mention "/tmp/" themselves.)
+    for (k, d) in pycs(&image) {
+        assert!(!String::from_utf8_lossy(&d).contains("lucid-pyc-"), "{k} embeds a scratch path");
+    }
+    assert!(String::from_utf8_lossy(bytes).contains("/usr/lib/python3.11/os.py"));
+
+    // Deterministic: a second compile from scratch gives identical bytes.
+    let mut again = py.clone();
+    install(&demo_wheel(), "demo-1.0-py3-none-any.whl", SITE, &mut again).unwrap();
+    compile(&mut again, &["usr/lib/python3.11", SITE], &py).unwrap();
+    let (a, b) = (pycs(&image), pycs(&again));
+    assert_eq!(a.len(), b.len());
+    let differing: Vec<&String> = a.iter().zip(&b).filter(|(x, y)| x != y).map(|(x, _)| &x.0).collect();
+    assert!(differing.is_empty(), "non-deterministic: {differing:?}");
+
+    // The image's python uses the .pyc as they are, and reports the in-image paths.
+    let scratch = tempfile::tempdir().unwrap();
+    let runner = materialize_python(&image, scratch.path()).unwrap();
+    let out =
+        runner.command().args(["-S", "-c", "import json; print(json.__file__, json.__cached__)"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("python reports: {stdout}");
+    assert!(stdout.contains("json/__pycache__/__init__.cpython-311.pyc"), "{stdout}");
+    // The interpreter takes our .pyc as valid (`-v` says it loaded the code object from it)...
+    let verbose = runner.command().args(["-S", "-v", "-c", "import json.decoder"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        stderr.contains("code object from") && stderr.contains("json/__pycache__/decoder.cpython-311.pyc"),
+        "{stderr}"
+    );
+    // ...and the code object inside names the in-image source (at import, importlib then rewrites
+    // co_filename to wherever the source actually is, which in the image is the same path).
+    let pyc = scratch.path().join("usr/lib/python3.11/json/__pycache__/decoder.cpython-311.pyc");
+    let script = format!(
+        "import marshal; print(marshal.loads(open({:?}, 'rb').read()[16:]).co_filename)",
+        pyc.display().to_string()
+    );
+    let co = runner.command().args(["-S", "-c", &script]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&co.stdout).trim(), "/usr/lib/python3.11/json/decoder.py");
+
+    // Debian's python3.11 looks in usr/local/lib/python3.11/dist-packages, not site-packages:
+    // wheels must be installed there (or in usr/lib/python3/dist-packages) to be importable.
+    let path = runner.command().args(["-c", "import site; print(site.getsitepackages())"]).output().unwrap();
+    let path = String::from_utf8_lossy(&path.stdout);
+    assert!(path.contains("/usr/local/lib/python3.11/dist-packages'") && !path.contains("site-packages"), "{path}");
+}
+
+/// Compiling a subset gives the same bytes for the same file as compiling everything: the build
+/// stage image (more files) must not change the base image's layers.
+#[test]
+fn a_file_compiles_the_same_alone_or_in_a_batch() {
+    let py = python_tree();
+    let mut all = py.clone();
+    compile(&mut all, &["usr/lib/python3.11/json", "usr/lib/python3.11/email"], &py).unwrap();
+    let mut one = py.clone();
+    compile(&mut one, &["usr/lib/python3.11/json"], &py).unwrap();
+    for (k, d) in pycs(&one) {
+        assert_eq!(all.read(&k).unwrap(), &d, "{k} differs when compiled in another batch");
+    }
+}
