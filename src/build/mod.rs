@@ -123,12 +123,13 @@ fn pick_wheels(spec: &Spec, image: &str, text: &str, platform: &Platform, fetche
         .and_then(|p| p.requirements.as_ref())
         .map(|p| spec.dir().join(p).display().to_string())
         .unwrap_or_default();
-    let reqs = python::requirements::parse(text, &req_path)?;
+    let env = python::requirements::MarkerEnv::cpython311_linux(Some(platform.machine()));
+    let reqs = python::requirements::parse_for(text, &req_path, &env)?;
     if reqs.is_empty() {
         return Ok(Vec::new());
     }
     let index = python::index::index_url()?;
-    let target = python::index::Target { python: (3, 11), machine: platform.machine().to_string(), glibc: (2, 36) };
+    let target = python::index::Target::debian12(platform.debian_arch())?;
     let pins = python::index::pick_wheels(&fetcher.http, &index, &reqs, &target)
         .with_context(|| format!("cannot pick the wheels of {req_path} for {platform}"))?;
     let mut out: Vec<LockedWheel> = pins
