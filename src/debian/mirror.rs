@@ -108,14 +108,14 @@ pub fn parse_one_line(text: &str) -> Vec<AptSource> {
             rest = after;
         }
         let words: Vec<&str> = rest.split_whitespace().collect();
-        if let [uri, suite, ref comps @ ..] = words[..] {
-            if uri.starts_with("http://") || uri.starts_with("https://") {
-                out.push(AptSource {
-                    uri: uri.trim_end_matches('/').to_string(),
-                    suites: vec![suite.to_string()],
-                    components: comps.iter().map(|c| c.to_string()).collect(),
-                });
-            }
+        if let [uri, suite, ref comps @ ..] = words[..]
+            && (uri.starts_with("http://") || uri.starts_with("https://"))
+        {
+            out.push(AptSource {
+                uri: uri.trim_end_matches('/').to_string(),
+                suites: vec![suite.to_string()],
+                components: comps.iter().map(|c| c.to_string()).collect(),
+            });
         }
     }
     out

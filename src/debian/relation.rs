@@ -148,10 +148,10 @@ pub fn parse_provides(field: &str) -> Result<Vec<Relation>> {
             bail!("Provides {field:?}: alternatives `|` are not allowed");
         }
         let rel = group.into_iter().next().expect("one alternative");
-        if let Some((op, _)) = &rel.version {
-            if *op != Op::Eq {
-                bail!("Provides {field:?}: only `=` versions may be provided, found {rel}");
-            }
+        if let Some((op, _)) = &rel.version
+            && *op != Op::Eq
+        {
+            bail!("Provides {field:?}: only `=` versions may be provided, found {rel}");
         }
         out.push(rel);
     }

@@ -31,6 +31,17 @@ pub struct Release {
     pub signed_by: String,
 }
 
+impl Release {
+    /// `bookworm`, or `stable (bookworm)` when Suite and Codename differ, for messages.
+    pub fn name(&self) -> String {
+        match (self.suite.as_str(), self.codename.as_str()) {
+            (s, c) if s == c || c.is_empty() => s.to_string(),
+            ("", c) => c.to_string(),
+            (s, c) => format!("{s} ({c})"),
+        }
+    }
+}
+
 /// Clock skew we tolerate for a Release dated in the future (apt refuses such files too).
 const MAX_FUTURE_SKEW: i64 = 24 * 3600;
 
@@ -47,21 +58,21 @@ pub fn verify_inrelease(data: &[u8], keyring: &[u8], now: i64, label: &str) -> R
         .map_err(|reasons| anyhow::anyhow!("{label}: no valid signature from a key in the keyring: {reasons}"))?;
     let mut release = parse_release(&signed.replace("\r\n", "\n"), label)?;
     release.signed_by = signed_by;
-    if let Some(until) = release.valid_until {
-        if now > until {
-            bail!(
-                "{label}: the Release of suite {} expired at {} (Valid-Until); it is now {}. The mirror is stale \
-                 or replaying an old Release",
-                release.suite,
-                fmt_time(until),
-                fmt_time(now)
-            );
-        }
+    if let Some(until) = release.valid_until
+        && now > until
+    {
+        bail!(
+            "{label}: the Release of suite {} expired at {} (Valid-Until); it is now {}. The mirror is stale or \
+             replaying an old Release",
+            release.name(),
+            fmt_time(until),
+            fmt_time(now)
+        );
     }
     if release.date > now + MAX_FUTURE_SKEW {
         bail!(
             "{label}: the Release of suite {} is dated {}, in the future (it is now {}); check the clock",
-            release.suite,
+            release.name(),
             fmt_time(release.date),
             fmt_time(now)
         );

@@ -39,7 +39,7 @@ pub fn resolve(u: &Universe, roots: &[String], exclude: &[String]) -> Result<Vec
         }
         let cands = r.candidates(&rel);
         let Some(p) = cands.into_iter().find(|p| !r.chosen.contains_key(&p.name)) else {
-            bail!("unknown package {rel}: {}", r.why_none(&rel, "the requested packages"));
+            bail!("unknown package {rel}: {}", r.why_none(&rel));
         };
         r.choose(p, None);
     }
@@ -135,22 +135,19 @@ impl<'a> Resolver<'a> {
             }
         }
         let wanted = alts.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" | ");
-        let why = alts.iter().map(|r| self.why_none(r, &by.name)).collect::<Vec<_>>().join("; ");
+        let why = alts.iter().map(|r| self.why_none(r)).collect::<Vec<_>>().join("; ");
         bail!("{wanted} needed by {}: {why}", self.chain(&by.name))
     }
 
     /// Why `rel` has no usable candidate: nothing by that name, only other versions, or the
     /// name is taken by a version chosen for someone else.
-    fn why_none(&self, rel: &Relation, _needer: &str) -> String {
+    fn why_none(&self, rel: &Relation) -> String {
         let suites = self.u.suites.join(", ");
-        if let Some(p) = self.chosen.get(&rel.name) {
-            if !rel.version_satisfied_by(&p.version) {
-                let by = self.needed_by.get(&p.name).map(|n| self.chain(n)).unwrap_or_else(|| "the request".into());
-                return format!(
-                    "{} {} is already chosen (needed by {by}) and does not satisfy {rel}",
-                    p.name, p.version
-                );
-            }
+        if let Some(p) = self.chosen.get(&rel.name)
+            && !rel.version_satisfied_by(&p.version)
+        {
+            let by = self.needed_by.get(&p.name).map(|n| self.chain(n)).unwrap_or_else(|| "the request".into());
+            return format!("{} {} is already chosen (needed by {by}) and does not satisfy {rel}", p.name, p.version);
         }
         let others: Vec<String> =
             self.u.get(&rel.name).iter().map(|p| format!("{} in {}", p.version, p.suite)).collect();
