@@ -163,6 +163,35 @@ fn unknown_package_and_wrong_suite() {
     assert!(e.contains("signed for suite \"bookworm\"") && e.contains("trixie"), "{e}");
 }
 
+#[test]
+fn signature_policy_sha1_and_primary_without_sign_flag() {
+    use pgp::crypto::hash::HashAlgorithm;
+    use support::debrepo::{clearsign_with, keygen, keyring_of, release_text};
+    let key = keygen("Policy Test <p@example.invalid>");
+    let keyring = keyring_of(&key);
+    let text = release_text("bookworm");
+    let good = clearsign_with(&key, &text, HashAlgorithm::Sha256, false);
+    let r = debian::verify_inrelease(good.as_bytes(), &keyring, now(), "good").unwrap();
+    assert_eq!(r.suite, "bookworm");
+    assert_eq!(r.signed_by, format!("{:X}", pgp::types::KeyDetails::fingerprint(&key.secret_subkeys[0].key)));
+    // Ed25519 cannot make SHA-1 signatures at all; RSA (what Debian uses) can.
+    let rsa = support::debrepo::keygen_with("RSA <r@example.invalid>", pgp::composed::KeyType::Rsa(2048));
+    let sha1 = clearsign_with(&rsa, &text, HashAlgorithm::Sha1, false);
+    let e = debian::verify_inrelease(sha1.as_bytes(), &keyring_of(&rsa), now(), "sha1").unwrap_err().to_string();
+    assert!(e.contains("sha1:") && e.contains("SHA1, which is refused"), "{e}");
+    // The primary key is certification-only: a signature by it is refused even though the
+    // mathematics check out.
+    let by_primary = clearsign_with(&key, &text, HashAlgorithm::Sha256, true);
+    let e = debian::verify_inrelease(by_primary.as_bytes(), &keyring, now(), "primary").unwrap_err().to_string();
+    assert!(e.contains("not allowed to sign"), "{e}");
+    // Text outside the signed part is not accepted either.
+    let mut trailing = good.clone();
+    trailing.push_str("Suite: evil\n");
+    assert!(debian::verify_inrelease(trailing.as_bytes(), &keyring, now(), "trailing").is_err());
+    let leading = format!("Suite: evil\n{good}");
+    assert!(debian::verify_inrelease(leading.as_bytes(), &keyring, now(), "leading").is_err());
+}
+
 /// Against the real archive from the host's apt sources: the Python base closure.
 #[test]
 fn real_mirror_python_closure() {

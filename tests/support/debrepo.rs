@@ -17,8 +17,10 @@ use pgp::composed::{
     ArmorOptions, CleartextSignedMessage, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
     SubkeyParamsBuilder,
 };
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
 use pgp::ser::Serialize;
-use pgp::types::Password;
+use pgp::types::{Password, SigningKey, Timestamp};
 use sha2::{Digest, Sha256};
 
 /// A package to build into the repository.
@@ -205,6 +207,38 @@ impl TestRepo {
     }
 }
 
+/// The binary keyring (public certificate) of `key`.
+pub fn keyring_of(key: &SignedSecretKey) -> Vec<u8> {
+    SignedPublicKey::from(key.clone()).to_bytes().expect("serialise key")
+}
+
+/// Clearsigns `text` with the signing subkey (or, with `primary`, the certification-only
+/// primary key) using `hash`: lets tests make signatures a real archive must never accept.
+pub fn clearsign_with(key: &SignedSecretKey, text: &str, hash: HashAlgorithm, primary: bool) -> String {
+    fn sign<K: SigningKey>(k: &K, text: &str, hash: HashAlgorithm) -> CleartextSignedMessage {
+        let mut config = SignatureConfig::from_key(rand::thread_rng(), k, SignatureType::Text).unwrap();
+        config.hash_alg = hash;
+        config.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now())).unwrap(),
+            Subpacket::regular(SubpacketData::IssuerFingerprint(k.fingerprint())).unwrap(),
+        ];
+        CleartextSignedMessage::new(text, config, k, &Password::empty()).expect("sign")
+    }
+    let msg = if primary { sign(&key.primary_key, text, hash) } else { sign(&key.secret_subkeys[0].key, text, hash) };
+    msg.to_armored_string(ArmorOptions::default()).expect("armor")
+}
+
+/// A minimal valid Release text for `suite`, dated an hour ago, valid for a week.
+pub fn release_text(suite: &str) -> String {
+    let now = now();
+    format!(
+        "Suite: {suite}\nCodename: {suite}\nDate: {}\nValid-Until: {}\nSHA256:\n {} 0 main/binary-amd64/Packages\n",
+        rfc2822(now - 3600),
+        rfc2822(now + 7 * 86400),
+        sha256(b"")
+    )
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
@@ -223,12 +257,17 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// An Ed25519 certification key with an Ed25519 signing subkey (the subkey signs, as on
 /// real archives that keep the primary offline).
-fn keygen(uid: &str) -> SignedSecretKey {
+pub fn keygen(uid: &str) -> SignedSecretKey {
+    keygen_with(uid, KeyType::Ed25519Legacy)
+}
+
+/// [`keygen`] with another algorithm (RSA, for signatures with hashes Ed25519 refuses).
+pub fn keygen_with(uid: &str, kind: KeyType) -> SignedSecretKey {
     let mut sub = SubkeyParamsBuilder::default();
-    sub.key_type(KeyType::Ed25519Legacy).can_sign(true);
+    sub.key_type(kind.clone()).can_sign(true);
     let mut params = SecretKeyParamsBuilder::default();
     params
-        .key_type(KeyType::Ed25519Legacy)
+        .key_type(kind)
         .can_certify(true)
         .can_sign(false)
         .primary_user_id(uid.into())
