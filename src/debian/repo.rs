@@ -147,7 +147,8 @@ pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, n
     Ok(universe)
 }
 
-/// Decompresses by file-name extension: `.xz`, `.gz`, `.zst`, or none.
+/// Decompresses by file-name extension: `.xz`, `.gz`, `.zst`, or none (`Packages`, `data.tar`).
+/// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain.
 pub fn decompress(data: &[u8], name: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     if name.ends_with(".xz") {
@@ -158,8 +159,26 @@ pub fn decompress(data: &[u8], name: &str) -> Result<Vec<u8>> {
         ruzstd::decoding::StreamingDecoder::new(data)
             .map_err(|e| anyhow::anyhow!("zstd: {e}"))?
             .read_to_end(&mut out)?;
-    } else {
+    } else if name.ends_with(".tar") || !name.rsplit('/').next().unwrap_or(name).contains('.') {
         out = data.to_vec();
+    } else {
+        bail!("{name}: unsupported compression (lucid reads .xz, .gz, .zst or uncompressed)");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompress_by_name() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"abc").unwrap();
+        assert_eq!(decompress(&gz.finish().unwrap(), "main/binary-amd64/Packages.gz").unwrap(), b"abc");
+        assert_eq!(decompress(b"abc", "main/binary-amd64/Packages").unwrap(), b"abc");
+        assert_eq!(decompress(b"abc", "data.tar").unwrap(), b"abc");
+        assert!(decompress(b"abc", "data.tar.bz2").unwrap_err().to_string().contains("unsupported compression"));
+        assert!(decompress(b"not xz", "Packages.xz").is_err());
+    }
 }
