@@ -1,0 +1,184 @@
+//! Loading the signed indices of every source into one [`Universe`] for one architecture.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::mirror::Source;
+use super::packages::{Package, parse_packages};
+use super::release::{Release, verify_inrelease};
+use super::version;
+use crate::fetch::{Fetcher, Want, join_url};
+
+/// All packages of all sources for one architecture (plus `Architecture: all`).
+#[derive(Clone, Debug, Default)]
+pub struct Universe {
+    pub arch: String,
+    packages: Vec<Package>,
+    by_name: BTreeMap<String, Vec<usize>>,
+    /// Virtual name -> (package index, provided version).
+    providers: BTreeMap<String, Vec<(usize, Option<String>)>>,
+    /// Suite names in load order, for messages.
+    pub suites: Vec<String>,
+    /// The verified Release of each source, in load order.
+    pub releases: Vec<(Source, Release)>,
+}
+
+impl Universe {
+    pub fn new(arch: &str) -> Universe {
+        Universe { arch: arch.to_string(), ..Universe::default() }
+    }
+
+    /// Adds packages of `suite`. Packages of another architecture are ignored; a package whose
+    /// name, version and architecture is already known (the same upload in two suites) keeps
+    /// its first record.
+    pub fn add(&mut self, suite: &str, packages: Vec<Package>) {
+        if !self.suites.iter().any(|s| s == suite) {
+            self.suites.push(suite.to_string());
+        }
+        for p in packages {
+            if p.architecture != self.arch && p.architecture != "all" {
+                continue;
+            }
+            let same = self.by_name.get(&p.name).is_some_and(|ids| {
+                ids.iter().any(|&i| {
+                    let q = &self.packages[i];
+                    q.architecture == p.architecture && version::compare(&q.version, &p.version).is_eq()
+                })
+            });
+            if same {
+                continue;
+            }
+            let idx = self.packages.len();
+            self.by_name.entry(p.name.clone()).or_default().push(idx);
+            for prov in &p.provides {
+                let v = prov.version.as_ref().map(|(_, v)| v.clone());
+                self.providers.entry(prov.name.clone()).or_default().push((idx, v));
+            }
+            self.packages.push(p);
+        }
+    }
+
+    /// Every version of the real package `name`, newest first.
+    pub fn get(&self, name: &str) -> Vec<&Package> {
+        let mut v: Vec<&Package> =
+            self.by_name.get(name).map(|ids| ids.iter().map(|&i| &self.packages[i]).collect()).unwrap_or_default();
+        v.sort_by(|a, b| version::compare(&b.version, &a.version).then_with(|| a.suite.cmp(&b.suite)));
+        v
+    }
+
+    /// The newest version of the real package `name`.
+    pub fn newest(&self, name: &str) -> Option<&Package> {
+        self.get(name).into_iter().next()
+    }
+
+    /// Packages that provide `name`, with the version they provide it at (if any).
+    pub fn providers(&self, name: &str) -> Vec<(&Package, Option<&str>)> {
+        self.providers
+            .get(name)
+            .map(|v| v.iter().map(|(i, ver)| (&self.packages[*i], ver.as_deref())).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.packages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter()
+    }
+
+    /// Distinct real package names.
+    pub fn names(&self) -> BTreeSet<&str> {
+        self.by_name.keys().map(String::as_str).collect()
+    }
+}
+
+/// For each source: GET `dists/<suite>/InRelease` (always fresh), verify it against `keyring`
+/// at `now`, then fetch `<component>/binary-<arch>/Packages` (`.xz`, else `.gz`, else plain, as
+/// the Release lists them) through the verified cache with the digest the Release promises.
+pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, now: i64) -> Result<Universe> {
+    let keys = std::fs::read(keyring).with_context(|| format!("cannot read the keyring {}", keyring.display()))?;
+    let mut universe = Universe::new(arch);
+    for source in sources {
+        let dists = join_url(&source.uri, &format!("dists/{}", source.suite));
+        let inrelease_url = format!("{dists}/InRelease");
+        crate::fetch::http::check_scheme(&inrelease_url)?;
+        let data = fetcher
+            .http
+            .get(&inrelease_url, None, &|_| {})
+            .with_context(|| format!("cannot download the InRelease of suite {}", source.suite))?;
+        let release = verify_inrelease(&data, &keys, now, &inrelease_url)?;
+        if release.suite != source.suite && release.codename != source.suite {
+            bail!(
+                "{inrelease_url}: signed for suite {:?} (codename {:?}), not {:?}: the mirror serves the wrong suite",
+                release.suite,
+                release.codename,
+                source.suite
+            );
+        }
+        universe.add(&source.suite, Vec::new());
+        for component in &source.components {
+            let base = format!("{component}/binary-{arch}/Packages");
+            let Some((path, (sha256, size))) = ["xz", "gz", ""]
+                .iter()
+                .map(|ext| if ext.is_empty() { base.clone() } else { format!("{base}.{ext}") })
+                .find_map(|p| release.sha256.get(&p).map(|d| (p, d.clone())))
+            else {
+                bail!("{inrelease_url}: the Release lists no {base} index (is {arch} an architecture of this suite?)");
+            };
+            let url = format!("{dists}/{path}");
+            let want =
+                Want { url: url.clone(), sha256, size: Some(size), label: format!("{} index {path}", source.suite) };
+            let compressed = fetcher.fetch(&want, &|_| {})?;
+            let text = decompress(&compressed, &path).with_context(|| format!("cannot decompress {url}"))?;
+            let text = String::from_utf8(text).with_context(|| format!("{url}: not UTF-8"))?;
+            let packages = parse_packages(&text, &source.uri, &source.suite, &url)?;
+            universe.add(&source.suite, packages);
+        }
+        universe.releases.push((source.clone(), release));
+    }
+    Ok(universe)
+}
+
+/// Decompresses by file-name extension: `.xz`, `.gz`, `.zst`, or none (`Packages`, `data.tar`).
+/// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain.
+pub fn decompress(data: &[u8], name: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    if name.ends_with(".xz") {
+        lzma_rust2::XzReader::new(data, true).read_to_end(&mut out)?;
+    } else if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+    } else if name.ends_with(".zst") {
+        ruzstd::decoding::StreamingDecoder::new(data)
+            .map_err(|e| anyhow::anyhow!("zstd: {e}"))?
+            .read_to_end(&mut out)?;
+    } else if name.ends_with(".tar") || !name.rsplit('/').next().unwrap_or(name).contains('.') {
+        out = data.to_vec();
+    } else {
+        bail!("{name}: unsupported compression (lucid reads .xz, .gz, .zst or uncompressed)");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompress_by_name() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"abc").unwrap();
+        assert_eq!(decompress(&gz.finish().unwrap(), "main/binary-amd64/Packages.gz").unwrap(), b"abc");
+        assert_eq!(decompress(b"abc", "main/binary-amd64/Packages").unwrap(), b"abc");
+        assert_eq!(decompress(b"abc", "data.tar").unwrap(), b"abc");
+        assert!(decompress(b"abc", "data.tar.bz2").unwrap_err().to_string().contains("unsupported compression"));
+        assert!(decompress(b"not xz", "Packages.xz").is_err());
+    }
+}
