@@ -71,7 +71,7 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
     for platform in &spec.platforms {
         let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now())
             .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
-        epoch = epoch.max(universe.newest_release_date());
+        epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
         let mut closures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for img in &spec.images {
             let chain = spec.chain(&img.name)?;
