@@ -11,6 +11,7 @@ use crate::lock::Lock;
 use crate::python;
 use crate::rootfs::{Entry, Node, Tree, prune, system};
 use crate::spec::{Image, Platform, Spec};
+use crate::status::status;
 
 /// An image's content: the full tree, and the trees that successive layers add.
 #[derive(Clone, Debug)]
@@ -106,8 +107,18 @@ pub fn assemble_image(
             let dirs = ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
             let dirs: Vec<&str> = dirs.into_iter().filter(|d| tree.contains(d)).collect();
             let interpreter = tree.clone();
-            python::compile::compile(&mut tree, &dirs, &interpreter)
+            let stats = python::compile::compile(&mut tree, &dirs, &interpreter)
                 .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
+            status(
+                "Compiled",
+                format!(
+                    "{} Python files to byte code ({} skipped, {}) in {:.1}s",
+                    stats.compiled,
+                    stats.skipped.len(),
+                    crate::spec::format_size(stats.bytes_added),
+                    stats.millis as f64 / 1000.0
+                ),
+            );
         }
     }
 

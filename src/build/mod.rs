@@ -17,6 +17,7 @@ use crate::fetch::Fetcher;
 use crate::lock::{ImageLock, Lock, LockedPackage, LockedWheel, inputs_digest};
 use crate::python;
 use crate::spec::{Platform, Spec, Stage};
+use crate::status::status;
 
 pub use assemble::{Assembled, assemble_image};
 pub use outputs::{BuiltOutput, write_outputs};
@@ -69,6 +70,7 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
     let mut epoch = 0i64;
     let mut wheel_cache: BTreeMap<(String, String), Vec<LockedWheel>> = BTreeMap::new();
     for platform in &spec.platforms {
+        status("Resolving", format!("{} for {platform} from {} suite(s)", spec.path.display(), sources.len()));
         let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now())
             .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
         epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
@@ -158,6 +160,7 @@ pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool) -> Result<(L
         _ => {
             let lock = resolve(spec, fetcher)?;
             lock.write(&path)?;
+            status("Locked", path.display());
             Ok((lock, true))
         }
     }
@@ -206,9 +209,15 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
             }
             let img = spec.image(&name)?;
             let parent = img.extends.as_ref().and_then(|p| done.get(p));
+            status("Assembling", format!("{name} ({platform})"));
             let assembled = assemble_image(spec, img, platform, &lock, parent, &sources, fetcher, epoch)?;
             if selected.contains(&name) {
-                results.push(write_outputs(spec, img, platform, &assembled, opts, epoch)?);
+                status("Writing", format!("{name} ({platform}) to {}", opts.output.display()));
+                let out = write_outputs(spec, img, platform, &assembled, opts, epoch)?;
+                if out.loaded {
+                    status("Loaded", format!("{} into the Docker engine", out.references.join(", ")));
+                }
+                results.push(out);
             }
             done.insert(name, assembled);
         }

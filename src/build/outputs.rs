@@ -20,8 +20,11 @@ pub struct BuiltOutput {
     /// `name:tag` references.
     pub references: Vec<String>,
     pub manifest_digest: String,
-    /// Sum of the uncompressed layer tars (what `docker images` reports, give or take).
+    /// Bytes of file content in the image: what `docker images` reports as SIZE, and what
+    /// budgets are checked against.
     pub size: u64,
+    /// Sum of the uncompressed layer tars (content plus tar headers and padding).
+    pub tar_size: u64,
     /// Sum of the compressed layer blobs (what a registry stores and a pull transfers).
     pub compressed_size: u64,
     pub budget: Option<u64>,
@@ -98,7 +101,8 @@ pub fn write_outputs(
         history,
     };
     let built = oci::image::assemble(config, blobs)?;
-    let size = built.layers.iter().map(|l| l.uncompressed_size).sum();
+    let size = assembled.tree.content_size();
+    let tar_size = built.layers.iter().map(|l| l.uncompressed_size).sum();
     let compressed_size = built.layers.iter().map(|l| l.size).sum();
     let tags: Vec<String> = references.iter().filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string())).collect();
     let layout = opts.output.join(&img.name);
@@ -119,6 +123,7 @@ pub fn write_outputs(
         references,
         manifest_digest: built.manifest_digest.clone(),
         size,
+        tar_size,
         compressed_size,
         budget: img.budget,
         layout,
