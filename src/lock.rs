@@ -68,11 +68,14 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read the lock file {}", path.display())),
         };
-        let lock: Lock = serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("{}:{}:{}: malformed lock file: {e}", path.display(), e.line(), e.column())
-        })?;
+        let lock: Lock = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}:{}:{}: malformed lock file: {e}", path.display(), e.line(), e.column()))?;
         if lock.version != LOCK_VERSION {
-            bail!("{}: lock version {} is not supported (expected {LOCK_VERSION}); run `lucid lock`", path.display(), lock.version);
+            bail!(
+                "{}: lock version {} is not supported (expected {LOCK_VERSION}); run `lucid lock`",
+                path.display(),
+                lock.version
+            );
         }
         Ok(Some(lock))
     }

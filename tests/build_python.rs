@@ -40,7 +40,18 @@ fn python_images_build_load_and_run() {
     // The seed's commands, run against the loaded images.
     let v = docker(&["run", "--rm", "lucid-python-base:latest", "python", "--version"]);
     assert!(v.starts_with("Python 3.11"), "{v}");
-    assert_eq!(docker(&["run", "--rm", "lucid-python-base:latest", "python", "-c", "import os; print(os.getuid(), os.getgid())"]).trim(), "65532 65532");
+    assert_eq!(
+        docker(&[
+            "run",
+            "--rm",
+            "lucid-python-base:latest",
+            "python",
+            "-c",
+            "import os; print(os.getuid(), os.getgid())"
+        ])
+        .trim(),
+        "65532 65532"
+    );
     let imports = "import ssl, sqlite3, ctypes, uuid, zoneinfo, json, requests, certifi; \
                    print(ssl.create_default_context().cert_store_stats()['x509_ca']); \
                    print(zoneinfo.ZoneInfo('Europe/Paris').key); print(requests.__version__)";
@@ -48,23 +59,55 @@ fn python_images_build_load_and_run() {
     let cas: usize = out_imports.lines().next().unwrap().trim().parse().expect(&out_imports);
     assert!(cas > 100, "only {cas} CAs loaded by ssl.create_default_context()");
     // The byte code is precompiled and is what Python loads.
-    let cached = docker(&["run", "--rm", "lucid-python-base:latest", "python", "-c", "import json, requests; print(json.__cached__); print(requests.__cached__)"]);
+    let cached = docker(&[
+        "run",
+        "--rm",
+        "lucid-python-base:latest",
+        "python",
+        "-c",
+        "import json, requests; print(json.__cached__); print(requests.__cached__)",
+    ]);
     for line in cached.lines() {
         let path = line.trim();
-        let exists = docker_ok(&["run", "--rm", "lucid-python-base:latest", "python", "-c", &format!("import os,sys; sys.exit(0 if os.path.exists({path:?}) else 1)")]);
+        let exists = docker_ok(&[
+            "run",
+            "--rm",
+            "lucid-python-base:latest",
+            "python",
+            "-c",
+            &format!("import os,sys; sys.exit(0 if os.path.exists({path:?}) else 1)"),
+        ]);
         assert!(exists, "{path} is not in the image");
     }
     // No shell, no package manager, no pip in the runtime image.
-    assert!(!docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", "lucid-python-base:latest", "-c", "true"]), "/bin/sh ran");
-    assert!(!docker_ok(&["run", "--rm", "lucid-python-base:latest", "pip", "--version"]), "pip ran in the runtime image");
-    assert!(!docker_ok(&["run", "--rm", "lucid-python-base:latest", "python", "-m", "pip", "--version"]), "pip module in runtime");
-    let config = docker(&["inspect", "--format", "{{.Config.User}} {{.Config.WorkingDir}} {{json .Config.Entrypoint}}", "lucid-python-base:latest"]);
+    assert!(
+        !docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", "lucid-python-base:latest", "-c", "true"]),
+        "/bin/sh ran"
+    );
+    assert!(
+        !docker_ok(&["run", "--rm", "lucid-python-base:latest", "pip", "--version"]),
+        "pip ran in the runtime image"
+    );
+    assert!(
+        !docker_ok(&["run", "--rm", "lucid-python-base:latest", "python", "-m", "pip", "--version"]),
+        "pip module in runtime"
+    );
+    let config = docker(&[
+        "inspect",
+        "--format",
+        "{{.Config.User}} {{.Config.WorkingDir}} {{json .Config.Entrypoint}}",
+        "lucid-python-base:latest",
+    ]);
     assert_eq!(config.trim(), "65532:65532 /home/nonroot null");
 
     // The build-stage image has pip and a shell.
     let pip = docker(&["run", "--rm", "lucid-python-build:latest", "pip", "--version"]);
     assert!(pip.starts_with("pip ") && pip.contains("python 3.11"), "{pip}");
-    assert_eq!(docker(&["run", "--rm", "--entrypoint", "/bin/sh", "lucid-python-build:latest", "-c", "echo shell; id -u"]).trim(), "shell\n65532");
+    assert_eq!(
+        docker(&["run", "--rm", "--entrypoint", "/bin/sh", "lucid-python-build:latest", "-c", "echo shell; id -u"])
+            .trim(),
+        "shell\n65532"
+    );
 }
 
 #[test]

@@ -104,7 +104,8 @@ pub fn assemble_image(
             wheels.extend(locked.wheels.iter().map(|w| (w.name.clone(), w.version.clone())));
         }
         if py.compile && tree.contains(&format!("usr/bin/{PYTHON}")) {
-            let dirs = ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
+            let dirs =
+                ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
             let dirs: Vec<&str> = dirs.into_iter().filter(|d| tree.contains(d)).collect();
             let interpreter = tree.clone();
             let stats = python::compile::compile(&mut tree, &dirs, &interpreter)
@@ -125,7 +126,10 @@ pub fn assemble_image(
     // Layers: the system (packages and what the builder made), then what Python added on top
     // (wheels and byte code), so a requirements change rebuilds only the small top layer.
     let system_delta = system_tree.delta_from(&base)?;
-    layers.push(Layer { tree: system_delta, created_by: format!("lucid: {} Debian packages ({})", locked.packages.len(), img.name) });
+    layers.push(Layer {
+        tree: system_delta,
+        created_by: format!("lucid: {} Debian packages ({})", locked.packages.len(), img.name),
+    });
     let python_delta = tree.delta_from(&system_tree)?;
     if !python_delta.is_empty() {
         layers.push(Layer {
@@ -143,7 +147,12 @@ pub fn assemble_image(
 
 /// Fetches the locked wheels (from the cache, or the package index by file name) and installs
 /// them into `site_packages`, which a `.pth` file puts on `sys.path`.
-fn install_wheels(tree: &mut Tree, locked: &crate::lock::ImageLock, site_packages: &str, fetcher: &Fetcher) -> Result<()> {
+fn install_wheels(
+    tree: &mut Tree,
+    locked: &crate::lock::ImageLock,
+    site_packages: &str,
+    fetcher: &Fetcher,
+) -> Result<()> {
     let mut missing: BTreeMap<String, Vec<&crate::lock::LockedWheel>> = BTreeMap::new();
     for w in &locked.wheels {
         if fetcher.cache.get(&w.sha256)?.is_none() {
@@ -176,11 +185,14 @@ fn install_wheels(tree: &mut Tree, locked: &crate::lock::ImageLock, site_package
     let blobs = fetcher.fetch_all("wheels", &wants)?;
     let site = site_packages.trim_start_matches('/');
     for (w, data) in locked.wheels.iter().zip(&blobs) {
-        python::wheel::install(data, &w.filename, site, tree).with_context(|| format!("cannot install {}", w.filename))?;
+        python::wheel::install(data, &w.filename, site, tree)
+            .with_context(|| format!("cannot install {}", w.filename))?;
     }
     // Debian's python only searches dist-packages: a .pth file there adds site-packages.
     let pth = format!("usr/local/lib/{PYTHON}/dist-packages/lucid-site-packages.pth");
-    if !matches!(tree.get(&pth).map(|e| &e.node), Some(Node::File(_))) && site != format!("usr/local/lib/{PYTHON}/dist-packages") {
+    if !matches!(tree.get(&pth).map(|e| &e.node), Some(Node::File(_)))
+        && site != format!("usr/local/lib/{PYTHON}/dist-packages")
+    {
         tree.insert(&pth, Entry::file(format!("{site_packages}\n"), 0o644))?;
     }
     Ok(())

@@ -98,11 +98,10 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
             closures.insert(img.name.clone(), closure.iter().map(|p| p.name.clone()).collect());
             let mut wheels = Vec::new();
             if let Some(text) = requirements.get(&img.name) {
-                let parent_declares = img
-                    .extends
-                    .as_ref()
-                    .and_then(|p| spec.image(p).ok())
-                    .is_some_and(|p| p.python.as_ref().and_then(|x| x.requirements.as_ref()) == img.python.as_ref().and_then(|x| x.requirements.as_ref()));
+                let parent_declares = img.extends.as_ref().and_then(|p| spec.image(p).ok()).is_some_and(|p| {
+                    p.python.as_ref().and_then(|x| x.requirements.as_ref())
+                        == img.python.as_ref().and_then(|x| x.requirements.as_ref())
+                });
                 if !parent_declares {
                     let key = (img.name.clone(), platform.machine().to_string());
                     if !wheel_cache.contains_key(&key) {
@@ -111,13 +110,27 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
                     wheels = wheel_cache[&key].clone();
                 }
             }
-            images.entry(img.name.clone()).or_default().insert(platform.to_string(), ImageLock { packages: own, wheels });
+            images
+                .entry(img.name.clone())
+                .or_default()
+                .insert(platform.to_string(), ImageLock { packages: own, wheels });
         }
     }
-    Ok(Lock { version: crate::lock::LOCK_VERSION, inputs: inputs_digest(spec, &requirements), source_date_epoch: epoch, images })
+    Ok(Lock {
+        version: crate::lock::LOCK_VERSION,
+        inputs: inputs_digest(spec, &requirements),
+        source_date_epoch: epoch,
+        images,
+    })
 }
 
-fn pick_wheels(spec: &Spec, image: &str, text: &str, platform: &Platform, fetcher: &Fetcher) -> Result<Vec<LockedWheel>> {
+fn pick_wheels(
+    spec: &Spec,
+    image: &str,
+    text: &str,
+    platform: &Platform,
+    fetcher: &Fetcher,
+) -> Result<Vec<LockedWheel>> {
     let req_path = spec
         .image(image)?
         .python
@@ -193,7 +206,11 @@ pub fn select_images(spec: &Spec, opts: &BuildOptions) -> Result<Vec<String>> {
 pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<BuiltOutput>> {
     let selected = select_images(spec, opts)?;
     if !opts.tags.is_empty() && selected.len() > 1 && opts.tags.iter().any(|t| !t.starts_with(':')) {
-        bail!("-t NAME:TAG names one image, but {} images are selected ({}); name one image", selected.len(), selected.join(", "));
+        bail!(
+            "-t NAME:TAG names one image, but {} images are selected ({}); name one image",
+            selected.len(),
+            selected.join(", ")
+        );
     }
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked)?;
     let epoch = opts.source_date_epoch.unwrap_or(lock.source_date_epoch);
@@ -203,7 +220,8 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
     for platform in &platforms {
         let mut done: BTreeMap<String, Assembled> = BTreeMap::new();
         for name in spec.images.iter().map(|i| i.name.clone()) {
-            let needed = selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| i.name == name)).unwrap_or(false));
+            let needed =
+                selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| i.name == name)).unwrap_or(false));
             if !needed {
                 continue;
             }

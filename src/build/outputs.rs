@@ -112,9 +112,14 @@ pub fn write_outputs(
     let mut loaded = false;
     if opts.load {
         if *platform != Platform::host() {
-            bail!("--load hands the host's platform ({}) to the engine; {} was built for {platform}", Platform::host(), img.name);
+            bail!(
+                "--load hands the host's platform ({}) to the engine; {} was built for {platform}",
+                Platform::host(),
+                img.name
+            );
         }
-        oci::engine::load(&archive).with_context(|| format!("cannot load {} into the Docker engine", archive.display()))?;
+        oci::engine::load(&archive)
+            .with_context(|| format!("cannot load {} into the Docker engine", archive.display()))?;
         loaded = true;
     }
     Ok(BuiltOutput {

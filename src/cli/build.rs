@@ -53,9 +53,9 @@ pub fn run(args: Args) -> Result<i32> {
         Some(args.platform.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?)
     };
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => {
-            Some(v.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?)
-        }
+        Ok(v) if !v.is_empty() => Some(
+            v.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
+        ),
         _ => None,
     };
     let opts = BuildOptions {

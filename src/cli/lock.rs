@@ -33,6 +33,9 @@ pub fn run(args: Args) -> Result<i32> {
     lock.write(&path)?;
     let packages: usize = lock.images.values().flat_map(|m| m.values()).map(|i| i.packages.len()).sum();
     let wheels: usize = lock.images.values().flat_map(|m| m.values()).map(|i| i.wheels.len()).sum();
-    status(if old.as_ref() == Some(&lock) { "Unchanged" } else { "Locked" }, format!("{} ({packages} packages, {wheels} wheels)", path.display()));
+    status(
+        if old.as_ref() == Some(&lock) { "Unchanged" } else { "Locked" },
+        format!("{} ({packages} packages, {wheels} wheels)", path.display()),
+    );
     Ok(0)
 }

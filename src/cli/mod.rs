@@ -16,7 +16,9 @@ pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";
 pub fn load_spec(path: &Option<PathBuf>) -> Result<Spec> {
     let p = path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC));
     if path.is_none() && !Path::new(&p).exists() {
-        anyhow::bail!("no spec at {DEFAULT_SPEC}: run lucid from the repository root or pass --file PATH/build-args.yml");
+        anyhow::bail!(
+            "no spec at {DEFAULT_SPEC}: run lucid from the repository root or pass --file PATH/build-args.yml"
+        );
     }
     Spec::load(&p)
 }

@@ -46,14 +46,14 @@ pub fn add_ca_bundle(tree: &mut Tree) -> Result<usize> {
     let mut bundle = Vec::new();
     let mut count = 0;
     for (key, entry) in tree.iter_under("usr/share/ca-certificates") {
-        if let Node::File(data) = &entry.node {
-            if key.ends_with(".crt") {
-                bundle.extend_from_slice(data);
-                if !bundle.ends_with(b"\n") {
-                    bundle.push(b'\n');
-                }
-                count += 1;
+        if let Node::File(data) = &entry.node
+            && key.ends_with(".crt")
+        {
+            bundle.extend_from_slice(data);
+            if !bundle.ends_with(b"\n") {
+                bundle.push(b'\n');
             }
+            count += 1;
         }
     }
     if count == 0 {

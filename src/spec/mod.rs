@@ -250,19 +250,22 @@ impl Spec {
 
     /// Parses spec text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Spec> {
-        let raw: RawSpec = serde_saphyr::from_str(text).map_err(|e| {
-            let loc = e.location().map(|l| at(path, l)).unwrap_or_else(|| path.display().to_string());
-            anyhow::anyhow!("{loc}: {}", first_line(&e.to_string()))
-        })?;
+        let raw: RawSpec = serde_saphyr::from_str(text).map_err(|e| yaml_error(text, path, &e))?;
         if raw.version.value != 1 {
-            bail!("{}: version: unsupported spec version {} (this lucid reads version 1)", at(path, raw.version.referenced), raw.version.value);
+            bail!(
+                "{}: version: unsupported spec version {} (this lucid reads version 1)",
+                at(path, raw.version.referenced),
+                raw.version.value
+            );
         }
         if raw.debian.suites.is_empty() {
             bail!("{}: debian.suites: at least one suite is needed", path.display());
         }
         let mut platforms = Vec::new();
         for p in &raw.platforms {
-            platforms.push(Platform::parse(&p.value).map_err(|e| anyhow::anyhow!("{}: platforms: {e}", at(path, p.referenced)))?);
+            platforms.push(
+                Platform::parse(&p.value).map_err(|e| anyhow::anyhow!("{}: platforms: {e}", at(path, p.referenced)))?,
+            );
         }
         if platforms.is_empty() {
             platforms.push(Platform::host());
@@ -275,7 +278,8 @@ impl Spec {
         for name in order {
             let spanned = &raw.images[&name];
             let raw_img = &spanned.value;
-            let parent = raw_img.extends.as_ref().map(|e| images.iter().find(|i| i.name == e.value).expect("ordered").clone());
+            let parent =
+                raw_img.extends.as_ref().map(|e| images.iter().find(|i| i.name == e.value).expect("ordered").clone());
             let budget = match &raw_img.budget {
                 Some(b) => Some(
                     parse_size(&b.value)
@@ -318,13 +322,16 @@ impl Spec {
                     anyhow::anyhow!("{}: images.{name}.prune: bad pattern {pat:?}: {e}", at(path, spanned.referenced))
                 })?;
             }
-            if let Some(py) = &python {
-                if !py.site_packages.starts_with('/') {
-                    bail!("{}: images.{name}.python.site_packages: must be an absolute path", at(path, spanned.referenced));
-                }
+            if let Some(py) = &python
+                && !py.site_packages.starts_with('/')
+            {
+                bail!("{}: images.{name}.python.site_packages: must be an absolute path", at(path, spanned.referenced));
             }
             if raw_img.packages.is_empty() && parent.is_none() {
-                bail!("{}: images.{name}.packages: an image that extends nothing needs packages", at(path, spanned.referenced));
+                bail!(
+                    "{}: images.{name}.packages: an image that extends nothing needs packages",
+                    at(path, spanned.referenced)
+                );
             }
             images.push(Image {
                 name: name.clone(),
@@ -405,8 +412,24 @@ impl Spec {
     }
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+/// A YAML or schema error as `file:line:col: message (in `the line`)`: the parser's own message
+/// repeats the position and says nothing of the key, which the quoted line shows.
+fn yaml_error(text: &str, path: &Path, e: &serde_saphyr::Error) -> anyhow::Error {
+    let full = e.to_string();
+    let mut msg = full.lines().next().unwrap_or(&full).trim();
+    msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    if let Some(rest) = msg.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+    {
+        msg = after;
+    }
+    match e.location() {
+        Some(l) if l.line() > 0 => {
+            let line = text.lines().nth(l.line() as usize - 1).unwrap_or("").trim();
+            anyhow::anyhow!("{}: {msg} (in `{line}`)", at(path, l))
+        }
+        _ => anyhow::anyhow!("{}: {msg}", path.display()),
+    }
 }
 
 fn extend_unique(into: &mut Vec<String>, from: &[String]) {
@@ -511,7 +534,10 @@ images:
     fn errors_name_file_line_and_key() {
         let t = GOOD.replace("budget: 100MB", "budget: lots");
         let e = err(&t);
-        assert!(e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "budget"))) && e.contains("images.a.budget"), "{e}");
+        assert!(
+            e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "budget"))) && e.contains("images.a.budget"),
+            "{e}"
+        );
         let t = GOOD.replace("extends: a", "extends: nope");
         let e = err(&t);
         assert!(e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "extends"))) && e.contains("\"nope\""), "{e}");

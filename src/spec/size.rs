@@ -8,7 +8,8 @@ pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| anyhow::anyhow!("bad size {s:?}: expected a number and a unit such as 100MB"))?;
+    let value: f64 =
+        num.parse().map_err(|_| anyhow::anyhow!("bad size {s:?}: expected a number and a unit such as 100MB"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "kb" | "k" => 1e3,
@@ -20,7 +21,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
         u => bail!("bad size {s:?}: unknown unit {u:?} (use B, KB, MB, GB, KiB, MiB or GiB)"),
     };
     let bytes = value * mult;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > 1e15 {
+    if !bytes.is_finite() || !(0.0..=1e15).contains(&bytes) {
         bail!("bad size {s:?}: out of range");
     }
     Ok(bytes.round() as u64)
@@ -38,7 +39,13 @@ pub fn format_size(bytes: u64) -> String {
     } else {
         return format!("{bytes}B");
     };
-    if v >= 100.0 { format!("{v:.0}{unit}") } else if v >= 10.0 { format!("{v:.1}{unit}") } else { format!("{v:.2}{unit}") }
+    if v >= 100.0 {
+        format!("{v:.0}{unit}")
+    } else if v >= 10.0 {
+        format!("{v:.1}{unit}")
+    } else {
+        format!("{v:.2}{unit}")
+    }
 }
 
 #[cfg(test)]
