@@ -76,7 +76,7 @@ pub fn assemble_image(
     let debs = fetcher.fetch_all("packages", &wants)?;
 
     for (pkg, deb) in locked.packages.iter().zip(&debs) {
-        let contents = debian::deb::extract(deb, &pkg.name, &mut tree)
+        let contents = debian::deb::extract_cached(deb, &pkg.sha256, &pkg.name, &mut tree, &fetcher.cache)
             .with_context(|| format!("cannot unpack {} {} ({})", pkg.name, pkg.version, pkg.filename))?;
         system::add_dpkg_status(&mut tree, &pkg.name, &contents.control)?;
     }
@@ -108,7 +108,7 @@ pub fn assemble_image(
                 ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
             let dirs: Vec<&str> = dirs.into_iter().filter(|d| tree.contains(d)).collect();
             let interpreter = tree.clone();
-            let stats = python::compile::compile(&mut tree, &dirs, &interpreter)
+            let stats = python::compile::compile_cached(&mut tree, &dirs, &interpreter, Some(&fetcher.cache))
                 .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
             status(
                 "Compiled",

@@ -231,7 +231,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
             let assembled = assemble_image(spec, img, platform, &lock, parent, &sources, fetcher, epoch)?;
             if selected.contains(&name) {
                 status("Writing", format!("{name} ({platform}) to {}", opts.output.display()));
-                let out = write_outputs(spec, img, platform, &assembled, opts, epoch)?;
+                let out = write_outputs(spec, img, platform, &assembled, opts, epoch, &fetcher.cache)?;
                 if out.loaded {
                     status("Loaded", format!("{} into the Docker engine", out.references.join(", ")));
                 }

@@ -67,6 +67,7 @@ pub fn write_outputs(
     assembled: &Assembled,
     opts: &BuildOptions,
     epoch: i64,
+    cache: &crate::fetch::Cache,
 ) -> Result<BuiltOutput> {
     std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
     let staging = tempfile::Builder::new()
@@ -76,7 +77,7 @@ pub fn write_outputs(
     let mut blobs = Vec::new();
     let mut history = Vec::new();
     for layer in &assembled.layers {
-        blobs.push(oci::layer::write_layer(&layer.tree, epoch, staging.path())?);
+        blobs.push(oci::layer::write_layer_cached(&layer.tree, epoch, staging.path(), cache)?);
         history.push(layer.created_by.clone());
     }
     let references = references(spec, img, opts, epoch);

@@ -5,11 +5,13 @@
 //! with `..`, paths below a symbolic link, links that climb above the root, device nodes and
 //! hard links to nothing are errors naming the package and path.
 
+use std::fs;
 use std::io::Read;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
+use crate::fetch::{Cache, write_atomic};
 use crate::rootfs::tree::{Entry, Node, Origin, Tree, normalize};
 
 use super::repo::decompress;
@@ -25,6 +27,45 @@ pub struct DebContents {
 /// Unpacks `deb` (the package `package`) into `tree`. Entries keep mode (with setuid/setgid
 /// bits), uid and gid; hard links become files sharing their target's bytes.
 pub fn extract(deb: &[u8], package: &str, tree: &mut Tree) -> Result<DebContents> {
+    let (control, dname, data) = decode(deb, package)?;
+    let paths = unpack(&data, package, tree).with_context(|| format!("{package}: {dname}"))?;
+    Ok(DebContents { control, paths })
+}
+
+/// [`extract`], remembering the decompressed `data.tar` and the control file in `cache` under the
+/// `.deb`'s own SHA-256 (already verified by the caller): xz decoding is most of the time of a
+/// warm build, and the decoded archive is a pure function of the `.deb`. A remembered archive
+/// is read back through the verified cache, so a damaged entry falls back to decoding.
+pub fn extract_cached(
+    deb: &[u8],
+    deb_sha256: &str,
+    package: &str,
+    tree: &mut Tree,
+    cache: &Cache,
+) -> Result<DebContents> {
+    let memo = cache.derived_dir("deb-data")?.join(deb_sha256);
+    let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
+        let (digest, rest) = text.split_once('\n')?;
+        let (dname, control) = rest.split_once('\n')?;
+        let data = cache.get(digest).ok().flatten()?;
+        Some((control.to_string(), dname.to_string(), data))
+    });
+    let (control, dname, data) = match remembered {
+        Some(hit) => hit,
+        None => {
+            let (control, dname, data) = decode(deb, package)?;
+            let digest = cache.put_any(&data)?;
+            write_atomic(&memo, format!("{digest}\n{dname}\n{control}").as_bytes())?;
+            (control, dname, data)
+        }
+    };
+    let paths = unpack(&data, package, tree).with_context(|| format!("{package}: {dname}"))?;
+    Ok(DebContents { control, paths })
+}
+
+/// Reads the `.deb` container: returns the control file, the data member's name and the
+/// decompressed data archive.
+fn decode(deb: &[u8], package: &str) -> Result<(String, String, Vec<u8>)> {
     let mut ar = ar::Archive::new(deb);
     let mut control_tar: Option<(String, Vec<u8>)> = None;
     let mut data_tar: Option<(String, Vec<u8>)> = None;
@@ -49,8 +90,7 @@ pub fn extract(deb: &[u8], package: &str, tree: &mut Tree) -> Result<DebContents
     let Some((dname, dbody)) = data_tar else { bail!("{package}: the .deb has no data.tar member") };
     let control = read_control(&cname, &cbody).with_context(|| format!("{package}: {cname}"))?;
     let data = decompress(&dbody, &dname).with_context(|| format!("{package}: cannot decompress {dname}"))?;
-    let paths = unpack(&data, package, tree).with_context(|| format!("{package}: {dname}"))?;
-    Ok(DebContents { control, paths })
+    Ok((control, dname, data))
 }
 
 fn read_control(name: &str, body: &[u8]) -> Result<String> {

@@ -8,7 +8,7 @@
 //! compressed bytes and so the layer digest.
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -43,37 +43,63 @@ pub struct LayerBlob {
 
 /// Writes `tree` as a gzip-compressed layer into `dir` and returns its digests.
 ///
-/// One pass: the tar stream is hashed on its way into gzip and the gzip stream on its way into
-/// a temporary file in `dir`, which is renamed to `<dir>/<hex>.tar.gz` only when complete. The
-/// same tree and `mtime` always give the same bytes.
+/// The tar is made in memory (the tree is in memory already), hashed, compressed in one call so
+/// the compressed bytes never depend on how writes were chunked, and written to a temporary file
+/// in `dir` that is renamed to `<dir>/<hex>.tar.gz` only when complete. The same tree and `mtime`
+/// always give the same bytes.
 pub fn write_layer(tree: &Tree, mtime: i64, dir: &Path) -> Result<LayerBlob> {
-    let mtime = u64::try_from(mtime).map_err(|_| anyhow!("layer mtime {mtime} is before 1970"))?;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create the layer directory {}", dir.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".layer-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary layer file in {}", dir.display()))?;
+    write_layer_with(tree, mtime, dir, None)
+}
 
-    let gz_out = HashWriter::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
-    let gz = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(gz_out, Compression::new(GZIP_LEVEL));
-    let mut builder = tar::Builder::new(HashWriter::new(gz));
+/// [`write_layer`], remembering the gzip blob in `cache` under the digest of the uncompressed tar
+/// (the `diff_id`): compression is most of the time of a warm build, and gzip at a fixed level
+/// and backend is a pure function of the tar. The tar itself is always made afresh from the
+/// tree, so the cache can never put stale content into an image; a remembered blob is read back
+/// through the verified cache.
+pub fn write_layer_cached(tree: &Tree, mtime: i64, dir: &Path, cache: &crate::fetch::Cache) -> Result<LayerBlob> {
+    write_layer_with(tree, mtime, dir, Some(cache))
+}
+
+fn write_layer_with(tree: &Tree, mtime: i64, dir: &Path, cache: Option<&crate::fetch::Cache>) -> Result<LayerBlob> {
+    let mtime = u64::try_from(mtime).map_err(|_| anyhow!("layer mtime {mtime} is before 1970"))?;
+    let mut builder = tar::Builder::new(HashWriter::new(Vec::new()));
     for (key, entry) in tree.iter() {
         append_entry(&mut builder, key, entry, mtime).with_context(|| format!("cannot add {key:?} to the layer"))?;
     }
-    let werr = |e: std::io::Error| anyhow!(e).context(format!("cannot write the layer in {}", dir.display()));
-    let tar_out = builder.into_inner().map_err(werr)?;
-    let (gz, diff_id, uncompressed_size) = tar_out.finish();
-    let gz_out = gz.finish().map_err(werr)?;
-    let (buf, digest, size) = gz_out.finish();
-    buf.into_inner().map_err(|e| werr(e.into_error()))?;
-    tmp.as_file().sync_all().map_err(werr)?;
-
+    let (tar, diff_id, uncompressed_size) = builder.into_inner().context("cannot finish the layer tar")?.finish();
+    let memo = match cache {
+        Some(c) => Some(c.derived_dir("layers")?.join(super::digest_hex(&diff_id)?)),
+        None => None,
+    };
+    let remembered = match (cache, &memo) {
+        (Some(c), Some(m)) => fs::read_to_string(m).ok().and_then(|hex| c.get(hex.trim()).ok().flatten()),
+        _ => None,
+    };
+    let gz = match remembered {
+        Some(gz) => gz,
+        None => {
+            let gz = gzip(&tar)?;
+            if let (Some(c), Some(m)) = (cache, &memo) {
+                let hex = c.put_any(&gz)?;
+                crate::fetch::write_atomic(m, hex.as_bytes())?;
+            }
+            gz
+        }
+    };
+    let digest = super::digest_of(&gz);
     let path = dir.join(format!("{}.tar.gz", super::digest_hex(&digest)?));
-    tmp.persist(&path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot rename the layer to {}", path.display()))?;
-    Ok(LayerBlob { digest, diff_id, size, uncompressed_size, path })
+    crate::fetch::write_atomic(&path, &gz).with_context(|| format!("cannot write the layer {}", path.display()))?;
+    Ok(LayerBlob { digest, diff_id, size: gz.len() as u64, uncompressed_size, path })
+}
+
+/// gzip with no file name, mtime 0, OS "unknown", fixed level, in one call.
+fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+    let mut enc = GzBuilder::new()
+        .mtime(0)
+        .operating_system(GZIP_OS_UNKNOWN)
+        .write(Vec::with_capacity(data.len() / 2), Compression::new(GZIP_LEVEL));
+    enc.write_all(data).context("cannot compress the layer")?;
+    enc.finish().context("cannot compress the layer")
 }
 
 /// Appends one tree entry. The tar crate emits a GNU `././@LongLink` entry (type `L` or `K`,

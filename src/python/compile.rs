@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::fetch::Cache;
 use crate::rootfs::{Entry, Node, Tree};
 
 /// What [`compile`] did.
@@ -40,6 +41,9 @@ pub struct CompileStats {
 
 /// The Python version the images ship; the `.pyc` tag follows from it.
 pub const CACHE_TAG: &str = "cpython-311";
+
+/// The interpreter's version as in its file name (`usr/bin/python3.11`).
+const PY_VERSION: &str = "3.11";
 
 /// The compile driver, run by the tree's interpreter with `-S -s -B`: reads `(source on disk,
 /// in-image path, output on disk)` triples, one per line, tab-separated, and reports per file.
@@ -63,6 +67,31 @@ for src, dfile, cfile in jobs:
 /// Compiles every `.py` file under `dirs` of `tree` into `__pycache__/<stem>.cpython-311.pyc`
 /// next to it (0644, with the source's origin), using the Python 3.11 of `python_tree`.
 pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<CompileStats> {
+    compile_cached(tree, dirs, python_tree, None)
+}
+
+/// Where a file's byte code is remembered: a key over the compiler (the interpreter binary),
+/// the in-image path (embedded in the code object) and the source, naming the SHA-256 of the
+/// `.pyc` in the content-addressed cache. A `.pyc` is a pure function of those three, so a warm
+/// build starts no interpreter at all.
+fn memo_key(compiler: &str, key: &str, source: &[u8]) -> String {
+    let mut input = Vec::with_capacity(source.len() + key.len() + 100);
+    input.extend_from_slice(b"lucid-pyc-v1\0");
+    input.extend_from_slice(compiler.as_bytes());
+    input.push(0);
+    input.extend_from_slice(key.as_bytes());
+    input.push(0);
+    input.extend_from_slice(source);
+    crate::fetch::sha256_hex(&input)
+}
+
+/// [`compile`], remembering every `.pyc` in `cache` and compiling only what it does not hold.
+pub fn compile_cached(
+    tree: &mut Tree,
+    dirs: &[&str],
+    python_tree: &Tree,
+    cache: Option<&Cache>,
+) -> Result<CompileStats> {
     let started = Instant::now();
     let mut sources: BTreeMap<String, Entry> = BTreeMap::new();
     for dir in dirs {
@@ -74,7 +103,37 @@ pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<Com
         }
     }
     let mut stats = CompileStats::default();
+    let compiler = python_tree
+        .read(&format!("usr/bin/python{}", PY_VERSION))
+        .map(|d| crate::fetch::sha256_hex(d))
+        .unwrap_or_default();
+    let memo_dir = match cache {
+        Some(c) if !compiler.is_empty() => Some((c, c.derived_dir("pyc")?)),
+        _ => None,
+    };
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    if let Some((cache, dir)) = &memo_dir {
+        let mut hits = Vec::new();
+        for (key, e) in &sources {
+            let Node::File(data) = &e.node else { continue };
+            let memo = memo_key(&compiler, key, data);
+            let pyc =
+                fs::read_to_string(dir.join(&memo)).ok().and_then(|digest| cache.get(digest.trim()).ok().flatten());
+            match pyc {
+                Some(pyc) => hits.push((key.clone(), pyc)),
+                None => {
+                    keys.insert(key.clone(), memo);
+                }
+            }
+        }
+        for (key, pyc) in hits {
+            let origin = sources.remove(&key).map(|e| e.origin).unwrap_or_default();
+            stats.bytes_added += place_pyc(tree, &key, pyc, origin)?;
+            stats.compiled += 1;
+        }
+    }
     if sources.is_empty() {
+        stats.millis = started.elapsed().as_millis();
         return Ok(stats);
     }
 
@@ -130,18 +189,13 @@ pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<Com
             (Some("OK"), Some(dfile)) => {
                 let key = dfile.trim_start_matches('/');
                 let Some(src) = sources.get(key) else { bail!("the compiler reported an unknown file {dfile}") };
-                let pkey = pyc_key(key);
-                let data =
-                    fs::read(out_dir.join(&pkey)).with_context(|| format!("no byte code written for {dfile}"))?;
-                stats.bytes_added += data.len() as u64;
-                let dir = crate::rootfs::tree::parent(&pkey).unwrap_or("").to_string();
-                if !tree.contains(&dir) {
-                    tree.insert(&dir, Entry::dir(0o755).from_origin(src.origin.clone()))?;
+                let data = fs::read(out_dir.join(pyc_key(key)))
+                    .with_context(|| format!("no byte code written for {dfile}"))?;
+                if let (Some((cache, dir)), Some(memo)) = (&memo_dir, keys.get(key)) {
+                    let digest = cache.put_any(&data)?;
+                    crate::fetch::write_atomic(&dir.join(memo), digest.as_bytes())?;
                 }
-                if let Some(old) = tree.get(&pkey) {
-                    stats.bytes_added = stats.bytes_added.saturating_sub(old.size());
-                }
-                tree.insert(&pkey, Entry::file(data, 0o644).from_origin(src.origin.clone()))?;
+                stats.bytes_added += place_pyc(tree, key, data, src.origin.clone())?;
                 stats.compiled += 1;
             }
             (Some("SKIP"), Some(dfile)) => {
@@ -161,6 +215,18 @@ pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<Com
     drop(scratch);
     stats.millis = started.elapsed().as_millis();
     Ok(stats)
+}
+
+/// Puts the byte code of the source `key` into the tree; returns the bytes it adds.
+fn place_pyc(tree: &mut Tree, key: &str, data: Vec<u8>, origin: crate::rootfs::Origin) -> Result<u64> {
+    let pkey = pyc_key(key);
+    let dir = crate::rootfs::tree::parent(&pkey).unwrap_or("").to_string();
+    if !tree.contains(&dir) {
+        tree.insert(&dir, Entry::dir(0o755).from_origin(origin.clone()))?;
+    }
+    let added = (data.len() as u64).saturating_sub(tree.get(&pkey).map_or(0, Entry::size));
+    tree.insert(&pkey, Entry::file(data, 0o644).from_origin(origin))?;
+    Ok(added)
 }
 
 /// `usr/lib/python3.11/os.py` -> `usr/lib/python3.11/__pycache__/os.cpython-311.pyc`.
