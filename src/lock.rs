@@ -87,6 +87,19 @@ impl Lock {
         write_atomic(path, &text)
     }
 
+    /// Keeps `old`'s `source_date_epoch` when nothing else changed: the signed Release files are
+    /// re-dated every few hours, and a re-lock that picks the same packages must not change
+    /// every image digest.
+    pub fn settle(mut self, old: Option<&Lock>) -> Lock {
+        if let Some(old) = old
+            && old.inputs == self.inputs
+            && old.images == self.images
+        {
+            self.source_date_epoch = old.source_date_epoch;
+        }
+        self
+    }
+
     pub fn image(&self, image: &str, platform: &str) -> Option<&ImageLock> {
         self.images.get(image).and_then(|m| m.get(platform))
     }

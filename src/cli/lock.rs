@@ -19,9 +19,9 @@ pub fn run(args: Args) -> Result<i32> {
     let spec = super::load_spec(&args.file)?;
     let fetcher = super::fetcher()?;
     status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
-    let lock = build::resolve(&spec, &fetcher)?;
     let path = spec.lock_path();
     let old = lucid::lock::Lock::read(&path).ok().flatten();
+    let lock = build::resolve(&spec, &fetcher)?.settle(old.as_ref());
     if args.check {
         if old.as_ref() == Some(&lock) {
             status("Fresh", path.display());
