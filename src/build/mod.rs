@@ -215,6 +215,19 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked)?;
     let epoch = opts.source_date_epoch.unwrap_or(lock.source_date_epoch);
     let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
+    for p in &platforms {
+        if !spec.platforms.contains(p) {
+            let listed: Vec<String> = spec.platforms.iter().map(|p| p.to_string()).collect();
+            bail!(
+                "--platform {p}: {} builds for {} only; add {p} to `platforms:` there and run `lucid lock`",
+                spec.path.display(),
+                listed.join(", ")
+            );
+        }
+        if *p != Platform::host() {
+            bail!("building {p} images on a {} host is not supported yet", Platform::host());
+        }
+    }
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
     let mut results = Vec::new();
     for platform in &platforms {
