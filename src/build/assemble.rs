@@ -46,6 +46,7 @@ pub fn assemble_image(
     platform: &Platform,
     lock: &Lock,
     parent: Option<&Assembled>,
+    interpreter: Option<&Tree>,
     sources: &[debian::mirror::Source],
     fetcher: &Fetcher,
     _epoch: i64,
@@ -107,8 +108,10 @@ pub fn assemble_image(
             let dirs =
                 ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
             let dirs: Vec<&str> = dirs.into_iter().filter(|d| tree.contains(d)).collect();
-            let interpreter = tree.clone();
-            let stats = python::compile::compile_cached(&mut tree, &dirs, &interpreter, Some(&fetcher.cache))
+            // The host platform's own tree compiles; a foreign platform borrows the host's.
+            let own = interpreter.is_none().then(|| tree.clone());
+            let python_tree = interpreter.or(own.as_ref()).expect("one of them is set");
+            let stats = python::compile::compile_cached(&mut tree, &dirs, python_tree, Some(&fetcher.cache))
                 .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
             status(
                 "Compiled",

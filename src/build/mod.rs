@@ -20,7 +20,7 @@ use crate::spec::{Platform, Spec, Stage};
 use crate::status::status;
 
 pub use assemble::{Assembled, assemble_image};
-pub use outputs::{BuiltOutput, write_outputs};
+pub use outputs::{BuiltOutput, PlatformImage, archive_path, image_for, write_outputs};
 
 /// What `lucid build` was asked for.
 #[derive(Clone, Debug)]
@@ -215,6 +215,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked)?;
     let epoch = opts.source_date_epoch.unwrap_or(lock.source_date_epoch);
     let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
+    let host = Platform::host();
     for p in &platforms {
         if !spec.platforms.contains(p) {
             let listed: Vec<String> = spec.platforms.iter().map(|p| p.to_string()).collect();
@@ -224,34 +225,67 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
                 listed.join(", ")
             );
         }
-        if *p != Platform::host() {
-            bail!("building {p} images on a {} host is not supported yet", Platform::host());
-        }
+    }
+    // Byte code is the same on every architecture and is compiled by the host's interpreter: a
+    // foreign platform borrows the host platform's tree of the same image, so the host platform
+    // is assembled first (even when only a foreign one is wanted).
+    let mut assemble_for: Vec<Platform> = vec![host.clone()];
+    assemble_for.extend(platforms.iter().filter(|p| **p != host).cloned());
+    if !platforms.contains(&host) && !spec.platforms.contains(&host) {
+        bail!(
+            "building {} needs the host platform {host} in `platforms:` of {} (its Python compiles the byte code)",
+            platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+            spec.path.display()
+        );
     }
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
-    let mut results = Vec::new();
-    for platform in &platforms {
-        let mut done: BTreeMap<String, Assembled> = BTreeMap::new();
-        for name in spec.images.iter().map(|i| i.name.clone()) {
-            let needed =
-                selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| i.name == name)).unwrap_or(false));
-            if !needed {
-                continue;
-            }
-            let img = spec.image(&name)?;
-            let parent = img.extends.as_ref().and_then(|p| done.get(p));
+    let needed: Vec<String> = spec
+        .images
+        .iter()
+        .map(|i| i.name.clone())
+        .filter(|name| {
+            selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| &i.name == name)).unwrap_or(false))
+        })
+        .collect();
+    let mut assembled: BTreeMap<(String, Platform), Assembled> = BTreeMap::new();
+    for platform in &assemble_for {
+        for name in &needed {
+            let img = spec.image(name)?;
+            let parent = img.extends.as_ref().and_then(|p| assembled.get(&(p.clone(), platform.clone())));
+            let interpreter =
+                if *platform == host { None } else { assembled.get(&(name.clone(), host.clone())).map(|a| &a.tree) };
             status("Assembling", format!("{name} ({platform})"));
-            let assembled = assemble_image(spec, img, platform, &lock, parent, &sources, fetcher, epoch)?;
-            if selected.contains(&name) {
-                status("Writing", format!("{name} ({platform}) to {}", opts.output.display()));
-                let out = write_outputs(spec, img, platform, &assembled, opts, epoch, &fetcher.cache)?;
-                if out.loaded {
-                    status("Loaded", format!("{} into the Docker engine", out.references.join(", ")));
-                }
-                results.push(out);
-            }
-            done.insert(name, assembled);
+            let a = assemble_image(spec, img, platform, &lock, parent, interpreter, &sources, fetcher, epoch)?;
+            assembled.insert((name.clone(), platform.clone()), a);
         }
+    }
+    std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".lucid-staging-")
+        .tempdir_in(&opts.output)
+        .with_context(|| format!("cannot create a staging directory in {}", opts.output.display()))?;
+    let mut results = Vec::new();
+    for name in &selected {
+        let img = spec.image(name)?;
+        let mut images = Vec::new();
+        for platform in &platforms {
+            let a = &assembled[&(name.clone(), platform.clone())];
+            let built = image_for(spec, img, platform, a, epoch, &fetcher.cache, staging.path())?;
+            images.push(PlatformImage { platform: platform.clone(), assembled: a, built });
+        }
+        status(
+            "Writing",
+            format!(
+                "{name} ({}) to {}",
+                platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                opts.output.display()
+            ),
+        );
+        let outs = write_outputs(spec, img, &images, opts, epoch)?;
+        for out in outs.iter().filter(|o| o.loaded) {
+            status("Loaded", format!("{} ({}) into the Docker engine", out.references.join(", "), out.platform));
+        }
+        results.extend(outs);
     }
     Ok(results)
 }

@@ -3,13 +3,14 @@
 //! leaves the previous output (or none) in place, never half an image.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
 use super::BuildOptions;
 use super::assemble::Assembled;
 use crate::oci;
+use crate::oci::image::BuiltImage;
 use crate::spec::{Image, Platform, Spec};
 
 /// What one image build produced.
@@ -20,6 +21,8 @@ pub struct BuiltOutput {
     /// `name:tag` references.
     pub references: Vec<String>,
     pub manifest_digest: String,
+    /// The image index over every platform, when more than one was built.
+    pub index_digest: Option<String>,
     /// Bytes of file content in the image: what `docker images` reports as SIZE, and what
     /// budgets are checked against.
     pub size: u64,
@@ -58,29 +61,23 @@ fn env_list(env: &BTreeMap<String, String>) -> Vec<String> {
     env.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
-/// Writes the layers and the image, then the OCI layout `<output>/<image>` and the docker-archive
-/// `<output>/<image>.tar`, and loads it into the Docker engine when asked.
-pub fn write_outputs(
+/// Writes the layers of one assembled platform image into `staging` and makes its config and
+/// manifest.
+pub fn image_for(
     spec: &Spec,
     img: &Image,
     platform: &Platform,
     assembled: &Assembled,
-    opts: &BuildOptions,
     epoch: i64,
     cache: &crate::fetch::Cache,
-) -> Result<BuiltOutput> {
-    std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".lucid-staging-")
-        .tempdir_in(&opts.output)
-        .with_context(|| format!("cannot create a staging directory in {}", opts.output.display()))?;
+    staging: &Path,
+) -> Result<BuiltImage> {
     let mut blobs = Vec::new();
     let mut history = Vec::new();
     for layer in &assembled.layers {
-        blobs.push(oci::layer::write_layer_cached(&layer.tree, epoch, staging.path(), cache)?);
+        blobs.push(oci::layer::write_layer_cached(&layer.tree, epoch, staging, cache)?);
         history.push(layer.created_by.clone());
     }
-    let references = references(spec, img, opts, epoch);
     let mut labels = img.labels.clone();
     labels.insert("org.opencontainers.image.title".into(), img.name.clone());
     if let Some(d) = &img.description {
@@ -101,42 +98,75 @@ pub fn write_outputs(
         created: epoch,
         history,
     };
-    let built = oci::image::assemble(config, blobs)?;
-    let size = assembled.tree.content_size();
-    let tar_size = built.layers.iter().map(|l| l.uncompressed_size).sum();
-    let compressed_size = built.layers.iter().map(|l| l.size).sum();
+    oci::image::assemble(config, blobs)
+}
+
+/// One platform's image, ready to write.
+pub struct PlatformImage<'a> {
+    pub platform: Platform,
+    pub assembled: &'a Assembled,
+    pub built: BuiltImage,
+}
+
+/// The docker-archive of one platform: `<image>.tar` for a single-platform build and for the
+/// host's platform, `<image>.<os>-<arch>.tar` for the others.
+pub fn archive_path(output: &Path, image: &str, platform: &Platform, platforms: usize) -> PathBuf {
+    if platforms == 1 || *platform == Platform::host() {
+        output.join(format!("{image}.tar"))
+    } else {
+        output.join(format!("{image}.{}-{}.tar", platform.os, platform.arch))
+    }
+}
+
+/// Writes the OCI layout `<output>/<image>` (one manifest, or an index over every platform),
+/// a docker-archive per platform, and loads the host's platform into the Docker engine when
+/// asked, as `docker buildx build --load` does.
+pub fn write_outputs(
+    spec: &Spec,
+    img: &Image,
+    images: &[PlatformImage],
+    opts: &BuildOptions,
+    epoch: i64,
+) -> Result<Vec<BuiltOutput>> {
+    let references = references(spec, img, opts, epoch);
     let tags: Vec<String> = references.iter().filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string())).collect();
     let layout = opts.output.join(&img.name);
-    let archive = opts.output.join(format!("{}.tar", img.name));
-    oci::layout::write_layout(&layout, &[(&built, tags)])?;
-    oci::archive::write_docker_archive(&archive, &built, &references)?;
-    let mut loaded = false;
-    if opts.load {
-        if *platform != Platform::host() {
-            bail!(
-                "--load hands the host's platform ({}) to the engine; {} was built for {platform}",
-                Platform::host(),
-                img.name
-            );
-        }
-        oci::engine::load(&archive)
-            .with_context(|| format!("cannot load {} into the Docker engine", archive.display()))?;
-        loaded = true;
+    let index_digest = if let [only] = images {
+        oci::layout::write_layout(&layout, &[(&only.built, tags)])?;
+        None
+    } else {
+        let built: Vec<&BuiltImage> = images.iter().map(|i| &i.built).collect();
+        Some(oci::layout::write_multiarch_layout(&layout, &built, &tags)?)
+    };
+    if opts.load && !images.iter().any(|i| i.platform == Platform::host()) {
+        bail!("--load hands the host's platform ({}) to the engine, and it was not built", Platform::host());
     }
-    Ok(BuiltOutput {
-        image: img.name.clone(),
-        platform: platform.clone(),
-        references,
-        manifest_digest: built.manifest_digest.clone(),
-        size,
-        tar_size,
-        compressed_size,
-        budget: img.budget,
-        layout,
-        archive,
-        packages: assembled.packages.len(),
-        wheels: assembled.wheels.len(),
-        layers: built.layers.len(),
-        loaded,
-    })
+    let mut out = Vec::new();
+    for image in images {
+        let archive = archive_path(&opts.output, &img.name, &image.platform, images.len());
+        oci::archive::write_docker_archive(&archive, &image.built, &references)?;
+        let loaded = opts.load && image.platform == Platform::host();
+        if loaded {
+            oci::engine::load(&archive)
+                .with_context(|| format!("cannot load {} into the Docker engine", archive.display()))?;
+        }
+        out.push(BuiltOutput {
+            image: img.name.clone(),
+            platform: image.platform.clone(),
+            references: references.clone(),
+            manifest_digest: image.built.manifest_digest.clone(),
+            index_digest: index_digest.clone(),
+            size: image.assembled.tree.content_size(),
+            tar_size: image.built.layers.iter().map(|l| l.uncompressed_size).sum(),
+            compressed_size: image.built.layers.iter().map(|l| l.size).sum(),
+            budget: img.budget,
+            layout: layout.clone(),
+            archive,
+            packages: image.assembled.packages.len(),
+            wheels: image.assembled.wheels.len(),
+            layers: image.built.layers.len(),
+            loaded,
+        });
+    }
+    Ok(out)
 }

@@ -132,6 +132,7 @@ pub fn compile_cached(
             stats.compiled += 1;
         }
     }
+    let remembered = stats.compiled;
     if sources.is_empty() {
         stats.millis = started.elapsed().as_millis();
         return Ok(stats);
@@ -204,7 +205,7 @@ pub fn compile_cached(
             _ => {}
         }
     }
-    if stats.compiled + stats.skipped.len() != sources.len() {
+    if stats.compiled - remembered + stats.skipped.len() != sources.len() {
         bail!(
             "the compiler reported {} of {} files; stderr: {}",
             stats.compiled + stats.skipped.len(),
