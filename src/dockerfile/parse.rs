@@ -250,6 +250,9 @@ pub fn parse(src: &str) -> Dockerfile {
         }
         i = j;
     }
+    if df.instructions.is_empty() {
+        df.errors.push(ParseError { pos: Pos { line: 1, col: 1 }, message: "the file has no instructions".into() });
+    }
     df
 }
 
@@ -312,15 +315,16 @@ fn instruction(
             p += 1;
         }
         let word: String = logical[start + 2..p].iter().map(|c| c.0).collect();
+        p = skip_ws(logical, p);
+        // A bare `--` ends the flags, as in BuildKit.
+        if word.is_empty() {
+            break;
+        }
         let (name, value) = match word.split_once('=') {
             Some((n, v)) => (n.to_string(), Some(unquote(v))),
             None => (word, None),
         };
-        if name.is_empty() {
-            errors.push(ParseError { pos: logical[start].1, message: "empty flag `--`".into() });
-        }
         flags.push(Flag { name, value, pos: logical[start].1 });
-        p = skip_ws(logical, p);
     }
     let args_pos = logical.get(p).map(|c| c.1).unwrap_or(Pos { line: pos.line, col: pos.col + k as u32 });
     let text: String = logical[p.min(logical.len())..].iter().map(|c| c.0).collect();
@@ -337,14 +341,10 @@ fn instruction(
         if let Some(jp) = json_part {
             let jp = jp.trim();
             if jp.starts_with('[') {
-                match serde_json::from_str::<Vec<String>>(jp) {
-                    Ok(v) => args = Args::Exec(v),
-                    Err(_) if jp.ends_with(']') => errors.push(ParseError {
-                        pos: args_pos,
-                        message: "argument looks like JSON but is not an array of strings; Docker runs it in a shell"
-                            .into(),
-                    }),
-                    Err(_) => {}
+                // Not an array of strings: Docker falls back to shell form, and so do we (the
+                // shell-less rules then say why that fails on a distroless base).
+                if let Ok(v) = serde_json::from_str::<Vec<String>>(jp) {
+                    args = Args::Exec(v);
                 }
             }
         }
@@ -409,6 +409,15 @@ fn instruction(
         }
     }
 
+    if keyword == "ENV" && words.len() == 1 && !words[0].0.contains('=') {
+        errors.push(ParseError { pos: words[0].1, message: format!("ENV {} has no value", words[0].0) });
+    }
+    if matches!(keyword.as_str(), "FROM" | "USER" | "WORKDIR" | "ENV" | "ARG" | "LABEL" | "COPY" | "ADD" | "RUN")
+        && words.is_empty()
+        && heredocs.is_empty()
+    {
+        errors.push(ParseError { pos, message: format!("{keyword} needs arguments") });
+    }
     Some(Instruction { keyword, pos, end_line: *end_line, flags, args, args_pos, heredocs, words })
 }
 

@@ -440,7 +440,8 @@ fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool) {
             {
                 out.add("LUCID-DF-015", ins.pos, format!("{prog} install without --no-install-recommends"));
             }
-            if !script.contains("/var/lib/apt/lists") {
+            // `apt-get dist-clean` (apt 2.7+) removes the lists too.
+            if !script.contains("/var/lib/apt/lists") && !script.contains("dist-clean") {
                 out.add("LUCID-DF-016", ins.pos, format!("{prog} install leaves /var/lib/apt/lists in the layer"));
             }
         }

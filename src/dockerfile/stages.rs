@@ -35,10 +35,7 @@ impl<'a> Stages<'a> {
         let mut stages: Vec<Stage<'a>> = Vec::new();
         for ins in &df.instructions {
             if ins.keyword == "FROM" {
-                let vars: BTreeMap<String, String> = global_args
-                    .iter()
-                    .filter_map(|(k, v)| build_args.get(k).cloned().or_else(|| v.clone()).map(|v| (k.clone(), v)))
-                    .collect();
+                let vars = effective(&global_args, build_args);
                 let words: Vec<&(String, Pos)> = ins.words.iter().collect();
                 let base_raw = words.first().map(|w| w.0.clone()).unwrap_or_default();
                 let (name, name_pos) = match (words.get(1), words.get(2)) {
@@ -65,8 +62,10 @@ impl<'a> Stages<'a> {
             } else if let Some(s) = stages.last_mut() {
                 s.instructions.push(ins);
             } else if ins.keyword == "ARG" {
+                // A default may use earlier ARGs (`ARG BASE=${REG}/img:${TAG}`); Docker expands it here.
                 for (k, v, _) in key_values(ins) {
-                    global_args.insert(k, v);
+                    let vars = effective(&global_args, build_args);
+                    global_args.insert(k, v.and_then(|v| expand(&v, &vars)));
                 }
             }
         }
@@ -87,6 +86,14 @@ impl<'a> Stages<'a> {
         let lower = name.to_ascii_lowercase();
         self.stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str()))
     }
+}
+
+/// Declared global ARGs with their values: a `--build-arg` wins over the default.
+fn effective(
+    args: &BTreeMap<String, Option<String>>,
+    build_args: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    args.iter().filter_map(|(k, v)| build_args.get(k).cloned().or_else(|| v.clone()).map(|v| (k.clone(), v))).collect()
 }
 
 /// Expand `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`.

@@ -1,4 +1,4 @@
-# expect: LUCID-DF-000@12 LUCID-DF-007@12
+# expect: LUCID-DF-007@12
 ARG BUILD_IMAGE=lucid-python-build:20261125
 ARG BASE_IMAGE=lucid-python-base:20261125
 
