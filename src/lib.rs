@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod debian;
+pub mod dockerfile;
 pub mod fetch;
 pub mod lock;
 pub mod oci;

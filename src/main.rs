@@ -28,6 +28,8 @@ enum Command {
     Build(cli::build::Args),
     /// Resolve the spec against the signed Debian indices and the package index; write the lock.
     Lock(cli::lock::Args),
+    /// Check Dockerfiles for distroless multi-stage builds (stages, USER, shell-less bases, pins, secrets).
+    Lint(cli::lint::Args),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
     let result = match cli.command {
         Command::Build(a) => cli::build::run(a),
         Command::Lock(a) => cli::lock::run(a),
+        Command::Lint(a) => cli::lint::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,0 +1,109 @@
+//! `lucid lint`: check Dockerfiles against the rules for distroless multi-stage builds.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use lucid::dockerfile::{self, Format, LintOptions, RULES, Report, Severity};
+
+/// Exit codes: 0 no finding at or above --fail-on; 1 some; 2 a file could not be read.
+#[derive(Parser, Debug)]
+#[command(after_help = "Examples:
+  lucid lint infrastructure/containers/base/Dockerfile.*
+  lucid lint --format sarif -o lint.sarif Dockerfile
+  lucid lint --ignore LUCID-DF-017 --fail-on warning Dockerfile
+  lucid lint --list-rules
+
+Inline: a `# lucid ignore=LUCID-DF-008,LUCID-DF-017` comment right above an instruction silences
+those rules for it. A .lucidignore file in the current directory lists IDs to ignore everywhere.")]
+pub struct Args {
+    /// Dockerfiles to check (default: the seed's Dockerfile.python-base and Dockerfile.java-base).
+    pub files: Vec<PathBuf>,
+    /// text, json, junit, sarif or markdown.
+    #[arg(short, long, default_value = "text")]
+    pub format: String,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding is at least this severe: error, warning, info, or none.
+    #[arg(long, default_value = "error")]
+    pub fail_on: String,
+    /// Rule IDs to ignore (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// NAME=VALUE for global ARGs, used to expand FROM (as `docker build --build-arg`).
+    #[arg(long)]
+    pub build_arg: Vec<String>,
+    /// Build context directory whose .dockerignore is checked (default: each Dockerfile's directory).
+    #[arg(long)]
+    pub context: Option<PathBuf>,
+    /// Print the rule catalogue and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    if a.list_rules {
+        for r in RULES {
+            println!(
+                "{}  {:<7}  {}\n    seed: {}\n    fix:  {}",
+                r.id, r.severity, r.title, r.seed_action, r.remediation
+            );
+        }
+        return Ok(0);
+    }
+    let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
+    let fail_on: Option<Severity> = if a.fail_on.eq_ignore_ascii_case("none") {
+        None
+    } else {
+        Some(a.fail_on.parse().map_err(anyhow::Error::msg)?)
+    };
+    let mut ignore: BTreeSet<String> = a.ignore.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
+    if let Ok(text) = std::fs::read_to_string(".lucidignore") {
+        ignore.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim().to_ascii_uppercase())
+                .filter(|l| !l.is_empty()),
+        );
+    }
+    let mut opts = LintOptions::new();
+    opts.context = a.context.clone();
+    for b in &a.build_arg {
+        let (k, v) = b.split_once('=').with_context(|| format!("--build-arg {b:?}: expected NAME=VALUE"))?;
+        opts.build_args.insert(k.to_string(), v.to_string());
+    }
+    let files = if a.files.is_empty() {
+        ["Dockerfile.python-base", "Dockerfile.java-base"]
+            .iter()
+            .map(|f| PathBuf::from("infrastructure/containers/base").join(f))
+            .collect()
+    } else {
+        a.files.clone()
+    };
+
+    let mut findings = Vec::new();
+    let mut names = Vec::new();
+    let mut unreadable = false;
+    for f in &files {
+        names.push(f.display().to_string());
+        match dockerfile::lint_file(f, &opts) {
+            Ok(fs) => findings.extend(fs.into_iter().filter(|x| !ignore.contains(x.rule))),
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                unreadable = true;
+            }
+        }
+    }
+    let out = dockerfile::render(format, &Report { files: &names, findings: &findings });
+    match &a.output {
+        Some(p) => std::fs::write(p, out).with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{out}"),
+    }
+    if unreadable {
+        return Ok(2);
+    }
+    let failing = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
+    Ok(if failing { 1 } else { 0 })
+}

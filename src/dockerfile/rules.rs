@@ -1,0 +1,591 @@
+//! The rules: each reads the syntax tree (and the context's .dockerignore) and returns findings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::finding::{Finding, rule};
+use super::parse::{Args, Dockerfile, Instruction, Pos, key_values};
+use super::stages::{ImageRef, Stage, Stages};
+
+/// What a lint run knows besides the Dockerfile itself.
+#[derive(Debug, Clone, Default)]
+pub struct LintOptions {
+    /// `--build-arg NAME=VALUE` overrides for global ARGs (used to expand FROM).
+    pub build_args: BTreeMap<String, String>,
+    /// The build context directory, where `.dockerignore` is looked for; `None`: no check.
+    pub context: Option<std::path::PathBuf>,
+    /// Stage names the spec expects: the build stage and the runtime stage (last).
+    pub stage_names: (String, String),
+}
+
+impl LintOptions {
+    pub fn new() -> Self {
+        LintOptions {
+            build_args: BTreeMap::new(),
+            context: None,
+            stage_names: ("build-stage".into(), "runtime-stage".into()),
+        }
+    }
+}
+
+struct Out<'a> {
+    file: &'a str,
+    findings: Vec<Finding>,
+}
+
+impl Out<'_> {
+    fn add(&mut self, id: &'static str, pos: Pos, message: impl Into<String>) {
+        // Every ID used below is in the catalogue; a typo would show up in the catalogue test.
+        if let Some(r) = rule(id) {
+            self.findings.push(Finding {
+                rule: r.id,
+                severity: r.severity,
+                title: r.title,
+                message: message.into(),
+                file: self.file.to_string(),
+                line: pos.line.max(1),
+                column: pos.col.max(1),
+                remediation: r.remediation,
+            });
+        }
+    }
+}
+
+/// Run every rule over a parsed Dockerfile. `file` is the name findings carry.
+pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Finding> {
+    let mut out = Out { file, findings: Vec::new() };
+    for e in &df.errors {
+        out.add("LUCID-DF-000", e.pos, e.message.clone());
+    }
+    let st = Stages::new(df, &opts.build_args);
+    let first_pos = df.instructions.first().map(|i| i.pos).unwrap_or(Pos { line: 1, col: 1 });
+
+    // Global ARGs: secrets.
+    for ins in df.instructions.iter().take_while(|i| i.keyword != "FROM") {
+        secrets(&mut out, ins);
+    }
+
+    if st.stages.len() < 2 {
+        let pos = st.stages.first().map(|s| s.from.pos).unwrap_or(first_pos);
+        out.add(
+            "LUCID-DF-001",
+            pos,
+            format!("{} stage(s); a distroless build needs a build stage and a runtime stage", st.stages.len()),
+        );
+    }
+    stage_names(&mut out, &st, opts);
+
+    let runtime_index = st.runtime().map(|s| s.index);
+    let mut seen_names: BTreeMap<String, Pos> = BTreeMap::new();
+    for s in &st.stages {
+        if let (Some(n), Some(p)) = (&s.name, s.name_pos) {
+            if let Some(prev) = seen_names.get(n) {
+                out.add("LUCID-DF-021", p, format!("stage name {n:?} is already used at line {}", prev.line));
+            } else {
+                seen_names.insert(n.clone(), p);
+            }
+        }
+        from_pinned(&mut out, &st, s);
+        let shell_less = shell_less(&st, s.index);
+        // Runtime-stage rules only make sense once there is a build stage to move work into (DF-001 covers the rest).
+        let is_runtime = Some(s.index) == runtime_index && st.stages.len() >= 2;
+        let mut cmds = 0;
+        let mut entrypoints = 0;
+        let mut prev_run: Option<&Instruction> = None;
+        for ins in &s.instructions {
+            let ins: &Instruction = ins;
+            secrets(&mut out, ins);
+            match ins.keyword.as_str() {
+                "RUN" => {
+                    run_rules(&mut out, ins, is_runtime);
+                    if let Some(why) = &shell_less
+                        && (!ins.args.is_exec() || !ins.heredocs.is_empty())
+                    {
+                        out.add("LUCID-DF-007", ins.pos, format!("shell-form RUN needs /bin/sh, but {why}"));
+                    }
+                    if is_runtime {
+                        out.add("LUCID-DF-008", ins.pos, "RUN in the runtime stage");
+                    }
+                    if let Some(prev) = prev_run
+                        && prev.flags.is_empty()
+                        && ins.flags.is_empty()
+                        && prev.heredocs.is_empty()
+                        && ins.heredocs.is_empty()
+                    {
+                        out.add(
+                            "LUCID-DF-017",
+                            ins.pos,
+                            format!("RUN follows the RUN at line {} directly", prev.pos.line),
+                        );
+                    }
+                }
+                "CMD" | "ENTRYPOINT" => {
+                    if ins.keyword == "CMD" {
+                        cmds += 1;
+                    } else {
+                        entrypoints += 1;
+                    }
+                    if (cmds > 1 && ins.keyword == "CMD") || (entrypoints > 1 && ins.keyword == "ENTRYPOINT") {
+                        out.add(
+                            "LUCID-DF-022",
+                            ins.pos,
+                            format!("another {} earlier in this stage has no effect", ins.keyword),
+                        );
+                    }
+                    if !ins.args.is_exec() {
+                        if let Some(why) = &shell_less {
+                            out.add(
+                                "LUCID-DF-007",
+                                ins.args_pos,
+                                format!("shell-form {} runs /bin/sh -c, but {why}", ins.keyword),
+                            );
+                        } else if is_runtime {
+                            out.add(
+                                "LUCID-DF-009",
+                                ins.args_pos,
+                                format!("shell-form {}: the process is not PID 1 and gets no signals", ins.keyword),
+                            );
+                        }
+                    }
+                }
+                "HEALTHCHECK" => {
+                    let t = ins.args.text();
+                    let none = t.trim().eq_ignore_ascii_case("none");
+                    if !none
+                        && !ins.args.is_exec()
+                        && let Some(why) = &shell_less
+                    {
+                        out.add(
+                            "LUCID-DF-007",
+                            ins.args_pos,
+                            format!("shell-form HEALTHCHECK runs /bin/sh -c, but {why}"),
+                        );
+                    }
+                }
+                "COPY" | "ADD" => {
+                    if let Some(f) = ins.flag("from") {
+                        copy_from(&mut out, &st, s.index, f.value.as_deref().unwrap_or(""), f.pos);
+                    }
+                    if ins.keyword == "ADD" {
+                        add_rule(&mut out, ins);
+                    }
+                }
+                "WORKDIR" => {
+                    let t = ins.args.text();
+                    let t = super::parse::unquote(t.trim());
+                    if !(t.starts_with('/')
+                        || t.starts_with('$')
+                        || t.contains(":\\")
+                        || t.starts_with('C') && t.contains(':'))
+                    {
+                        out.add("LUCID-DF-023", ins.args_pos, format!("WORKDIR {t} is relative"));
+                    }
+                }
+                "MAINTAINER" => out.add("LUCID-DF-026", ins.pos, "MAINTAINER is deprecated"),
+                _ => {}
+            }
+            prev_run = if ins.keyword == "RUN" { Some(ins) } else { None };
+        }
+        if is_runtime && st.stages.len() >= 2 {
+            user_rules(&mut out, &st, s);
+        }
+    }
+
+    if let Some(ctx) = &opts.context {
+        dockerignore(&mut out, ctx, first_pos);
+    }
+    apply_inline_ignores(df, out.findings)
+}
+
+/// LUCID-DF-002: the names the spec's `stage:` fields use, the runtime stage last.
+fn stage_names(out: &mut Out, st: &Stages, opts: &LintOptions) {
+    if st.stages.len() < 2 {
+        return;
+    }
+    let (build, runtime) = (&opts.stage_names.0, &opts.stage_names.1);
+    let last = &st.stages[st.stages.len() - 1];
+    if last.name.as_deref() != Some(runtime.as_str()) {
+        let pos = last.name_pos.unwrap_or(last.from.pos);
+        out.add("LUCID-DF-002", pos, format!("the last stage should be `AS {runtime}` (it is {})", describe(last)));
+    }
+    if !st.stages.iter().any(|s| s.name.as_deref() == Some(build.as_str())) {
+        let s = &st.stages[0];
+        out.add(
+            "LUCID-DF-002",
+            s.name_pos.unwrap_or(s.from.pos),
+            format!("no stage is named `{build}` (first stage is {})", describe(s)),
+        );
+    }
+}
+
+fn describe(s: &Stage) -> String {
+    match &s.name {
+        Some(n) => format!("`{n}`"),
+        None => format!("unnamed stage {}", s.index),
+    }
+}
+
+/// Why a stage has no shell, if it has none: lucid's runtime images, distroless non-debug, scratch.
+pub fn shell_less(st: &Stages, index: usize) -> Option<String> {
+    let s = st.stages.get(index)?;
+    if let Some(p) = s.parent {
+        return if p < index { shell_less(st, p) } else { None };
+    }
+    let base = s.base.as_deref()?;
+    let r = ImageRef::parse(base);
+    let short = r.short_name().to_ascii_lowercase();
+    if base.eq_ignore_ascii_case("scratch") {
+        return Some("its base is scratch".into());
+    }
+    if short.starts_with("lucid-") && (short.ends_with("-base") || short.ends_with("-runtime")) {
+        return Some(format!("{base} is a lucid runtime image (no shell)"));
+    }
+    let debug = r.tag.as_deref().is_some_and(|t| t.contains("debug"));
+    if r.repository.split('/').any(|c| c == "distroless") && !debug {
+        return Some(format!("{base} is distroless (no shell outside :debug tags)"));
+    }
+    None
+}
+
+/// LUCID-DF-010/011/012: FROM pinned by tag or digest.
+fn from_pinned(out: &mut Out, st: &Stages, s: &Stage) {
+    if s.parent.is_some() {
+        return;
+    }
+    let pos = s.from.words.first().map(|w| w.1).unwrap_or(s.from.args_pos);
+    let Some(base) = &s.base else {
+        out.add(
+            "LUCID-DF-012",
+            pos,
+            format!("{} needs an ARG value (no default); pass --build-arg or add one", s.base_raw),
+        );
+        return;
+    };
+    if base.eq_ignore_ascii_case("scratch") || base.is_empty() {
+        return;
+    }
+    // A name of a later stage is not a stage reference at all in Docker: it would be pulled.
+    let r = ImageRef::parse(base);
+    let shown = if *base != s.base_raw { format!("{} (= {base})", s.base_raw) } else { base.clone() };
+    if r.digest.is_some() {
+        return;
+    }
+    match r.tag.as_deref() {
+        None => out.add("LUCID-DF-010", pos, format!("{shown} has neither tag nor digest (Docker takes `latest`)")),
+        Some("latest") => out.add("LUCID-DF-011", pos, format!("{shown} is pinned to `latest`")),
+        Some(_) => {}
+    }
+    let _ = st;
+}
+
+/// LUCID-DF-006: `--from` names an earlier stage (or is an explicit image reference).
+fn copy_from(out: &mut Out, st: &Stages, current: usize, from: &str, pos: Pos) {
+    let from = from.trim();
+    if from.is_empty() {
+        out.add("LUCID-DF-006", pos, "--from has no value");
+        return;
+    }
+    match st.lookup(from) {
+        Some(i) if i < current => {}
+        Some(i) if i == current => out.add("LUCID-DF-006", pos, format!("--from={from} is the current stage")),
+        Some(_) => {
+            out.add("LUCID-DF-006", pos, format!("--from={from} is a later stage; Docker would look for an image"))
+        }
+        None => {
+            // An explicit image (has a tag, digest or path) is allowed; a bare unknown word is a typo.
+            if from.contains('$') || from.contains(':') || from.contains('/') || from.contains('@') {
+                return;
+            }
+            out.add(
+                "LUCID-DF-006",
+                pos,
+                format!("--from={from} names no stage above; Docker would pull an image {from:?}"),
+            );
+        }
+    }
+}
+
+/// LUCID-DF-003/004/005 on the runtime stage.
+fn user_rules(out: &mut Out, st: &Stages, s: &Stage) {
+    let last_user = s.instructions.iter().rev().find(|i| i.keyword == "USER");
+    let Some(u) = last_user else {
+        // A stage built on an earlier stage inherits its USER.
+        if let Some(p) = s.parent
+            && st.stages.get(p).is_some_and(|ps| ps.instructions.iter().any(|i| i.keyword == "USER"))
+        {
+            return;
+        }
+        out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER", describe(s)));
+        return;
+    };
+    let val = super::parse::unquote(u.args.text().trim());
+    let user = val.split(':').next().unwrap_or("").trim();
+    let group = val.split_once(':').map(|(_, g)| g.trim());
+    if user.is_empty() {
+        out.add("LUCID-DF-000", u.pos, "USER needs a value");
+        return;
+    }
+    if user == "0" || user.eq_ignore_ascii_case("root") {
+        out.add("LUCID-DF-004", u.args_pos, format!("USER {val} is root"));
+    } else if user.contains('$') {
+    } else if !user.chars().all(|c| c.is_ascii_digit()) || group.is_some_and(|g| !g.chars().all(|c| c.is_ascii_digit()))
+    {
+        out.add("LUCID-DF-005", u.args_pos, format!("USER {val} is not numeric"));
+    }
+}
+
+/// LUCID-DF-013: secret-looking ARG/ENV names or values.
+fn secrets(out: &mut Out, ins: &Instruction) {
+    if ins.keyword != "ARG" && ins.keyword != "ENV" {
+        return;
+    }
+    for (k, v, pos) in key_values(ins) {
+        let upper = k.to_ascii_uppercase();
+        let harmless =
+            ["_FILE", "_PATH", "_DIR", "_URL_FILE", "_ENV", "_NAME", "_ID_FILE"].iter().any(|s| upper.ends_with(s));
+        let name_hit = [
+            "PASSWORD",
+            "PASSWD",
+            "SECRET",
+            "TOKEN",
+            "API_KEY",
+            "APIKEY",
+            "PRIVATE_KEY",
+            "ACCESS_KEY",
+            "CREDENTIAL",
+            "AUTH_KEY",
+        ]
+        .iter()
+        .find(|w| upper.contains(*w));
+        if let Some(w) = name_hit
+            && !harmless
+        {
+            out.add(
+                "LUCID-DF-013",
+                pos,
+                format!("{} {k} looks like a secret ({w}); its value is kept in the image history", ins.keyword),
+            );
+            continue;
+        }
+        if let Some(v) = v
+            && (v.contains("-----BEGIN") || looks_like_aws_key(&v) || v.starts_with("ghp_") || v.starts_with("glpat-"))
+        {
+            out.add("LUCID-DF-013", pos, format!("{} {k} has a value that looks like a credential", ins.keyword));
+        }
+    }
+}
+
+fn looks_like_aws_key(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 20
+        && (v.starts_with("AKIA") || v.starts_with("ASIA"))
+        && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// LUCID-DF-014: ADD for URLs, git, or plain files.
+fn add_rule(out: &mut Out, ins: &Instruction) {
+    let srcs: Vec<(String, Pos)> = match &ins.args {
+        Args::Exec(v) => v.iter().take(v.len().saturating_sub(1)).map(|s| (s.clone(), ins.args_pos)).collect(),
+        Args::Shell(_) => {
+            let n = ins.words.len();
+            ins.words.iter().take(n.saturating_sub(1)).filter(|w| !w.0.starts_with("<<")).cloned().collect()
+        }
+    };
+    for (src, pos) in srcs {
+        let s = super::parse::unquote(&src);
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("http://")
+            || lower.starts_with("https://")
+            || lower.starts_with("git@")
+            || lower.ends_with(".git")
+        {
+            out.add(
+                "LUCID-DF-014",
+                pos,
+                format!("ADD {s}: remote source; download in the build stage and check its hash"),
+            );
+        } else if ![".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
+            out.add("LUCID-DF-014", pos, format!("ADD {s}: not a local archive; use COPY"));
+        }
+    }
+}
+
+/// Package-manager rules on RUN: apt hygiene, pip hashes, sudo, package managers at runtime.
+fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool) {
+    let script = ins.script();
+    for cmd in commands(&script) {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let Some(prog_i) = words.iter().position(|w| !w.contains('=') || w.starts_with('-')) else { continue };
+        let mut prog = words[prog_i].rsplit('/').next().unwrap_or("");
+        let mut rest = &words[prog_i + 1..];
+        if prog == "sudo" {
+            out.add("LUCID-DF-025", ins.pos, "sudo in RUN");
+            let Some(i) = rest.iter().position(|w| !w.starts_with('-')) else { continue };
+            prog = rest[i].rsplit('/').next().unwrap_or("");
+            rest = &rest[i + 1..];
+        }
+        let sub = rest.iter().find(|w| !w.starts_with('-')).copied().unwrap_or("");
+        if matches!(prog, "apt-get" | "apt" | "apk" | "dnf" | "yum" | "microdnf")
+            && is_runtime
+            && matches!(sub, "install" | "add")
+        {
+            out.add("LUCID-DF-027", ins.pos, format!("{prog} {sub} in the runtime stage"));
+        }
+        if matches!(prog, "apt-get" | "apt") && sub == "install" {
+            if !rest.iter().any(|w| *w == "--no-install-recommends" || w.starts_with("--no-install-recommends"))
+                && !script.contains("Install-Recommends")
+            {
+                out.add("LUCID-DF-015", ins.pos, format!("{prog} install without --no-install-recommends"));
+            }
+            // `apt-get dist-clean` (apt 2.7+) removes the lists too.
+            if !script.contains("/var/lib/apt/lists") && !script.contains("dist-clean") {
+                out.add("LUCID-DF-016", ins.pos, format!("{prog} install leaves /var/lib/apt/lists in the layer"));
+            }
+        }
+        let pip = matches!(prog, "pip" | "pip3")
+            || (prog.starts_with("python") && rest.len() >= 2 && rest[0] == "-m" && rest[1].starts_with("pip"));
+        if pip {
+            let sub = if prog.starts_with("python") { rest.get(2).copied().unwrap_or("") } else { sub };
+            if sub == "install" && !cmd.contains("--require-hashes") && !script.contains("PIP_REQUIRE_HASHES") {
+                out.add("LUCID-DF-024", ins.pos, "pip install without --require-hashes");
+            }
+        }
+    }
+}
+
+/// Split a shell script into simple commands at `&&`, `||`, `;`, `|` and newlines (good enough to
+/// find which programs run; quoting is not interpreted).
+fn commands(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = script.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ';' | '\n' | '(' | ')' | '{' | '}' => out.push(std::mem::take(&mut cur)),
+            '&' | '|' => {
+                if chars.peek() == Some(&c) {
+                    chars.next();
+                }
+                out.push(std::mem::take(&mut cur));
+            }
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| {
+            s.trim()
+                .trim_start_matches("then ")
+                .trim_start_matches("do ")
+                .trim_start_matches("else ")
+                .trim()
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// LUCID-DF-018/019/020: `.dockerignore` in the context directory.
+fn dockerignore(out: &mut Out, ctx: &Path, pos: Pos) {
+    // `pos` is where a missing file is reported: the Dockerfile's first instruction.
+    let path = ctx.join(".dockerignore");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        out.add("LUCID-DF-018", pos, format!("no {}", path.display()));
+        return;
+    };
+    let patterns: Vec<(bool, globset::GlobMatcher)> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (neg, p) = match l.strip_prefix('!') {
+                Some(p) => (true, p.trim()),
+                None => (false, l),
+            };
+            let p = p.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
+            globset::GlobBuilder::new(p).literal_separator(true).build().ok().map(|g| (neg, g.compile_matcher()))
+        })
+        .collect();
+    let excluded = |candidate: &str| {
+        // Docker: the last matching pattern wins; a path is excluded when it or a parent is.
+        let mut prefixes = Vec::new();
+        let mut acc = String::new();
+        for part in candidate.split('/') {
+            if !acc.is_empty() {
+                acc.push('/');
+            }
+            acc.push_str(part);
+            prefixes.push(acc.clone());
+        }
+        prefixes.iter().any(|p| {
+            let mut ex = false;
+            for (neg, g) in &patterns {
+                if g.is_match(p) {
+                    ex = !neg;
+                }
+            }
+            ex
+        })
+    };
+    let n = out.findings.len();
+    if !excluded(".git") {
+        out.add("LUCID-DF-019", Pos { line: 1, col: 1 }, format!("{} lets .git into the context", path.display()));
+    }
+    let leaks: Vec<&str> =
+        [".env", "secrets.pem", "server.key", "id_rsa", ".netrc"].into_iter().filter(|c| !excluded(c)).collect();
+    if !leaks.is_empty() {
+        out.add("LUCID-DF-020", Pos { line: 1, col: 1 }, format!("{} lets in {}", path.display(), leaks.join(", ")));
+    }
+    // These are about the .dockerignore itself: point at it.
+    for f in &mut out.findings[n..] {
+        f.file = path.display().to_string();
+    }
+}
+
+/// Drop findings that a `# lucid ignore=ID[,ID]` comment covers: the comment block right above
+/// the instruction the finding sits on (or a comment on line 1..n before the first instruction
+/// for findings at line 1, which are about the whole file).
+fn apply_inline_ignores(df: &Dockerfile, findings: Vec<Finding>) -> Vec<Finding> {
+    let mut by_line: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+    for c in &df.comments {
+        let t = c.text.trim_start_matches('#').trim();
+        if let Some(rest) = t.strip_prefix("lucid ignore=").or_else(|| t.strip_prefix("lucid:ignore=")) {
+            let ids = rest
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_ascii_uppercase());
+            by_line.entry(c.pos.line).or_default().extend(ids);
+        }
+    }
+    if by_line.is_empty() {
+        return findings;
+    }
+    let comment_lines: BTreeSet<u32> = df.comments.iter().map(|c| c.pos.line).collect();
+    findings
+        .into_iter()
+        .filter(|f| {
+            // The instruction this finding is in.
+            let ins = df.instructions.iter().find(|i| i.pos.line <= f.line && f.line <= i.end_line);
+            let start = ins
+                .map(|i| i.pos.line)
+                .unwrap_or_else(|| df.instructions.first().map(|i| i.pos.line).unwrap_or(u32::MAX));
+            let mut l = start.saturating_sub(1);
+            while l >= 1 && comment_lines.contains(&l) {
+                if by_line.get(&l).is_some_and(|ids| ids.contains(f.rule)) {
+                    return false;
+                }
+                l -= 1;
+            }
+            // Comments inside the instruction (continuation lines) count too.
+            if let Some(i) = ins
+                && (i.pos.line..=i.end_line).any(|l| by_line.get(&l).is_some_and(|ids| ids.contains(f.rule)))
+            {
+                return false;
+            }
+            true
+        })
+        .collect()
+}

@@ -1,0 +1,8 @@
+# expect: LUCID-DF-016@3
+FROM debian:12.8-slim AS build-stage
+RUN apt-get update && apt-get install -y --no-install-recommends gcc
+
+FROM lucid-python-base:20261125 AS runtime-stage
+COPY --from=build-stage /home/nonroot/site-packages/ /usr/local/lib/python3.11/site-packages/
+USER 65532:65532
+CMD ["python3", "-m", "app"]
