@@ -30,6 +30,8 @@ enum Command {
     Lock(cli::lock::Args),
     /// Check Dockerfiles for distroless multi-stage builds (stages, USER, shell-less bases, pins, secrets).
     Lint(cli::lint::Args),
+    /// Check or tidy the download cache ($LUCID_CACHE, ~/.cache/lucid).
+    Cache(cli::cache::Args),
 }
 
 fn main() {
@@ -39,6 +41,7 @@ fn main() {
         Command::Build(a) => cli::build::run(a),
         Command::Lock(a) => cli::lock::run(a),
         Command::Lint(a) => cli::lint::run(a),
+        Command::Cache(a) => cli::cache::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,6 +1,7 @@
 //! Subcommands: each parses nothing itself (clap did), calls the library and renders the result.
 
 pub mod build;
+pub mod cache;
 pub mod lint;
 pub mod lock;
 

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod http;
+pub mod maintain;
 
 use std::sync::Arc;
 use std::sync::Mutex;
