@@ -28,6 +28,8 @@ enum Command {
     Build(cli::build::Args),
     /// Resolve the spec against the signed Debian indices and the package index; write the lock.
     Lock(cli::lock::Args),
+    /// Prove images distroless, non-root, within budget and working (static and runtime checks).
+    Verify(cli::verify::Args),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
     let result = match cli.command {
         Command::Build(a) => cli::build::run(a),
         Command::Lock(a) => cli::lock::run(a),
+        Command::Verify(a) => cli::verify::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),
