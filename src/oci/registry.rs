@@ -48,8 +48,8 @@ impl RegistryRef {
     /// must be a host (it has a `.` or `:`, or is `localhost`): lucid has no default registry.
     pub fn parse(s: &str) -> Result<RegistryRef> {
         let s = s.strip_prefix("//").unwrap_or(s);
-        let (host, rest) = s.split_once('/').with_context(|| format!("docker://{s}: expected HOST/REPO[:TAG]"))?;
-        if !(host.contains('.') || host.contains(':') || host == "localhost") {
+        let (host, rest) = s.split_once('/').unwrap_or((s, ""));
+        if rest.is_empty() || !(host.contains('.') || host.contains(':') || host == "localhost") {
             bail!("docker://{s}: {host:?} is not a registry host; name one (docker://HOST[:PORT]/REPO:TAG)");
         }
         let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {

@@ -222,7 +222,15 @@ async fn run_container(docker: &Docker, body: ContainerCreateBody) -> Result<Run
     let id = created.id;
     let result = async {
         if let Err(e) = docker.start_container(&id, None).await {
-            return Ok(RunResult { started: false, exit_code: -1, error: Some(e.to_string()), ..Default::default() });
+            // The engine's message ends in runc's reason (`exec: "/bin/sh": stat /bin/sh: no such file`).
+            let text = e.to_string();
+            let reason = text.find("exec: ").map_or(text.as_str(), |i| &text[i..]).trim_end_matches(": unknown");
+            return Ok(RunResult {
+                started: false,
+                exit_code: -1,
+                error: Some(reason.to_string()),
+                ..Default::default()
+            });
         }
         let exit_code = match docker.wait_container(&id, None).next().await {
             Some(Ok(r)) => r.status_code,
