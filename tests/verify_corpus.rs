@@ -106,7 +106,7 @@ fn stage_ignores_and_thresholds() {
     let (code, failed, _) = verify(&r2, &["--fail-on", "warning"]);
     assert_eq!((code, failed), (1, ["LUCID-META-001".to_string()].into()));
     // --max-size overrides the label's budget.
-    let (code, failed, _) = verify(&r2, &["--max-size", "1kB"]);
+    let (code, failed, _) = verify(&r2, &["--max-size", "100B"]);
     assert_eq!((code, failed), (1, ["LUCID-META-001".to_string(), "LUCID-SIZE-001".to_string()].into()));
 }
 
