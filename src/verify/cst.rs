@@ -152,12 +152,15 @@ fn re(p: &str) -> Regex {
     Regex::new(p).unwrap_or_else(|_| Regex::new("$^").expect("static regex"))
 }
 
-/// Problems with `text` against expected and excluded patterns.
+/// Problems with `text` against expected and excluded patterns. The trailing newline every
+/// command prints is dropped first, so `^65532$` means what it says.
 fn match_all(what: &str, text: &str, expected: &[String], excluded: &[String]) -> Vec<String> {
+    let text = text.trim_end_matches(['\n', '\r']);
     let mut out = Vec::new();
     for p in expected {
         if !re(p).is_match(text) {
-            out.push(format!("{what} does not match {p:?}"));
+            let shown: String = text.chars().take(200).collect();
+            out.push(format!("{what} does not match {p:?} (got {shown:?})"));
         }
     }
     for p in excluded {
