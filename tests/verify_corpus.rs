@@ -2,6 +2,8 @@
 //! every static check; each bad one fails exactly the check that should catch it and no other;
 //! broken archives end in a clear error (exit 2) that names what is broken.
 
+#[path = "support/registry.rs"]
+mod registry;
 mod support;
 #[path = "support/verify_images.rs"]
 mod verify_images;
@@ -184,4 +186,48 @@ fn every_format_is_written_atomically() {
     for c in lucid::verify::catalogue::CHECKS {
         assert!(list.contains(c.id), "{}", c.id);
     }
+}
+
+/// A multi-arch layout: amd64 and arm64 images of the good tree under one index tag.
+fn multiarch(dir: &Path, arm_arch_in_config: &str) -> String {
+    let blobs = dir.join("blobs-src");
+    let amd =
+        lucid::oci::assemble(good_config(), vec![lucid::oci::write_layer(&good_tree(), 0, &blobs).unwrap()]).unwrap();
+    let mut arm_cfg = good_config();
+    arm_cfg.architecture = "arm64".into();
+    arm_cfg.variant = Some("v8".into());
+    let mut arm = lucid::oci::assemble(arm_cfg, amd.layers.clone()).unwrap();
+    if arm_arch_in_config != "arm64" {
+        // The index says arm64; the config it points at says otherwise.
+        let mut cfg = arm.config.clone();
+        cfg.architecture = arm_arch_in_config.into();
+        let lying = lucid::oci::assemble(cfg, amd.layers.clone()).unwrap();
+        arm = lucid::oci::BuiltImage { config: arm.config.clone(), ..lying };
+    }
+    lucid::oci::layout::write_multiarch_layout(&dir.join("layout"), &[&amd, &arm], &["latest".into()]).unwrap();
+    layout_ref(dir)
+}
+
+#[test]
+fn every_platform_of_an_index_is_checked_from_a_layout_and_a_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = multiarch(dir.path(), "arm64");
+    let (code, failed, out) = verify(&r, &["--fail-on", "info"]);
+    assert_eq!((code, failed.len()), (0, 0), "{out}");
+    for p in ["(linux/amd64)", "(linux/arm64/v8)"] {
+        assert!(out.contains(p), "{p} not checked: {out}");
+    }
+    // The same through a loopback registry (skopeo copy --all keeps the index).
+    support::require_tool("skopeo");
+    let reg = registry::Registry::start();
+    let pushed = reg.push(&r, "corpus/multi:latest");
+    let (code, failed, out) = verify(&pushed, &["--fail-on", "info"]);
+    assert_eq!((code, failed.len()), (0, 0), "{out}");
+    assert!(out.contains("(linux/arm64/v8)") && out.contains("(linux/amd64)"), "{out}");
+
+    // An index entry whose config names another architecture.
+    let dir = tempfile::tempdir().unwrap();
+    let r = multiarch(dir.path(), "s390x");
+    let (code, failed, out) = verify(&r, &[]);
+    assert_eq!((code, failed), (1, ["LUCID-META-003".to_string()].into()), "{out}");
 }

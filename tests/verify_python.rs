@@ -14,9 +14,12 @@ use std::collections::BTreeSet;
 
 use support::{lucid, repo_root};
 
+/// A report's verdicts: `(id, title, status)` per finding.
+type Verdicts = BTreeSet<(String, String, String)>;
+
 /// `(id, title, status)` of every finding of a JSON report (structure tests share an ID; their
 /// titles name the test).
-fn verdicts(json: &str) -> BTreeSet<(String, String, String)> {
+fn verdicts(json: &str) -> Verdicts {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     v["findings"]
         .as_array()
@@ -52,7 +55,7 @@ fn python_images_pass_from_every_source() {
             pushed,
         ];
         let config = repo_root().join(format!("tests/structure/{image}.yaml"));
-        let mut seen: Vec<(String, BTreeSet<(String, String, String)>)> = Vec::new();
+        let mut seen: Vec<(String, Verdicts)> = Vec::new();
         for src in &sources {
             let run = lucid()
                 .current_dir(repo_root())

@@ -139,7 +139,7 @@ pub fn layout_manifests(dir: &Path, tag: Option<&str>) -> Result<Vec<Descriptor>
     let mut todo = vec![(layout_entry(dir, tag)?, 0usize)];
     while let Some((desc, depth)) = todo.pop() {
         if desc.media_type != MEDIA_TYPE_INDEX && desc.media_type != MEDIA_TYPE_DOCKER_LIST {
-            if !desc.platform.as_ref().is_some_and(|p| p.os == "unknown") {
+            if desc.platform.as_ref().is_none_or(|p| p.os != "unknown") {
                 out.push(desc);
             }
             continue;

@@ -450,7 +450,7 @@ pub fn metadata(s: &Subject) -> Vec<Finding> {
             Status::Fail,
             format!("the index says {}/{}, the config says {platform}", d.os, d.architecture),
         ),
-        _ => finding("LUCID-META-003", name, Status::Pass, format!("{platform}")),
+        _ => finding("LUCID-META-003", name, Status::Pass, platform),
     };
     let c = &cfg.config;
     let shell_form = |argv: &[String]| {

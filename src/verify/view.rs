@@ -220,10 +220,10 @@ pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView>
                         .map_or(0, |t| t.size);
                 }
                 // A non-directory over anything, or anything over a non-directory, replaces it.
-                if let Some(old) = out.entries.get(&e.path) {
-                    if old.kind != EntryKind::Dir || kind != EntryKind::Dir {
-                        remove_tree(&mut out.entries, &e.path, i + 1, &mut out.wasted_bytes);
-                    }
+                if let Some(old) = out.entries.get(&e.path)
+                    && (old.kind != EntryKind::Dir || kind != EntryKind::Dir)
+                {
+                    remove_tree(&mut out.entries, &e.path, i + 1, &mut out.wasted_bytes);
                 }
                 if kind == EntryKind::File {
                     stats.content_bytes += e.size;
