@@ -231,3 +231,35 @@ fn every_platform_of_an_index_is_checked_from_a_layout_and_a_registry() {
     let (code, failed, out) = verify(&r, &[]);
     assert_eq!((code, failed), (1, ["LUCID-META-003".to_string()].into()), "{out}");
 }
+
+#[test]
+fn whiteouts_shape_the_final_filesystem_seen_by_structure_tests() {
+    // Upper layer: an opaque /usr/share/app (hides README from below) with a new file, and a
+    // whiteout of /usr/bin/app.
+    let mut upper = lucid::rootfs::Tree::new();
+    upper.insert("usr/share/app/.wh..wh..opq", lucid::rootfs::Entry::file(Vec::new(), 0o644)).unwrap();
+    upper.insert("usr/share/app/NEW", lucid::rootfs::Entry::file(b"new\n".to_vec(), 0o644)).unwrap();
+    upper.insert("usr/bin/.wh.app", lucid::rootfs::Entry::file(Vec::new(), 0o644)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = good_config();
+    cfg.cmd = vec!["/usr/share/app/NEW".into()];
+    write(dir.path(), &good_tree(), Some(&upper), cfg);
+    let cst = dir.path().join("cst.yaml");
+    std::fs::write(
+        &cst,
+        "schemaVersion: 2.0.0\nfileExistenceTests:\n  - {name: hidden by opaque, path: /usr/share/app/README, shouldExist: false}\n  - {name: whited out, path: /usr/bin/app, shouldExist: false}\n  - {name: added, path: /usr/share/app/NEW, shouldExist: true, permissions: -rw-r--r--, uid: 0}\nfileContentTests:\n  - {name: new content, path: /usr/share/app/NEW, expectedContents: ['^new$']}\nmetadataTest:\n  user: '65532:65532'\n  cmd: [/usr/share/app/NEW]\n",
+    )
+    .unwrap();
+    let (code, failed, out) =
+        verify(&layout_ref(dir.path()), &["--config", cst.to_str().unwrap(), "--fail-on", "info"]);
+    assert_eq!((code, failed.len()), (0, 0), "{out}");
+    assert_eq!(out.matches("\"LUCID-CST-00").count(), 5, "{out}");
+    // A failing structure test is a finding of its own kind.
+    std::fs::write(&cst, "schemaVersion: 2.0.0\nfileExistenceTests:\n  - {name: gone, path: /usr/bin/app}\n").unwrap();
+    let (code, failed, _) = verify(&layout_ref(dir.path()), &["--config", cst.to_str().unwrap()]);
+    assert_eq!((code, failed), (1, ["LUCID-CST-002".to_string()].into()));
+    // A malformed file is an error naming it.
+    std::fs::write(&cst, "schemaVersion: 1.0.0\n").unwrap();
+    let (code, _, err) = verify(&layout_ref(dir.path()), &["--config", cst.to_str().unwrap()]);
+    assert!(code == 2 && err.contains("cst.yaml") && err.contains("2.0.0"), "{err}");
+}
