@@ -12,6 +12,8 @@ pub mod fetch;
 pub mod lock;
 pub mod oci;
 pub mod python;
+pub mod report;
 pub mod rootfs;
 pub mod spec;
 pub mod status;
+pub mod verify;

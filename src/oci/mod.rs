@@ -16,6 +16,8 @@ pub mod image;
 pub mod layer;
 pub mod layout;
 pub mod read;
+pub mod registry;
+pub mod source;
 
 pub use image::{BuiltImage, ImageConfig, assemble, index};
 pub use layer::{LayerBlob, write_layer};
@@ -33,6 +35,10 @@ pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// Docker's own manifest types, which registries and `docker push` still serve: read, never
+/// written.
+pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_TYPE_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// The annotation that names a tag in an OCI layout's `index.json` (what `oci:DIR:TAG` looks up).
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 

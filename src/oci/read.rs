@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 
 use super::archive::{ArchiveManifest, parse_manifest};
 use super::image::{ConfigFile, Descriptor, Index, Manifest};
-use super::{ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_INDEX, digest_hex, digest_of};
+use super::{ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, digest_hex, digest_of};
 use crate::rootfs::{Entry, Node, Tree, tree::normalize};
 
 /// Where a layer's bytes are.
@@ -70,7 +70,7 @@ pub fn open(reference: &str) -> Result<ImageView> {
     }
 }
 
-fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
     let path = dir.join("blobs/sha256").join(digest_hex(digest)?);
     let data = std::fs::read(&path).with_context(|| format!("cannot read blob {digest} at {}", path.display()))?;
     if digest_of(&data) != digest {
@@ -80,7 +80,7 @@ fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
 }
 
 /// The GOARCH name of the machine we run on, to pick a platform out of an index.
-fn host_arch() -> &'static str {
+pub fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -88,9 +88,9 @@ fn host_arch() -> &'static str {
     }
 }
 
-/// Opens the image tagged `tag` in the OCI layout `dir` (or its only image when `tag` is none).
-/// A tag naming an index resolves to the host's platform, else the index's first image.
-pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
+/// The descriptor `tag` names in the OCI layout `dir` (or its only entry when `tag` is none),
+/// before any index is expanded.
+fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
     let index_path = dir.join("index.json");
     let data = std::fs::read(&index_path).with_context(|| format!("cannot read {}", index_path.display()))?;
     let index: Index = serde_json::from_slice(&data).with_context(|| format!("malformed {}", index_path.display()))?;
@@ -100,12 +100,21 @@ pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
         }
         None => index.manifests.iter().collect(),
     };
-    let mut desc = match chosen.as_slice() {
-        [one] => (*one).clone(),
+    match chosen.as_slice() {
+        [one] => Ok((*one).clone()),
         [] => bail!("{} has no image tagged {:?}", dir.display(), tag.unwrap_or("")),
         _ => bail!("{} holds {} images; name one with a tag", dir.display(), chosen.len()),
-    };
-    for _ in 0..4 {
+    }
+}
+
+/// How deep image indexes may nest before we call the layout malformed.
+const MAX_INDEX_DEPTH: usize = 4;
+
+/// Opens the image tagged `tag` in the OCI layout `dir` (or its only image when `tag` is none).
+/// A tag naming an index resolves to the host's platform, else the index's first image.
+pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
+    let mut desc = layout_entry(dir, tag)?;
+    for _ in 0..MAX_INDEX_DEPTH {
         if desc.media_type != MEDIA_TYPE_INDEX {
             break;
         }
@@ -119,6 +128,37 @@ pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
             .with_context(|| format!("image index {} is empty", desc.digest))?;
         desc = pick.clone();
     }
+    open_layout_manifest(dir, &desc, tag)
+}
+
+/// Every image manifest that `tag` reaches in the OCI layout `dir`: the image itself, or every
+/// platform of a (nested) index, each with the platform its index declares. Entries that are not
+/// runnable images (attestations: platform `unknown/unknown`) are left out.
+pub fn layout_manifests(dir: &Path, tag: Option<&str>) -> Result<Vec<Descriptor>> {
+    let mut out = Vec::new();
+    let mut todo = vec![(layout_entry(dir, tag)?, 0usize)];
+    while let Some((desc, depth)) = todo.pop() {
+        if desc.media_type != MEDIA_TYPE_INDEX && desc.media_type != MEDIA_TYPE_DOCKER_LIST {
+            if desc.platform.as_ref().is_none_or(|p| p.os != "unknown") {
+                out.push(desc);
+            }
+            continue;
+        }
+        if depth >= MAX_INDEX_DEPTH {
+            bail!("{}: image indexes nest deeper than {MAX_INDEX_DEPTH} levels at {}", dir.display(), desc.digest);
+        }
+        let nested: Index = serde_json::from_slice(&read_blob(dir, &desc.digest)?)
+            .with_context(|| format!("malformed image index {} in {}", desc.digest, dir.display()))?;
+        if nested.manifests.is_empty() {
+            bail!("image index {} in {} is empty", desc.digest, dir.display());
+        }
+        todo.extend(nested.manifests.into_iter().rev().map(|d| (d, depth + 1)));
+    }
+    Ok(out)
+}
+
+/// Opens the image whose manifest `desc` names in the OCI layout `dir`.
+pub fn open_layout_manifest(dir: &Path, desc: &Descriptor, tag: Option<&str>) -> Result<ImageView> {
     let manifest_json = read_blob(dir, &desc.digest)?;
     let manifest: Manifest = serde_json::from_slice(&manifest_json)
         .with_context(|| format!("malformed manifest {} in {}", desc.digest, dir.display()))?;
@@ -150,7 +190,7 @@ pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
         config_digest: manifest.config.digest.clone(),
         config_json,
         config,
-        manifest: Some((manifest_json, manifest, desc.digest)),
+        manifest: Some((manifest_json, manifest, desc.digest.clone())),
         tags: tag.map(|t| vec![t.to_string()]).unwrap_or_default(),
         layers,
     })

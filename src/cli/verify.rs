@@ -1,0 +1,158 @@
+//! `lucid verify`: prove images distroless, non-root, within budget and working.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use lucid::report::{self, Format, Severity};
+use lucid::spec::{Stage, parse_size};
+use lucid::verify::{self, Policy, RuntimeMode, catalogue};
+
+/// Exit code when an image cannot be read at all (missing, corrupt, hostile), as distinct from
+/// an image that was read and failed checks (1).
+const EXIT_UNREADABLE: i32 = 2;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  lucid verify oci:out/lucid-python-base:latest
+  lucid verify docker-archive:out/lucid-python-build.tar --config tests/structure/lucid-python-build.yaml
+  lucid verify docker-daemon:lucid-python-base:latest --require-runtime
+  lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --format sarif -o verify.sarif
+  lucid verify --list-checks
+
+Exit codes: 0 all checks at or above --fail-on passed; 1 some failed; 2 an image could not be read.
+Ignores: --ignore ID, and one ID per line in .lucidignore (or --ignore-file).")]
+pub struct Args {
+    /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
+    #[arg(value_name = "IMAGE", required_unless_present = "list_checks")]
+    pub images: Vec<String>,
+    /// Print the check catalogue and exit.
+    #[arg(long)]
+    pub list_checks: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report here (atomically) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Lowest severity whose failure fails the run.
+    #[arg(long, value_name = "info|warning|error", default_value = "error", value_parser = Severity::parse)]
+    pub fail_on: Severity,
+    /// Ignore a check (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub ignore: Vec<String>,
+    /// File of check IDs to ignore, one per line.
+    #[arg(long, value_name = "FILE", default_value = ".lucidignore")]
+    pub ignore_file: PathBuf,
+    /// Treat the images as this stage, whatever their dev.lucid.stage label says.
+    #[arg(long, value_name = "build-stage|runtime-stage", value_parser = parse_stage)]
+    pub stage: Option<Stage>,
+    /// Size budget (uncompressed file content), e.g. 100MB; overrides the spec's.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// The UID the images must run as (`any`: any non-root UID).
+    #[arg(long, value_name = "UID|any", default_value = "65532")]
+    pub uid: String,
+    /// A label every image must carry (repeatable; replaces the default set).
+    #[arg(long, value_name = "KEY")]
+    pub require_label: Vec<String>,
+    /// The spec whose budgets apply (default: infrastructure/containers/base/build-args.yml if present).
+    #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
+    pub file: Option<PathBuf>,
+    /// container-structure-test file (schemaVersion 2.0.0), repeatable.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+    /// Fail the runtime checks when no Docker engine answers (default: skip them).
+    #[arg(long, conflicts_with = "no_runtime")]
+    pub require_runtime: bool,
+    /// Static checks only: start no containers.
+    #[arg(long)]
+    pub no_runtime: bool,
+    /// Registry credentials USER:PASSWORD (sent to the registry's token service or as basic auth).
+    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
+    pub creds: Option<String>,
+    /// A registry bearer token, sent as is.
+    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+    /// Allow plain HTTP to the registry (always allowed for loopback hosts).
+    #[arg(long)]
+    pub insecure_registry: bool,
+    /// Also list passed and skipped checks (text and markdown).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn parse_stage(s: &str) -> Result<Stage> {
+    match s {
+        "build-stage" => Ok(Stage::Build),
+        "runtime-stage" => Ok(Stage::Runtime),
+        _ => bail!("unknown stage {s:?}: use build-stage or runtime-stage"),
+    }
+}
+
+fn list_checks() -> String {
+    let mut out = String::new();
+    for c in catalogue::CHECKS {
+        out.push_str(&format!("{:<19} {:<8} {}\n", c.id, c.severity.as_str(), c.title));
+        out.push_str(&format!("{:<28} seed: {}\n{:<28} fix:  {}\n", "", c.seed_action, "", c.remediation));
+    }
+    out
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    if args.list_checks {
+        print!("{}", list_checks());
+        return Ok(0);
+    }
+    let mut ignored: BTreeSet<String> = report::read_ignore_file(&args.ignore_file)?;
+    for id in &args.ignore {
+        if !report::is_check_id(id) {
+            bail!("--ignore {id:?} is not a check ID (lucid verify --list-checks)");
+        }
+        ignored.insert(id.clone());
+    }
+    let spec = match &args.file {
+        Some(p) => Some(lucid::spec::Spec::load(p)?),
+        None => verify::load_spec_if_present(std::path::Path::new(super::DEFAULT_SPEC))?,
+    };
+    let uid = match args.uid.as_str() {
+        "any" => None,
+        u => Some(u.parse::<u32>().with_context(|| format!("--uid {u:?} is not a number or `any`"))?),
+    };
+    let mut policy = Policy {
+        stage: args.stage,
+        max_size: args.max_size,
+        uid,
+        spec,
+        runtime: if args.no_runtime {
+            RuntimeMode::Off
+        } else if args.require_runtime {
+            RuntimeMode::Require
+        } else {
+            RuntimeMode::Auto
+        },
+        structure_tests: args.config.clone(),
+        ..Policy::default()
+    };
+    if !args.require_label.is_empty() {
+        policy.required_labels = args.require_label.clone();
+    }
+    policy.source.registry.credentials = args.creds.clone();
+    policy.source.registry.token = args.registry_token.clone();
+    policy.source.registry.insecure = args.insecure_registry;
+    let mut rep = match verify::verify_all(&args.images, &policy) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(EXIT_UNREADABLE);
+        }
+    };
+    rep.apply_ignores(&ignored);
+    let text = report::render(&rep, args.format, args.verbose)?;
+    match &args.output {
+        Some(path) => report::write_atomic(path, &text)?,
+        None => print!("{text}"),
+    }
+    Ok(rep.exit_code(args.fail_on))
+}

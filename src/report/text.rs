@@ -1,0 +1,73 @@
+//! The default, human renderer: per subject, its facts and a table of findings, then a summary.
+
+use super::{Finding, Report, Status};
+
+/// The column the first location is shown in; longer lists say how many more.
+fn where_(f: &Finding) -> String {
+    match f.locations.as_slice() {
+        [] => String::new(),
+        [one] => one.path.clone(),
+        [first, rest @ ..] => format!("{} (+{} more)", first.path, rest.len()),
+    }
+}
+
+fn mark(f: &Finding) -> &'static str {
+    match (f.ignored, f.status) {
+        (true, _) => "IGNORED",
+        (false, Status::Pass) => "PASS",
+        (false, Status::Fail) => "FAIL",
+        (false, Status::Skip) => "SKIP",
+    }
+}
+
+/// Rows padded to the widest cell of each column; the last column is never padded.
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn render(report: &Report, verbose: bool) -> String {
+    let mut out = String::new();
+    for subject in &report.subjects {
+        out.push_str(subject);
+        out.push('\n');
+        let facts: Vec<String> =
+            report.facts.iter().filter(|(s, _, _)| s == subject).map(|(_, k, v)| format!("{k} {v}")).collect();
+        if !facts.is_empty() {
+            out.push_str(&format!("  {}\n", facts.join(", ")));
+        }
+        let mut rows = vec![vec!["".into(), "ID".into(), "SEVERITY".into(), "CHECK".into(), "DETAIL".into()]];
+        for f in report.findings.iter().filter(|f| &f.subject == subject) {
+            if !verbose && (f.status != Status::Fail || f.ignored) {
+                continue;
+            }
+            let detail = match where_(f) {
+                w if w.is_empty() => f.message.clone(),
+                w => format!("{}: {w}", f.message),
+            };
+            rows.push(vec![mark(f).into(), f.id.clone(), f.severity.as_str().into(), f.title.clone(), detail]);
+            if f.status == Status::Fail && !f.ignored {
+                rows.push(vec!["".into(), "".into(), "".into(), "".into(), format!("fix: {}", f.remediation)]);
+            }
+        }
+        if rows.len() > 1 {
+            for line in table(&rows).lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    let (pass, fail, skip, ignored) = report.counts();
+    out.push_str(&format!("{pass} passed, {fail} failed, {skip} skipped, {ignored} ignored\n"));
+    out
+}

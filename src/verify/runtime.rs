@@ -1,0 +1,391 @@
+//! Runtime checks: start containers of the image through the Docker Engine API and prove what
+//! metadata cannot: the interpreter starts, the UID inside, `/bin/sh` fails, CAs load.
+//!
+//! The seed runs `id`, `whoami` and `/bin/sh -c` inside images that have neither a shell nor
+//! coreutils; here the same facts come from the image's own interpreter. Images not already in
+//! the engine are loaded under a temporary tag (removed afterwards). Containers run without a
+//! network and are always removed. With no engine, every check is skipped with the reason (or
+//! failed under `--require-runtime`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{LogsOptions, RemoveContainerOptions, RemoveImageOptions};
+use futures_util::StreamExt;
+
+use super::checks::{finding, resolve_user};
+use super::{RuntimeMode, Subject};
+use crate::oci::source::{Source, SourceImage, Transport};
+use crate::oci::{BuiltImage, ImageConfig, LayerBlob, archive, read::Location};
+use crate::report::{Finding, Status};
+use crate::spec::Stage;
+
+/// No container of a smoke test should take longer (a JVM start is about a second).
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A connection to the engine, or why there is none.
+pub struct Engine {
+    mode: RuntimeMode,
+    host: String,
+    conn: std::result::Result<(tokio::runtime::Runtime, Docker), String>,
+}
+
+impl Engine {
+    /// Connects (once per run) unless runtime checks are off.
+    pub fn for_policy(mode: RuntimeMode) -> Engine {
+        let host = crate::oci::engine::engine_host();
+        let conn = if mode == RuntimeMode::Off {
+            Err("runtime checks are off (--no-runtime)".to_string())
+        } else {
+            connect(&host).map_err(|e| format!("{e:#}"))
+        };
+        Engine { mode, host, conn }
+    }
+
+    /// A session for one image of `src` (loads it on first use).
+    pub fn session<'a>(&'a self, src: &'a Source, image: &'a SourceImage) -> Session<'a> {
+        Session { engine: self, src, image, image_ref: None, cleanup: None }
+    }
+}
+
+fn connect(host: &str) -> Result<(tokio::runtime::Runtime, Docker)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for the Docker API")?;
+    let docker = rt.block_on(crate::oci::engine::connect(host))?;
+    Ok((rt, docker))
+}
+
+/// What a container did.
+#[derive(Clone, Debug, Default)]
+pub struct RunResult {
+    /// False when the engine could not start the process (no such executable).
+    pub started: bool,
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+    /// The engine's error when it did not start.
+    pub error: Option<String>,
+}
+
+impl RunResult {
+    pub fn ok(&self) -> bool {
+        self.started && self.exit_code == 0
+    }
+    /// stdout and stderr together (`java -version` prints to stderr).
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Containers of one image.
+pub struct Session<'a> {
+    engine: &'a Engine,
+    src: &'a Source,
+    image: &'a SourceImage,
+    image_ref: Option<std::result::Result<String, String>>,
+    cleanup: Option<String>,
+}
+
+impl Session<'_> {
+    /// Why containers cannot run, if they cannot.
+    pub fn unavailable(&mut self) -> Option<String> {
+        self.image_ref().err()
+    }
+
+    /// Whether runtime checks must fail (not skip) when unavailable.
+    pub fn required(&self) -> bool {
+        self.engine.mode == RuntimeMode::Require
+    }
+
+    fn image_ref(&mut self) -> std::result::Result<String, String> {
+        if let Some(r) = &self.image_ref {
+            return r.clone();
+        }
+        let r = self.load();
+        self.image_ref = Some(r.clone());
+        r
+    }
+
+    fn load(&mut self) -> std::result::Result<String, String> {
+        self.engine.conn.as_ref().map_err(Clone::clone)?;
+        let host_arch = crate::oci::read::host_arch();
+        let arch = &self.image.view.config.architecture;
+        if arch != host_arch {
+            return Err(format!("{} does not run natively on this {host_arch} engine", self.image.platform()));
+        }
+        let loaded = match self.src.transport {
+            Transport::DockerDaemon => return Ok(self.src.engine_name.clone().unwrap_or_default()),
+            Transport::DockerArchive => {
+                let path = match &self.image.view.layers.first().map(|l| &l.location) {
+                    Some(Location::Member { archive, .. }) => archive.clone(),
+                    _ => PathBuf::from(self.src.reference.trim_start_matches("docker-archive:")),
+                };
+                crate::oci::engine::load_at(&self.engine.host, &path).map_err(|e| format!("{e:#}"))?;
+                // The engine's image ID is the config digest.
+                return Ok(self.image.view.config_digest.clone());
+            }
+            Transport::Oci | Transport::Registry => self.load_layout_image(),
+        };
+        let tag = loaded.map_err(|e| format!("cannot load the image into the engine: {e:#}"))?;
+        self.cleanup = Some(tag.clone());
+        Ok(tag)
+    }
+
+    /// Writes the image as a docker-archive under a temporary tag and loads it.
+    fn load_layout_image(&self) -> Result<String> {
+        let view = &self.image.view;
+        let (manifest_json, _, manifest_digest) = view.manifest.clone().context("the image has no manifest")?;
+        let hex = crate::oci::digest_hex(&view.config_digest)?;
+        let tag = format!("lucid-verify:{}", &hex[..12]);
+        let c = &view.config;
+        let config = ImageConfig {
+            architecture: c.architecture.clone(),
+            os: c.os.clone(),
+            variant: c.variant.clone(),
+            user: c.config.user.clone(),
+            env: c.config.env.clone(),
+            entrypoint: c.config.entrypoint.clone(),
+            cmd: c.config.cmd.clone(),
+            working_dir: c.config.working_dir.clone(),
+            labels: c.config.labels.clone(),
+            created: 0,
+            history: Vec::new(),
+        };
+        let layers = view
+            .layers
+            .iter()
+            .map(|l| match &l.location {
+                Location::File(path) => Ok(LayerBlob {
+                    digest: l.digest.clone().unwrap_or_default(),
+                    diff_id: l.diff_id.clone(),
+                    size: l.size,
+                    uncompressed_size: 0,
+                    path: path.clone(),
+                }),
+                Location::Member { .. } => Err(anyhow!("layer {} is not a file", l.diff_id)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let built = BuiltImage {
+            config,
+            config_json: view.config_json.clone(),
+            config_digest: view.config_digest.clone(),
+            manifest_json,
+            manifest_digest,
+            layers,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("lucid-verify-")
+            .tempdir()
+            .context("cannot create a temporary directory")?;
+        let file = dir.path().join("image.tar");
+        archive::write_docker_archive(&file, &built, std::slice::from_ref(&tag))?;
+        crate::oci::engine::load_at(&self.engine.host, &file)?;
+        Ok(tag)
+    }
+
+    /// Runs `entrypoint` + `cmd` in a new container of the image (its own User, no network).
+    pub fn run(&mut self, entrypoint: &[&str], cmd: &[&str], env: &[String]) -> std::result::Result<RunResult, String> {
+        let image = self.image_ref()?;
+        let (rt, docker) = self.engine.conn.as_ref().map_err(Clone::clone)?;
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            entrypoint: Some(entrypoint.iter().map(|s| s.to_string()).collect()),
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            env: (!env.is_empty()).then(|| env.to_vec()),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let fut = run_container(docker, body);
+        rt.block_on(async { tokio::time::timeout(RUN_TIMEOUT, fut).await })
+            .map_err(|_| format!("{entrypoint:?} {cmd:?} did not finish within {}s", RUN_TIMEOUT.as_secs()))?
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    /// Removes the temporary tag, if this session loaded the image.
+    pub fn finish(self) {
+        if let (Some(tag), Ok((rt, docker))) = (&self.cleanup, &self.engine.conn) {
+            let opts = RemoveImageOptions { force: false, noprune: false, ..Default::default() };
+            let _ = rt.block_on(docker.remove_image(tag, Some(opts), None));
+        }
+    }
+}
+
+async fn run_container(docker: &Docker, body: ContainerCreateBody) -> Result<RunResult> {
+    let created = docker.create_container(None, body).await.context("the engine cannot create the container")?;
+    let id = created.id;
+    let result = async {
+        if let Err(e) = docker.start_container(&id, None).await {
+            // The engine's message ends in runc's reason (`exec: "/bin/sh": stat /bin/sh: no such file`).
+            let text = e.to_string();
+            let reason = text.find("exec: ").map_or(text.as_str(), |i| &text[i..]).trim_end_matches(": unknown");
+            return Ok(RunResult {
+                started: false,
+                exit_code: -1,
+                error: Some(reason.to_string()),
+                ..Default::default()
+            });
+        }
+        let exit_code = match docker.wait_container(&id, None).next().await {
+            Some(Ok(r)) => r.status_code,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(anyhow!(e).context("waiting for the container")),
+            None => -1,
+        };
+        let mut out = RunResult { started: true, exit_code, ..Default::default() };
+        let opts = LogsOptions { stdout: true, stderr: true, tail: "all".into(), ..Default::default() };
+        let mut logs = docker.logs(&id, Some(opts));
+        while let Some(chunk) = logs.next().await {
+            match chunk.context("reading the container's output")? {
+                LogOutput::StdOut { message } => out.stdout.push_str(&String::from_utf8_lossy(&message)),
+                LogOutput::StdErr { message } => out.stderr.push_str(&String::from_utf8_lossy(&message)),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+    .await;
+    let rm = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+    let _ = docker.remove_container(&id, Some(rm)).await;
+    result
+}
+
+/// What runs the image's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Interpreter {
+    Python,
+    Java,
+}
+
+/// Finds python3 or java on the config's PATH (through symlinks).
+fn interpreter(s: &Subject) -> Option<(Interpreter, String)> {
+    let path = s
+        .image
+        .view
+        .config
+        .config
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/bin:/usr/bin:/bin")
+        .to_string();
+    for (kind, exe) in [(Interpreter::Python, "python3"), (Interpreter::Java, "java")] {
+        for dir in path.split(':').filter(|d| !d.is_empty()) {
+            let p = format!("{}/{exe}", dir.trim_end_matches('/'));
+            if s.fs.lookup(&p).is_some() {
+                return Some((kind, p));
+            }
+        }
+    }
+    None
+}
+
+const PY_UID: &str = "import os; print(os.getuid(), os.getgid())";
+const PY_CAS: &str = "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])";
+
+/// The runtime findings for `s`.
+pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
+    const IDS: [&str; 5] =
+        ["LUCID-RUNTIME-001", "LUCID-RUNTIME-002", "LUCID-RUNTIME-003", "LUCID-RUNTIME-004", "LUCID-RUNTIME-005"];
+    if let Some(why) = run.unavailable() {
+        let status = if run.required() { Status::Fail } else { Status::Skip };
+        return IDS.iter().map(|id| finding(id, &s.name, status, format!("not run: {why}"))).collect();
+    }
+    let interp = interpreter(s);
+    let mut out = Vec::new();
+    let result =
+        |id: &str, r: std::result::Result<RunResult, String>, judge: &dyn Fn(&RunResult) -> (bool, String)| match r {
+            Err(e) => finding(id, &s.name, Status::Fail, format!("could not run: {e}")),
+            Ok(r) => {
+                let (ok, msg) = judge(&r);
+                finding(id, &s.name, if ok { Status::Pass } else { Status::Fail }, msg)
+            }
+        };
+    let first_line = |t: &str| t.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+    let failed = |r: &RunResult| match &r.error {
+        Some(e) => format!("did not start: {e}"),
+        None => format!("exit {}: {}", r.exit_code, first_line(&r.output())),
+    };
+    let none = |id: &str| finding(id, &s.name, Status::Skip, "no python3 or java on the image's PATH");
+
+    // 001: the interpreter starts.
+    out.push(match &interp {
+        None => none(IDS[0]),
+        Some((kind, exe)) => {
+            let arg = if *kind == Interpreter::Python { "--version" } else { "-version" };
+            result(IDS[0], run.run(&[exe], &[arg], &[]), &|r| {
+                let ok = r.ok() && (r.output().contains("Python 3") || r.output().contains("version"));
+                (ok, if r.ok() { format!("{exe} {arg}: {}", first_line(&r.output())) } else { failed(r) })
+            })
+        }
+    });
+    // 002: the UID inside.
+    let want = resolve_user(s).ok();
+    out.push(match (&interp, want) {
+        (None, _) => none(IDS[1]),
+        (_, None) => finding(IDS[1], &s.name, Status::Skip, "the config User does not resolve (see LUCID-USER-001)"),
+        (Some((Interpreter::Python, exe)), Some((uid, gid))) => {
+            result(IDS[1], run.run(&[exe], &["-c", PY_UID], &[]), &|r| {
+                let got = r.stdout.trim().to_string();
+                let expect = match gid {
+                    Some(g) => format!("{uid} {g}"),
+                    None => got.split_whitespace().next().map_or(String::new(), |_| format!("{uid} ")),
+                };
+                let ok = r.ok() && (got == expect || (gid.is_none() && got.starts_with(&expect)));
+                (ok, if r.ok() { format!("uid gid inside: {got}") } else { failed(r) })
+            })
+        }
+        (Some((Interpreter::Java, exe)), Some((uid, _))) => {
+            result(IDS[1], run.run(&[exe], &["-XshowSettings:properties", "-version"], &[]), &|r| {
+                let name = r.output().lines().find_map(|l| l.trim().strip_prefix("user.name = ").map(str::to_string));
+                let ok = r.ok() && name.as_deref().is_some_and(|n| n != "root" && n != "?");
+                (ok, format!("user.name inside: {} (UID {uid})", name.unwrap_or_else(|| "unknown".into())))
+            })
+        }
+    });
+    // 003: /bin/sh must not start in a runtime image.
+    out.push(if s.stage == Stage::Build {
+        finding(IDS[2], &s.name, Status::Skip, "build-stage image: a shell is expected")
+    } else {
+        result(IDS[2], run.run(&["/bin/sh"], &["-c", "echo shell"], &[]), &|r| {
+            if r.ok() {
+                (false, format!("/bin/sh -c ran: {}", first_line(&r.output())))
+            } else {
+                (true, format!("/bin/sh fails: {}", r.error.clone().unwrap_or_else(|| format!("exit {}", r.exit_code))))
+            }
+        })
+    });
+    // 004: CAs in the trust store.
+    out.push(match &interp {
+        None => none(IDS[3]),
+        Some((Interpreter::Python, exe)) => result(IDS[3], run.run(&[exe], &["-c", PY_CAS], &[]), &|r| {
+            let n: u64 = r.stdout.trim().parse().unwrap_or(0);
+            (r.ok() && n > 0, if r.ok() { format!("ssl loads {n} CA certificates") } else { failed(r) })
+        }),
+        Some((Interpreter::Java, exe)) => {
+            let keytool = exe.trim_end_matches("java").to_string() + "keytool";
+            result(IDS[3], run.run(&[&keytool], &["-list", "-cacerts", "-storepass", "changeit"], &[]), &|r| {
+                let n = r.stdout.matches("trustedCertEntry").count();
+                (r.ok() && n > 0, if r.ok() { format!("keytool lists {n} trusted certificates") } else { failed(r) })
+            })
+        }
+    });
+    // 005: build-stage tools.
+    out.push(match (&interp, s.stage) {
+        (_, Stage::Runtime) => finding(IDS[4], &s.name, Status::Skip, "runtime-stage image: pip/javac must be absent"),
+        (None, _) => none(IDS[4]),
+        (Some((kind, _)), Stage::Build) => {
+            let (tool, arg) = if *kind == Interpreter::Python { ("pip", "--version") } else { ("javac", "-version") };
+            result(IDS[4], run.run(&[tool], &[arg], &[]), &|r| {
+                (r.ok(), if r.ok() { format!("{tool} {arg}: {}", first_line(&r.output())) } else { failed(r) })
+            })
+        }
+    });
+    out
+}
