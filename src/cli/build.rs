@@ -43,6 +43,10 @@ pub struct Args {
     /// Fail if the lock file is missing or no longer matches the spec.
     #[arg(long)]
     pub locked: bool,
+    /// Run `lucid verify` (default policy, the spec's budgets) on every image just built; with
+    /// `--load`, its runtime checks run in the engine too.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -74,6 +78,10 @@ pub fn run(args: Args) -> Result<i32> {
     let results = build::build(&spec, &opts, &fetcher)?;
     status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
+    let mut verdict = 0;
+    if args.verify {
+        verdict = verify_built(&spec, &results, args.load)?;
+    }
     let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
     if !over.is_empty() {
         for r in over {
@@ -87,7 +95,32 @@ pub fn run(args: Args) -> Result<i32> {
         }
         return Ok(1);
     }
-    Ok(0)
+    Ok(verdict)
+}
+
+/// `--verify`: every built image (all its platforms, through its OCI layout) against the default
+/// policy with the spec's budgets. Runtime checks need the image in an engine, so they run only
+/// after `--load`.
+fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool) -> Result<i32> {
+    use lucid::report::{Format, Severity, render};
+    use lucid::verify::{Policy, RuntimeMode, verify_all};
+    let mut references: Vec<String> = Vec::new();
+    for r in results {
+        let tag = r.references.first().and_then(|t| t.rsplit_once(':')).map(|(_, t)| t).unwrap_or("latest");
+        let reference = format!("oci:{}:{tag}", r.layout.display());
+        if !references.contains(&reference) {
+            references.push(reference);
+        }
+    }
+    status("Verifying", format!("{} image(s)", references.len()));
+    let policy = Policy {
+        spec: Some(spec.clone()),
+        runtime: if loaded { RuntimeMode::Auto } else { RuntimeMode::Off },
+        ..Policy::default()
+    };
+    let report = verify_all(&references, &policy)?;
+    print!("{}", render(&report, Format::Text, false)?);
+    Ok(report.exit_code(Severity::Error))
 }
 
 /// The closing table, in the shape of
