@@ -28,6 +28,8 @@ enum Command {
     Build(cli::build::Args),
     /// Resolve the spec against the signed Debian indices and the package index; write the lock.
     Lock(cli::lock::Args),
+    /// Push an OCI layout's image or multi-platform index to a registry.
+    Push(cli::push::Args),
     /// Prove images distroless, non-root, within budget and working (static and runtime checks).
     Verify(cli::verify::Args),
     /// Check Dockerfiles for distroless multi-stage builds (stages, USER, shell-less bases, pins, secrets).
@@ -42,6 +44,7 @@ fn main() {
     let result = match cli.command {
         Command::Build(a) => cli::build::run(a),
         Command::Lock(a) => cli::lock::run(a),
+        Command::Push(a) => cli::push::run(a),
         Command::Verify(a) => cli::verify::run(a),
         Command::Lint(a) => cli::lint::run(a),
         Command::Cache(a) => cli::cache::run(a),

@@ -47,6 +47,14 @@ pub struct Args {
     /// `--load`, its runtime checks run in the engine too.
     #[arg(long)]
     pub verify: bool,
+    /// Push every built image to the registry given by --registry, under each of its tags.
+    #[arg(long, requires = "registry")]
+    pub push: bool,
+    /// Where --push goes: HOST[:PORT]/PREFIX (images become PREFIX/IMAGE:TAG).
+    #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
+    pub registry: Option<String>,
+    #[command(flatten)]
+    pub registry_opts: super::push::RegistryArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -78,22 +86,27 @@ pub fn run(args: Args) -> Result<i32> {
     let results = build::build(&spec, &opts, &fetcher)?;
     status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
-    let mut verdict = 0;
-    if args.verify {
+    let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
+    for r in &over {
+        eprintln!(
+            "error: {} ({}) is {} uncompressed, over its budget of {}",
+            r.image,
+            r.platform,
+            format_size(r.size),
+            format_size(r.budget.unwrap_or(0))
+        );
+    }
+    let mut verdict = i32::from(!over.is_empty());
+    if args.verify && verdict == 0 {
         verdict = verify_built(&spec, &results, args.load)?;
     }
-    let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
-    if !over.is_empty() {
-        for r in over {
-            eprintln!(
-                "error: {} ({}) is {} uncompressed, over its budget of {}",
-                r.image,
-                r.platform,
-                format_size(r.size),
-                format_size(r.budget.unwrap_or(0))
-            );
+    // Only what passed its budget (and verification, when asked) reaches a registry.
+    if args.push {
+        if verdict != 0 {
+            eprintln!("error: nothing pushed: the build did not pass");
+        } else {
+            super::push::push_built(&results, args.registry.as_deref().unwrap_or_default(), &args.registry_opts)?;
         }
-        return Ok(1);
     }
     Ok(verdict)
 }

@@ -4,6 +4,7 @@ pub mod build;
 pub mod cache;
 pub mod lint;
 pub mod lock;
+pub mod push;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod image;
 pub mod layer;
 pub mod layout;
+pub mod push;
 pub mod read;
 pub mod registry;
 pub mod source;

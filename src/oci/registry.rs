@@ -120,23 +120,48 @@ impl Registry {
         })
     }
 
-    fn url(&self, kind: &str, reference: &str) -> String {
+    pub(crate) fn url(&self, kind: &str, reference: &str) -> String {
         format!("{}/v2/{}/{kind}/{reference}", self.base, self.r.repository)
+    }
+
+    /// The repository this session talks to.
+    pub fn reference(&self) -> &RegistryRef {
+        &self.r
+    }
+
+    /// An absolute URL for a `Location` header, which registries may send relative to the host.
+    pub(crate) fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            format!("{}/{}", self.base, location.trim_start_matches('/'))
+        }
     }
 
     /// GET with our credentials; on a 401, answers the challenge once and retries.
     fn get(&mut self, url: &str, accept: Option<&str>) -> Result<Response> {
+        self.send(url, &|c: &Client| {
+            let req = c.get(url);
+            match accept {
+                Some(a) => req.header(reqwest::header::ACCEPT, a),
+                None => req,
+            }
+        })
+    }
+
+    /// Sends the request `make` builds, with our credentials; on a 401 answers the registry's
+    /// challenge (bearer token or basic) once and sends it again. `make` is called per attempt
+    /// so a body can be sent twice.
+    pub(crate) fn send(&mut self, url: &str, make: &dyn Fn(&Client) -> RequestBuilder) -> Result<Response> {
         let build = |s: &Registry| -> RequestBuilder {
-            let mut req = s.client.get(url);
-            if let Some(a) = accept {
-                req = req.header(reqwest::header::ACCEPT, a);
-            }
+            let req = make(&s.client);
             if let Some(t) = &s.bearer {
-                req = req.bearer_auth(t);
+                req.bearer_auth(t)
             } else if let Some((u, p)) = s.basic() {
-                req = req.basic_auth(u, Some(p));
+                req.basic_auth(u, Some(p))
+            } else {
+                req
             }
-            req
         };
         let resp = build(self).send().with_context(|| format!("cannot reach the registry at {url}"))?;
         if resp.status() != StatusCode::UNAUTHORIZED {

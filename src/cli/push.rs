@@ -1,0 +1,112 @@
+//! `lucid push`: an OCI layout's image or multi-platform index to a registry.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use lucid::build::BuiltOutput;
+use lucid::oci::push::{PushStats, Pusher, docker_config_credentials};
+use lucid::oci::registry::{RegistryAuth, RegistryRef};
+use lucid::spec::format_size;
+use lucid::status::status;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  lucid push oci:out/lucid-python-base:latest docker://127.0.0.1:5000/lucid/python-base:latest
+  lucid push oci:out/lucid-python-base:latest docker://registry.internal:5000/lucid/python-base:latest -t 20261125
+
+Credentials: --creds USER:PASSWORD, else what `docker login` stored in ~/.docker/config.json
+(auths, credsStore, credHelpers). Plain HTTP is used for loopback registries or --insecure-registry.")]
+pub struct Args {
+    /// The image to push: oci:DIR[:TAG] (an image or a multi-platform index).
+    pub source: String,
+    /// Where to: docker://HOST[:PORT]/REPO[:TAG].
+    pub destination: String,
+    /// More tags for the same image (repeatable).
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Registry options shared by `lucid push` and `lucid build --push`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// USER:PASSWORD for the registry (default: the Docker CLI's stored credentials).
+    #[arg(long, value_name = "USER:PASSWORD", env = "LUCID_REGISTRY_CREDS", hide_env_values = true)]
+    pub creds: Option<String>,
+    /// Use plain HTTP for a registry that is not on loopback.
+    #[arg(long)]
+    pub insecure_registry: bool,
+}
+
+impl RegistryArgs {
+    pub fn auth_for(&self, host: &str) -> Result<RegistryAuth> {
+        let credentials = match &self.creds {
+            Some(c) => Some(c.clone()),
+            None => docker_config_credentials(host)?,
+        };
+        Ok(RegistryAuth { credentials, token: None, insecure: self.insecure_registry })
+    }
+}
+
+fn parse_destination(dest: &str) -> Result<RegistryRef> {
+    let Some(rest) = dest.strip_prefix("docker://") else {
+        bail!("push destination {dest:?}: expected docker://HOST[:PORT]/REPO[:TAG]");
+    };
+    RegistryRef::parse(rest)
+}
+
+fn summary(stats: &PushStats) -> String {
+    format!(
+        "{} blob(s) uploaded ({}), {} already there, {} mounted, {} manifest(s)",
+        stats.uploaded,
+        format_size(stats.uploaded_bytes),
+        stats.existing,
+        stats.mounted,
+        stats.manifests
+    )
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    let Some(layout) = args.source.strip_prefix("oci:") else {
+        bail!("push source {:?}: expected oci:DIR[:TAG] (lucid build writes one per image)", args.source);
+    };
+    let (dir, tag) = match layout.rsplit_once(':') {
+        Some((d, t)) if !t.contains('/') => (d, t),
+        _ => (layout, "latest"),
+    };
+    let dest = parse_destination(&args.destination)?;
+    let mut pusher = Pusher::new(args.registry.auth_for(&dest.host)?);
+    let digest = pusher
+        .push_layout(&PathBuf::from(dir), tag, &dest, &args.tags)
+        .with_context(|| format!("cannot push {} to {}", args.source, args.destination))?;
+    status("Pushed", format!("{} {digest}: {}", args.destination, summary(&pusher.stats)));
+    println!("{digest}");
+    Ok(0)
+}
+
+/// `lucid build --push --registry HOST[:PORT]/PREFIX`: every built image to
+/// `PREFIX/IMAGE:TAG` under each of its tags, sharing one session so common layers are mounted.
+pub fn push_built(results: &[BuiltOutput], registry: &str, opts: &RegistryArgs) -> Result<PushStats> {
+    let prefix = registry.trim_start_matches("docker://").trim_end_matches('/');
+    let host = prefix.split('/').next().unwrap_or(prefix);
+    let mut pusher = Pusher::new(opts.auth_for(host)?);
+    let mut seen: Vec<&PathBuf> = Vec::new();
+    for r in results {
+        if seen.contains(&&r.layout) {
+            continue; // one layout holds every platform of an image
+        }
+        seen.push(&r.layout);
+        let tags: Vec<String> =
+            r.references.iter().filter_map(|t| t.rsplit_once(':').map(|(_, tag)| tag.to_string())).collect();
+        let first = tags.first().cloned().unwrap_or_else(|| "latest".into());
+        let dest = RegistryRef::parse(&format!("{prefix}/{}:{first}", r.image))?;
+        let digest = pusher
+            .push_layout(&r.layout, &first, &dest, &tags)
+            .with_context(|| format!("cannot push {} to {prefix}", r.image))?;
+        status("Pushed", format!("{prefix}/{}:{{{}}} {digest}", r.image, tags.join(",")));
+    }
+    status("Registry", summary(&pusher.stats));
+    Ok(pusher.stats)
+}

@@ -1,0 +1,379 @@
+//! Pushing an OCI layout's image (or multi-platform index) to a registry (distribution v2 API).
+//!
+//! Blobs go first, each only if the registry lacks it: a `HEAD` says whether it is there, a
+//! cross-repository mount borrows it from another repository of the same registry that this
+//! session already pushed it to, and only then are the bytes sent: in one `PUT` for small blobs,
+//! in `PATCH` chunks for large ones. Manifests follow (platform images before the index that
+//! names them), each by digest and then under every tag. Transient failures (connection errors,
+//! 5xx, 429) are retried with backoff; anything else is a clear error naming the blob or tag.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use reqwest::StatusCode;
+use reqwest::blocking::Response;
+
+use super::image::{Descriptor, Index, Manifest};
+use super::registry::{Registry, RegistryAuth, RegistryRef};
+use super::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX, digest_hex};
+
+/// Blobs above this size are sent in chunks of this size.
+pub const CHUNK: u64 = 8 << 20;
+/// Attempts per request before a transient failure becomes an error.
+const ATTEMPTS: u32 = 4;
+
+/// What a push did, blob by blob.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PushStats {
+    /// Blobs whose bytes were sent, and how many bytes.
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    /// Blobs the registry already had in the repository.
+    pub existing: usize,
+    /// Blobs borrowed from another repository of the registry.
+    pub mounted: usize,
+    /// Manifests and indexes put (once per tag).
+    pub manifests: usize,
+}
+
+/// One push session: remembers which repository of each registry holds which blob, so a later
+/// image sharing layers with an earlier one mounts them instead of sending them again.
+#[derive(Default)]
+pub struct Pusher {
+    pub auth: RegistryAuth,
+    known: BTreeMap<String, String>,
+    pub stats: PushStats,
+}
+
+/// The top descriptor of `tag` in the OCI layout at `dir`, and the layout's blob directory.
+fn layout_entry(dir: &Path, tag: &str) -> Result<(Descriptor, PathBuf)> {
+    let index_path = dir.join("index.json");
+    let text = fs::read(&index_path).with_context(|| format!("cannot read {}", index_path.display()))?;
+    let index: Index =
+        serde_json::from_slice(&text).with_context(|| format!("{} is malformed", index_path.display()))?;
+    let entry = index
+        .manifests
+        .iter()
+        .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
+        .or_else(|| if index.manifests.len() == 1 { index.manifests.first() } else { None })
+        .with_context(|| format!("{} has no image tagged {tag:?}", dir.display()))?
+        .clone();
+    Ok((entry, dir.join("blobs/sha256")))
+}
+
+fn read_blob(blobs: &Path, digest: &str) -> Result<Vec<u8>> {
+    let path = blobs.join(digest_hex(digest)?);
+    let data = fs::read(&path).with_context(|| format!("cannot read blob {digest} ({})", path.display()))?;
+    if super::digest_of(&data) != digest {
+        bail!("blob {} does not match its digest {digest}", path.display());
+    }
+    Ok(data)
+}
+
+/// Whether a response is worth another attempt.
+fn transient(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
+}
+
+/// Runs `op` until it answers with a non-transient status, at most [`ATTEMPTS`] times.
+fn retrying(what: &str, mut op: impl FnMut() -> Result<Response>) -> Result<Response> {
+    let mut last = anyhow!("{what}: no attempt made");
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(250 * 2u64.pow(attempt - 1)));
+        }
+        match op() {
+            Ok(resp) if transient(resp.status()) => last = anyhow!("{what}: the registry answered {}", resp.status()),
+            Ok(resp) => return Ok(resp),
+            // Only the network is worth retrying; a refused credential will be refused again.
+            Err(e) if e.chain().any(|c| c.downcast_ref::<reqwest::Error>().is_some()) => {
+                last = e.context(what.to_string())
+            }
+            Err(e) => return Err(e.context(what.to_string())),
+        }
+    }
+    Err(last.context(format!("gave up after {ATTEMPTS} attempts")))
+}
+
+fn location(resp: &Response, what: &str) -> Result<String> {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .with_context(|| format!("{what}: the registry sent no upload Location"))
+}
+
+/// Appends `digest=` (or another query pair) to an upload URL that may already have a query.
+fn with_query(url: &str, key: &str, value: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{key}={value}")
+}
+
+impl Pusher {
+    pub fn new(auth: RegistryAuth) -> Pusher {
+        Pusher { auth, ..Pusher::default() }
+    }
+
+    /// Pushes the image or index tagged `tag` in the OCI layout `layout` to `dest` (its
+    /// reference is the first tag), then tags it with every one of `tags`. Returns the digest
+    /// of what was pushed.
+    pub fn push_layout(&mut self, layout: &Path, tag: &str, dest: &RegistryRef, tags: &[String]) -> Result<String> {
+        let (top, blobs) = layout_entry(layout, tag)?;
+        let mut reg = Registry::new(dest, &self.auth)?;
+        let top_bytes = read_blob(&blobs, &top.digest)?;
+        let mut manifests: Vec<(Vec<u8>, String, String)> = Vec::new();
+        if top.media_type == MEDIA_TYPE_INDEX {
+            let index: Index =
+                serde_json::from_slice(&top_bytes).with_context(|| format!("index {} is malformed", top.digest))?;
+            for d in &index.manifests {
+                manifests.push((read_blob(&blobs, &d.digest)?, d.media_type.clone(), d.digest.clone()));
+            }
+        }
+        let single = manifests.is_empty();
+        if single {
+            manifests.push((top_bytes.clone(), top.media_type.clone(), top.digest.clone()));
+        }
+        for (bytes, _, digest) in &manifests {
+            let m: Manifest =
+                serde_json::from_slice(bytes).with_context(|| format!("manifest {digest} is malformed"))?;
+            for blob in std::iter::once(&m.config).chain(&m.layers) {
+                self.push_blob(&mut reg, &blobs, blob)?;
+            }
+            if !single {
+                self.put_manifest(&mut reg, bytes, &m.media_type.clone().unwrap_or_default(), digest)?;
+            }
+        }
+        let mut all_tags: Vec<String> = vec![dest.reference.clone()];
+        all_tags.extend(tags.iter().filter(|t| **t != dest.reference).cloned());
+        for t in &all_tags {
+            self.put_manifest(&mut reg, &top_bytes, &top.media_type, t)?;
+        }
+        Ok(top.digest)
+    }
+
+    fn put_manifest(&mut self, reg: &mut Registry, bytes: &[u8], media_type: &str, reference: &str) -> Result<()> {
+        let url = reg.url("manifests", reference);
+        let what = format!("PUT manifest {reference} to {url}");
+        let body = bytes.to_vec();
+        let resp = retrying(&what, || {
+            reg.send(&url, &|c| {
+                c.put(&url).header(reqwest::header::CONTENT_TYPE, media_type.to_string()).body(body.clone())
+            })
+        })?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let text = resp.text().unwrap_or_default();
+            bail!("{what}: the registry answered {status}: {}", text.trim());
+        }
+        self.stats.manifests += 1;
+        Ok(())
+    }
+
+    /// Makes sure the registry's repository has `blob`: already there, mounted, or uploaded.
+    fn push_blob(&mut self, reg: &mut Registry, blobs: &Path, blob: &Descriptor) -> Result<()> {
+        let repo = reg.reference().repository.clone();
+        let host = reg.reference().host.clone();
+        let url = reg.url("blobs", &blob.digest);
+        let head = retrying(&format!("HEAD {url}"), || reg.send(&url, &|c| c.head(&url)))?;
+        if head.status().is_success() {
+            self.stats.existing += 1;
+            self.known.insert(format!("{host}/{}", blob.digest), repo);
+            return Ok(());
+        }
+        let uploads = format!("{}/", reg.url("blobs", "uploads"));
+        let from = self.known.get(&format!("{host}/{}", blob.digest)).filter(|r| **r != repo).cloned();
+        let start_url = match &from {
+            Some(other) => with_query(&with_query(&uploads, "mount", &blob.digest), "from", other),
+            None => uploads.clone(),
+        };
+        let what = format!("upload of blob {} to {host}/{repo}", blob.digest);
+        let start = retrying(&what, || reg.send(&start_url, &|c| c.post(&start_url)))?;
+        if start.status() == StatusCode::CREATED && from.is_some() {
+            self.stats.mounted += 1;
+            self.known.insert(format!("{host}/{}", blob.digest), repo);
+            return Ok(());
+        }
+        if start.status() != StatusCode::ACCEPTED {
+            bail!("{what}: the registry answered {} to the upload request", start.status());
+        }
+        let mut upload = reg.absolute(&location(&start, &what)?);
+        let path = blobs.join(digest_hex(&blob.digest)?);
+        let size = fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+        if size > CHUNK {
+            let mut file = fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let mut offset = 0u64;
+            while offset < size {
+                let mut chunk = vec![0u8; CHUNK.min(size - offset) as usize];
+                file.read_exact(&mut chunk).with_context(|| format!("cannot read {}", path.display()))?;
+                let range = format!("{offset}-{}", offset + chunk.len() as u64 - 1);
+                let target = upload.clone();
+                let resp = retrying(&what, || {
+                    reg.send(&target, &|c| {
+                        c.patch(&target)
+                            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                            .header(reqwest::header::CONTENT_RANGE, range.clone())
+                            .body(chunk.clone())
+                    })
+                })?;
+                if resp.status() != StatusCode::ACCEPTED {
+                    bail!("{what}: the registry answered {} to the chunk at {range}", resp.status());
+                }
+                upload = reg.absolute(&location(&resp, &what)?);
+                offset += chunk.len() as u64;
+            }
+            let done = with_query(&upload, "digest", &blob.digest);
+            let resp = retrying(&what, || reg.send(&done, &|c| c.put(&done).body(Vec::new())))?;
+            if resp.status() != StatusCode::CREATED {
+                bail!("{what}: the registry answered {} when the upload was closed", resp.status());
+            }
+        } else {
+            let data = read_blob(blobs, &blob.digest)?;
+            let done = with_query(&upload, "digest", &blob.digest);
+            let resp = retrying(&what, || {
+                reg.send(&done, &|c| {
+                    c.put(&done).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(data.clone())
+                })
+            })?;
+            if resp.status() != StatusCode::CREATED {
+                bail!("{what}: the registry answered {}", resp.status());
+            }
+        }
+        self.stats.uploaded += 1;
+        self.stats.uploaded_bytes += size;
+        self.known.insert(format!("{host}/{}", blob.digest), repo);
+        Ok(())
+    }
+}
+
+/// Credentials for `host` the way the Docker CLI stores them: `credHelpers`/`credsStore` in
+/// `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`) name a `docker-credential-*`
+/// helper to ask; otherwise `auths.<host>.auth` holds base64 `user:password`.
+pub fn docker_config_credentials(host: &str) -> Result<Option<String>> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+    match dir {
+        Some(dir) => credentials_in(&dir, host),
+        None => Ok(None),
+    }
+}
+
+/// [`docker_config_credentials`] with the Docker config directory given.
+pub fn credentials_in(dir: &Path, host: &str) -> Result<Option<String>> {
+    let path = dir.join("config.json");
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let config: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let helper = config
+        .get("credHelpers")
+        .and_then(|h| h.get(host))
+        .or_else(|| config.get("credsStore"))
+        .and_then(|h| h.as_str());
+    if let Some(helper) = helper {
+        return credential_helper(helper, host);
+    }
+    let auth = config.get("auths").and_then(|a| a.get(host)).and_then(|e| e.get("auth")).and_then(|a| a.as_str());
+    match auth {
+        None => Ok(None),
+        Some(encoded) => {
+            let bytes = base64_decode(encoded.trim())
+                .with_context(|| format!("{}: auths.{host}.auth is not base64", path.display()))?;
+            let creds = String::from_utf8(bytes).with_context(|| format!("{}: auths.{host}.auth", path.display()))?;
+            if !creds.contains(':') {
+                bail!("{}: auths.{host}.auth is not user:password", path.display());
+            }
+            Ok(Some(creds))
+        }
+    }
+}
+
+/// Asks `docker-credential-<helper> get` for `host`, as the Docker CLI does.
+fn credential_helper(helper: &str, host: &str) -> Result<Option<String>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let program = format!("docker-credential-{helper}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run the credential helper {program}"))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(host.as_bytes())
+        .with_context(|| format!("cannot talk to {program}"))?;
+    let out = child.wait_with_output().with_context(|| format!("{program} failed"))?;
+    if !out.status.success() {
+        // Helpers say "credentials not found" with a non-zero exit: anonymous, then.
+        return Ok(None);
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).with_context(|| format!("{program} sent malformed JSON"))?;
+    let user = v.get("Username").and_then(|u| u.as_str()).unwrap_or_default();
+    let secret = v.get("Secret").and_then(|s| s.as_str()).unwrap_or_default();
+    Ok(if user.is_empty() && secret.is_empty() { None } else { Some(format!("{user}:{secret}")) })
+}
+
+/// Standard base64 (with or without padding): the Docker config's one use of it does not
+/// justify a crate.
+fn base64_decode(s: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => bail!("invalid base64 character {:?}", c as char),
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_queries() {
+        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert!(base64_decode("a*b").is_err());
+        assert_eq!(
+            with_query("http://h/v2/r/blobs/uploads/", "digest", "sha256:x"),
+            "http://h/v2/r/blobs/uploads/?digest=sha256:x"
+        );
+        assert_eq!(with_query("http://h/u?_state=abc", "digest", "d"), "http://h/u?_state=abc&digest=d");
+    }
+
+    #[test]
+    fn docker_config_auths() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("config.json"), r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYXNz"}}}"#).unwrap();
+        assert_eq!(credentials_in(dir.path(), "127.0.0.1:5000").unwrap().as_deref(), Some("user:pass"));
+        assert_eq!(credentials_in(dir.path(), "elsewhere:1").unwrap(), None);
+        fs::write(dir.path().join("config.json"), r#"{"auths":{"h:1":{"auth":"bm9jb2xvbg=="}}}"#).unwrap();
+        assert!(credentials_in(dir.path(), "h:1").is_err());
+    }
+}
