@@ -85,6 +85,10 @@ pub fn image_for(
     }
     labels.insert("org.opencontainers.image.created".into(), oci::image::rfc3339(epoch)?);
     labels.insert("dev.lucid.stage".into(), img.stage.as_str().into());
+    // The budget travels with the image, so `lucid verify` holds it to it without the spec.
+    if let Some(b) = img.budget {
+        labels.insert("dev.lucid.budget".into(), b.to_string());
+    }
     let config = oci::image::ImageConfig {
         architecture: platform.arch.clone(),
         os: platform.os.clone(),
