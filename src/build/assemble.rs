@@ -13,6 +13,8 @@ use crate::rootfs::{Entry, Node, Tree, prune, system};
 use crate::spec::{Image, Platform, Spec};
 use crate::status::status;
 
+use super::interpreters::Interpreter;
+
 /// An image's content: the full tree, and the trees that successive layers add.
 #[derive(Clone, Debug)]
 pub struct Assembled {
@@ -46,7 +48,7 @@ pub fn assemble_image(
     platform: &Platform,
     lock: &Lock,
     parent: Option<&Assembled>,
-    interpreter: Option<&Tree>,
+    interpreter: Interpreter,
     sources: &[debian::mirror::Source],
     fetcher: &Fetcher,
     _epoch: i64,
@@ -58,9 +60,13 @@ pub fn assemble_image(
     let base = parent.map(|p| p.tree.clone()).unwrap_or_default();
     let mut tree = base.clone();
 
-    // Fetch every .deb the lock names, verified against its recorded SHA-256.
-    let wants = locked
-        .packages
+    // Every package, decoded: remembered from an earlier build, or fetched (verified against the
+    // lock's SHA-256) and decoded now.
+    let mut decoded: Vec<Option<debian::deb::Decoded>> =
+        locked.packages.iter().map(|p| debian::deb::remembered(&fetcher.cache, &p.sha256)).collect();
+    let missing: Vec<&crate::lock::LockedPackage> =
+        locked.packages.iter().zip(&decoded).filter(|(_, d)| d.is_none()).map(|(p, _)| p).collect();
+    let wants = missing
         .iter()
         .map(|p| {
             let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
@@ -75,9 +81,19 @@ pub fn assemble_image(
         })
         .collect::<Result<Vec<_>>>()?;
     let debs = fetcher.fetch_all("packages", &wants)?;
-
-    for (pkg, deb) in locked.packages.iter().zip(&debs) {
-        let contents = debian::deb::extract_cached(deb, &pkg.sha256, &pkg.name, &mut tree, &fetcher.cache)
+    let mut fetched = missing.iter().zip(&debs);
+    for (pkg, slot) in locked.packages.iter().zip(decoded.iter_mut()) {
+        if slot.is_none() {
+            let (_, deb) = fetched.next().expect("one fetched .deb per missing package");
+            *slot = Some(
+                debian::deb::decode_and_remember(deb, &pkg.sha256, &pkg.name, &fetcher.cache)
+                    .with_context(|| format!("cannot unpack {} {} ({})", pkg.name, pkg.version, pkg.filename))?,
+            );
+        }
+    }
+    for (pkg, d) in locked.packages.iter().zip(&decoded) {
+        let d = d.as_ref().expect("every package decoded");
+        let contents = debian::deb::unpack_decoded(d, &pkg.name, &mut tree)
             .with_context(|| format!("cannot unpack {} {} ({})", pkg.name, pkg.version, pkg.filename))?;
         system::add_dpkg_status(&mut tree, &pkg.name, &contents.control)?;
     }
@@ -95,6 +111,10 @@ pub fn assemble_image(
     }
     prune::prune(&mut tree, &img.prune, |k| base.get(k).is_none())?;
 
+    if let (Some(_), Interpreter::Own(interpreters)) = (&img.python, interpreter) {
+        interpreters.publish(&img.name, tree.clone());
+    }
+
     let mut layers: Vec<Layer> = parent.map(|p| p.layers.clone()).unwrap_or_default();
     let system_tree = tree.clone();
     let mut wheels: Vec<(String, String)> = parent.map(|p| p.wheels.clone()).unwrap_or_default();
@@ -109,9 +129,11 @@ pub fn assemble_image(
                 ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
             let dirs: Vec<&str> = dirs.into_iter().filter(|d| tree.contains(d)).collect();
             // The host platform's own tree compiles; a foreign platform borrows the host's.
-            let own = interpreter.is_none().then(|| tree.clone());
-            let python_tree = interpreter.or(own.as_ref()).expect("one of them is set");
-            let stats = python::compile::compile_cached(&mut tree, &dirs, python_tree, Some(&fetcher.cache))
+            let python_tree = match interpreter {
+                Interpreter::Own(_) => std::sync::Arc::new(tree.clone()),
+                Interpreter::Borrow(interpreters) => interpreters.wait(&img.name)?,
+            };
+            let stats = python::compile::compile_cached(&mut tree, &dirs, &python_tree, Some(&fetcher.cache))
                 .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
             status(
                 "Compiled",

@@ -5,6 +5,7 @@
 //! same bit for bit wherever it runs.
 
 mod assemble;
+pub mod interpreters;
 mod outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -247,16 +248,43 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
             selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| &i.name == name)).unwrap_or(false))
         })
         .collect();
+    // Platforms assemble in parallel threads; see `interpreters` for how they share the compiler.
+    let interpreters = interpreters::Interpreters::default();
+    let per_platform: Vec<Result<Vec<(String, Assembled)>>> = std::thread::scope(|s| {
+        let threads: Vec<_> = assemble_for
+            .iter()
+            .map(|platform| {
+                let (interpreters, needed, lock, sources, host) = (&interpreters, &needed, &lock, &sources, &host);
+                s.spawn(move || -> Result<Vec<(String, Assembled)>> {
+                    let _close = (platform == host).then(|| interpreters.closer());
+                    let mode = if platform == host {
+                        interpreters::Interpreter::Own(interpreters)
+                    } else {
+                        interpreters::Interpreter::Borrow(interpreters)
+                    };
+                    let mut done: Vec<(String, Assembled)> = Vec::new();
+                    for name in needed {
+                        let img = spec.image(name)?;
+                        let parent =
+                            img.extends.as_ref().and_then(|p| done.iter().find(|(n, _)| n == p)).map(|(_, a)| a);
+                        status("Assembling", format!("{name} ({platform})"));
+                        let a = assemble_image(spec, img, platform, lock, parent, mode, sources, fetcher, epoch)
+                            .with_context(|| format!("{name} ({platform})"))?;
+                        done.push((name.clone(), a));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a build thread panicked"))))
+            .collect()
+    });
     let mut assembled: BTreeMap<(String, Platform), Assembled> = BTreeMap::new();
-    for platform in &assemble_for {
-        for name in &needed {
-            let img = spec.image(name)?;
-            let parent = img.extends.as_ref().and_then(|p| assembled.get(&(p.clone(), platform.clone())));
-            let interpreter =
-                if *platform == host { None } else { assembled.get(&(name.clone(), host.clone())).map(|a| &a.tree) };
-            status("Assembling", format!("{name} ({platform})"));
-            let a = assemble_image(spec, img, platform, &lock, parent, interpreter, &sources, fetcher, epoch)?;
-            assembled.insert((name.clone(), platform.clone()), a);
+    for (platform, result) in assemble_for.iter().zip(per_platform) {
+        for (name, a) in result? {
+            assembled.insert((name, platform.clone()), a);
         }
     }
     std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;

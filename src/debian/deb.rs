@@ -32,35 +32,40 @@ pub fn extract(deb: &[u8], package: &str, tree: &mut Tree) -> Result<DebContents
     Ok(DebContents { control, paths })
 }
 
-/// [`extract`], remembering the decompressed `data.tar` and the control file in `cache` under the
-/// `.deb`'s own SHA-256 (already verified by the caller): xz decoding is most of the time of a
-/// warm build, and the decoded archive is a pure function of the `.deb`. A remembered archive
-/// is read back through the verified cache, so a damaged entry falls back to decoding.
-pub fn extract_cached(
-    deb: &[u8],
-    deb_sha256: &str,
-    package: &str,
-    tree: &mut Tree,
-    cache: &Cache,
-) -> Result<DebContents> {
+/// A `.deb` reduced to what unpacking needs: its control file and its decompressed data archive.
+pub struct Decoded {
+    pub control: String,
+    /// The data member's name (`data.tar.xz`), for messages.
+    pub member: String,
+    pub data: Vec<u8>,
+}
+
+/// The decoded form of the `.deb` with this SHA-256, if `cache` remembers it. xz decoding is most
+/// of the time of a warm build and its result is a pure function of the `.deb`, so a build that
+/// finds every package here does not even read the `.deb` files. The archive is read back
+/// through the verified cache, so a damaged entry is simply not found.
+pub fn remembered(cache: &Cache, deb_sha256: &str) -> Option<Decoded> {
+    let memo = cache.derived_dir("deb-data").ok()?.join(deb_sha256);
+    let text = fs::read_to_string(memo).ok()?;
+    let (digest, rest) = text.split_once('\n')?;
+    let (member, control) = rest.split_once('\n')?;
+    let data = cache.get(digest).ok().flatten()?;
+    Some(Decoded { control: control.to_string(), member: member.to_string(), data })
+}
+
+/// Decodes `deb` (already verified against `deb_sha256` by the caller) and remembers the result.
+pub fn decode_and_remember(deb: &[u8], deb_sha256: &str, package: &str, cache: &Cache) -> Result<Decoded> {
+    let (control, member, data) = decode(deb, package)?;
+    let digest = cache.put_any(&data)?;
     let memo = cache.derived_dir("deb-data")?.join(deb_sha256);
-    let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
-        let (digest, rest) = text.split_once('\n')?;
-        let (dname, control) = rest.split_once('\n')?;
-        let data = cache.get(digest).ok().flatten()?;
-        Some((control.to_string(), dname.to_string(), data))
-    });
-    let (control, dname, data) = match remembered {
-        Some(hit) => hit,
-        None => {
-            let (control, dname, data) = decode(deb, package)?;
-            let digest = cache.put_any(&data)?;
-            write_atomic(&memo, format!("{digest}\n{dname}\n{control}").as_bytes())?;
-            (control, dname, data)
-        }
-    };
-    let paths = unpack(&data, package, tree).with_context(|| format!("{package}: {dname}"))?;
-    Ok(DebContents { control, paths })
+    write_atomic(&memo, format!("{digest}\n{member}\n{control}").as_bytes())?;
+    Ok(Decoded { control, member, data })
+}
+
+/// Unpacks a decoded `.deb` into `tree`, as [`extract`] does.
+pub fn unpack_decoded(d: &Decoded, package: &str, tree: &mut Tree) -> Result<DebContents> {
+    let paths = unpack(&d.data, package, tree).with_context(|| format!("{package}: {}", d.member))?;
+    Ok(DebContents { control: d.control.clone(), paths })
 }
 
 /// Reads the `.deb` container: returns the control file, the data member's name and the
