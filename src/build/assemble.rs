@@ -7,10 +7,13 @@ use anyhow::{Context, Result};
 
 use crate::debian;
 use crate::fetch::{Fetcher, Want, join_url};
-use crate::lock::Lock;
+use std::sync::Arc;
+
+use crate::java::{self, jlink};
+use crate::lock::{Lock, LockedPackage};
 use crate::python;
 use crate::rootfs::{Entry, Node, Tree, prune, system};
-use crate::spec::{Image, Platform, Spec};
+use crate::spec::{Image, Java, JavaRuntime, Platform, Spec};
 use crate::status::status;
 
 /// An image's content: the full tree, and the trees that successive layers add.
@@ -24,6 +27,8 @@ pub struct Assembled {
     pub packages: Vec<(String, String)>,
     /// Wheels in the image: (name, version).
     pub wheels: Vec<(String, String)>,
+    /// Environment the builder sets (`JAVA_HOME`, `JAVA_VERSION`); the spec's `env` wins over it.
+    pub env: BTreeMap<String, String>,
 }
 
 /// One layer's entries and a description for the image history.
@@ -48,7 +53,7 @@ pub fn assemble_image(
     parent: Option<&Assembled>,
     sources: &[debian::mirror::Source],
     fetcher: &Fetcher,
-    _epoch: i64,
+    epoch: i64,
 ) -> Result<Assembled> {
     let plat = platform.to_string();
     let locked = lock.image(&img.name, &plat).with_context(|| {
@@ -57,23 +62,7 @@ pub fn assemble_image(
     let base = parent.map(|p| p.tree.clone()).unwrap_or_default();
     let mut tree = base.clone();
 
-    // Fetch every .deb the lock names, verified against its recorded SHA-256.
-    let wants = locked
-        .packages
-        .iter()
-        .map(|p| {
-            let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
-                format!("package {} comes from suite {}, which no configured source serves", p.name, p.suite)
-            })?;
-            Ok(Want {
-                url: join_url(&source.uri, &p.filename),
-                sha256: p.sha256.clone(),
-                size: Some(p.size),
-                label: format!("{} {} ({})", p.name, p.version, p.architecture),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let debs = fetcher.fetch_all("packages", &wants)?;
+    let debs = fetch_debs(&locked.packages, sources, fetcher, "packages")?;
 
     for (pkg, deb) in locked.packages.iter().zip(&debs) {
         let contents = debian::deb::extract(deb, &pkg.name, &mut tree)
@@ -123,26 +112,169 @@ pub fn assemble_image(
         }
     }
 
-    // Layers: the system (packages and what the builder made), then what Python added on top
-    // (wheels and byte code), so a requirements change rebuilds only the small top layer.
+    let mut env: BTreeMap<String, String> = parent.map(|p| p.env.clone()).unwrap_or_default();
+    if let Some(j) = &img.java {
+        env.extend(add_java(&mut tree, spec, img, j, platform, lock, sources, fetcher, epoch)?);
+    }
+
+    // Layers: the system (packages and what the builder made), then what Python or Java added on
+    // top (wheels and byte code; the jlink runtime and trust store), so a requirements or module
+    // change rebuilds only the top layer.
     let system_delta = system_tree.delta_from(&base)?;
     layers.push(Layer {
         tree: system_delta,
         created_by: format!("lucid: {} Debian packages ({})", locked.packages.len(), img.name),
     });
-    let python_delta = tree.delta_from(&system_tree)?;
-    if !python_delta.is_empty() {
-        layers.push(Layer {
-            tree: python_delta,
-            created_by: format!("lucid: {} wheels and precompiled byte code ({})", locked.wheels.len(), img.name),
-        });
+    let top_delta = tree.delta_from(&system_tree)?;
+    if !top_delta.is_empty() {
+        let created_by = match &img.java {
+            Some(j) if j.runtime == JavaRuntime::Jlink => format!(
+                "lucid: jlink runtime ({} modules{}) and Java trust store ({})",
+                j.modules().len(),
+                if j.cds { ", CDS archive" } else { "" },
+                img.name
+            ),
+            Some(j) => {
+                format!("lucid: Java trust store, links{} ({})", if j.cds { ", CDS archive" } else { "" }, img.name)
+            }
+            None => format!("lucid: {} wheels and precompiled byte code ({})", locked.wheels.len(), img.name),
+        };
+        layers.push(Layer { tree: top_delta, created_by });
     }
 
     let mut packages: Vec<(String, String)> = parent.map(|p| p.packages.clone()).unwrap_or_default();
     packages.extend(locked.packages.iter().map(|p| (p.name.clone(), p.version.clone())));
     packages.sort();
     wheels.sort();
-    Ok(Assembled { tree, layers, packages, wheels })
+    Ok(Assembled { tree, layers, packages, wheels, env })
+}
+
+/// Fetches the locked `.deb` files (from the cache, or the source serving their suite), each
+/// verified against its recorded SHA-256; in the order of `packages`.
+fn fetch_debs(
+    packages: &[LockedPackage],
+    sources: &[debian::mirror::Source],
+    fetcher: &Fetcher,
+    what: &str,
+) -> Result<Vec<Arc<Vec<u8>>>> {
+    let wants = packages
+        .iter()
+        .map(|p| {
+            let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
+                format!("package {} comes from suite {}, which no configured source serves", p.name, p.suite)
+            })?;
+            Ok(Want {
+                url: join_url(&source.uri, &p.filename),
+                sha256: p.sha256.clone(),
+                size: Some(p.size),
+                label: format!("{} {} ({})", p.name, p.version, p.architecture),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    fetcher.fetch_all(what, &wants)
+}
+
+/// Adds the image's Java (see [`crate::java`]): a jlink runtime linked from the locked tools, or
+/// the JDK already unpacked from the image's packages; then the trust store, links and, when the
+/// spec asks, a CDS archive. Returns `JAVA_HOME` and `JAVA_VERSION` for the image config.
+#[allow(clippy::too_many_arguments)]
+fn add_java(
+    tree: &mut Tree,
+    spec: &Spec,
+    img: &Image,
+    java: &Java,
+    platform: &Platform,
+    lock: &Lock,
+    sources: &[debian::mirror::Source],
+    fetcher: &Fetcher,
+    epoch: i64,
+) -> Result<BTreeMap<String, String>> {
+    let host = Platform::host();
+    let runs_here = platform.arch == host.arch;
+    let home = match java.runtime {
+        JavaRuntime::Jlink => {
+            let home = java.jlink_home().to_string();
+            if crate::build::makes_jlink_runtime(spec, img).is_some() {
+                let plat = platform.to_string();
+                let target_tools = &lock.image(&img.name, &plat).map(|l| l.tools.clone()).unwrap_or_default();
+                let host_tools = lock.image(&img.name, &host.to_string()).map(|l| l.tools.clone()).with_context(|| {
+                    format!(
+                        "jlink for {platform} runs the JDK of this host's platform ({host}), which the lock does not \
+                         have for {}: add {host} to the spec's platforms and run `lucid lock`",
+                        img.name
+                    )
+                })?;
+                let target_jdk = target_tools.iter().find(|p| p.name == java.jdk).with_context(|| {
+                    format!("the lock has no tools entry {} for {} on {plat}; run `lucid lock`", java.jdk, img.name)
+                })?;
+                let req = jlink::Request::new(&java.modules(), platform.debian_arch(), host.debian_arch(), java.cds);
+                let key = req.key(&host_tools, target_jdk);
+                let linked = jlink::link(&fetcher.cache, &req, &key, || {
+                    status("Unpacking", format!("{} ({} packages) to run jlink", java.jdk, host_tools.len()));
+                    let debs = fetch_debs(&host_tools, sources, fetcher, "tools")?;
+                    let host_jdk = jlink::Jdk::unpack(&java.jdk, &host_tools, &debs)?;
+                    let target_jdk = if runs_here {
+                        None
+                    } else {
+                        let debs = fetch_debs(std::slice::from_ref(target_jdk), sources, fetcher, "jmods")?;
+                        Some(jlink::Jdk::unpack(&java.jdk, std::slice::from_ref(target_jdk), &debs)?)
+                    };
+                    Ok((host_jdk, target_jdk))
+                })
+                .with_context(|| format!("cannot make the Java runtime of {} for {platform}", img.name))?;
+                if linked.cached {
+                    status("Cached", format!("jlink runtime {} ({} modules)", &linked.key[..12], req.modules.len()));
+                } else {
+                    status(
+                        "Linked",
+                        format!(
+                            "{} modules with jlink in {:.1}s{}",
+                            req.modules.len(),
+                            linked.jlink_millis as f64 / 1000.0,
+                            if linked.cds_bytes > 0 {
+                                format!(
+                                    ", CDS archive {} in {:.1}s",
+                                    crate::spec::format_size(linked.cds_bytes),
+                                    linked.cds_millis as f64 / 1000.0
+                                )
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    );
+                }
+                if java.cds && !req.dumps_cds() {
+                    status("Skipped", format!("CDS archive: a {platform} JVM does not run on this {host} host"));
+                }
+                crate::java::place_runtime(tree, &linked.runtime, &home)?;
+            }
+            home
+        }
+        JavaRuntime::Jdk => {
+            let home = format!("/{}", jlink::find_home(tree, &java.jdk)?);
+            if java.cds && runs_here {
+                let started = std::time::Instant::now();
+                let bytes = crate::java::cds_in_tree(tree, &home)
+                    .with_context(|| format!("cannot dump the CDS archive of {}", img.name))?;
+                status(
+                    "Dumped",
+                    format!(
+                        "CDS archive of {home}: {} in {:.1}s",
+                        crate::spec::format_size(bytes),
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+            home
+        }
+    };
+    let done =
+        crate::java::finish(tree, &home, epoch).with_context(|| format!("cannot finish the Java of {}", img.name))?;
+    status("Trusted", format!("{} CA certificates in /{}", done.anchors, java::truststore::PATH));
+    let mut env = BTreeMap::new();
+    env.insert("JAVA_HOME".to_string(), done.home);
+    env.insert("JAVA_VERSION".to_string(), done.version);
+    Ok(env)
 }
 
 /// Fetches the locked wheels (from the cache, or the package index by file name) and installs

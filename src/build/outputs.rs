@@ -87,12 +87,14 @@ pub fn write_outputs(
     }
     labels.insert("org.opencontainers.image.created".into(), oci::image::rfc3339(epoch)?);
     labels.insert("dev.lucid.stage".into(), img.stage.as_str().into());
+    let mut env = assembled.env.clone();
+    env.extend(img.env.clone());
     let config = oci::image::ImageConfig {
         architecture: platform.arch.clone(),
         os: platform.os.clone(),
         variant: platform.variant.clone(),
         user: format!("{}:{}", spec.user.uid, spec.user.gid),
-        env: env_list(&img.env),
+        env: env_list(&env),
         entrypoint: img.entrypoint.clone(),
         cmd: img.cmd.clone(),
         working_dir: spec.user.home.clone(),
