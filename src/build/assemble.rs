@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::java::{self, jlink};
 use crate::lock::{Lock, LockedPackage};
 use crate::python;
-use crate::rootfs::{Entry, Node, Tree, prune, system};
+use crate::rootfs::{Entry, Node, Origin, Tree, prune, system};
 use crate::spec::{Image, Java, JavaRuntime, Platform, Spec};
 use crate::status::status;
 
@@ -125,21 +125,27 @@ pub fn assemble_image(
         tree: system_delta,
         created_by: format!("lucid: {} Debian packages ({})", locked.packages.len(), img.name),
     });
-    let top_delta = tree.delta_from(&system_tree)?;
+    // A class-data-sharing archive is a layer of its own, the last: it is the one artefact whose
+    // bytes a JVM run decides (see java::jlink::dump_cds), so it is kept apart from the rest.
+    let mut below_cds = tree.clone();
+    below_cds.retain(|_, e| !matches!(&e.origin, Origin::Java(o) if &**o == jlink::CDS_ORIGIN));
+    let top_delta = below_cds.delta_from(&system_tree)?;
     if !top_delta.is_empty() {
         let created_by = match &img.java {
-            Some(j) if j.runtime == JavaRuntime::Jlink => format!(
-                "lucid: jlink runtime ({} modules{}) and Java trust store ({})",
-                j.modules().len(),
-                if j.cds { ", CDS archive" } else { "" },
-                img.name
-            ),
-            Some(j) => {
-                format!("lucid: Java trust store, links{} ({})", if j.cds { ", CDS archive" } else { "" }, img.name)
+            Some(j) if j.runtime == JavaRuntime::Jlink => {
+                format!("lucid: jlink runtime ({} modules) and Java trust store ({})", j.modules().len(), img.name)
             }
+            Some(_) => format!("lucid: Java trust store and links ({})", img.name),
             None => format!("lucid: {} wheels and precompiled byte code ({})", locked.wheels.len(), img.name),
         };
         layers.push(Layer { tree: top_delta, created_by });
+    }
+    let cds_delta = tree.delta_from(&below_cds)?;
+    if !cds_delta.is_empty() {
+        layers.push(Layer {
+            tree: cds_delta,
+            created_by: format!("lucid: Java class-data-sharing archive ({})", img.name),
+        });
     }
 
     let mut packages: Vec<(String, String)> = parent.map(|p| p.packages.clone()).unwrap_or_default();
@@ -224,22 +230,25 @@ fn add_java(
                 .with_context(|| format!("cannot make the Java runtime of {} for {platform}", img.name))?;
                 if linked.cached {
                     status("Cached", format!("jlink runtime {} ({} modules)", &linked.key[..12], req.modules.len()));
+                } else if linked.cds_dumps > 0 {
+                    status(
+                        "Linked",
+                        format!(
+                            "{} modules with jlink in {:.1}s, CDS archive {} in {:.1}s ({} dumps)",
+                            req.modules.len(),
+                            linked.jlink_millis as f64 / 1000.0,
+                            crate::spec::format_size(linked.cds_bytes),
+                            linked.cds_millis as f64 / 1000.0,
+                            linked.cds_dumps
+                        ),
+                    );
                 } else {
                     status(
                         "Linked",
                         format!(
-                            "{} modules with jlink in {:.1}s{}",
+                            "{} modules with jlink in {:.1}s",
                             req.modules.len(),
-                            linked.jlink_millis as f64 / 1000.0,
-                            if linked.cds_bytes > 0 {
-                                format!(
-                                    ", CDS archive {} in {:.1}s",
-                                    crate::spec::format_size(linked.cds_bytes),
-                                    linked.cds_millis as f64 / 1000.0
-                                )
-                            } else {
-                                String::new()
-                            }
+                            linked.jlink_millis as f64 / 1000.0
                         ),
                     );
                 }

@@ -102,7 +102,7 @@ pub fn cds_in_tree(tree: &mut Tree, home: &str) -> Result<u64> {
     let data = std::fs::read(&archive).with_context(|| format!("cannot read {}", archive.display()))?;
     let size = data.len() as u64;
     let key = format!("{home}/{}", jlink::CDS_ARCHIVE);
-    tree.insert(&key, Entry::file(data, 0o644).from_origin(Origin::Java(Arc::from("cds"))))?;
+    tree.insert(&key, Entry::file(data, 0o644).from_origin(Origin::Java(Arc::from(jlink::CDS_ORIGIN))))?;
     Ok(size)
 }
 
