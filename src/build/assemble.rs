@@ -83,6 +83,18 @@ pub fn assemble_image(
     }
     prune::prune(&mut tree, &img.prune, |k| base.get(k).is_none())?;
 
+    // A JDK installed as a package brings Debian's CDS archives (built with the package, so as
+    // fixed as the rest of it); `cds: false` drops them.
+    if let Some(j) = img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jdk && !j.cds) {
+        let home = jlink::find_home(&tree, &j.jdk)?;
+        for name in ["classes.jsa", "classes_nocoops.jsa"] {
+            let key = format!("{home}/lib/server/{name}");
+            if base.get(&key).is_none() {
+                tree.remove(&key);
+            }
+        }
+    }
+
     let mut layers: Vec<Layer> = parent.map(|p| p.layers.clone()).unwrap_or_default();
     let system_tree = tree.clone();
     let mut wheels: Vec<(String, String)> = parent.map(|p| p.wheels.clone()).unwrap_or_default();
@@ -261,7 +273,10 @@ fn add_java(
         }
         JavaRuntime::Jdk => {
             let home = format!("/{}", jlink::find_home(tree, &java.jdk)?);
-            if java.cds && runs_here {
+            let shipped = format!("{}/{}", home.trim_start_matches('/'), jlink::CDS_ARCHIVE);
+            if java.cds && tree.contains(&shipped) {
+                status("Kept", format!("the CDS archive Debian ships in /{shipped}"));
+            } else if java.cds && runs_here {
                 let started = std::time::Instant::now();
                 let bytes = crate::java::cds_in_tree(tree, &home)
                     .with_context(|| format!("cannot dump the CDS archive of {}", img.name))?;
