@@ -36,6 +36,10 @@ pub struct ImageLock {
     /// The image's own wheels, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wheels: Vec<LockedWheel>,
+    /// Build tools, not image content: the closure of the image's JDK package for this
+    /// platform's architecture, whose `jlink` and jmods make a `jlink` runtime. Sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<LockedPackage>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,8 +110,9 @@ impl Lock {
 }
 
 /// Digest of what decides a resolution: suites, and per image its parent, packages, excludes,
-/// platforms and the requirements file's content. Pruning, env, labels and the like are not
-/// inputs: changing them needs no new resolution.
+/// platforms, the requirements file's content and the Java settings (the JDK package decides the
+/// locked tools; the rest decides the runtime made from them). Pruning, env, labels and the like
+/// are not inputs: changing them needs no new resolution.
 pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, String>) -> String {
     let mut s = String::new();
     s.push_str(&format!("suites={:?}\n", spec.suites));
@@ -119,6 +124,16 @@ pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, S
         ));
         if let Some(req) = requirements.get(&img.name) {
             s.push_str(&format!("requirements={}\n", sha256_hex(req.as_bytes())));
+        }
+        if let Some(j) = &img.java {
+            s.push_str(&format!(
+                "java jdk={} runtime={} modules={:?} cds={} home={:?}\n",
+                j.jdk,
+                j.runtime.as_str(),
+                j.modules,
+                j.cds,
+                j.home
+            ));
         }
     }
     sha256_hex(s.as_bytes())
@@ -147,6 +162,7 @@ mod tests {
                     sha256: "00".repeat(32),
                 }],
                 wheels: vec![],
+                tools: vec![],
             },
         );
         lock.write(&path).unwrap();

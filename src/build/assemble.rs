@@ -7,10 +7,13 @@ use anyhow::{Context, Result};
 
 use crate::debian;
 use crate::fetch::{Fetcher, Want, join_url};
-use crate::lock::Lock;
+use std::sync::Arc;
+
+use crate::java::{self, jlink};
+use crate::lock::{Lock, LockedPackage};
 use crate::python;
-use crate::rootfs::{Entry, Node, Tree, prune, system};
-use crate::spec::{Image, Platform, Spec};
+use crate::rootfs::{Entry, Node, Origin, Tree, prune, system};
+use crate::spec::{Image, Java, JavaRuntime, Platform, Spec};
 use crate::status::status;
 
 use super::interpreters::Interpreter;
@@ -26,6 +29,8 @@ pub struct Assembled {
     pub packages: Vec<(String, String)>,
     /// Wheels in the image: (name, version).
     pub wheels: Vec<(String, String)>,
+    /// Environment the builder sets (`JAVA_HOME`, `JAVA_VERSION`); the spec's `env` wins over it.
+    pub env: BTreeMap<String, String>,
 }
 
 /// One layer's entries and a description for the image history.
@@ -51,7 +56,7 @@ pub fn assemble_image(
     interpreter: Interpreter,
     sources: &[debian::mirror::Source],
     fetcher: &Fetcher,
-    _epoch: i64,
+    epoch: i64,
 ) -> Result<Assembled> {
     let plat = platform.to_string();
     let locked = lock.image(&img.name, &plat).with_context(|| {
@@ -64,27 +69,13 @@ pub fn assemble_image(
     // lock's SHA-256) and decoded now.
     let mut decoded: Vec<Option<debian::deb::Decoded>> =
         locked.packages.iter().map(|p| debian::deb::remembered(&fetcher.cache, &p.sha256)).collect();
-    let missing: Vec<&crate::lock::LockedPackage> =
-        locked.packages.iter().zip(&decoded).filter(|(_, d)| d.is_none()).map(|(p, _)| p).collect();
-    let wants = missing
-        .iter()
-        .map(|p| {
-            let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
-                format!("package {} comes from suite {}, which no configured source serves", p.name, p.suite)
-            })?;
-            Ok(Want {
-                url: join_url(&source.uri, &p.filename),
-                sha256: p.sha256.clone(),
-                size: Some(p.size),
-                label: format!("{} {} ({})", p.name, p.version, p.architecture),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let debs = fetcher.fetch_all("packages", &wants)?;
-    let mut fetched = missing.iter().zip(&debs);
+    let missing: Vec<LockedPackage> =
+        locked.packages.iter().zip(&decoded).filter(|(_, d)| d.is_none()).map(|(p, _)| p.clone()).collect();
+    let debs = fetch_debs(&missing, sources, fetcher, "packages")?;
+    let mut fetched = debs.iter();
     for (pkg, slot) in locked.packages.iter().zip(decoded.iter_mut()) {
         if slot.is_none() {
-            let (_, deb) = fetched.next().expect("one fetched .deb per missing package");
+            let deb = fetched.next().expect("one fetched .deb per missing package");
             *slot = Some(
                 debian::deb::decode_and_remember(deb, &pkg.sha256, &pkg.name, &fetcher.cache)
                     .with_context(|| format!("cannot unpack {} {} ({})", pkg.name, pkg.version, pkg.filename))?,
@@ -111,6 +102,17 @@ pub fn assemble_image(
     }
     prune::prune(&mut tree, &img.prune, |k| base.get(k).is_none())?;
 
+    // A JDK installed as a package brings Debian's CDS archives (built with the package, so as
+    // fixed as the rest of it); `cds: false` drops them.
+    if let Some(j) = img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jdk && !j.cds) {
+        let home = jlink::find_home(&tree, &j.jdk)?;
+        for name in ["classes.jsa", "classes_nocoops.jsa"] {
+            let key = format!("{home}/lib/server/{name}");
+            if base.get(&key).is_none() {
+                tree.remove(&key);
+            }
+        }
+    }
     if let (Some(_), Interpreter::Own(interpreters)) = (&img.python, interpreter) {
         interpreters.publish(&img.name, tree.clone());
     }
@@ -148,18 +150,39 @@ pub fn assemble_image(
         }
     }
 
-    // Layers: the system (packages and what the builder made), then what Python added on top
-    // (wheels and byte code), so a requirements change rebuilds only the small top layer.
+    let mut env: BTreeMap<String, String> = parent.map(|p| p.env.clone()).unwrap_or_default();
+    if let Some(j) = &img.java {
+        env.extend(add_java(&mut tree, spec, img, j, platform, lock, sources, fetcher, epoch)?);
+    }
+
+    // Layers: the system (packages and what the builder made), then what Python or Java added on
+    // top (wheels and byte code; the jlink runtime and trust store), so a requirements or module
+    // change rebuilds only the top layer.
     let system_delta = system_tree.delta_from(&base)?;
     layers.push(Layer {
         tree: system_delta,
         created_by: format!("lucid: {} Debian packages ({})", locked.packages.len(), img.name),
     });
-    let python_delta = tree.delta_from(&system_tree)?;
-    if !python_delta.is_empty() {
+    // A class-data-sharing archive is a layer of its own, the last: it is the one artefact whose
+    // bytes a JVM run decides (see java::jlink::dump_cds), so it is kept apart from the rest.
+    let mut below_cds = tree.clone();
+    below_cds.retain(|_, e| !matches!(&e.origin, Origin::Java(o) if &**o == jlink::CDS_ORIGIN));
+    let top_delta = below_cds.delta_from(&system_tree)?;
+    if !top_delta.is_empty() {
+        let created_by = match &img.java {
+            Some(j) if j.runtime == JavaRuntime::Jlink => {
+                format!("lucid: jlink runtime ({} modules) and Java trust store ({})", j.modules().len(), img.name)
+            }
+            Some(_) => format!("lucid: Java trust store and links ({})", img.name),
+            None => format!("lucid: {} wheels and precompiled byte code ({})", locked.wheels.len(), img.name),
+        };
+        layers.push(Layer { tree: top_delta, created_by });
+    }
+    let cds_delta = tree.delta_from(&below_cds)?;
+    if !cds_delta.is_empty() {
         layers.push(Layer {
-            tree: python_delta,
-            created_by: format!("lucid: {} wheels and precompiled byte code ({})", locked.wheels.len(), img.name),
+            tree: cds_delta,
+            created_by: format!("lucid: Java class-data-sharing archive ({})", img.name),
         });
     }
 
@@ -167,7 +190,141 @@ pub fn assemble_image(
     packages.extend(locked.packages.iter().map(|p| (p.name.clone(), p.version.clone())));
     packages.sort();
     wheels.sort();
-    Ok(Assembled { tree, layers, packages, wheels })
+    Ok(Assembled { tree, layers, packages, wheels, env })
+}
+
+/// Fetches the locked `.deb` files (from the cache, or the source serving their suite), each
+/// verified against its recorded SHA-256; in the order of `packages`.
+fn fetch_debs(
+    packages: &[LockedPackage],
+    sources: &[debian::mirror::Source],
+    fetcher: &Fetcher,
+    what: &str,
+) -> Result<Vec<Arc<Vec<u8>>>> {
+    let wants = packages
+        .iter()
+        .map(|p| {
+            let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
+                format!("package {} comes from suite {}, which no configured source serves", p.name, p.suite)
+            })?;
+            Ok(Want {
+                url: join_url(&source.uri, &p.filename),
+                sha256: p.sha256.clone(),
+                size: Some(p.size),
+                label: format!("{} {} ({})", p.name, p.version, p.architecture),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    fetcher.fetch_all(what, &wants)
+}
+
+/// Adds the image's Java (see [`crate::java`]): a jlink runtime linked from the locked tools, or
+/// the JDK already unpacked from the image's packages; then the trust store, links and, when the
+/// spec asks, a CDS archive. Returns `JAVA_HOME` and `JAVA_VERSION` for the image config.
+#[allow(clippy::too_many_arguments)]
+fn add_java(
+    tree: &mut Tree,
+    spec: &Spec,
+    img: &Image,
+    java: &Java,
+    platform: &Platform,
+    lock: &Lock,
+    sources: &[debian::mirror::Source],
+    fetcher: &Fetcher,
+    epoch: i64,
+) -> Result<BTreeMap<String, String>> {
+    let host = Platform::host();
+    let runs_here = platform.arch == host.arch;
+    let home = match java.runtime {
+        JavaRuntime::Jlink => {
+            let home = java.jlink_home().to_string();
+            if crate::build::makes_jlink_runtime(spec, img).is_some() {
+                let plat = platform.to_string();
+                let target_tools = &lock.image(&img.name, &plat).map(|l| l.tools.clone()).unwrap_or_default();
+                let host_tools = lock.image(&img.name, &host.to_string()).map(|l| l.tools.clone()).with_context(|| {
+                    format!(
+                        "jlink for {platform} runs the JDK of this host's platform ({host}), which the lock does not \
+                         have for {}: add {host} to the spec's platforms and run `lucid lock`",
+                        img.name
+                    )
+                })?;
+                let target_jdk = target_tools.iter().find(|p| p.name == java.jdk).with_context(|| {
+                    format!("the lock has no tools entry {} for {} on {plat}; run `lucid lock`", java.jdk, img.name)
+                })?;
+                let req = jlink::Request::new(&java.modules(), platform.debian_arch(), host.debian_arch(), java.cds);
+                let key = req.key(&host_tools, target_jdk);
+                let linked = jlink::link(&fetcher.cache, &req, &key, || {
+                    status("Unpacking", format!("{} ({} packages) to run jlink", java.jdk, host_tools.len()));
+                    let debs = fetch_debs(&host_tools, sources, fetcher, "tools")?;
+                    let host_jdk = jlink::Jdk::unpack(&java.jdk, &host_tools, &debs)?;
+                    let target_jdk = if runs_here {
+                        None
+                    } else {
+                        let debs = fetch_debs(std::slice::from_ref(target_jdk), sources, fetcher, "jmods")?;
+                        Some(jlink::Jdk::unpack(&java.jdk, std::slice::from_ref(target_jdk), &debs)?)
+                    };
+                    Ok((host_jdk, target_jdk))
+                })
+                .with_context(|| format!("cannot make the Java runtime of {} for {platform}", img.name))?;
+                if linked.cached {
+                    status("Cached", format!("jlink runtime {} ({} modules)", &linked.key[..12], req.modules.len()));
+                } else if linked.cds_dumps > 0 {
+                    status(
+                        "Linked",
+                        format!(
+                            "{} modules with jlink in {:.1}s, CDS archive {} in {:.1}s ({} dumps)",
+                            req.modules.len(),
+                            linked.jlink_millis as f64 / 1000.0,
+                            crate::spec::format_size(linked.cds_bytes),
+                            linked.cds_millis as f64 / 1000.0,
+                            linked.cds_dumps
+                        ),
+                    );
+                } else {
+                    status(
+                        "Linked",
+                        format!(
+                            "{} modules with jlink in {:.1}s",
+                            req.modules.len(),
+                            linked.jlink_millis as f64 / 1000.0
+                        ),
+                    );
+                }
+                if java.cds && !req.dumps_cds() {
+                    status("Skipped", format!("CDS archive: a {platform} JVM does not run on this {host} host"));
+                }
+                crate::java::place_runtime(tree, &linked.runtime, &home)?;
+            }
+            home
+        }
+        JavaRuntime::Jdk => {
+            let home = format!("/{}", jlink::find_home(tree, &java.jdk)?);
+            let shipped = format!("{}/{}", home.trim_start_matches('/'), jlink::CDS_ARCHIVE);
+            if java.cds && tree.contains(&shipped) {
+                status("Kept", format!("the CDS archive Debian ships in /{shipped}"));
+            } else if java.cds && runs_here {
+                let started = std::time::Instant::now();
+                let bytes = crate::java::cds_in_tree(tree, &home)
+                    .with_context(|| format!("cannot dump the CDS archive of {}", img.name))?;
+                status(
+                    "Dumped",
+                    format!(
+                        "CDS archive of {home}: {} in {:.1}s",
+                        crate::spec::format_size(bytes),
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+            home
+        }
+    };
+    let done =
+        crate::java::finish(tree, &home, epoch).with_context(|| format!("cannot finish the Java of {}", img.name))?;
+    status("Trusted", format!("{} CA certificates in /{}", done.anchors, java::truststore::PATH));
+    let mut env = BTreeMap::new();
+    env.insert("JAVA_HOME".to_string(), done.home);
+    env.insert("JAVA_VERSION".to_string(), done.version);
+    Ok(env)
 }
 
 /// Fetches the locked wheels (from the cache, or the package index by file name) and installs

@@ -17,7 +17,7 @@ use crate::debian;
 use crate::fetch::Fetcher;
 use crate::lock::{ImageLock, Lock, LockedPackage, LockedWheel, inputs_digest};
 use crate::python;
-use crate::spec::{Platform, Spec, Stage};
+use crate::spec::{Image, JavaRuntime, Platform, Spec, Stage};
 use crate::status::status;
 
 pub use assemble::{Assembled, assemble_image};
@@ -82,20 +82,20 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
             let closure = debian::resolver::resolve(&universe, &roots, &img.exclude)
                 .with_context(|| format!("cannot resolve the packages of {} for {platform}", img.name))?;
             let inherited = img.extends.as_ref().and_then(|p| closures.get(p)).cloned().unwrap_or_default();
-            let mut own: Vec<LockedPackage> = closure
-                .iter()
-                .filter(|p| !inherited.contains(&p.name))
-                .map(|p| LockedPackage {
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                    architecture: p.architecture.clone(),
-                    suite: p.suite.clone(),
-                    filename: p.filename.clone(),
-                    size: p.size,
-                    sha256: p.sha256.clone(),
-                })
-                .collect();
+            let mut own: Vec<LockedPackage> =
+                closure.iter().filter(|p| !inherited.contains(&p.name)).map(locked_package).collect();
             own.sort();
+            // A jlink runtime is made from the JDK package's closure: build tools, locked per
+            // platform so the lock does not depend on the machine that made it.
+            let mut tools = Vec::new();
+            if let Some(java) = makes_jlink_runtime(spec, img) {
+                let found = debian::resolver::resolve(&universe, std::slice::from_ref(&java.jdk), &img.exclude)
+                    .with_context(|| {
+                        format!("cannot resolve the JDK {} (images.{}.java.jdk) for {platform}", java.jdk, img.name)
+                    })?;
+                tools = found.iter().map(locked_package).collect();
+                tools.sort();
+            }
             closures.insert(img.name.clone(), closure.iter().map(|p| p.name.clone()).collect());
             let mut wheels = Vec::new();
             if let Some(text) = requirements.get(&img.name) {
@@ -114,7 +114,7 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
             images
                 .entry(img.name.clone())
                 .or_default()
-                .insert(platform.to_string(), ImageLock { packages: own, wheels });
+                .insert(platform.to_string(), ImageLock { packages: own, wheels, tools });
         }
     }
     Ok(Lock {
@@ -123,6 +123,26 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
         source_date_epoch: epoch,
         images,
     })
+}
+
+fn locked_package(p: &debian::packages::Package) -> LockedPackage {
+    LockedPackage {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        architecture: p.architecture.clone(),
+        suite: p.suite.clone(),
+        filename: p.filename.clone(),
+        size: p.size,
+        sha256: p.sha256.clone(),
+    }
+}
+
+/// The Java settings of `img` when it links its own runtime: a `jlink` runtime that its parent
+/// (if any) does not already have with the same settings.
+pub fn makes_jlink_runtime<'a>(spec: &Spec, img: &'a Image) -> Option<&'a crate::spec::Java> {
+    let java = img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jlink)?;
+    let parent = img.extends.as_ref().and_then(|p| spec.image(p).ok());
+    if parent.is_some_and(|p| p.java.as_ref() == Some(java)) { None } else { Some(java) }
 }
 
 fn pick_wheels(

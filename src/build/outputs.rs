@@ -89,12 +89,14 @@ pub fn image_for(
     if let Some(b) = img.budget {
         labels.insert("dev.lucid.budget".into(), b.to_string());
     }
+    let mut env = assembled.env.clone();
+    env.extend(img.env.clone());
     let config = oci::image::ImageConfig {
         architecture: platform.arch.clone(),
         os: platform.os.clone(),
         variant: platform.variant.clone(),
         user: format!("{}:{}", spec.user.uid, spec.user.gid),
-        env: env_list(&img.env),
+        env: env_list(&env),
         entrypoint: img.entrypoint.clone(),
         cmd: img.cmd.clone(),
         working_dir: spec.user.home.clone(),

@@ -13,12 +13,11 @@
 //!   not the scratch directory, so tracebacks read right.
 //!
 //! The `.pyc` format does not depend on the CPU, so one compile serves every architecture.
-//! To run the interpreter, the needed part of `python_tree` and the sources are written into a
+//! To run the interpreter, the needed part of `python_tree` ([`crate::rootfs::exec`]) and the sources are written into a
 //! private temporary directory that is removed afterwards; nothing is installed on the host.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -26,6 +25,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::fetch::Cache;
+use crate::rootfs::exec::{self, Program, write_file};
 use crate::rootfs::{Entry, Node, Tree};
 
 /// What [`compile`] did.
@@ -242,8 +242,7 @@ pub fn pyc_key(py_key: &str) -> String {
 
 /// How to start the tree's interpreter on this host.
 pub struct Runner {
-    pub loader: PathBuf,
-    pub library_path: String,
+    pub program: Program,
     pub python: PathBuf,
     pub home: PathBuf,
 }
@@ -252,10 +251,8 @@ impl Runner {
     /// `loader --inhibit-cache --library-path ... python3.11` with a clean environment: only
     /// the tree's libraries, its own standard library (PYTHONHOME), a fixed hash seed.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.loader);
-        cmd.arg("--inhibit-cache").arg("--library-path").arg(&self.library_path).arg(&self.python);
-        cmd.env_clear()
-            .env("PYTHONHOME", &self.home)
+        let mut cmd = self.program.command();
+        cmd.env("PYTHONHOME", &self.home)
             .env("PYTHONHASHSEED", "0")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONNOUSERSITE", "1")
@@ -264,86 +261,17 @@ impl Runner {
     }
 }
 
-/// Host machine -> (Debian multiarch triplet, dynamic loader path in the tree).
-fn host_loader() -> Result<(&'static str, &'static str)> {
-    match std::env::consts::ARCH {
-        "x86_64" => Ok(("x86_64-linux-gnu", "lib64/ld-linux-x86-64.so.2")),
-        "aarch64" => Ok(("aarch64-linux-gnu", "lib/ld-linux-aarch64.so.1")),
-        other => bail!("cannot run the build's Python on a {other} host (x86_64 and aarch64 are supported)"),
-    }
-}
-
 /// Writes what the interpreter needs from `python_tree` (loader, shared libraries, the binary
-/// and its standard library) under `root`. Links are recreated relative and resolved inside the
-/// tree, so nothing can point at the host's own files.
+/// and its standard library) under `root`.
 pub fn materialize_python(python_tree: &Tree, root: &Path) -> Result<Runner> {
-    let (triplet, loader) = host_loader()?;
-    let python_key = python_tree
-        .resolve("usr/bin/python3.11")
-        .context("the build tree has no usr/bin/python3.11 (python3.11-minimal)")?;
-    let loader_key = python_tree
-        .resolve(loader)
-        .with_context(|| format!("the build tree has no {loader} for this host (libc6 of the host architecture)"))?;
-    let wanted = |k: &str| {
-        let under = |d: &str| k == d || k.starts_with(&format!("{d}/"));
-        (under("lib") && !k.starts_with("lib/python"))
-            || under("lib64")
-            || under(&format!("usr/lib/{triplet}"))
-            || (under("usr/lib/python3.11") && !k.contains("/dist-packages/") && !k.contains("/site-packages/"))
-            || k == "usr"
-            || k == "usr/lib"
+    if python_tree.resolve("usr/bin/python3.11").is_none() {
+        bail!("the build tree has no usr/bin/python3.11 (python3.11-minimal)");
+    }
+    let program = exec::materialize(python_tree, root, "usr/bin/python3.11", |k| {
+        exec::under(k, "usr/lib/python3.11") && !k.contains("/dist-packages/") && !k.contains("/site-packages/")
             || k == "usr/bin"
-            || k == python_key
-    };
-    fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
-    let mut links = Vec::new();
-    for (key, e) in python_tree.iter() {
-        if !wanted(key) {
-            continue;
-        }
-        let path = root.join(key);
-        match &e.node {
-            Node::Dir => fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?,
-            Node::File(data) => write_file(&path, data, (e.mode & 0o777) | 0o600)?,
-            Node::Symlink(_) => links.push(key.clone()),
-        }
-    }
-    for key in links {
-        let Some(target) = python_tree.resolve(&key) else { continue };
-        let depth = key.matches('/').count();
-        let rel = format!("{}{}", "../".repeat(depth), target);
-        let path = root.join(&key);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).ok();
-        }
-        std::os::unix::fs::symlink(&rel, &path).with_context(|| format!("cannot link {}", path.display()))?;
-    }
-    let lib_path = [format!("lib/{triplet}"), format!("usr/lib/{triplet}")]
-        .iter()
-        .map(|d| root.join(d).display().to_string())
-        .collect::<Vec<_>>()
-        .join(":");
-    Ok(Runner {
-        loader: root.join(loader_key),
-        library_path: lib_path,
-        python: root.join(python_key),
-        home: root.join("usr"),
-    })
-}
-
-fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(data).with_context(|| format!("cannot write {}", path.display()))
+    })?;
+    Ok(Runner { python: program.program.clone(), home: root.join("usr"), program })
 }
 
 #[cfg(test)]

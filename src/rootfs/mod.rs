@@ -1,5 +1,6 @@
 //! The in-memory root filesystem and what the builder makes in it in place of maintainer scripts.
 
+pub mod exec;
 pub mod prune;
 pub mod system;
 pub mod tree;

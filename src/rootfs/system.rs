@@ -6,6 +6,8 @@
 //! OpenSSL links to it, the time zone, `os-release`, name-service configuration, interpreter links
 //! and the per-package dpkg status files that vulnerability scanners read.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 
 use super::tree::{Entry, Node, Tree};
@@ -44,18 +46,14 @@ pub fn add_tmp(tree: &mut Tree) -> Result<()> {
 /// Returns the number of certificates, or 0 when the package is not in the image.
 pub fn add_ca_bundle(tree: &mut Tree) -> Result<usize> {
     let mut bundle = Vec::new();
-    let mut count = 0;
-    for (key, entry) in tree.iter_under("usr/share/ca-certificates") {
-        if let Node::File(data) = &entry.node
-            && key.ends_with(".crt")
-        {
-            bundle.extend_from_slice(data);
-            if !bundle.ends_with(b"\n") {
-                bundle.push(b'\n');
-            }
-            count += 1;
+    let certs = ca_certificates(tree);
+    for (_, data) in &certs {
+        bundle.extend_from_slice(data);
+        if !bundle.ends_with(b"\n") {
+            bundle.push(b'\n');
         }
     }
+    let count = certs.len();
     if count == 0 {
         return Ok(0);
     }
@@ -65,6 +63,18 @@ pub fn add_ca_bundle(tree: &mut Tree) -> Result<usize> {
         tree.insert("usr/lib/ssl/certs", Entry::symlink("/etc/ssl/certs"))?;
     }
     Ok(count)
+}
+
+/// The CA certificates the ca-certificates package ships (`usr/share/ca-certificates/**/*.crt`,
+/// PEM), sorted by path: what `update-ca-certificates` enables by default, and the one source of
+/// both the PEM bundle and the Java trust store.
+pub fn ca_certificates(tree: &Tree) -> Vec<(String, Arc<Vec<u8>>)> {
+    tree.iter_under("usr/share/ca-certificates")
+        .filter_map(|(key, entry)| match &entry.node {
+            Node::File(data) if key.ends_with(".crt") => Some((key.clone(), data.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// UTC as the local time, when tzdata is present.

@@ -114,6 +114,8 @@ struct RawImage {
     #[serde(default)]
     python: Option<Python>,
     #[serde(default)]
+    java: Option<Java>,
+    #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -140,6 +142,137 @@ pub struct Python {
     pub compile: bool,
 }
 
+/// Java settings of an image: where its Java comes from and what the builder makes around it
+/// (the trust store, `/usr/bin` links, `JAVA_HOME`, a class-data-sharing archive).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Java {
+    /// The Debian JDK package (`openjdk-17-jdk-headless`): its `jlink` and jmods make a `jlink`
+    /// runtime; with `runtime: jdk` it is installed as it is.
+    pub jdk: String,
+    /// How the image gets its Java.
+    #[serde(default)]
+    pub runtime: JavaRuntime,
+    /// Modules linked into a `jlink` runtime (their dependencies come along). Defaults to
+    /// [`DEFAULT_JAVA_MODULES`]; see docs/java-modules.md.
+    #[serde(default)]
+    pub modules: Option<Vec<String>>,
+    /// Dump a class-data-sharing archive (`lib/server/classes.jsa`) with the image's own JVM:
+    /// about 11 MB for a faster start-up.
+    #[serde(default = "default_true")]
+    pub cds: bool,
+    /// Where a `jlink` runtime goes (`JAVA_HOME`); a `jdk` runtime stays where Debian puts it.
+    #[serde(default)]
+    pub home: Option<String>,
+}
+
+/// Where an image's Java comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum JavaRuntime {
+    /// A runtime made by `jlink` from the JDK's jmods. The JDK is a build tool (locked as
+    /// `tools`), not image content: no javac, no jshell, no jmods in the image.
+    #[default]
+    #[serde(rename = "jlink")]
+    Jlink,
+    /// The JDK package and its dependencies, installed as Debian ships them (javac, jar, jlink):
+    /// for build-stage images.
+    #[serde(rename = "jdk")]
+    Jdk,
+}
+
+impl JavaRuntime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JavaRuntime::Jlink => "jlink",
+            JavaRuntime::Jdk => "jdk",
+        }
+    }
+}
+
+/// The server module set linked when the spec names none: what services and their common
+/// frameworks load at start-up, without the desktop (AWT, Swing, fonts). docs/java-modules.md
+/// says why each is in, and what is left out.
+pub const DEFAULT_JAVA_MODULES: &[&str] = &[
+    "java.base",
+    "java.instrument",
+    "java.logging",
+    "java.management",
+    "java.naming",
+    "java.net.http",
+    "java.prefs",
+    "java.scripting",
+    "java.security.jgss",
+    "java.security.sasl",
+    "java.sql",
+    "java.xml",
+    "jdk.crypto.ec",
+    "jdk.jfr",
+    "jdk.management",
+    "jdk.naming.dns",
+    "jdk.net",
+    "jdk.unsupported",
+    "jdk.zipfs",
+];
+
+/// Where a `jlink` runtime goes when the spec does not say.
+pub const DEFAULT_JAVA_HOME: &str = "/usr/lib/jvm/java-17-lucid";
+
+impl Java {
+    /// The modules to link: the spec's, or the default server set.
+    pub fn modules(&self) -> Vec<String> {
+        match &self.modules {
+            Some(m) => m.clone(),
+            None => DEFAULT_JAVA_MODULES.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    /// `JAVA_HOME` of a `jlink` runtime.
+    pub fn jlink_home(&self) -> &str {
+        self.home.as_deref().unwrap_or(DEFAULT_JAVA_HOME)
+    }
+
+    /// Checks what serde cannot: module names, the home path, keys that only one runtime reads.
+    fn validate(&self, image: &str) -> std::result::Result<(), String> {
+        let key = |k: &str| format!("images.{image}.java.{k}");
+        if self.jdk.trim().is_empty() || self.jdk.contains([' ', '(', '=']) {
+            return Err(format!("{}: {:?} is not a Debian package name", key("jdk"), self.jdk));
+        }
+        match self.runtime {
+            JavaRuntime::Jlink => {
+                let modules = self.modules();
+                if !modules.iter().any(|m| m == "java.base") {
+                    return Err(format!("{}: must include java.base", key("modules")));
+                }
+                if let Some(bad) = modules.iter().find(|m| {
+                    m.is_empty()
+                        || !m.split('.').all(|p| {
+                            p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        })
+                }) {
+                    return Err(format!("{}: {bad:?} is not a module name", key("modules")));
+                }
+                let home = self.jlink_home();
+                if !home.starts_with('/')
+                    || home.split('/').any(|p| p == ".." || p == ".")
+                    || home.trim_matches('/').is_empty()
+                {
+                    return Err(format!("{}: {home:?} must be an absolute path without . or ..", key("home")));
+                }
+            }
+            JavaRuntime::Jdk => {
+                if self.modules.is_some() {
+                    return Err(format!("{}: only a `runtime: jlink` image links modules", key("modules")));
+                }
+                if self.home.is_some() {
+                    return Err(format!("{}: a `runtime: jdk` image keeps Debian's JAVA_HOME", key("home")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_site_packages() -> String {
     "/usr/local/lib/python3.11/site-packages".to_string()
 }
@@ -161,6 +294,7 @@ pub struct Image {
     /// Global excludes plus the image's own.
     pub exclude: Vec<String>,
     pub python: Option<Python>,
+    pub java: Option<Java>,
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub cmd: Vec<String>,
@@ -292,6 +426,7 @@ impl Spec {
             let mut labels = raw.labels.clone();
             let mut prune = raw.prune.clone();
             let mut python = None;
+            let mut java = None;
             let mut cmd = Vec::new();
             let mut entrypoint = Vec::new();
             if let Some(p) = &parent {
@@ -300,6 +435,7 @@ impl Spec {
                 labels = p.labels.clone();
                 prune = p.prune.clone();
                 python = p.python.clone();
+                java = p.java.clone();
                 cmd = p.cmd.clone();
                 entrypoint = p.entrypoint.clone();
             }
@@ -310,6 +446,12 @@ impl Spec {
             extend_unique(&mut prune.keep, &raw_img.prune.keep);
             if raw_img.python.is_some() {
                 python = raw_img.python.clone();
+            }
+            if raw_img.java.is_some() {
+                java = raw_img.java.clone();
+            }
+            if let Some(j) = &java {
+                j.validate(&name).map_err(|e| anyhow::anyhow!("{}: {e}", at(path, spanned.referenced)))?;
             }
             if let Some(c) = &raw_img.cmd {
                 cmd = c.clone();
@@ -327,7 +469,14 @@ impl Spec {
             {
                 bail!("{}: images.{name}.python.site_packages: must be an absolute path", at(path, spanned.referenced));
             }
-            if raw_img.packages.is_empty() && parent.is_none() {
+            // A `runtime: jdk` image installs its JDK package: it is one of the image's packages.
+            let mut packages = raw_img.packages.clone();
+            if let Some(j) = raw_img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jdk)
+                && !packages.contains(&j.jdk)
+            {
+                packages.push(j.jdk.clone());
+            }
+            if packages.is_empty() && parent.is_none() {
                 bail!(
                     "{}: images.{name}.packages: an image that extends nothing needs packages",
                     at(path, spanned.referenced)
@@ -339,9 +488,10 @@ impl Spec {
                 stage: raw_img.stage,
                 budget,
                 description: raw_img.description.clone(),
-                packages: raw_img.packages.clone(),
+                packages,
                 exclude,
                 python,
+                java,
                 env,
                 labels,
                 cmd,

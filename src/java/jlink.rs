@@ -1,0 +1,423 @@
+//! A Java runtime made by `jlink` from the JDK of the lock, cached by what decides its bytes.
+//!
+//! - `jlink` is the one of the JDK package in the lock (`tools` of the host's platform), unpacked
+//!   from its `.deb` and started through [`crate::rootfs::exec`]; a JDK installed on the host is
+//!   never used. The jmods are those of the target platform's JDK package (Debian 12 has no
+//!   separate jmods package: they ship in `openjdk-17-jdk-headless`).
+//! - Options: `--strip-debug --no-man-pages --no-header-files --compress=2`. For a foreign
+//!   architecture `--strip-debug` would call the host's `objcopy` on the target's ELF files, which
+//!   fails, so `--strip-java-debug-attributes` replaces it (native libraries stay as Debian
+//!   stripped them).
+//! - jlink output is deterministic (checked: two links of the same inputs are identical). The
+//!   class-data-sharing dump is not by default: with G1 it archives heap objects whose identity
+//!   hashes, and with the JIT threads whose symbol hashes, change from run to run. Dumped with
+//!   the serial collector and the interpreter only ([`CDS_DUMP_FLAGS`]) it is identical run after
+//!   run, and the archive still maps at run time under any collector (only the ~1 MB of archived
+//!   heap objects is missing, worth about a millisecond of start-up).
+//! - The runtime is cached under `<cache>/jlink/<key>`, the key being a digest of the JDK
+//!   packages (SHA-256 of every tool `.deb` and of the target's JDK `.deb`), the target
+//!   architecture, the sorted modules, the options and the CDS setting: a warm rebuild reads the
+//!   directory and runs nothing. Entries are made in a scratch directory beside it and renamed into
+//!   place, so a killed build never leaves half a runtime under a real key.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::fetch::{Cache, sha256_hex};
+use crate::lock::LockedPackage;
+use crate::rootfs::exec::{self, Program};
+use crate::rootfs::{Entry, Node, Origin, Tree};
+
+/// Options every runtime is linked with (see the module comment for the foreign-arch variant).
+pub const JLINK_OPTIONS: &[&str] = &["--strip-debug", "--no-man-pages", "--no-header-files", "--compress=2"];
+/// Replaces `--strip-debug` when the target is not the host's architecture.
+const FOREIGN_STRIP: &str = "--strip-java-debug-attributes";
+/// How the class-data-sharing archive is dumped: deterministic flags (see the module comment),
+/// with a fixed heap so the host's memory size cannot change the archive.
+pub const CDS_DUMP_FLAGS: &[&str] = &["-Xshare:dump", "-XX:+UseSerialGC", "-Xint", "-Xms128m", "-Xmx128m"];
+/// Where the JVM looks for its default archive, relative to the Java home.
+pub const CDS_ARCHIVE: &str = "lib/server/classes.jsa";
+/// The origin of CDS archives in the tree: they go in a layer of their own.
+pub const CDS_ORIGIN: &str = "cds";
+/// Bumped whenever the recipe changes in a way the key does not capture.
+const RECIPE: &str = "lucid-jlink-2";
+
+/// A JDK unpacked from `.deb` files into a tree.
+pub struct Jdk {
+    pub tree: Tree,
+    /// The Java home in the tree (`usr/lib/jvm/java-17-openjdk-amd64`).
+    pub home: String,
+}
+
+impl Jdk {
+    /// Unpacks `debs` (the locked `packages`, in the same order) and finds the home of `jdk`.
+    pub fn unpack(jdk: &str, packages: &[LockedPackage], debs: &[Arc<Vec<u8>>]) -> Result<Jdk> {
+        let mut tree = Tree::new();
+        for (p, deb) in packages.iter().zip(debs) {
+            crate::debian::deb::extract(deb, &p.name, &mut tree)
+                .with_context(|| format!("cannot unpack {} {} ({})", p.name, p.version, p.filename))?;
+        }
+        let home = find_home(&tree, jdk)?;
+        Ok(Jdk { tree, home })
+    }
+}
+
+/// The directory under `usr/lib/jvm` whose `bin/javac` the package `jdk` ships: the JDK's home.
+pub fn find_home(tree: &Tree, jdk: &str) -> Result<String> {
+    let mut homes = tree.iter_under("usr/lib/jvm").filter_map(|(k, e)| {
+        let home = k.strip_suffix("/bin/javac")?;
+        let ours = matches!(&e.origin, Origin::Deb(p) if &**p == jdk);
+        (ours && home.matches('/').count() == 3).then(|| home.to_string())
+    });
+    match (homes.next(), homes.next()) {
+        (Some(h), None) => Ok(h),
+        (None, _) => bail!("the package {jdk} ships no usr/lib/jvm/*/bin/javac: is it a JDK?"),
+        (Some(a), Some(b)) => bail!("the package {jdk} ships two JDK homes ({a}, {b})"),
+    }
+}
+
+/// What to link.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Module names, sorted and unique.
+    pub modules: Vec<String>,
+    /// Debian architecture of the target (`amd64`).
+    pub target_arch: String,
+    /// Debian architecture of the host running jlink.
+    pub host_arch: String,
+    pub cds: bool,
+}
+
+impl Request {
+    pub fn new(modules: &[String], target_arch: &str, host_arch: &str, cds: bool) -> Request {
+        let mut modules = modules.to_vec();
+        modules.sort();
+        modules.dedup();
+        Request { modules, target_arch: target_arch.into(), host_arch: host_arch.into(), cds }
+    }
+
+    fn foreign(&self) -> bool {
+        self.target_arch != self.host_arch
+    }
+
+    /// jlink's options for this target.
+    pub fn options(&self) -> Vec<&'static str> {
+        JLINK_OPTIONS.iter().map(|o| if *o == "--strip-debug" && self.foreign() { FOREIGN_STRIP } else { *o }).collect()
+    }
+
+    /// Whether a CDS archive will be dumped: asked for, and the target's JVM runs on this host.
+    pub fn dumps_cds(&self) -> bool {
+        self.cds && !self.foreign()
+    }
+
+    /// The cache key: everything that decides the runtime's bytes.
+    pub fn key(&self, host_tools: &[LockedPackage], target_jdk: &LockedPackage) -> String {
+        let mut s = format!("{RECIPE}\ntarget={} host={}\n", self.target_arch, self.host_arch);
+        for p in host_tools {
+            s.push_str(&format!("tool {} {} {} {}\n", p.name, p.version, p.architecture, p.sha256));
+        }
+        s.push_str(&format!("jmods {} {} {}\n", target_jdk.name, target_jdk.version, target_jdk.sha256));
+        s.push_str(&format!("modules={}\noptions={:?}\n", self.modules.join(","), self.options()));
+        if self.dumps_cds() {
+            s.push_str(&format!("cds={CDS_DUMP_FLAGS:?}\n"));
+        }
+        sha256_hex(s.as_bytes())
+    }
+}
+
+/// A linked runtime, keyed relative to its home (`bin/java`).
+pub struct Linked {
+    pub runtime: Tree,
+    /// Served from the cache (no jlink, no dump ran).
+    pub cached: bool,
+    /// Time spent in jlink and in the dump (0 when cached).
+    pub jlink_millis: u128,
+    pub cds_millis: u128,
+    /// Size of the CDS archive (0 without).
+    pub cds_bytes: u64,
+    /// Dumps it took to get an archive that recurred (0 when cached or without CDS).
+    pub cds_dumps: usize,
+    pub key: String,
+}
+
+/// The runtime for `req` under `key` (see [`Request::key`]), from the cache, or linked with what
+/// `tools` unpacks (called on a cache miss only): the host's JDK, which runs jlink, and for a
+/// foreign target the target's JDK, whose jmods are linked.
+pub fn link(
+    cache: &Cache,
+    req: &Request,
+    key: &str,
+    tools: impl FnOnce() -> Result<(Jdk, Option<Jdk>)>,
+) -> Result<Linked> {
+    let dir = cache.derived_dir("jlink")?;
+    let entry = dir.join(key);
+    if entry.join("release").is_file() {
+        let runtime = read_dir_tree(&entry)?;
+        let cds_bytes = runtime.get(CDS_ARCHIVE).map(Entry::size).unwrap_or(0);
+        return Ok(Linked {
+            runtime,
+            cached: true,
+            jlink_millis: 0,
+            cds_millis: 0,
+            cds_bytes,
+            cds_dumps: 0,
+            key: key.into(),
+        });
+    }
+    let (host_jdk, target_jdk) = tools()?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(&dir)
+        .with_context(|| format!("cannot create a scratch directory in {}", dir.display()))?;
+    let out = scratch.path().join("runtime");
+    let tools_root = scratch.path().join("jdk");
+    let jlink = exec::materialize(&host_jdk.tree, &tools_root, &format!("{}/bin/jlink", host_jdk.home), |k| {
+        exec::under(k, &host_jdk.home) || exec::under(k, "etc")
+    })?;
+    let jmods_dir = match (&target_jdk, req.foreign()) {
+        (Some(target), true) => {
+            let root = scratch.path().join("target");
+            let jmods = format!("{}/jmods", target.home);
+            materialize_dir(&target.tree, &root, &jmods)?;
+            root.join(jmods)
+        }
+        (None, true) => bail!("linking for {} needs that architecture's JDK (its jmods)", req.target_arch),
+        (_, false) => tools_root.join(format!("{}/jmods", host_jdk.home)),
+    };
+    let started = Instant::now();
+    let mut cmd = jlink.command();
+    cmd.arg("--module-path")
+        .arg(&jmods_dir)
+        .arg("--add-modules")
+        .arg(req.modules.join(","))
+        .args(req.options())
+        .arg("--output")
+        .arg(&out)
+        .env("LANG", "C.UTF-8");
+    let run = cmd.output().with_context(|| format!("cannot start jlink ({})", jlink.program.display()))?;
+    if !run.status.success() {
+        bail!(
+            "jlink of {} failed ({}): {}{}",
+            req.modules.join(","),
+            run.status,
+            String::from_utf8_lossy(&run.stdout),
+            exec::tail(&run.stderr, 12)
+        );
+    }
+    let jlink_millis = started.elapsed().as_millis();
+    let mut cds_millis = 0;
+    let mut cds_dumps = 0;
+    if req.dumps_cds() {
+        let started = Instant::now();
+        let java = Program { program: out.join("bin/java"), ..jlink.clone() };
+        cds_dumps = dump_cds(&java, &out.join(CDS_ARCHIVE))?;
+        cds_millis = started.elapsed().as_millis();
+    }
+    match fs::rename(&out, &entry) {
+        Ok(()) => {}
+        // Another build stored the same key meanwhile: same inputs, same bytes; use theirs.
+        Err(_) if entry.join("release").is_file() => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot store the runtime in {}", entry.display())),
+    }
+    drop(scratch);
+    let runtime = read_dir_tree(&entry)?;
+    let cds_bytes = runtime.get(CDS_ARCHIVE).map(Entry::size).unwrap_or(0);
+    Ok(Linked { runtime, cached: false, jlink_millis, cds_millis, cds_bytes, cds_dumps, key: key.into() })
+}
+
+/// A CDS archive is accepted once this many dumps gave the same bytes (see [`dump_cds`]).
+const CDS_AGREEING_DUMPS: usize = 3;
+/// Dumps tried before giving up.
+const CDS_MAX_DUMPS: usize = 9;
+
+/// Runs `java` (already on disk, with its libraries) to dump its default CDS archive to
+/// `archive`, and returns how many dumps it took.
+///
+/// HotSpot 17 orders the archived symbols by address, and its Finalizer thread races the main
+/// thread to parse `jdk.internal.misc.VM` at start-up, so the same dump gives one of a few
+/// archives (measured: 5 different ones in 8 runs unpinned). Pinned to one CPU the race is mostly
+/// won by the main thread (about 9 runs in 10 give the same archive), so the dump runs pinned, is
+/// repeated, and the first archive produced [`CDS_AGREEING_DUMPS`] times wins: a build picks the
+/// rare variant with a probability well under 1%. The archive is also the only content of its
+/// own layer, so even then only that layer differs; `java.cds: false` leaves it out entirely.
+pub fn dump_cds(java: &Program, archive: &Path) -> Result<usize> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for attempt in 1..=CDS_MAX_DUMPS {
+        let data = dump_once(java, archive)?;
+        let digest = sha256_hex(&data);
+        let count = match seen.iter_mut().find(|(d, _)| *d == digest) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                seen.push((digest, 1));
+                1
+            }
+        };
+        if count == CDS_AGREEING_DUMPS {
+            fs::write(archive, &data).with_context(|| format!("cannot write {}", archive.display()))?;
+            return Ok(attempt);
+        }
+    }
+    bail!(
+        "{CDS_MAX_DUMPS} class-data-sharing dumps of {} gave {} different archives and none {CDS_AGREEING_DUMPS} times; \
+         set java.cds: false to build without one",
+        java.program.display(),
+        seen.len()
+    )
+}
+
+fn dump_once(java: &Program, archive: &Path) -> Result<Vec<u8>> {
+    let _ = fs::remove_file(archive);
+    let mut cmd = java.command();
+    cmd.args(CDS_DUMP_FLAGS).arg(format!("-XX:SharedArchiveFile={}", archive.display())).env("LANG", "C.UTF-8");
+    pin_to_one_cpu(&mut cmd);
+    let run = cmd.output().with_context(|| format!("cannot start {}", java.program.display()))?;
+    if !run.status.success() || !archive.is_file() {
+        bail!(
+            "the class-data-sharing dump of {} failed ({}): {}{}",
+            java.program.display(),
+            run.status,
+            exec::tail(&run.stdout, 6),
+            exec::tail(&run.stderr, 6)
+        );
+    }
+    fs::read(archive).with_context(|| format!("cannot read {}", archive.display()))
+}
+
+/// Runs the child on the lowest CPU this process may use (best effort: where affinity cannot be
+/// set, the dump still runs, and [`dump_cds`]'s repetition still applies).
+fn pin_to_one_cpu(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // sched_getaffinity/sched_setaffinity on a stack-allocated cpu_set_t.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_getaffinity(0, size, &mut set) == 0
+                && let Some(cpu) = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set))
+            {
+                let mut one: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu, &mut one);
+                libc::sched_setaffinity(0, size, &one);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Writes the entries under `dir` of `tree` below `root` (files and directories only).
+fn materialize_dir(tree: &Tree, root: &Path, dir: &str) -> Result<()> {
+    for (k, e) in tree.iter_under(dir) {
+        match &e.node {
+            Node::Dir => fs::create_dir_all(root.join(k)).with_context(|| format!("cannot create {k}"))?,
+            Node::File(d) => exec::write_file(&root.join(k), d, 0o644)?,
+            Node::Symlink(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads a directory written by jlink into a tree, keys relative to `dir`. Modes are normalised
+/// (0755 for directories and executables, 0644 for the rest: the JVM writes its archive 0444),
+/// owners are root, so the layer does not depend on the umask of the machine that linked it.
+pub fn read_dir_tree(dir: &Path) -> Result<Tree> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tree = Tree::new();
+    let origin = Origin::Java(Arc::from("jlink"));
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut names: Vec<_> = fs::read_dir(&d)
+            .with_context(|| format!("cannot read {}", d.display()))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("cannot read {}", d.display()))?;
+        names.sort();
+        for path in names {
+            let rel = path.strip_prefix(dir).context("path outside the runtime")?;
+            let key = rel.to_str().with_context(|| format!("{}: not UTF-8", path.display()))?.to_string();
+            let meta = fs::symlink_metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
+            let entry = if meta.is_dir() {
+                stack.push(path.clone());
+                Entry::dir(0o755)
+            } else if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).with_context(|| format!("cannot read link {}", path.display()))?;
+                Entry::symlink(target.to_string_lossy().into_owned())
+            } else if meta.is_file() {
+                let data = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+                Entry::file(data, mode)
+            } else {
+                bail!("{}: not a file, directory or link", path.display());
+            };
+            let origin = if key == CDS_ARCHIVE { Origin::Java(Arc::from(CDS_ORIGIN)) } else { origin.clone() };
+            tree.insert(&key, entry.from_origin(origin))?;
+        }
+    }
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, sha: char) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: "17.0.19+10-1~deb12u2".into(),
+            architecture: "amd64".into(),
+            suite: "bookworm-security".into(),
+            filename: format!("pool/{name}.deb"),
+            size: 1,
+            sha256: sha.to_string().repeat(64),
+        }
+    }
+
+    #[test]
+    fn key_follows_every_input() {
+        let tools = vec![pkg("openjdk-17-jdk-headless", 'a')];
+        let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = Request::new(&m(&["java.sql", "java.base", "java.base"]), "amd64", "amd64", true);
+        assert_eq!(base.modules, ["java.base", "java.sql"]);
+        let k = base.key(&tools, &tools[0]);
+        assert_eq!(k, Request::new(&m(&["java.base", "java.sql"]), "amd64", "amd64", true).key(&tools, &tools[0]));
+        assert_ne!(k, Request::new(&m(&["java.base"]), "amd64", "amd64", true).key(&tools, &tools[0]));
+        assert_ne!(k, Request::new(&m(&["java.base", "java.sql"]), "amd64", "amd64", false).key(&tools, &tools[0]));
+        assert_ne!(k, base.key(&[pkg("openjdk-17-jdk-headless", 'b')], &tools[0]));
+        let arm = Request::new(&m(&["java.base"]), "arm64", "amd64", true);
+        assert!(
+            !arm.dumps_cds() && arm.options().contains(&FOREIGN_STRIP) && !arm.options().contains(&"--strip-debug")
+        );
+    }
+
+    #[test]
+    fn home_is_found_by_package() {
+        let mut t = Tree::new();
+        let e = |p: &str| Entry::file(b"x".to_vec(), 0o755).from_origin(Origin::Deb(Arc::from(p)));
+        t.insert("usr/lib/jvm/java-17-openjdk-amd64/bin/javac", e("openjdk-17-jdk-headless")).unwrap();
+        t.insert("usr/lib/jvm/other/bin/javac", e("someone-else")).unwrap();
+        assert_eq!(find_home(&t, "openjdk-17-jdk-headless").unwrap(), "usr/lib/jvm/java-17-openjdk-amd64");
+        assert!(find_home(&t, "openjdk-11-jdk-headless").unwrap_err().to_string().contains("openjdk-11"));
+    }
+
+    #[test]
+    fn reads_a_directory_with_normalised_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("bin")).unwrap();
+        fs::write(d.path().join("bin/java"), b"elf").unwrap();
+        fs::set_permissions(d.path().join("bin/java"), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::write(d.path().join("release"), b"JAVA_VERSION=\"17\"\n").unwrap();
+        fs::set_permissions(d.path().join("release"), fs::Permissions::from_mode(0o444)).unwrap();
+        let t = read_dir_tree(d.path()).unwrap();
+        assert_eq!(t.get("bin/java").unwrap().mode, 0o755);
+        assert_eq!(t.get("release").unwrap().mode, 0o644);
+        assert_eq!(t.get("bin").unwrap().mode, 0o755);
+    }
+}

@@ -1,0 +1,261 @@
+//! End to end: `lucid build` of the Java images from the real Debian mirror, loaded into a real
+//! Docker engine and run there: the runtime image runs what the build image compiled.
+//!
+//! Needs network access to the Debian mirror (host apt sources) and a Docker engine; `.ci/run`
+//! starts one.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{docker, docker_ok, lucid, repo_root};
+
+/// Prints what the seed asks the JVM to prove: trust anchors it sees, its default charset, the
+/// user it runs as (from /proc, there being no `id`), and any JDK tool left in the runtime.
+const CHECK_JAVA: &str = r#"
+import java.nio.charset.Charset;
+import java.nio.file.*;
+import java.security.KeyStore;
+import javax.net.ssl.*;
+
+public class Check {
+    public static void main(String[] args) throws Exception {
+        TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        f.init((KeyStore) null);
+        int anchors = 0;
+        for (TrustManager t : f.getTrustManagers()) {
+            if (t instanceof X509TrustManager x) anchors += x.getAcceptedIssuers().length;
+        }
+        System.out.println("anchors=" + anchors);
+        System.out.println("charset=" + Charset.defaultCharset());
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("Uid:") || line.startsWith("Gid:")) {
+                System.out.println(line.split("\\s+")[0].toLowerCase() + line.split("\\s+")[1]);
+            }
+        }
+        StringBuilder javac = new StringBuilder();
+        try (DirectoryStream<Path> homes = Files.newDirectoryStream(Path.of("/usr/lib/jvm"))) {
+            for (Path home : homes) {
+                if (Files.exists(home.resolve("bin/javac"))) javac.append(home).append(' ');
+            }
+        }
+        System.out.println("javac=[" + javac.toString().trim() + "]");
+        System.out.println("java.home=" + System.getProperty("java.home"));
+    }
+}
+"#;
+
+const HELLO_JAVA: &str = r#"
+public class Hello {
+    public static void main(String[] args) {
+        System.out.println("Hello from " + System.getProperty("java.version") + " as " + System.getProperty("user.name"));
+    }
+}
+"#;
+
+/// A directory the container user (65532) can read and write, for sources and class files.
+fn shared_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(dir.path().join("Check.java"), CHECK_JAVA).unwrap();
+    std::fs::write(dir.path().join("Hello.java"), HELLO_JAVA).unwrap();
+    dir
+}
+
+fn volume(dir: &Path) -> String {
+    format!("{}:/work", dir.display())
+}
+
+/// The manifest digest of `image` in the OCI layout under `out`.
+fn manifest_digest(out: &Path, image: &str) -> String {
+    let index = std::fs::read_to_string(out.join(image).join("index.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&index).unwrap();
+    v["manifests"][0]["digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn java_images_build_load_and_run() {
+    support::require_docker();
+    let out = tempfile::tempdir().unwrap();
+    let run = lucid()
+        .current_dir(repo_root())
+        .args(["build", "lucid-java-base", "lucid-java-build", "--locked", "--load", "-o"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "lucid build failed:\n{stdout}\n{stderr}");
+
+    // The size table shows the runtime image within its 150 MB budget.
+    let row = stdout.lines().find(|l| l.starts_with("lucid-java-base ") && l.contains(" latest ")).expect(&stdout);
+    assert!(row.contains("150MB ok"), "runtime image over budget or no budget shown: {row}");
+    let size_mb: f64 = row.split_whitespace().nth(2).unwrap().trim_end_matches("MB").parse().expect(row);
+    assert!(size_mb < 150.0, "{row}");
+    assert!(stdout.lines().any(|l| l.starts_with("lucid-java-build ")), "{stdout}");
+    for img in ["lucid-java-base", "lucid-java-build"] {
+        assert!(out.path().join(img).join("index.json").is_file());
+        assert!(out.path().join(format!("{img}.tar")).is_file());
+    }
+
+    // The seed's command, as it writes it.
+    let v = docker(&["run", "--rm", "lucid-java-base:latest", "java", "-version"]);
+    assert!(v.contains("openjdk version \"17."), "{v}");
+    assert!(v.contains("sharing"), "the JVM does not use the CDS archive: {v}");
+    let config = docker(&[
+        "inspect",
+        "--format",
+        "{{.Config.User}} {{json .Config.Entrypoint}} {{range .Config.Env}}{{.}} {{end}}",
+        "lucid-java-base:latest",
+    ]);
+    assert!(config.starts_with("65532:65532 null "), "{config}");
+    for var in ["JAVA_HOME=/usr/lib/jvm/java-17-lucid", "JAVA_VERSION=17.", "LANG=C.UTF-8"] {
+        assert!(config.contains(var), "{var} not in the config: {config}");
+    }
+
+    // The build image compiles (as 65532, into a shared directory) ...
+    let javac = docker(&["run", "--rm", "lucid-java-build:latest", "javac", "-version"]);
+    assert!(javac.starts_with("javac 17."), "{javac}");
+    let dir = shared_dir();
+    let compile = "javac -d classes Hello.java Check.java && jar --create --file hello.jar --main-class Hello \
+                   -C classes Hello.class && id -u";
+    let who = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &volume(dir.path()),
+        "-w",
+        "/work",
+        "--entrypoint",
+        "/bin/sh",
+        "lucid-java-build:latest",
+        "-c",
+        compile,
+    ]);
+    assert_eq!(who.trim(), "65532", "the build image does not run as 65532: {who}");
+    assert!(dir.path().join("hello.jar").is_file());
+
+    // ... and the runtime image runs it as 65532.
+    let hello = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &volume(dir.path()),
+        "lucid-java-base:latest",
+        "java",
+        "-jar",
+        "/work/hello.jar",
+    ]);
+    assert!(hello.trim().starts_with("Hello from 17.") && hello.trim().ends_with(" as nonroot"), "{hello}");
+    let check = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &volume(dir.path()),
+        "lucid-java-base:latest",
+        "java",
+        "-cp",
+        "/work/classes",
+        "Check",
+    ]);
+    let value = |k: &str| {
+        check.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("no {k} in {check}"))
+    };
+    let anchors: usize = value("anchors").parse().expect(&check);
+    assert!(anchors > 100, "the JVM sees only {anchors} trust anchors: {check}");
+    assert_eq!(value("charset"), "UTF-8", "{check}");
+    assert!(check.contains("uid:65532") && check.contains("gid:65532"), "{check}");
+    assert_eq!(value("javac"), "[]", "a javac in the runtime image: {check}");
+    assert_eq!(value("java.home"), "/usr/lib/jvm/java-17-lucid", "{check}");
+    // The same trust store in the build image (Debian's cacerts link, our JKS).
+    let check_build = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &volume(dir.path()),
+        "lucid-java-build:latest",
+        "java",
+        "-cp",
+        "/work/classes",
+        "Check",
+    ]);
+    assert!(check_build.contains(&format!("anchors={anchors}")), "{check_build}");
+
+    // No shell, no javac, no jshell in the runtime image.
+    assert!(
+        !docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", "lucid-java-base:latest", "-c", "true"]),
+        "/bin/sh ran"
+    );
+    assert!(!docker_ok(&["run", "--rm", "lucid-java-base:latest", "javac", "-version"]), "javac ran");
+    assert!(!docker_ok(&["run", "--rm", "lucid-java-base:latest", "jshell", "--version"]), "jshell ran");
+}
+
+/// Where the default cache keeps its verified downloads, to share them with a fresh cache.
+fn default_blobs() -> PathBuf {
+    let root = match (std::env::var_os("LUCID_CACHE"), std::env::var_os("XDG_CACHE_HOME")) {
+        (Some(c), _) if !c.is_empty() => PathBuf::from(c),
+        (_, Some(x)) if !x.is_empty() => PathBuf::from(x).join("lucid"),
+        _ => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/lucid"),
+    };
+    std::fs::create_dir_all(root.join("sha256")).unwrap();
+    root.join("sha256")
+}
+
+/// The layer digests of `image` in the OCI layout under `out`, with the history line of each.
+fn layers(out: &Path, image: &str) -> Vec<(String, String)> {
+    let layout = out.join(image);
+    let blob = |digest: &str| {
+        let path = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let manifest = blob(&manifest_digest(out, image));
+    let config = blob(manifest["config"]["digest"].as_str().unwrap());
+    let history: Vec<String> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap_or("").to_string())
+        .collect();
+    let digests = manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string());
+    digests.zip(history).collect()
+}
+
+/// Two builds from the lock, each linking its own runtime and dumping its own CDS archive (fresh
+/// jlink caches that share only the verified .deb downloads): every layer but the CDS archive's
+/// is bit for bit the same (jlink is deterministic; HotSpot 17's dump is not, see
+/// src/java/jlink.rs and docs/java.md), and a warm build from either cache gives that build's
+/// digest again.
+#[test]
+fn java_runtime_builds_are_reproducible() {
+    let blobs = default_blobs();
+    let build = |cache: &Path, out: &Path, expect: &str| {
+        std::fs::create_dir_all(cache).unwrap();
+        if !cache.join("sha256").exists() {
+            std::os::unix::fs::symlink(&blobs, cache.join("sha256")).unwrap();
+        }
+        let run = lucid()
+            .current_dir(repo_root())
+            .env("LUCID_CACHE", cache)
+            .args(["build", "lucid-java-base", "--locked", "-o"])
+            .arg(out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(stderr.contains(expect), "expected {expect:?}: {stderr}");
+        manifest_digest(out, "lucid-java-base")
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (cache_a, cache_b) = (dirs[0].path().join("cache"), dirs[1].path().join("cache"));
+    let (out_a, out_b) = (dirs[0].path().join("out"), dirs[1].path().join("out"));
+    let first = build(&cache_a, &out_a, "CDS archive");
+    let _ = build(&cache_b, &out_b, "CDS archive");
+    let (la, lb) = (layers(&out_a, "lucid-java-base"), layers(&out_b, "lucid-java-base"));
+    assert_eq!(la.len(), 3, "system, runtime and CDS layers: {la:?}");
+    assert!(la[2].1.contains("class-data-sharing"), "{la:?}");
+    assert_eq!(la[..2], lb[..2], "the system or jlink runtime layer differs between two builds");
+    // Warm: the runtime (and its archive) from the jlink cache, so the very same image.
+    let warm = dirs[2].path().join("out");
+    assert_eq!(build(&cache_a, &warm, "Cached jlink runtime"), first);
+}
