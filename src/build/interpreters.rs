@@ -88,7 +88,7 @@ mod tests {
             let mut t = Tree::new();
             t.insert("usr/bin/python3.11", crate::rootfs::Entry::file("x", 0o755)).unwrap();
             i.publish("a", t);
-            assert_eq!(waiter.join().unwrap().unwrap(), 2);
+            assert_eq!(waiter.join().unwrap().unwrap(), 3, "usr, usr/bin and the interpreter");
         });
         assert!(i.wait("b").is_err(), "closed without b: must not hang");
     }
