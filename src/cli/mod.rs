@@ -2,8 +2,11 @@
 
 pub mod build;
 pub mod cache;
+pub mod diff;
 pub mod lint;
 pub mod lock;
+pub mod report;
+pub mod sbom;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
