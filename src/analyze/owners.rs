@@ -278,6 +278,7 @@ pub fn spdx_id(name: &str) -> Option<&'static str> {
         "isc" => "ISC",
         "zlib" => "Zlib",
         "apache-2.0" | "apache-2" | "apache software" | "apache 2.0" => "Apache-2.0",
+        "mpl-1.1" => "MPL-1.1",
         "mpl-2.0" | "mozilla public license 2.0 (mpl 2.0)" => "MPL-2.0",
         "psf-2.0" | "python software foundation" | "psf" | "python" => "PSF-2.0",
         "public-domain" | "public domain" => return None,

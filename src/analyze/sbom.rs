@@ -95,10 +95,14 @@ enum Lic {
 fn licences(o: &Owner) -> Vec<Lic> {
     let mut out: Vec<Lic> = Vec::new();
     for l in &o.licenses {
+        // DEP-5 writes choices as `MPL-1.1 or GPL-2+ or LGPL-2.1+`.
+        let choices: Vec<Option<&str>> = l.split(" or ").map(spdx_id).collect();
         let lic = if is_expression(l) {
             Lic::Id(l.clone())
         } else if let Some(id) = spdx_id(l) {
             Lic::Id(id.to_string())
+        } else if choices.len() > 1 && choices.iter().all(Option::is_some) {
+            Lic::Id(choices.into_iter().flatten().collect::<Vec<_>>().join(" OR "))
         } else {
             Lic::Ref(format!("LicenseRef-{}", spdx_safe(l)), l.clone())
         };
@@ -494,6 +498,8 @@ mod tests {
         let odd = owner(OwnerKind::Deb, "x", "1", &["public-domain", "MIT"]);
         assert_eq!(expression(&licences(&odd)).unwrap(), "LicenseRef-public-domain AND MIT");
         assert!(matches!(cdx_licences(&odd)[0], CdxLicenseChoice::License { .. }));
+        let or = owner(OwnerKind::Deb, "x", "1", &["GPL-2+ or LGPL-2.1+"]);
+        assert_eq!(expression(&licences(&or)).unwrap(), "(GPL-2.0-or-later OR LGPL-2.1-or-later)");
         assert!(uuid_from("a").len() == 36 && uuid_from("a") == uuid_from("a"));
     }
 }
