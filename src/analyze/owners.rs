@@ -74,7 +74,7 @@ pub fn wanted(path: &str) -> bool {
     }
     let base = path.rsplit('/').next().unwrap_or(path);
     let parent = path.rsplit('/').nth(1).unwrap_or("");
-    (parent.ends_with(".dist-info") && (base == "METADATA" || base == "RECORD"))
+    (parent.ends_with(".dist-info") && matches!(base, "METADATA" | "RECORD" | "entry_points.txt"))
         || (base == "release" && path.split('/').count() <= 6)
 }
 
@@ -130,11 +130,18 @@ pub fn read_owners(meta: &BTreeMap<String, Vec<u8>>) -> Vec<Owner> {
         let m = wheel_metadata(&String::from_utf8_lossy(data));
         let Some(name) = m.get("Name").and_then(|v| v.first()) else { continue };
         let record = text(&format!("{dist_info}/RECORD")).unwrap_or_default();
-        let files = record
+        let mut files: Vec<String> = record
             .lines()
             .filter_map(record_path)
             .filter_map(|p| crate::rootfs::tree::normalize(&format!("{site}/{p}")).ok())
             .collect();
+        // Console scripts are written by the installer; pip lists them in RECORD, not every
+        // installer does. They live in the `bin` beside the `lib` that holds site-packages.
+        if let (Some(eps), Some((prefix, _))) =
+            (text(&format!("{dist_info}/entry_points.txt")), site.split_once("/lib/"))
+        {
+            files.extend(console_scripts(&eps).into_iter().map(|n| format!("{prefix}/bin/{n}")));
+        }
         let mut licenses: Vec<String> = m.get("License-Expression").cloned().unwrap_or_default();
         if licenses.is_empty() {
             licenses.extend(
@@ -221,6 +228,23 @@ fn record_path(line: &str) -> Option<String> {
     }
     let (p, _) = line.split_once(',')?;
     (!p.is_empty()).then(|| p.to_string())
+}
+
+/// Script names of the `[console_scripts]` and `[gui_scripts]` sections of `entry_points.txt`.
+fn console_scripts(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut on = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            on = line == "[console_scripts]" || line == "[gui_scripts]";
+        } else if on && let Some((name, _)) = line.split_once('=') {
+            let name = name.trim();
+            if !name.is_empty() && !name.contains('/') && name != ".." {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Core metadata headers (RFC 822 style, repeated keys kept in order), up to the body.
@@ -353,6 +377,10 @@ mod tests {
             "usr/local/lib/python3.11/site-packages/idna-3.7.dist-info/RECORD".to_string(),
             b"idna/__init__.py,sha256=x,849\n\"idna/a,b.py\",sha256=y,1\nidna-3.7.dist-info/RECORD,,\n".to_vec(),
         );
+        meta.insert(
+            "usr/local/lib/python3.11/site-packages/idna-3.7.dist-info/entry_points.txt".to_string(),
+            b"[console_scripts]\nidna-cli = idna.cli:main\n\n[other]\nx = y\n".to_vec(),
+        );
         let owners = read_owners(&meta);
         assert_eq!(owners.len(), 2);
         let deb = &owners[0];
@@ -363,6 +391,8 @@ mod tests {
         assert_eq!(whl.name, "idna");
         assert_eq!(whl.licenses, ["BSD License"]);
         assert!(whl.files.contains(&"usr/local/lib/python3.11/site-packages/idna/a,b.py".to_string()));
+        assert!(whl.files.contains(&"usr/local/bin/idna-cli".to_string()), "{:?}", whl.files);
+        assert!(!whl.files.contains(&"usr/local/bin/x".to_string()));
         assert_eq!(spdx_id("GPL-2+"), Some("GPL-2.0-or-later"));
         assert_eq!(spdx_id("BSD License"), None, "ambiguous: which BSD?");
         assert!(wanted("var/lib/dpkg/status.d/libfoo1") && !wanted("var/lib/dpkg/status.d/x/y"));
