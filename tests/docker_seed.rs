@@ -18,7 +18,7 @@
 mod seed_context;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use seed_context::{docker_build, python_context};
