@@ -5,6 +5,7 @@
 //! `spec -> debian (resolve), lock -> fetch -> rootfs (assemble, prune) -> oci (layers, image, outputs)`.
 //! A module reads only what is to its left.
 
+pub mod analyze;
 pub mod build;
 pub mod debian;
 pub mod dockerfile;

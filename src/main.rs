@@ -36,6 +36,12 @@ enum Command {
     Lint(cli::lint::Args),
     /// Check or tidy the download cache ($LUCID_CACHE, ~/.cache/lucid).
     Cache(cli::cache::Args),
+    /// Sizes against budgets, layers (dive's efficiency), bytes per package, recommendations; text, JSON, Markdown, HTML.
+    Report(cli::report::Args),
+    /// What changed between two images, by package and by path, with bytes.
+    Diff(cli::diff::Args),
+    /// SPDX 2.3 or CycloneDX 1.6 JSON of an image's packages, wheels and runtimes.
+    Sbom(cli::sbom::Args),
 }
 
 fn main() {
@@ -48,6 +54,9 @@ fn main() {
         Command::Verify(a) => cli::verify::run(a),
         Command::Lint(a) => cli::lint::run(a),
         Command::Cache(a) => cli::cache::run(a),
+        Command::Report(a) => cli::report::run(a),
+        Command::Diff(a) => cli::diff::run(a),
+        Command::Sbom(a) => cli::sbom::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

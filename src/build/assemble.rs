@@ -113,6 +113,8 @@ pub fn assemble_image(
             }
         }
     }
+    let own_packages: Vec<String> = locked.packages.iter().map(|p| p.name.clone()).collect();
+    system::add_dpkg_md5sums(&mut tree, &own_packages)?;
     if let (Some(_), Interpreter::Own(interpreters)) = (&img.python, interpreter) {
         interpreters.publish(&img.name, tree.clone());
     }

@@ -2,9 +2,12 @@
 
 pub mod build;
 pub mod cache;
+pub mod diff;
 pub mod lint;
 pub mod lock;
 pub mod push;
+pub mod report;
+pub mod sbom;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 use super::{Report, Status};
 
 /// `|` and newlines would break a table cell.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 

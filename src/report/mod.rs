@@ -3,11 +3,15 @@
 //! `lucid verify` (images) and `lucid lint` (Dockerfiles) both produce a [`Report`]: a list of
 //! subjects (what was examined) and [`Finding`]s (one per check and subject, passed or not).
 //! Renderers turn a report into text (a table), JSON, JUnit XML, SARIF 2.1.0 or Markdown;
-//! nothing else formats findings, so every format says the same thing.
+//! nothing else formats findings, so every format says the same thing. `lucid report` and
+//! `lucid diff` render their analyses through [`size`] (text, JSON, Markdown) and `html` (the
+//! self-contained page), sharing the table and escaping helpers.
 
+mod html;
 mod junit;
 mod markdown;
 mod sarif;
+pub mod size;
 mod text;
 
 use std::collections::BTreeSet;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::tree::{Entry, Node, Tree};
+use super::tree::{Entry, Node, Origin, Tree};
 use crate::spec::User;
 
 /// Root, the image user and nobody, with homes that their owners own. Login shells point at
@@ -135,6 +135,28 @@ pub fn add_dpkg_status(tree: &mut Tree, package: &str, control: &str) -> Result<
     text.push('\n');
     tree.insert(&format!("var/lib/dpkg/status.d/{package}"), Entry::file(text, 0o644))
         .with_context(|| format!("cannot record the status of {package}"))
+}
+
+/// `/var/lib/dpkg/status.d/<package>.md5sums` for each of `packages`, in dpkg's format (hex MD5,
+/// two spaces, the path without its leading `/`, sorted): which files each package put in the
+/// image, after pruning. Scanners use it for file ownership, `lucid report` for bytes per package.
+pub fn add_dpkg_md5sums(tree: &mut Tree, packages: &[String]) -> Result<()> {
+    use md5::{Digest, Md5};
+    let mut lists: std::collections::BTreeMap<&str, String> =
+        packages.iter().map(|p| (p.as_str(), String::new())).collect();
+    for (key, entry) in tree.iter() {
+        if let (Node::File(data), Origin::Deb(pkg)) = (&entry.node, &entry.origin)
+            && let Some(list) = lists.get_mut(pkg.as_ref())
+        {
+            list.push_str(&format!("{}  {key}\n", hex::encode(Md5::digest(data.as_slice()))));
+        }
+    }
+    let lists: Vec<(String, String)> = lists.into_iter().map(|(p, l)| (p.to_string(), l)).collect();
+    for (pkg, list) in lists {
+        tree.insert(&format!("var/lib/dpkg/status.d/{pkg}.md5sums"), Entry::file(list, 0o644))
+            .with_context(|| format!("cannot record the files of {pkg}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::io::Read;
 use anyhow::{Context, Result, bail};
 
 use crate::oci::HashReader;
-use crate::oci::read::{EntryKind, ImageView, decompressed, for_each_entry};
+use crate::oci::read::{EntryKind, ImageView, LayerEntry, decompressed, for_each_entry};
 
 /// Files bigger than this are not scanned for private keys (keys are a few kilobytes; what is
 /// bigger is libraries and data).
@@ -132,19 +132,34 @@ fn under(path: &str, dir: &str) -> bool {
     path == dir || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
 }
 
-/// Removes `dir` and everything below it that a layer before `layer` wrote; adds the bytes.
-fn remove_tree(entries: &mut BTreeMap<String, FsEntry>, dir: &str, layer: usize, wasted: &mut u64) {
+/// Removes `dir` and everything below it that a layer before `layer` wrote; adds the bytes to
+/// `wasted` and returns them.
+fn remove_tree(entries: &mut BTreeMap<String, FsEntry>, dir: &str, layer: usize, wasted: &mut u64) -> u64 {
     let doomed: Vec<String> = entries
         .range(dir.to_string()..)
         .take_while(|(k, _)| k.starts_with(dir))
         .filter(|(k, e)| under(k, dir) && e.layer < layer)
         .map(|(k, _)| k.clone())
         .collect();
+    let mut removed = 0;
     for k in doomed {
         if let Some(e) = entries.remove(&k) {
-            *wasted += e.size;
+            removed += e.size;
         }
     }
+    *wasted += removed;
+    removed
+}
+
+/// What [`merge_observed`] shows its observer, in layer order, as the merge sees it.
+pub enum Event<'a> {
+    /// A path a layer writes (file, directory, link...). `content` reads a file's bytes (empty for
+    /// everything else); whatever the observer leaves unread is skipped.
+    Entry { layer: usize, entry: &'a LayerEntry, content: &'a mut dyn Read },
+    /// A whiteout of `path` (`.wh.NAME`, or `.wh..wh..opq` for the directory `path`'s contents).
+    /// `removed` is the file content it took away from lower layers, and `was_dir` whether
+    /// `path` was a directory before (dive counts a deleted directory's bytes, not a file's).
+    Whiteout { layer: usize, path: &'a str, removed: u64, was_dir: bool, opaque: bool },
 }
 
 /// The content matcher for PEM private keys: the armour line followed by base64 or an
@@ -160,6 +175,17 @@ fn key_pattern() -> &'static regex::bytes::Regex {
 /// Reads every layer of `view` once and builds the merged filesystem. `capture` names the files
 /// (canonical, no leading `/`) whose final content the checks want.
 pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView> {
+    merge_observed(view, capture, &mut |_| Ok(()))
+}
+
+/// [`merge`], showing every entry and whiteout to `observe` during the same single pass, so
+/// `lucid report` can hash content and read ELF headers and package lists without reading the
+/// layers a second time.
+pub fn merge_observed(
+    view: &ImageView,
+    capture: &BTreeSet<String>,
+    observe: &mut dyn FnMut(Event<'_>) -> Result<()>,
+) -> Result<MergedView> {
     let mut out = MergedView::default();
     let history: Vec<Option<String>> =
         view.config.history.iter().filter(|h| !h.empty_layer).map(|h| h.created_by.clone()).collect();
@@ -194,12 +220,14 @@ pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView>
                         .filter(|(k, e)| *k != dir && e.layer < i)
                         .map(|(k, _)| k.clone())
                         .collect();
+                    let mut removed = 0;
                     for k in kids {
                         if let Some(old) = out.entries.remove(&k) {
-                            out.wasted_bytes += old.size;
+                            removed += old.size;
                         }
                     }
-                    return Ok(());
+                    out.wasted_bytes += removed;
+                    return observe(Event::Whiteout { layer: i, path: dir, removed, was_dir: true, opaque: true });
                 }
                 if let Some(victim) = base.strip_prefix(".wh.") {
                     stats.whiteouts += 1;
@@ -207,8 +235,9 @@ pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView>
                         Some(d) => format!("{d}/{victim}"),
                         None => victim.to_string(),
                     };
-                    remove_tree(&mut out.entries, &target, i, &mut out.wasted_bytes);
-                    return Ok(());
+                    let was_dir = out.entries.get(&target).is_some_and(|e| e.kind == EntryKind::Dir);
+                    let removed = remove_tree(&mut out.entries, &target, i, &mut out.wasted_bytes);
+                    return observe(Event::Whiteout { layer: i, path: &target, removed, was_dir, opaque: false });
                 }
                 let kind = e.kind;
                 let mut size = if kind == EntryKind::File { e.size } else { 0 };
@@ -225,6 +254,7 @@ pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView>
                 {
                     remove_tree(&mut out.entries, &e.path, i + 1, &mut out.wasted_bytes);
                 }
+                let mut read = 0;
                 if kind == EntryKind::File {
                     stats.content_bytes += e.size;
                     let wanted = capture.contains(&e.path);
@@ -242,13 +272,16 @@ pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView>
                         if wanted {
                             out.captured.insert(e.path.clone(), buf.clone());
                         }
+                        read = buf.len();
                     }
                 }
                 out.entries.insert(
                     e.path.clone(),
                     FsEntry { kind, mode: e.mode, uid: e.uid, gid: e.gid, size, link: e.link.clone(), layer: i },
                 );
-                Ok(())
+                // What was already read for the scanner comes first, then the rest of the entry.
+                let mut content = (&buf[..read]).chain(data);
+                observe(Event::Entry { layer: i, entry: e, content: &mut content })
             })
             .with_context(ctx)?;
             // The tar reader stops at the end-of-archive blocks; hash what follows too.

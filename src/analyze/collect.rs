@@ -1,0 +1,161 @@
+//! The observer that rides along verify's merge pass: content hashes, ELF facts, package
+//! metadata and dive's per-path accounting, all in the one read of each layer.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use super::{PathWaste, elf, owners};
+use crate::oci::read::{EntryKind, ImageView};
+use crate::verify::view::{Event, MergedView, merge_observed};
+
+/// ELF files bigger than this are hashed but not parsed (their section table is at the end,
+/// so parsing needs the whole file in memory).
+const ELF_LIMIT: u64 = 512 << 20;
+/// Metadata files bigger than this are not kept (a status file or RECORD is kilobytes).
+const META_LIMIT: u64 = 8 << 20;
+/// dive lists this many inefficient paths at most in our output.
+const INEFFICIENT_TOP: usize = 50;
+
+/// What the pass learnt about the version of a path that a layer wrote.
+#[derive(Clone, Debug)]
+pub(super) struct FileFact {
+    pub layer: usize,
+    /// First 16 bytes of the content's SHA-256 (enough to find duplicates).
+    pub hash: Option<[u8; 16]>,
+    pub elf: Option<elf::ElfInfo>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Dive {
+    pub score: f64,
+    pub wasted: u64,
+    pub inefficient: Vec<PathWaste>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Facts {
+    /// The latest fact per path (check its layer against the merged entry's).
+    pub files: HashMap<String, FileFact>,
+    /// Content of the metadata files that survive in the final filesystem.
+    pub meta: BTreeMap<String, Vec<u8>>,
+    pub dive: Dive,
+}
+
+/// dive's per-path record: how often a path was seen, the sum and the smallest of its sizes.
+#[derive(Default)]
+struct DivePath {
+    copies: u32,
+    cumulative: u64,
+    min: u64,
+}
+
+/// Reads `view` once: the merged filesystem and the facts.
+pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
+    let mut facts = Facts::default();
+    let mut meta: HashMap<String, (usize, Vec<u8>)> = HashMap::new();
+    let mut dive: HashMap<String, DivePath> = HashMap::new();
+    let mut buf = Vec::new();
+    let mut see = |path: &str, size: u64| {
+        let d = dive.entry(path.to_string()).or_default();
+        d.min = if d.copies == 0 { size } else { d.min.min(size) };
+        d.copies += 1;
+        d.cumulative += size;
+    };
+    let fs = merge_observed(view, &BTreeSet::new(), &mut |ev| {
+        match ev {
+            Event::Whiteout { path, removed, was_dir, .. } => {
+                // dive sizes a whiteout by what it deletes when that was a directory, else 0.
+                see(path, if was_dir { removed } else { 0 });
+            }
+            Event::Entry { layer, entry, content } => match entry.kind {
+                EntryKind::File => {
+                    see(&entry.path, entry.size);
+                    let mut hasher = Sha256::new();
+                    buf.clear();
+                    let mut head = [0u8; 4];
+                    let n = read_up_to(content, &mut head).with_context(|| format!("cannot read {}", entry.path))?;
+                    hasher.update(&head[..n]);
+                    let keep_meta = entry.size <= META_LIMIT && owners::wanted(&entry.path);
+                    let keep_elf = elf::is_elf(&head[..n]) && entry.size <= ELF_LIMIT;
+                    if keep_meta || keep_elf {
+                        buf.extend_from_slice(&head[..n]);
+                        content.read_to_end(&mut buf).with_context(|| format!("cannot read {}", entry.path))?;
+                        hasher.update(&buf[n..]);
+                    } else {
+                        std::io::copy(content, &mut HashSink(&mut hasher))
+                            .with_context(|| format!("cannot read {}", entry.path))?;
+                    }
+                    let digest = hasher.finalize();
+                    let mut hash = [0u8; 16];
+                    hash.copy_from_slice(&digest[..16]);
+                    let elf = if keep_elf { elf::parse(&buf) } else { None };
+                    facts.files.insert(entry.path.clone(), FileFact { layer, hash: Some(hash), elf });
+                    if keep_meta {
+                        meta.insert(entry.path.clone(), (layer, std::mem::take(&mut buf)));
+                    }
+                }
+                EntryKind::Hardlink => {
+                    let target = entry.link.as_deref().unwrap_or("").trim_start_matches("./").trim_start_matches('/');
+                    let fact = facts.files.get(target).cloned();
+                    see(&entry.path, 0);
+                    if let Some(mut f) = fact {
+                        f.layer = layer;
+                        facts.files.insert(entry.path.clone(), f);
+                    }
+                }
+                EntryKind::Symlink | EntryKind::Other(_) => see(&entry.path, 0),
+                // Directories are dive leaves only when empty, and always 0 bytes: they change
+                // neither the score nor the waste.
+                EntryKind::Dir => {}
+            },
+        }
+        Ok(())
+    })?;
+    facts.meta = meta
+        .into_iter()
+        .filter(|(p, (layer, _))| fs.entries.get(p).is_some_and(|e| e.layer == *layer))
+        .map(|(p, (_, data))| (p, data))
+        .collect();
+    let (mut min_sum, mut all_sum) = (0u64, 0u64);
+    let mut inefficient = Vec::new();
+    for (path, d) in dive {
+        min_sum += d.min;
+        all_sum += d.cumulative;
+        if d.copies > 1 {
+            facts.dive.wasted += d.cumulative;
+            inefficient.push(PathWaste { path: format!("/{path}"), copies: d.copies, bytes: d.cumulative });
+        }
+    }
+    inefficient.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    inefficient.truncate(INEFFICIENT_TOP);
+    facts.dive.inefficient = inefficient;
+    facts.dive.score = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
+    Ok((fs, facts))
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashSink<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,618 @@
+//! Layer and size analysis: where an image's bytes are, what wastes them and what to do about it.
+//!
+//! `image source -> merged view (one streaming pass, shared with lucid verify) -> analysis ->
+//! renderers`. The pass is [`crate::verify::view::merge_observed`]: while it merges layers, the
+//! [`collect`] observer hashes every file (duplicates, dive's per-path accounting), reads ELF
+//! headers (unstripped binaries, what links to what) and keeps the package metadata files. Memory
+//! grows with the number of files, never with their size.
+//!
+//! Sizes: `size` is the bytes of file content in the final filesystem (what `docker images`
+//! shows and budgets are checked against); `tar_bytes` the uncompressed layer tars (content plus
+//! 512-byte headers, padding to 512 bytes and the end-of-archive blocks: the stated overhead);
+//! `compressed` the stored layer blobs (what a registry stores and a pull moves).
+
+mod collect;
+pub mod diff;
+pub mod elf;
+pub mod owners;
+pub mod recommend;
+pub mod sbom;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::oci::read::EntryKind;
+use crate::oci::source::{self, SourceImage, SourceOptions};
+use crate::spec::Spec;
+use crate::verify::view::MergedView;
+pub use owners::{ListSource, Owner, OwnerKind};
+pub use recommend::Recommendation;
+
+/// How many rows the "largest" lists keep.
+const TOP: usize = 25;
+
+/// What to analyse against.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Budget override (`--max-size`).
+    pub max_size: Option<u64>,
+    /// The spec whose budgets apply to images named like its images.
+    pub spec: Option<Spec>,
+    /// A lucid lock whose `.deb` files (in the download cache) list package files for images
+    /// that do not list them themselves.
+    pub lock: Option<PathBuf>,
+    pub source: SourceOptions,
+}
+
+/// One row of `docker history`: a layer, or a config-only step (`empty_layer`).
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerRow {
+    /// 1-based layer number; `None` for history entries that made no layer.
+    pub index: Option<usize>,
+    pub created_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Blob digest (or diff_id when the source has no manifest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Bytes of file content the layer adds (what `docker history` shows as SIZE).
+    pub size: u64,
+    pub compressed: u64,
+    pub tar_bytes: u64,
+    pub entries: u64,
+    pub whiteouts: u64,
+}
+
+/// dive's efficiency, computed as dive does, and measures that still mean something when an
+/// image has a single layer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Efficiency {
+    /// dive: sum over paths of the smallest size seen / sum of every size seen (1.0 = no path is
+    /// written twice). Always 1.0 for a single layer.
+    pub dive_score: f64,
+    /// dive: total size of every path written in more than one layer (all copies).
+    pub dive_wasted_bytes: u64,
+    /// dive's CI metric: wasted bytes / bytes of every layer but the first.
+    pub dive_user_wasted_percent: f64,
+    /// Bytes that lower layers ship but upper layers delete or overwrite (invisible, yet pulled).
+    pub hidden_bytes: u64,
+    /// Bytes of files whose exact content is also at another path (every copy but one).
+    pub duplicate_bytes: u64,
+    /// Bytes the recommendations would save, each file counted once.
+    pub reclaimable_bytes: u64,
+    /// 1 - reclaimable / (size + hidden): how much of what is shipped is needed, by the
+    /// recommendations' reckoning. Meaningful for one layer as for many.
+    pub lean_score: f64,
+    /// Paths written in more than one layer, biggest first (dive's list).
+    pub inefficient: Vec<PathWaste>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PathWaste {
+    pub path: String,
+    pub copies: u32,
+    pub bytes: u64,
+}
+
+/// A directory and the bytes below it (treemap node).
+#[derive(Clone, Debug, Serialize)]
+pub struct DirNode {
+    pub name: String,
+    pub bytes: u64,
+    pub files: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<DirNode>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileRow {
+    pub path: String,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub layer: usize,
+}
+
+/// Bytes per package, wheel or runtime.
+#[derive(Clone, Debug, Serialize)]
+pub struct OwnerRow {
+    #[serde(flatten)]
+    pub owner: Owner,
+    /// Bytes of the files it owns that are in the image.
+    pub bytes: u64,
+    pub files: u64,
+    /// Of which: byte code compiled from its `.py` files (`__pycache__`), counted to it.
+    pub bytecode_bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ElfRow {
+    pub path: String,
+    pub bytes: u64,
+    /// What `strip` would remove (symbol tables, debug sections).
+    pub strippable: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DuplicateGroup {
+    /// Bytes of each copy.
+    pub bytes: u64,
+    pub paths: Vec<String>,
+}
+
+/// The budget an image is held to, and whether it fits.
+#[derive(Clone, Debug, Serialize)]
+pub struct Budget {
+    pub bytes: u64,
+    pub source: String,
+    pub within: bool,
+}
+
+/// Everything `lucid report` knows about one image (one platform).
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageAnalysis {
+    /// The reference as given (`oci:out/lucid-python-base:latest`).
+    pub reference: String,
+    /// `REPOSITORY` and `TAG` as `docker images` would show them.
+    pub repository: String,
+    pub tag: String,
+    pub platform: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    pub config_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// Bytes of file content in the final filesystem (`docker images` SIZE).
+    pub size: u64,
+    /// Bytes of the stored (compressed) layer blobs.
+    pub compressed: u64,
+    /// Bytes of the uncompressed layer tars.
+    pub tar_bytes: u64,
+    /// `tar_bytes` less the file content the layers carry: headers, padding, end blocks.
+    pub tar_overhead: u64,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    pub history: Vec<LayerRow>,
+    pub efficiency: Efficiency,
+    /// The directory tree, big directories only (see [`tree`]).
+    pub tree: DirNode,
+    pub largest_files: Vec<FileRow>,
+    /// Where the Debian file lists came from.
+    pub package_lists: ListSource,
+    pub owners: Vec<OwnerRow>,
+    /// Bytes and files that no package, wheel or runtime owns (on a lucid image: what the builder
+    /// made: accounts, CA bundle, status files...).
+    pub unowned_bytes: u64,
+    pub unowned_files: u64,
+    /// The largest unowned files.
+    pub unowned: Vec<FileRow>,
+    /// `site-packages` and `dist-packages` directories and their bytes (the seed's `du -sh`).
+    pub site_packages: Vec<(String, u64)>,
+    pub unstripped: Vec<ElfRow>,
+    pub duplicates: Vec<DuplicateGroup>,
+    pub recommendations: Vec<Recommendation>,
+    /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
+    #[serde(skip)]
+    pub(crate) contents: Vec<FileInfo>,
+    /// The owners as found (`FileInfo::owner` indexes this).
+    #[serde(skip)]
+    pub(crate) owner_list: Vec<Owner>,
+}
+
+/// One file of the final filesystem with what the pass learnt about it.
+#[derive(Clone, Debug)]
+pub(crate) struct FileInfo {
+    pub path: String,
+    pub size: u64,
+    pub layer: usize,
+    pub hash: Option<[u8; 16]>,
+    pub hardlink: bool,
+    pub elf: Option<elf::ElfInfo>,
+    pub owner: Option<usize>,
+    pub bytecode: bool,
+}
+
+/// Analyses every image `reference` names (one per platform).
+pub fn analyze_reference(reference: &str, opts: &Options) -> Result<Vec<ImageAnalysis>> {
+    let src = source::open(reference, &opts.source).with_context(|| format!("cannot read {reference}"))?;
+    src.images
+        .iter()
+        .map(|img| {
+            analyze(reference, img, opts).with_context(|| format!("cannot analyse {reference} ({})", img.platform()))
+        })
+        .collect()
+}
+
+/// Analyses one image.
+pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<ImageAnalysis> {
+    let view = &image.view;
+    let (fs, facts) = collect::run(view)?;
+    let labels = view.config.config.labels.clone();
+    let mut owners = owners::read_owners(&facts.meta);
+    let mut package_lists = ListSource::None;
+    let debs: Vec<&Owner> = owners.iter().filter(|o| o.kind == OwnerKind::Deb).collect();
+    if !debs.is_empty() && debs.iter().any(|o| !o.files.is_empty()) {
+        package_lists = ListSource::Image;
+    } else if !debs.is_empty()
+        && let Some(lock) = &opts.lock
+    {
+        let want: Vec<(String, String, String)> =
+            debs.iter().map(|o| (o.name.clone(), o.version.clone(), o.arch.clone())).collect();
+        let cache = crate::fetch::Cache::from_env()?;
+        let lists = owners::lists_from_lock(lock, &cache, &want)?;
+        if !lists.is_empty() {
+            package_lists = ListSource::Lock;
+            for o in owners.iter_mut().filter(|o| o.kind == OwnerKind::Deb) {
+                if let Some(l) = lists.get(&o.name) {
+                    o.files = l.clone();
+                }
+            }
+        }
+    }
+    let mut files = final_files(&fs, &facts);
+    attribute(&mut files, &owners);
+
+    let size = fs.content_size();
+    let compressed: u64 = view.layers.iter().map(|l| l.size).sum();
+    let tar_bytes: u64 = fs.layers.iter().map(|l| l.tar_bytes).sum();
+    let layer_content: u64 = fs.layers.iter().map(|l| l.content_bytes).sum();
+    let count = |k: EntryKind| fs.entries.values().filter(|e| e.kind == k).count() as u64;
+
+    let mut owner_rows: Vec<OwnerRow> =
+        owners.iter().map(|o| OwnerRow { owner: o.clone(), bytes: 0, files: 0, bytecode_bytes: 0 }).collect();
+    let (mut unowned_bytes, mut unowned_files) = (0, 0);
+    for f in &files {
+        match f.owner {
+            Some(i) => {
+                let row = &mut owner_rows[i];
+                row.bytes += f.size;
+                row.files += 1;
+                if f.bytecode {
+                    row.bytecode_bytes += f.size;
+                }
+            }
+            None => {
+                unowned_bytes += f.size;
+                unowned_files += 1;
+            }
+        }
+    }
+    owner_rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.owner.name.cmp(&b.owner.name)));
+    let owner_name = |f: &FileInfo| f.owner.map(|i| owners[i].name.clone());
+    let row =
+        |f: &FileInfo| FileRow { path: format!("/{}", f.path), bytes: f.size, owner: owner_name(f), layer: f.layer };
+
+    let mut by_size: Vec<&FileInfo> = files.iter().collect();
+    by_size.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    let largest_files = by_size.iter().take(TOP).map(|f| row(f)).collect();
+    let unowned = by_size.iter().filter(|f| f.owner.is_none()).take(TOP).map(|f| row(f)).collect();
+
+    let mut unstripped: Vec<ElfRow> = files
+        .iter()
+        .filter_map(|f| {
+            let e = f.elf.as_ref()?;
+            (e.has_symtab && !f.hardlink).then(|| ElfRow {
+                path: format!("/{}", f.path),
+                bytes: f.size,
+                strippable: e.strippable,
+                owner: owner_name(f),
+            })
+        })
+        .collect();
+    unstripped.sort_by(|a, b| b.strippable.cmp(&a.strippable).then_with(|| a.path.cmp(&b.path)));
+
+    let duplicates = duplicate_groups(&files);
+    let duplicate_bytes = duplicates.iter().map(|g| g.bytes * (g.paths.len() as u64 - 1)).sum();
+
+    let site_packages = site_packages(&files);
+    let recommendations = recommend::compute(&recommend::Input {
+        files: &files,
+        owners: &owners,
+        hidden_bytes: fs.wasted_bytes,
+        duplicates: &duplicates,
+    });
+    let reclaimable_bytes = recommend::reclaimable(&files, &owners, &recommendations, fs.wasted_bytes);
+    let shipped = size + fs.wasted_bytes;
+    let efficiency = Efficiency {
+        dive_score: facts.dive.score,
+        dive_wasted_bytes: facts.dive.wasted,
+        dive_user_wasted_percent: {
+            let user: u64 = fs.layers.iter().skip(1).map(|l| l.content_bytes).sum();
+            if user == 0 { 0.0 } else { 100.0 * facts.dive.wasted as f64 / user as f64 }
+        },
+        hidden_bytes: fs.wasted_bytes,
+        duplicate_bytes,
+        reclaimable_bytes,
+        lean_score: if shipped == 0 { 1.0 } else { 1.0 - reclaimable_bytes as f64 / shipped as f64 },
+        inefficient: facts.dive.inefficient.clone(),
+    };
+
+    let (repository, tag) = repo_and_tag(reference, image);
+    Ok(ImageAnalysis {
+        reference: reference.to_string(),
+        repository,
+        tag,
+        platform: image.platform(),
+        digest: view.manifest.as_ref().map(|m| m.2.clone()),
+        config_digest: view.config_digest.clone(),
+        created: view.config.created.clone(),
+        stage: labels.get(crate::verify::STAGE_LABEL).cloned(),
+        budget: budget(opts, &labels, size)?,
+        labels,
+        size,
+        compressed,
+        tar_bytes,
+        tar_overhead: tar_bytes.saturating_sub(layer_content),
+        files: count(EntryKind::File) + count(EntryKind::Hardlink),
+        dirs: count(EntryKind::Dir),
+        symlinks: count(EntryKind::Symlink),
+        history: history(image, &fs),
+        efficiency,
+        tree: tree(&files, size),
+        largest_files,
+        package_lists,
+        owners: owner_rows,
+        unowned_bytes,
+        unowned_files,
+        unowned,
+        site_packages,
+        unstripped,
+        duplicates,
+        recommendations,
+        contents: files,
+        owner_list: owners,
+    })
+}
+
+/// The files of the final filesystem (regular files and hard links) with their facts.
+fn final_files(fs: &MergedView, facts: &collect::Facts) -> Vec<FileInfo> {
+    fs.entries
+        .iter()
+        .filter(|(_, e)| matches!(e.kind, EntryKind::File | EntryKind::Hardlink))
+        .map(|(path, e)| {
+            let fact = facts.files.get(path).filter(|f| f.layer == e.layer);
+            FileInfo {
+                path: path.clone(),
+                size: e.size,
+                layer: e.layer,
+                hash: fact.and_then(|f| f.hash),
+                hardlink: e.kind == EntryKind::Hardlink,
+                elf: fact.and_then(|f| f.elf.clone()),
+                owner: None,
+                bytecode: false,
+            }
+        })
+        .collect()
+}
+
+/// Sets each file's owner: the package or wheel that lists it; byte code goes to the owner of
+/// its source file; a runtime owns everything under its home.
+fn attribute(files: &mut [FileInfo], owners: &[Owner]) {
+    let mut by_path: HashMap<&str, usize> = HashMap::new();
+    let mut prefixes: Vec<(&str, usize)> = Vec::new();
+    for (i, o) in owners.iter().enumerate() {
+        for f in &o.files {
+            if f.ends_with('/') {
+                prefixes.push((f, i));
+            } else {
+                by_path.entry(f.as_str()).or_insert(i);
+            }
+        }
+    }
+    for f in files.iter_mut() {
+        f.owner = by_path.get(f.path.as_str()).copied();
+        if f.owner.is_none()
+            && let Some(src) = pyc_source(&f.path)
+        {
+            f.owner = by_path.get(src.as_str()).copied();
+            f.bytecode = f.owner.is_some();
+        }
+        if f.owner.is_none() {
+            f.owner = prefixes.iter().find(|(p, _)| f.path.starts_with(p)).map(|(_, i)| *i);
+        }
+    }
+}
+
+/// `a/__pycache__/m.cpython-311.opt-1.pyc` -> `a/m.py`.
+pub(crate) fn pyc_source(path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once('/')?;
+    let parent = dir.strip_suffix("__pycache__")?;
+    let module = file.strip_suffix(".pyc")?.split('.').next()?;
+    Some(format!("{parent}{module}.py"))
+}
+
+fn duplicate_groups(files: &[FileInfo]) -> Vec<DuplicateGroup> {
+    let mut groups: HashMap<([u8; 16], u64), Vec<&str>> = HashMap::new();
+    for f in files.iter().filter(|f| f.size > 0 && !f.hardlink) {
+        if let Some(h) = f.hash {
+            groups.entry((h, f.size)).or_default().push(&f.path);
+        }
+    }
+    let mut out: Vec<DuplicateGroup> = groups
+        .into_iter()
+        .filter(|(_, p)| p.len() > 1)
+        .map(|((_, bytes), mut paths)| {
+            paths.sort();
+            DuplicateGroup { bytes, paths: paths.into_iter().map(|p| format!("/{p}")).collect() }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.bytes * (b.paths.len() as u64 - 1)).cmp(&(a.bytes * (a.paths.len() as u64 - 1))).then(a.paths.cmp(&b.paths))
+    });
+    out
+}
+
+fn site_packages(files: &[FileInfo]) -> Vec<(String, u64)> {
+    let mut dirs: BTreeMap<String, u64> = BTreeMap::new();
+    for f in files {
+        if let Some(i) = f.path.find("/site-packages/").or_else(|| f.path.find("/dist-packages/")) {
+            let end = i + f.path[i + 1..].find('/').unwrap_or(0) + 1;
+            *dirs.entry(format!("/{}", &f.path[..end])).or_default() += f.size;
+        }
+    }
+    dirs.into_iter().collect()
+}
+
+/// `docker history` rows, newest first, with config-only steps as 0-byte rows.
+fn history(image: &SourceImage, fs: &MergedView) -> Vec<LayerRow> {
+    let mut rows = Vec::new();
+    let mut layer = 0;
+    let cfg_history = &image.view.config.history;
+    for h in cfg_history {
+        if h.empty_layer {
+            rows.push(LayerRow {
+                index: None,
+                created_by: h.created_by.clone().unwrap_or_default(),
+                created: h.created.clone(),
+                digest: None,
+                size: 0,
+                compressed: 0,
+                tar_bytes: 0,
+                entries: 0,
+                whiteouts: 0,
+            });
+            continue;
+        }
+        if let Some(l) = fs.layers.get(layer) {
+            rows.push(layer_row(layer, l, h.created_by.clone(), h.created.clone()));
+        }
+        layer += 1;
+    }
+    // Layers the history does not describe (it is optional).
+    for (i, l) in fs.layers.iter().enumerate().skip(layer) {
+        rows.push(layer_row(i, l, None, None));
+    }
+    rows.reverse();
+    rows
+}
+
+fn layer_row(i: usize, l: &crate::verify::view::LayerStats, by: Option<String>, at: Option<String>) -> LayerRow {
+    LayerRow {
+        index: Some(i + 1),
+        created_by: by.unwrap_or_default(),
+        created: at,
+        digest: Some(l.digest.clone()),
+        size: l.content_bytes,
+        compressed: l.stored,
+        tar_bytes: l.tar_bytes,
+        entries: l.entries,
+        whiteouts: l.whiteouts,
+    }
+}
+
+/// `REPOSITORY` and `TAG` as `docker images` shows them: the archive's or layout's tag, else
+/// the title label, else the reference.
+fn repo_and_tag(reference: &str, image: &SourceImage) -> (String, String) {
+    let tags = &image.view.tags;
+    if let Some(t) = tags.iter().find(|t| t.contains(':')) {
+        let (r, t) = t.rsplit_once(':').unwrap_or((t, "latest"));
+        if !r.is_empty() && !r.ends_with('/') {
+            return (r.to_string(), t.to_string());
+        }
+    }
+    let title = image.view.config.config.labels.get("org.opencontainers.image.title").cloned();
+    let tag = tags.first().cloned().unwrap_or_else(|| "<none>".into());
+    match title {
+        Some(t) => (t, tag),
+        None => {
+            let name = reference.split_once(':').map_or(reference, |(_, r)| r);
+            let name = name.rsplit('/').next().unwrap_or(name);
+            (name.split(':').next().unwrap_or(name).to_string(), tag)
+        }
+    }
+}
+
+fn budget(opts: &Options, labels: &BTreeMap<String, String>, size: u64) -> Result<Option<Budget>> {
+    let found = if let Some(b) = opts.max_size {
+        Some((b, "--max-size".to_string()))
+    } else if let (Some(spec), Some(title)) = (&opts.spec, labels.get("org.opencontainers.image.title"))
+        && let Some(b) = spec.images.iter().find(|i| &i.name == title).and_then(|i| i.budget)
+    {
+        Some((b, format!("{} images.{title}.budget", spec.path.display())))
+    } else if let Some(v) = labels.get(crate::verify::BUDGET_LABEL) {
+        let b = crate::spec::parse_size(v).with_context(|| format!("label {}={v:?}", crate::verify::BUDGET_LABEL))?;
+        Some((b, format!("label {}", crate::verify::BUDGET_LABEL)))
+    } else {
+        None
+    };
+    Ok(found.map(|(bytes, source)| Budget { bytes, source, within: size <= bytes }))
+}
+
+/// Children below this share of the image are folded into one "(N smaller)" node, so the tree
+/// stays readable and the HTML page small whatever the file count.
+const TREE_MIN_SHARE: f64 = 0.002;
+const TREE_MAX_DEPTH: usize = 12;
+
+/// The directory tree by bytes, folding small entries.
+fn tree(files: &[FileInfo], total: u64) -> DirNode {
+    #[derive(Default)]
+    struct Build {
+        bytes: u64,
+        files: u64,
+        kids: BTreeMap<String, Build>,
+    }
+    let mut root = Build::default();
+    for f in files {
+        let mut node = &mut root;
+        node.bytes += f.size;
+        node.files += 1;
+        for part in f.path.split('/') {
+            node = node.kids.entry(part.to_string()).or_default();
+            node.bytes += f.size;
+            node.files += 1;
+        }
+    }
+    let min = ((total as f64) * TREE_MIN_SHARE) as u64;
+    fn fold(name: String, b: Build, min: u64, depth: usize) -> DirNode {
+        let mut children = Vec::new();
+        let (mut rest_bytes, mut rest_files, mut rest_n) = (0, 0, 0);
+        if depth < TREE_MAX_DEPTH {
+            for (k, v) in b.kids {
+                if v.bytes >= min.max(1) {
+                    children.push(fold(k, v, min, depth + 1));
+                } else {
+                    rest_bytes += v.bytes;
+                    rest_files += v.files;
+                    rest_n += 1;
+                }
+            }
+        }
+        if rest_n > 0 && !children.is_empty() {
+            children.push(DirNode {
+                name: format!("({rest_n} smaller)"),
+                bytes: rest_bytes,
+                files: rest_files,
+                children: vec![],
+            });
+        }
+        children.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+        DirNode { name, bytes: b.bytes, files: b.files, children }
+    }
+    fold("/".into(), root, min, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_code_belongs_to_its_source() {
+        assert_eq!(
+            pyc_source("usr/lib/python3.11/__pycache__/os.cpython-311.pyc").unwrap(),
+            "usr/lib/python3.11/os.py"
+        );
+        assert_eq!(pyc_source("a/__pycache__/m.cpython-311.opt-1.pyc").unwrap(), "a/m.py");
+        assert!(pyc_source("a/m.pyc").is_none());
+    }
+}

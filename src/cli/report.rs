@@ -1,0 +1,103 @@
+//! `lucid report`: sizes, layers, where the bytes are and what to do about them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use lucid::analyze::{self, Options};
+use lucid::report::size::{ReportFormat, render_report};
+use lucid::spec::parse_size;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  lucid report oci:out/lucid-python-base:latest
+  lucid report docker-archive:out/lucid-python-base.tar docker-daemon:lucid-python-build:latest --format markdown
+  lucid report oci:out/lucid-python-base --format html -o report.html
+  lucid report docker-daemon:myservice:latest --format json | jq '.[0].recommendations'
+
+Exit codes: 0 every image within its budget; 1 some image over budget; 2 an image could not be read.
+Package bytes come from the file lists the image carries (status.d/<pkg>.md5sums); for images that
+carry none, from the .deb files of --lock (default: the spec's lock) in the download cache.")]
+pub struct Args {
+    /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Write the report here (atomically) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Size budget (uncompressed file content), e.g. 100MB; overrides the spec's.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    let mut opts: Options = args.image.options()?;
+    opts.max_size = args.max_size;
+    let mut all = Vec::new();
+    for r in &args.images {
+        match analyze::analyze_reference(r, &opts) {
+            Ok(a) => all.extend(a),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(EXIT_UNREADABLE);
+            }
+        }
+    }
+    emit(&render_report(&all, args.format)?, &args.output)?;
+    Ok(i32::from(all.iter().any(|a| a.budget.as_ref().is_some_and(|b| !b.within))))
+}
+
+// What `lucid diff` and `lucid sbom` share with `lucid report`: how images are found and read,
+// and how output is written.
+
+/// Exit code when an image cannot be read at all, as `lucid verify` uses it.
+pub const EXIT_UNREADABLE: i32 = 2;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImageArgs {
+    /// The spec whose budgets apply (default: infrastructure/containers/base/build-args.yml if present).
+    #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
+    pub file: Option<PathBuf>,
+    /// A lucid lock whose .deb files list package files for images that list none (default: the spec's lock).
+    #[arg(long, value_name = "build-args.lock")]
+    pub lock: Option<PathBuf>,
+    /// Registry credentials USER:PASSWORD.
+    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
+    pub creds: Option<String>,
+    /// A registry bearer token, sent as is.
+    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+    /// Allow plain HTTP to the registry (always allowed for loopback hosts).
+    #[arg(long)]
+    pub insecure_registry: bool,
+}
+
+impl ImageArgs {
+    pub fn options(&self) -> Result<Options> {
+        let spec = match &self.file {
+            Some(p) => Some(lucid::spec::Spec::load(p)?),
+            None => lucid::verify::load_spec_if_present(Path::new(super::DEFAULT_SPEC))?,
+        };
+        let lock = self.lock.clone().or_else(|| spec.as_ref().map(|s| s.lock_path())).filter(|p| p.exists());
+        let mut opts = Options { spec, lock, ..Options::default() };
+        opts.source.registry.credentials = self.creds.clone();
+        opts.source.registry.token = self.registry_token.clone();
+        opts.source.registry.insecure = self.insecure_registry;
+        Ok(opts)
+    }
+}
+
+/// Writes `text` to `output` atomically, or to stdout.
+pub fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {
+    match output {
+        Some(path) => lucid::report::write_atomic(path, text),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}

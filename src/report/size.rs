@@ -1,0 +1,349 @@
+//! Renderers for `lucid report` and `lucid diff`: text (the `docker images` and `docker history`
+//! shapes), Markdown (for docs/ and job summaries) and JSON. The HTML page is [`super::html`].
+//! They share the table helper and cell escaping with verify's renderers.
+
+use anyhow::{Context, Result};
+
+use super::markdown::cell;
+use super::text::table;
+use crate::analyze::diff::{Change, ImageDiff};
+use crate::analyze::{DirNode, ImageAnalysis, ListSource};
+use crate::spec::format_size as fmt;
+
+/// How many rows the text and Markdown lists show (JSON has everything).
+const ROWS: usize = 15;
+
+/// Output formats of `lucid report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+/// Output formats of `lucid diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Renders the analyses of one run.
+pub fn render_report(images: &[ImageAnalysis], format: ReportFormat) -> Result<String> {
+    Ok(match format {
+        ReportFormat::Text => text(images),
+        ReportFormat::Json => serde_json::to_string_pretty(images).context("cannot render JSON")? + "\n",
+        ReportFormat::Markdown => markdown(images),
+        ReportFormat::Html => super::html::render(images)?,
+    })
+}
+
+/// `docker images --format "table {{.Repository}}\t{{.Tag}}\t{{.Size}}"`, then what docker
+/// does not know: compressed size, budget, platform.
+pub fn size_rows(images: &[ImageAnalysis]) -> Vec<Vec<String>> {
+    let mut rows = vec![["REPOSITORY", "TAG", "SIZE", "COMPRESSED", "BUDGET", "PLATFORM"].map(String::from).to_vec()];
+    for a in images {
+        let budget = match &a.budget {
+            Some(b) => format!("{} {}", fmt(b.bytes), if b.within { "ok" } else { "OVER" }),
+            None => "-".into(),
+        };
+        rows.push(vec![
+            a.repository.clone(),
+            a.tag.clone(),
+            fmt(a.size),
+            fmt(a.compressed),
+            budget,
+            a.platform.clone(),
+        ]);
+    }
+    rows
+}
+
+fn short(digest: &Option<String>) -> String {
+    digest.as_deref().map_or("<missing>".into(), |d| d.trim_start_matches("sha256:").chars().take(12).collect())
+}
+
+/// `docker history` rows: IMAGE (layer digest), CREATED BY, SIZE, then compressed and entries.
+pub fn history_rows(a: &ImageAnalysis) -> Vec<Vec<String>> {
+    let mut rows = vec![["LAYER", "CREATED BY", "SIZE", "COMPRESSED", "ENTRIES"].map(String::from).to_vec()];
+    for h in &a.history {
+        let mut by = h.created_by.replace('\n', " ");
+        if by.chars().count() > 60 {
+            by = by.chars().take(57).collect::<String>() + "...";
+        }
+        rows.push(vec![short(&h.digest), by, fmt(h.size), fmt(h.compressed), h.entries.to_string()]);
+    }
+    rows
+}
+
+/// The directories of `tree` down to `depth`, biggest first, as (path, bytes, files).
+pub fn largest_dirs(tree: &DirNode, depth: usize) -> Vec<(String, u64, u64)> {
+    fn walk(n: &DirNode, prefix: &str, depth: usize, out: &mut Vec<(String, u64, u64)>) {
+        for c in n.children.iter().filter(|c| !c.children.is_empty() && !c.name.starts_with('(')) {
+            let path = format!("{prefix}/{}", c.name);
+            out.push((path.clone(), c.bytes, c.files));
+            if depth > 1 {
+                walk(c, &path, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree, "", depth, &mut out);
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 { "0%".into() } else { format!("{:.1}%", 100.0 * part as f64 / whole as f64) }
+}
+
+fn lists_note(a: &ImageAnalysis) -> &'static str {
+    match a.package_lists {
+        ListSource::Image => "file lists from the image",
+        ListSource::Lock => "file lists from the lock's .deb files (the image lists none)",
+        ListSource::None => "no file lists: Debian package bytes unknown (see docs/report.md)",
+    }
+}
+
+fn indent(block: &str) -> String {
+    block.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn text(images: &[ImageAnalysis]) -> String {
+    let mut out = table(&size_rows(images));
+    for a in images {
+        let e = &a.efficiency;
+        out.push_str(&format!("\n{} ({})\n", a.reference, a.platform));
+        out.push_str(&format!(
+            "  {} files, {} of content; layer tars {} ({} of headers and padding); compressed {}\n",
+            a.files,
+            fmt(a.size),
+            fmt(a.tar_bytes),
+            fmt(a.tar_overhead),
+            fmt(a.compressed)
+        ));
+        out.push('\n');
+        out.push_str(&indent(&table(&history_rows(a))));
+        out.push_str(&format!(
+            "\n  efficiency (dive): {:.1}%, wasted {} ({:.1}% of user layers)\n  hidden by later layers {}, \
+             duplicates {}, reclaimable {}, lean score {:.1}%\n",
+            100.0 * e.dive_score,
+            fmt(e.dive_wasted_bytes),
+            e.dive_user_wasted_percent,
+            fmt(e.hidden_bytes),
+            fmt(e.duplicate_bytes),
+            fmt(e.reclaimable_bytes),
+            100.0 * e.lean_score
+        ));
+        let mut dirs = vec![vec!["DIRECTORY".into(), "SIZE".into(), "SHARE".into(), "FILES".into()]];
+        for (p, b, n) in largest_dirs(&a.tree, 4).into_iter().take(ROWS) {
+            dirs.push(vec![p, fmt(b), pct(b, a.size), n.to_string()]);
+        }
+        out.push('\n');
+        out.push_str(&indent(&table(&dirs)));
+        let mut files = vec![vec!["FILE".into(), "SIZE".into(), "OWNER".into()]];
+        for f in a.largest_files.iter().take(10) {
+            files.push(vec![f.path.clone(), fmt(f.bytes), f.owner.clone().unwrap_or_default()]);
+        }
+        out.push('\n');
+        out.push_str(&indent(&table(&files)));
+        out.push_str(&format!("\n  packages ({}):\n", lists_note(a)));
+        let mut pk = vec![vec!["PACKAGE".into(), "KIND".into(), "VERSION".into(), "SIZE".into(), "FILES".into()]];
+        for r in a.owners.iter().take(ROWS) {
+            pk.push(vec![
+                r.owner.name.clone(),
+                format!("{:?}", r.owner.kind).to_lowercase(),
+                r.owner.version.clone(),
+                fmt(r.bytes),
+                r.files.to_string(),
+            ]);
+        }
+        if a.owners.len() > ROWS {
+            let rest: u64 = a.owners.iter().skip(ROWS).map(|r| r.bytes).sum();
+            pk.push(vec![format!("({} more)", a.owners.len() - ROWS), "".into(), "".into(), fmt(rest), "".into()]);
+        }
+        pk.push(vec!["(no package)".into(), "".into(), "".into(), fmt(a.unowned_bytes), a.unowned_files.to_string()]);
+        out.push_str(&indent(&table(&pk)));
+        for (dir, b) in &a.site_packages {
+            out.push_str(&format!("  {dir}: {}\n", fmt(*b)));
+        }
+        if !a.unstripped.is_empty() {
+            let s: u64 = a.unstripped.iter().map(|u| u.strippable).sum();
+            out.push_str(&format!(
+                "  unstripped ELF: {} files, {} of symbols and debug info\n",
+                a.unstripped.len(),
+                fmt(s)
+            ));
+        }
+        if !a.recommendations.is_empty() {
+            out.push_str("\n  recommendations:\n");
+            let mut rec = vec![vec!["ID".into(), "SAVES".into(), "WHAT".into()]];
+            for r in &a.recommendations {
+                rec.push(vec![r.id.clone(), fmt(r.saves), format!("{} ({})", r.title, r.count)]);
+                rec.push(vec!["".into(), "".into(), format!("how: {}", r.how)]);
+                if let Some(ex) = r.examples.first() {
+                    rec.push(vec!["".into(), "".into(), format!("e.g. {ex}")]);
+                }
+            }
+            out.push_str(&indent(&table(&rec)));
+        }
+    }
+    out
+}
+
+fn md_table(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        out.push_str(&format!("| {} |\n", r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")));
+        if i == 0 {
+            out.push_str(&format!("|{}\n", " --- |".repeat(r.len())));
+        }
+    }
+    out
+}
+
+/// Markdown for docs/ and job summaries: the size table, then per image its layers,
+/// efficiency, where the bytes are and the recommendations.
+pub fn markdown(images: &[ImageAnalysis]) -> String {
+    let mut out = String::from("### Image sizes\n\n");
+    out.push_str(&md_table(&size_rows(images)));
+    out.push_str(
+        "\nSIZE is the bytes of file content (what `docker images` shows); COMPRESSED the gzip layer blobs \
+         (what a pull moves).\n",
+    );
+    for a in images {
+        let e = &a.efficiency;
+        out.push_str(&format!("\n### `{}:{}` ({})\n\n", cell(&a.repository), cell(&a.tag), a.platform));
+        out.push_str(&format!(
+            "{} files, {} of content in {} layer(s); layer tars {} ({} of tar headers and padding); compressed {}.\n\n",
+            a.files,
+            fmt(a.size),
+            a.history.iter().filter(|h| h.index.is_some()).count(),
+            fmt(a.tar_bytes),
+            fmt(a.tar_overhead),
+            fmt(a.compressed)
+        ));
+        out.push_str(&md_table(&history_rows(a)));
+        out.push_str(&format!(
+            "\n- dive efficiency {:.1}%, wasted {} ({:.1}% of the layers above the first)\n\
+             - hidden by later layers {}, identical files {}, reclaimable by the recommendations {}: lean score {:.1}%\n",
+            100.0 * e.dive_score,
+            fmt(e.dive_wasted_bytes),
+            e.dive_user_wasted_percent,
+            fmt(e.hidden_bytes),
+            fmt(e.duplicate_bytes),
+            fmt(e.reclaimable_bytes),
+            100.0 * e.lean_score
+        ));
+        for (dir, b) in &a.site_packages {
+            out.push_str(&format!("- `{dir}`: {}\n", fmt(*b)));
+        }
+        out.push_str("\n**Largest directories**\n\n");
+        let mut dirs = vec![vec!["directory".into(), "size".into(), "share".into(), "files".into()]];
+        for (p, b, n) in largest_dirs(&a.tree, 4).into_iter().take(ROWS) {
+            dirs.push(vec![format!("`{p}`"), fmt(b), pct(b, a.size), n.to_string()]);
+        }
+        out.push_str(&md_table(&dirs));
+        out.push_str(&format!("\n**Bytes by package** ({})\n\n", lists_note(a)));
+        let mut pk =
+            vec![vec!["package".into(), "kind".into(), "version".into(), "size".into(), "of which byte code".into()]];
+        for r in a.owners.iter().take(ROWS) {
+            pk.push(vec![
+                r.owner.name.clone(),
+                format!("{:?}", r.owner.kind).to_lowercase(),
+                r.owner.version.clone(),
+                fmt(r.bytes),
+                fmt(r.bytecode_bytes),
+            ]);
+        }
+        if a.owners.len() > ROWS {
+            let rest: u64 = a.owners.iter().skip(ROWS).map(|r| r.bytes).sum();
+            pk.push(vec![format!("{} more", a.owners.len() - ROWS), "".into(), "".into(), fmt(rest), "".into()]);
+        }
+        pk.push(vec![
+            "(no package: made by the builder)".into(),
+            "".into(),
+            "".into(),
+            fmt(a.unowned_bytes),
+            "".into(),
+        ]);
+        out.push_str(&md_table(&pk));
+        if !a.recommendations.is_empty() {
+            out.push_str("\n**Recommendations** (computed from the content)\n\n");
+            let mut rec = vec![vec!["ID".into(), "saves".into(), "what".into(), "how".into()]];
+            for r in &a.recommendations {
+                let ex = r.examples.first().map(|e| format!(", e.g. `{e}`")).unwrap_or_default();
+                rec.push(vec![r.id.clone(), fmt(r.saves), format!("{} ({}{ex})", r.title, r.count), r.how.clone()]);
+            }
+            out.push_str(&md_table(&rec));
+        } else {
+            out.push_str("\nNo recommendations: nothing the rules know how to remove.\n");
+        }
+    }
+    out
+}
+
+/// Renders a diff.
+pub fn render_diff(d: &ImageDiff, format: DiffFormat) -> Result<String> {
+    if format == DiffFormat::Json {
+        return Ok(serde_json::to_string_pretty(d).context("cannot render JSON")? + "\n");
+    }
+    let sign = |from: u64, to: u64| {
+        if to >= from { format!("+{}", fmt(to - from)) } else { format!("-{}", fmt(from - to)) }
+    };
+    let change = |c: Change| match c {
+        Change::Added => "+",
+        Change::Removed => "-",
+        Change::Changed => "~",
+    };
+    let summary = vec![
+        vec!["".into(), "FROM".into(), "TO".into(), "CHANGE".into()],
+        vec!["image".into(), d.from.clone(), d.to.clone(), "".into()],
+        vec!["size".into(), fmt(d.size_from), fmt(d.size_to), sign(d.size_from, d.size_to)],
+        vec![
+            "compressed".into(),
+            fmt(d.compressed_from),
+            fmt(d.compressed_to),
+            sign(d.compressed_from, d.compressed_to),
+        ],
+        vec!["layers".into(), d.layers_from.to_string(), d.layers_to.to_string(), "".into()],
+    ];
+    let mut pk = vec![vec!["".into(), "PACKAGE".into(), "FROM".into(), "TO".into(), "BYTES".into()]];
+    for p in &d.packages {
+        pk.push(vec![
+            change(p.change).into(),
+            p.name.clone(),
+            p.from.clone().unwrap_or_default(),
+            p.to.clone().unwrap_or_default(),
+            sign(p.bytes_from, p.bytes_to),
+        ]);
+    }
+    let mut paths = vec![vec!["".into(), "PATH".into(), "BYTES".into(), "OWNER".into()]];
+    for p in d.paths.iter().take(40) {
+        paths.push(vec![
+            change(p.change).into(),
+            p.path.clone(),
+            sign(p.bytes_from, p.bytes_to),
+            p.owner.clone().unwrap_or_default(),
+        ]);
+    }
+    let tail = format!(
+        "{} paths changed (+{} / -{}), {} unchanged{}\n",
+        d.paths.len(),
+        fmt(d.added_bytes),
+        fmt(d.removed_bytes),
+        d.unchanged_files,
+        if d.paths.len() > 40 { "; the 40 biggest shown (--format json lists all)" } else { "" }
+    );
+    Ok(match format {
+        DiffFormat::Markdown => format!(
+            "### Image diff\n\n{}\n**Packages**\n\n{}\n**Paths**\n\n{}\n{tail}",
+            md_table(&summary),
+            md_table(&pk),
+            md_table(&paths)
+        ),
+        _ => format!("{}\n{}\n{}\n{tail}", table(&summary), table(&pk), table(&paths)),
+    })
+}

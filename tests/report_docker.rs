@@ -1,0 +1,72 @@
+//! `lucid report` on an image that `docker build` made from the seed's Dockerfile.python-base
+//! (on lucid's own images, nothing pulled): its layers come out as `docker history` rows, its
+//! waste is measured, and the report's size is the engine's own figure.
+//!
+//! Needs a Docker engine, the Debian mirror and package index (for `lucid build`).
+
+#[path = "support/seed_context.rs"]
+mod seed_context;
+mod support;
+
+use serde_json::Value;
+use support::{docker, lucid, repo_root};
+
+#[test]
+fn report_on_the_seed_dockerfile_built_by_docker() {
+    support::require_docker();
+    let out = tempfile::tempdir().unwrap();
+    let run = lucid()
+        .current_dir(repo_root())
+        .args(["build", "lucid-python-base", "lucid-python-build", "--load", "--quiet", "-o"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "lucid build: {}", String::from_utf8_lossy(&run.stderr));
+    let ctx = seed_context::python_context();
+    seed_context::docker_build(
+        ctx.path(),
+        &[
+            "-f",
+            "Dockerfile.python-base",
+            "--build-arg",
+            "PYTHON_BUILD_IMAGE=lucid-python-build:latest",
+            "--build-arg",
+            "PYTHON_BASE_IMAGE=lucid-python-base:latest",
+            "--build-arg",
+            "PIP_OFFLINE=1",
+            "--target",
+            "runtime-stage",
+            "-t",
+            "lucid-report-seed:docker",
+        ],
+    );
+    let image = "docker-daemon:lucid-report-seed:docker";
+    let rep = lucid().current_dir(repo_root()).args(["report", image, "--format", "json"]).output().unwrap();
+    assert!(rep.status.success(), "{}", String::from_utf8_lossy(&rep.stderr));
+    let v: Value = serde_json::from_slice(&rep.stdout).unwrap();
+    let a = &v[0];
+    // The engine counts every layer's content, including what a later layer hides, and a symlink
+    // as the length of its target (overlay2 sizes by lstat): the report's final-filesystem size
+    // plus its hidden bytes, plus at most a path's length per symlink.
+    let engine: u64 =
+        docker(&["image", "inspect", "--format", "{{.Size}}", "lucid-report-seed:docker"]).trim().parse().unwrap();
+    let (size, hidden) = (a["size"].as_u64().unwrap(), a["efficiency"]["hidden_bytes"].as_u64().unwrap());
+    let symlinks = a["symlinks"].as_u64().unwrap();
+    let extra = engine.checked_sub(size + hidden).expect("the engine counts at least content + hidden");
+    assert!(extra <= symlinks * 256, "{extra} bytes beyond content + hidden for {symlinks} symlinks");
+    eprintln!("engine {engine} = size {size} + hidden {hidden} + {extra} bytes of {symlinks} symlink targets");
+    // Layers: lucid's two, then what the Dockerfile added, with their Dockerfile commands.
+    let layers: Vec<&Value> = a["history"].as_array().unwrap().iter().filter(|h| h["index"].is_number()).collect();
+    assert!(layers.len() >= 3, "{}", a["history"]);
+    let created: Vec<&str> =
+        a["history"].as_array().unwrap().iter().map(|h| h["created_by"].as_str().unwrap()).collect();
+    assert!(created.iter().any(|c| c.contains("COPY")), "{created:?}");
+    assert!(created.iter().any(|c| c.starts_with("lucid:")), "{created:?}");
+    // Waste: the runtime stage copies site-packages again over the one lucid's image has.
+    let e = &a["efficiency"];
+    assert!(e["dive_score"].as_f64().unwrap() < 1.0, "{e}");
+    assert!(e["dive_wasted_bytes"].as_u64().unwrap() > 1_000_000, "{e}");
+    assert!(e["hidden_bytes"].as_u64().unwrap() > 1_000_000, "{e}");
+    let text = lucid().current_dir(repo_root()).args(["report", image]).output().unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&text.stdout));
+}
