@@ -1,4 +1,4 @@
-//! End to end: the Python images `lucid build` makes pass `lucid verify` with the default
+//! End to end: the four Lucid images `lucid build` makes pass `lucid verify` with the default
 //! policy, with the same verdicts from all four sources: the OCI layout, the docker-archive, the
 //! Docker engine (after --load) and a loopback registry. Runtime checks and the shipped
 //! container-structure-test files run for real.
@@ -39,13 +39,14 @@ fn python_images_pass_from_every_source() {
     let out = tempfile::tempdir().unwrap();
     let build = lucid()
         .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "lucid-python-build", "--load", "--quiet", "-o"])
+        .args(["build", "lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"])
+        .args(["--load", "--quiet", "-o"])
         .arg(out.path())
         .output()
         .unwrap();
     assert!(build.status.success(), "lucid build: {}", String::from_utf8_lossy(&build.stderr));
     let reg = registry::Registry::start();
-    for image in ["lucid-python-base", "lucid-python-build"] {
+    for image in ["lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"] {
         let layout = format!("oci:{}:latest", out.path().join(image).display());
         let pushed = reg.push(&layout, &format!("lucid/{image}:latest"));
         let sources = [
