@@ -9,6 +9,7 @@ pub mod build;
 pub mod debian;
 pub mod dockerfile;
 pub mod fetch;
+pub mod limits;
 pub mod lock;
 pub mod oci;
 pub mod python;

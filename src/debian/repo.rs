@@ -11,6 +11,7 @@ use super::packages::{Package, parse_packages};
 use super::release::{Release, verify_inrelease};
 use super::version;
 use crate::fetch::{Fetcher, Want, join_url};
+use crate::limits::Bounded;
 
 /// All packages of all sources for one architecture (plus `Architecture: all`).
 #[derive(Clone, Debug, Default)]
@@ -148,17 +149,18 @@ pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, n
 }
 
 /// Decompresses by file-name extension: `.xz`, `.gz`, `.zst`, or none (`Packages`, `data.tar`).
-/// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain.
+/// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain. The
+/// output is bounded ([`Bounded`]): a decompression bomb is refused long before memory runs out.
 pub fn decompress(data: &[u8], name: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
+    let n = data.len() as u64;
     if name.ends_with(".xz") {
-        lzma_rust2::XzReader::new(data, true).read_to_end(&mut out)?;
+        Bounded::new(lzma_rust2::XzReader::new(data, true), n).read_to_end(&mut out)?;
     } else if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+        Bounded::new(flate2::read::MultiGzDecoder::new(data), n).read_to_end(&mut out)?;
     } else if name.ends_with(".zst") {
-        ruzstd::decoding::StreamingDecoder::new(data)
-            .map_err(|e| anyhow::anyhow!("zstd: {e}"))?
-            .read_to_end(&mut out)?;
+        let zstd = ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| anyhow::anyhow!("zstd: {e}"))?;
+        Bounded::new(zstd, n).read_to_end(&mut out)?;
     } else if name.ends_with(".tar") || !name.rsplit('/').next().unwrap_or(name).contains('.') {
         out = data.to_vec();
     } else {
