@@ -11,24 +11,50 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Bytes one decompressed stream may yield: a `data.tar`, a `Packages` index, one image layer.
-/// The largest Debian 12 package unpacks to about 1.5 GB; layers of real base images stay well
-/// below this.
+/// Bytes one decompressed stream may yield, and the sum of the sizes one archive's tar headers
+/// may declare: a `data.tar`, a `Packages` index, one image layer. The largest Debian 12 package
+/// unpacks to about 1.5 GB; layers of real base images stay well below this.
+/// `LUCID_MAX_UNPACKED_BYTES` overrides it.
 pub const MAX_UNPACKED_BYTES: u64 = 16 << 30;
 
 /// A decompressed stream that grows past [`BOMB_FLOOR`] bytes while being more than this many
-/// times larger than its compressed form is refused as a decompression bomb. gzip cannot exceed
-/// about 1032:1 even on zeros, and real packages and layers compress 2:1 to 20:1; only runs of one
-/// byte (what bombs are made of) get near this.
-pub const MAX_RATIO: u64 = 1000;
+/// times larger than its compressed form is refused as a decompression bomb. Real packages and
+/// layers compress 2:1 to 20:1 (text-heavy ones up to about 50:1); runs of one byte, what bombs are
+/// made of, reach 1032:1 in gzip and far more in xz. `LUCID_MAX_RATIO` overrides it (for an image
+/// that really ships gigabytes of zeros).
+pub const MAX_RATIO: u64 = 200;
 
 /// Below this output size the ratio is not checked: small, highly repetitive files (an empty
 /// sparse database, a zero-filled test fixture) are harmless.
 pub const BOMB_FLOOR: u64 = 64 << 20;
 
 /// Entries one tar archive (a layer, a `data.tar`, a docker-archive) may hold. The Java JDK
-/// package has about 1,500 entries and a Python rootfs about 8,000.
-pub const MAX_ENTRIES: u64 = 1_000_000;
+/// package has about 1,500 entries and a Python rootfs about 8,000; a large application layer
+/// (node_modules) about 100,000. verify keeps a little metadata per path, so this also bounds its
+/// memory. `LUCID_MAX_ENTRIES` overrides it.
+pub const MAX_ENTRIES: u64 = 500_000;
+
+fn env_limit(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|&n| n > 0).unwrap_or(default)
+}
+
+/// [`MAX_UNPACKED_BYTES`], or the `LUCID_MAX_UNPACKED_BYTES` override.
+pub fn max_unpacked() -> u64 {
+    static V: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *V.get_or_init(|| env_limit("LUCID_MAX_UNPACKED_BYTES", MAX_UNPACKED_BYTES))
+}
+
+/// [`MAX_RATIO`], or the `LUCID_MAX_RATIO` override.
+pub fn max_ratio() -> u64 {
+    static V: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *V.get_or_init(|| env_limit("LUCID_MAX_RATIO", MAX_RATIO))
+}
+
+/// [`MAX_ENTRIES`], or the `LUCID_MAX_ENTRIES` override.
+pub fn max_entries() -> u64 {
+    static V: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *V.get_or_init(|| env_limit("LUCID_MAX_ENTRIES", MAX_ENTRIES))
+}
 
 /// Bytes of one path or link target in an archive (Linux's PATH_MAX).
 pub const MAX_PATH_BYTES: usize = 4096;
@@ -52,15 +78,35 @@ pub fn check_path_len(path: &[u8], what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Counts entries of an archive against [`MAX_ENTRIES`].
+/// Counts the entries of an archive against [`max_entries`] and the sizes their headers declare
+/// against [`max_unpacked`]: a header promising a terabyte is refused before any of it is read.
 #[derive(Debug, Default)]
-pub struct EntryCounter(u64);
+pub struct EntryCounter {
+    entries: u64,
+    declared: u64,
+}
 
 impl EntryCounter {
     pub fn bump(&mut self) -> anyhow::Result<()> {
-        self.0 += 1;
-        if self.0 > MAX_ENTRIES {
-            anyhow::bail!("more than {MAX_ENTRIES} entries: refused as a resource-exhaustion attempt");
+        self.entries += 1;
+        let max = max_entries();
+        if self.entries > max {
+            anyhow::bail!(
+                "more than {max} entries: refused as a resource-exhaustion attempt (LUCID_MAX_ENTRIES raises the limit)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Adds an entry's declared size.
+    pub fn declare(&mut self, path: &str, size: u64) -> anyhow::Result<()> {
+        self.declared = self.declared.saturating_add(size);
+        let max = max_unpacked();
+        if self.declared > max {
+            anyhow::bail!(
+                "{path}: its header declares {size} bytes, which takes the archive past the limit of {max} unpacked \
+                 bytes (LUCID_MAX_UNPACKED_BYTES raises it)"
+            );
         }
         Ok(())
     }
@@ -79,7 +125,7 @@ pub struct Bounded<R> {
 impl<R: Read> Bounded<R> {
     /// Bounds `inner` (a decoder) whose input is `compressed` bytes long, at [`MAX_UNPACKED_BYTES`].
     pub fn new(inner: R, compressed: u64) -> Bounded<R> {
-        Bounded::with_limit(inner, compressed, MAX_UNPACKED_BYTES)
+        Bounded::with_limit(inner, compressed, max_unpacked())
     }
 
     pub fn with_limit(inner: R, compressed: u64, limit: u64) -> Bounded<R> {
@@ -89,7 +135,7 @@ impl<R: Read> Bounded<R> {
     /// Bounds a decoder reading a stream of unknown length: `consumed` is the count of input
     /// bytes read so far (see [`Counting`]), so the ratio is judged against what was read.
     pub fn streaming(inner: R, consumed: Arc<AtomicU64>) -> Bounded<R> {
-        Bounded { inner, out: 0, compressed: consumed, limit: MAX_UNPACKED_BYTES }
+        Bounded { inner, out: 0, compressed: consumed, limit: max_unpacked() }
     }
 }
 
@@ -125,11 +171,13 @@ impl<R: Read> Read for Bounded<R> {
             ));
         }
         let compressed = self.compressed.load(Ordering::Relaxed);
-        if self.out > BOMB_FLOOR && self.out / compressed.max(1) > MAX_RATIO {
+        let ratio = max_ratio();
+        if self.out > BOMB_FLOOR && self.out / compressed.max(1) > ratio {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "decompression bomb: {compressed} compressed bytes expand past {} bytes (more than {MAX_RATIO}:1)",
+                    "decompression bomb: {compressed} compressed bytes expand past {} bytes (more than {ratio}:1; \
+                     LUCID_MAX_RATIO raises the limit)",
                     self.out
                 ),
             ));
@@ -181,5 +229,9 @@ mod tests {
             c.bump().unwrap();
         }
         assert!(c.bump().is_err());
+        let mut c = EntryCounter::default();
+        c.declare("a", MAX_UNPACKED_BYTES).unwrap();
+        let err = c.declare("big", 1).unwrap_err().to_string();
+        assert!(err.contains("big") && err.contains("LUCID_MAX_UNPACKED_BYTES"), "{err}");
     }
 }

@@ -128,6 +128,7 @@ fn unpack(data: &[u8], package: &str, tree: &mut Tree) -> Result<Vec<String>> {
             continue; // the archive's root `./`
         }
         let key = normalize(&raw).with_context(|| format!("refused entry {raw:?}"))?;
+        count.declare(&key, entry.size())?;
         let header = entry.header();
         let mode = header.mode().with_context(|| format!("{key}: invalid mode"))? & 0o7777;
         let uid = u32::try_from(header.uid().with_context(|| format!("{key}: invalid uid"))?)

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use super::archive::{ArchiveManifest, parse_manifest};
 use super::image::{ConfigFile, Descriptor, Index, Manifest};
 use super::{ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, digest_hex, digest_of};
-use crate::limits::{Bounded, Counting, EntryCounter, MAX_JSON_BYTES, MAX_UNPACKED_BYTES, check_path_len, read_capped};
+use crate::limits::{Bounded, Counting, EntryCounter, MAX_JSON_BYTES, check_path_len, read_capped};
 use crate::rootfs::{Entry, Node, Tree, tree::normalize};
 
 /// Where a layer's bytes are.
@@ -391,9 +391,7 @@ pub fn for_each_entry(tar: impl Read, mut f: impl FnMut(&LayerEntry, &mut dyn Re
         };
         let field =
             |r: std::io::Result<u64>, what: &str| r.with_context(|| format!("layer entry {path:?}: bad {what}"));
-        if entry.size() > MAX_UNPACKED_BYTES {
-            bail!("layer entry {path:?} declares {} bytes, more than the limit of {MAX_UNPACKED_BYTES}", entry.size());
-        }
+        count.declare(&path, entry.size())?;
         let meta = LayerEntry {
             kind,
             mode: h.mode().with_context(|| format!("layer entry {path:?}: bad mode"))? & 0o7777,
