@@ -12,8 +12,11 @@ use lucid::oci::image::{ConfigFile, Index, Manifest};
 use lucid::oci::read::{self, ImageView, LayerRef, Location};
 use sha2::{Digest, Sha256};
 
+/// A target body: takes any bytes, must never panic.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the replay test.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("archive", archive),
     ("control", control),
     ("cst", cst),
