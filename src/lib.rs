@@ -11,6 +11,7 @@ pub mod debian;
 pub mod dockerfile;
 pub mod fetch;
 pub mod java;
+pub mod limits;
 pub mod lock;
 pub mod oci;
 pub mod python;

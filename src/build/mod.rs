@@ -312,6 +312,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
         .prefix(".lucid-staging-")
         .tempdir_in(&opts.output)
         .with_context(|| format!("cannot create a staging directory in {}", opts.output.display()))?;
+    let _claim = crate::oci::layout::claim_dir(staging.path())?;
     let mut results = Vec::new();
     for name in &selected {
         let img = spec.image(name)?;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 
 use crate::fetch::{Cache, write_atomic};
+use crate::limits::{EntryCounter, check_path_len};
 use crate::rootfs::tree::{Entry, Node, Origin, Tree, normalize};
 
 use super::repo::decompress;
@@ -75,8 +76,10 @@ fn decode(deb: &[u8], package: &str) -> Result<(String, String, Vec<u8>)> {
     let mut control_tar: Option<(String, Vec<u8>)> = None;
     let mut data_tar: Option<(String, Vec<u8>)> = None;
     let mut first = true;
+    let mut count = EntryCounter::default();
     while let Some(entry) = ar.next_entry() {
         let mut entry = entry.with_context(|| format!("{package}: not a valid .deb (ar archive)"))?;
+        count.bump().with_context(|| format!("{package}: the .deb"))?;
         let name = String::from_utf8_lossy(entry.header().identifier()).trim_end_matches('/').to_string();
         let mut body = Vec::new();
         entry.read_to_end(&mut body).with_context(|| format!("{package}: cannot read {name} from the .deb"))?;
@@ -117,13 +120,20 @@ fn unpack(data: &[u8], package: &str, tree: &mut Tree) -> Result<Vec<String>> {
     let origin = Origin::Deb(Arc::from(package));
     let mut paths = Vec::new();
     let mut archive = tar::Archive::new(data);
+    let mut count = EntryCounter::default();
     for entry in archive.entries().context("not a tar archive")? {
         let mut entry = entry.context("corrupt tar entry")?;
+        count.bump()?;
+        check_path_len(&entry.path_bytes(), "an entry name")?;
+        if let Some(link) = entry.link_name_bytes() {
+            check_path_len(&link, "a link target")?;
+        }
         let raw = entry.path().context("unreadable path")?.to_string_lossy().into_owned();
         if raw.trim_matches(|c| c == '.' || c == '/').is_empty() {
             continue; // the archive's root `./`
         }
         let key = normalize(&raw).with_context(|| format!("refused entry {raw:?}"))?;
+        count.declare(&key, entry.size())?;
         let header = entry.header();
         let mode = header.mode().with_context(|| format!("{key}: invalid mode"))? & 0o7777;
         let uid = u32::try_from(header.uid().with_context(|| format!("{key}: invalid uid"))?)

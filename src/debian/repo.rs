@@ -11,6 +11,7 @@ use super::packages::{Package, parse_packages};
 use super::release::{Release, verify_inrelease};
 use super::version;
 use crate::fetch::{Fetcher, Want, join_url};
+use crate::limits::{Bounded, Counting};
 
 /// All packages of all sources for one architecture (plus `Architecture: all`).
 #[derive(Clone, Debug, Default)]
@@ -148,17 +149,20 @@ pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, n
 }
 
 /// Decompresses by file-name extension: `.xz`, `.gz`, `.zst`, or none (`Packages`, `data.tar`).
-/// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain.
+/// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain. The
+/// output is bounded ([`Bounded`]): a decompression bomb is refused long before memory runs out.
 pub fn decompress(data: &[u8], name: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
+    // The ratio is judged against the input consumed so far, so a bomb stops within its first
+    // megabytes of output instead of at 200 times the whole input.
+    let (input, consumed) = Counting::new(data);
     if name.ends_with(".xz") {
-        lzma_rust2::XzReader::new(data, true).read_to_end(&mut out)?;
+        Bounded::streaming(lzma_rust2::XzReader::new(input, true), consumed).read_to_end(&mut out)?;
     } else if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+        Bounded::streaming(flate2::read::MultiGzDecoder::new(input), consumed).read_to_end(&mut out)?;
     } else if name.ends_with(".zst") {
-        ruzstd::decoding::StreamingDecoder::new(data)
-            .map_err(|e| anyhow::anyhow!("zstd: {e}"))?
-            .read_to_end(&mut out)?;
+        let zstd = ruzstd::decoding::StreamingDecoder::new(input).map_err(|e| anyhow::anyhow!("zstd: {e}"))?;
+        Bounded::streaming(zstd, consumed).read_to_end(&mut out)?;
     } else if name.ends_with(".tar") || !name.rsplit('/').next().unwrap_or(name).contains('.') {
         out = data.to_vec();
     } else {

@@ -50,8 +50,10 @@ impl Fetcher {
             return Ok(data);
         }
         http::check_scheme(&want.url)?;
-        let data =
-            self.http.get(&want.url, None, on_bytes).with_context(|| format!("cannot download {}", want.label))?;
+        let data = self
+            .http
+            .get_sized(&want.url, None, want.size, on_bytes)
+            .with_context(|| format!("cannot download {}", want.label))?;
         if let Some(size) = want.size
             && data.len() as u64 != size
         {

@@ -54,6 +54,8 @@ pub fn write_docker_archive(path: &Path, image: &BuiltImage, repo_tags: &[String
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    // Locked while written, so another run's sweep of the output directory leaves it alone.
+    tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
 
     let manifest = vec![ArchiveManifest {
         config: blob_name(&image.config_digest)?,

@@ -65,10 +65,74 @@ fn named(mut desc: Descriptor, tag: &str) -> Result<Descriptor> {
     Ok(desc)
 }
 
+/// The file in a staging directory whose exclusive lock says "my writer is alive".
+const OWNER_FILE: &str = ".lucid-owner";
+
+/// Leftovers without an owner file (a run killed before it made one, or the old layout moved
+/// aside by [`replace_dir`]) are removed only when older than this: young ones may be a live
+/// run's first instants.
+const UNOWNED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Claims the staging directory `dir` for this process: an exclusive lock on `dir/.lucid-owner`,
+/// held as long as the returned file is open (the kernel drops it when the process dies, even by
+/// SIGKILL). The lock file is made under a temporary name, locked, then renamed into place, so a
+/// sweeper never sees an owner file that is not locked yet.
+pub fn claim_dir(dir: &Path) -> Result<fs::File> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".lucid-claim-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a lock file in {}", dir.display()))?;
+    tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
+    let (file, path) = tmp.keep().with_context(|| format!("cannot keep the lock file in {}", dir.display()))?;
+    fs::rename(&path, dir.join(OWNER_FILE)).with_context(|| format!("cannot claim {}", dir.display()))?;
+    Ok(file)
+}
+
+/// Whether `name` is one of the hidden working names lucid's writers use in an output directory.
+fn is_staging_name(name: &str) -> bool {
+    name.starts_with(".lucid-staging-")
+        || (name.starts_with(".docker-archive-") && name.ends_with(".tmp"))
+        || (name.starts_with('.') && (name.contains(".tmp-") || name.contains(".old-")))
+}
+
+/// Removes what killed runs left in the output directory `parent`: staging directories whose
+/// owner lock is free (their writer is dead), and unowned leftovers older than [`UNOWNED_GRACE`].
+/// Live runs' staging is never touched. Returns how many entries were removed; failures to remove
+/// are ignored (the next run tries again).
+pub fn sweep_stale(parent: &Path) -> usize {
+    let Ok(rd) = fs::read_dir(parent) else { return 0 };
+    let mut removed = 0;
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_staging_name(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+        let old = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > UNOWNED_GRACE);
+        let dead = if meta.is_dir() {
+            match fs::File::open(path.join(OWNER_FILE)) {
+                Ok(f) => f.try_lock().is_ok(),
+                Err(_) => old,
+            }
+        } else {
+            // A docker-archive being written is locked by its writer.
+            old && fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok())
+        };
+        if dead {
+            let gone = if meta.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            removed += usize::from(gone.is_ok());
+        }
+    }
+    removed
+}
+
 /// A layout under construction in a temporary sibling of its final place.
 struct Staging {
     dir: PathBuf,
     tmp: tempfile::TempDir,
+    /// The lock that keeps other runs' [`sweep_stale`] away from `tmp`.
+    claim: fs::File,
 }
 
 impl Staging {
@@ -87,9 +151,11 @@ impl Staging {
             .prefix(&format!(".{name}.tmp-"))
             .tempdir_in(parent)
             .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
+        let claim = claim_dir(tmp.path())?;
+        sweep_stale(parent);
         fs::create_dir_all(tmp.path().join("blobs/sha256"))
             .with_context(|| format!("cannot create {}", tmp.path().display()))?;
-        Ok(Staging { dir: dir.to_path_buf(), tmp })
+        Ok(Staging { dir: dir.to_path_buf(), tmp, claim })
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
@@ -139,7 +205,12 @@ impl Staging {
         let root = self.tmp.path();
         fs::write(root.join("index.json"), index).with_context(|| format!("cannot write {}", root.display()))?;
         fs::write(root.join("oci-layout"), OCI_LAYOUT).with_context(|| format!("cannot write {}", root.display()))?;
-        replace_dir(self.tmp, &self.dir)
+        // The owner file must not ship in the layout; the lock stays held (on the unlinked file)
+        // until the rename is done, and a sweeper treats an ownerless young directory as live.
+        fs::remove_file(root.join(OWNER_FILE)).with_context(|| format!("cannot finish {}", root.display()))?;
+        let done = replace_dir(self.tmp, &self.dir);
+        drop(self.claim);
+        done
     }
 }
 

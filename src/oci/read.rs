@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use super::archive::{ArchiveManifest, parse_manifest};
 use super::image::{ConfigFile, Descriptor, Index, Manifest};
 use super::{ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, digest_hex, digest_of};
+use crate::limits::{Bounded, Counting, EntryCounter, MAX_JSON_BYTES, check_path_len, read_capped};
 use crate::rootfs::{Entry, Node, Tree, tree::normalize};
 
 /// Where a layer's bytes are.
@@ -72,7 +73,7 @@ pub fn open(reference: &str) -> Result<ImageView> {
 
 pub(crate) fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
     let path = dir.join("blobs/sha256").join(digest_hex(digest)?);
-    let data = std::fs::read(&path).with_context(|| format!("cannot read blob {digest} at {}", path.display()))?;
+    let data = read_capped(&path, MAX_JSON_BYTES, &format!("blob {digest} at"))?;
     if digest_of(&data) != digest {
         bail!("blob {} does not match its digest {digest}", path.display());
     }
@@ -92,7 +93,7 @@ pub fn host_arch() -> &'static str {
 /// before any index is expanded.
 fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
     let index_path = dir.join("index.json");
-    let data = std::fs::read(&index_path).with_context(|| format!("cannot read {}", index_path.display()))?;
+    let data = read_capped(&index_path, MAX_JSON_BYTES, "the index")?;
     let index: Index = serde_json::from_slice(&data).with_context(|| format!("malformed {}", index_path.display()))?;
     let chosen: Vec<&Descriptor> = match tag {
         Some(t) => {
@@ -201,8 +202,11 @@ pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut members: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut ar = tar::Archive::new(file);
+    let mut count = EntryCounter::default();
     for entry in ar.entries().with_context(|| format!("cannot read {} as tar", path.display()))? {
         let entry = entry.with_context(|| format!("corrupt tar entry in {}", path.display()))?;
+        count.bump().with_context(|| format!("{}", path.display()))?;
+        check_path_len(&entry.path_bytes(), "a member name").with_context(|| format!("{}", path.display()))?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         if entry.header().entry_type().is_file() {
             let key = normalize(&name).with_context(|| format!("in {}", path.display()))?;
@@ -213,6 +217,12 @@ pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
         let key = normalize(name).with_context(|| format!("in {}", path.display()))?;
         let (offset, size) =
             *members.get(&key).with_context(|| format!("{} has no member {name:?}", path.display()))?;
+        if size > MAX_JSON_BYTES {
+            bail!(
+                "{}: {name} is {size} bytes, more than the limit of {MAX_JSON_BYTES} for a JSON file",
+                path.display()
+            );
+        }
         let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         f.seek(SeekFrom::Start(offset))?;
         let mut data = Vec::new();
@@ -309,11 +319,17 @@ pub fn open_layer_blob(path: &Path) -> Result<Box<dyn Read>> {
     decompressed(File::open(path).with_context(|| format!("cannot open layer {}", path.display()))?)
 }
 
-/// Wraps `r` in a gzip decoder if it starts with the gzip magic, else passes it through.
+/// Wraps `r` in a gzip decoder if it starts with the gzip magic, else passes it through. The
+/// decoder is [`Bounded`]: a layer that inflates past the size limit or like a bomb is an error.
 pub fn decompressed<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
-    let mut buf = BufReader::new(r);
+    let (counted, consumed) = Counting::new(r);
+    let mut buf = BufReader::new(counted);
     let head = buf.fill_buf().context("cannot read layer")?;
-    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(flate2::bufread::GzDecoder::new(buf))) } else { Ok(Box::new(buf)) }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(Bounded::streaming(flate2::bufread::GzDecoder::new(buf), consumed)))
+    } else {
+        Ok(Box::new(buf))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -346,8 +362,14 @@ pub struct LayerEntry {
 /// Calls `f` with every entry of a layer tar and a reader over its content.
 pub fn for_each_entry(tar: impl Read, mut f: impl FnMut(&LayerEntry, &mut dyn Read) -> Result<()>) -> Result<()> {
     let mut ar = tar::Archive::new(tar);
+    let mut count = EntryCounter::default();
     for entry in ar.entries().context("cannot read layer tar")? {
         let mut entry = entry.context("corrupt layer tar entry")?;
+        count.bump().context("layer tar")?;
+        check_path_len(&entry.path_bytes(), "layer entry name")?;
+        if let Some(link) = entry.link_name_bytes() {
+            check_path_len(&link, "layer link target")?;
+        }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         // `./` (the root itself, as `tar -C root .` writes it) carries nothing a tree keeps.
         if raw.split('/').all(|p| p.is_empty() || p == ".") {
@@ -369,6 +391,7 @@ pub fn for_each_entry(tar: impl Read, mut f: impl FnMut(&LayerEntry, &mut dyn Re
         };
         let field =
             |r: std::io::Result<u64>, what: &str| r.with_context(|| format!("layer entry {path:?}: bad {what}"));
+        count.declare(&path, entry.size())?;
         let meta = LayerEntry {
             kind,
             mode: h.mode().with_context(|| format!("layer entry {path:?}: bad mode"))? & 0o7777,

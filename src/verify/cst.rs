@@ -119,8 +119,15 @@ pub struct MetadataTest {
 
 /// Reads and checks a test file: the schema version, and every regex compiles.
 pub fn load(path: &Path) -> Result<Suite> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut suite: Suite = serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let data = crate::limits::read_capped(path, crate::limits::MAX_YAML_BYTES, "the structure-test file")?;
+    let text = String::from_utf8(data).with_context(|| format!("{} is not UTF-8", path.display()))?;
+    parse(&text, path)
+}
+
+/// Parses and checks test-file text; `path` names it in errors. Split from [`load`] so the fuzzer
+/// (and tests) can feed text without a file.
+pub fn parse(text: &str, path: &Path) -> Result<Suite> {
+    let mut suite: Suite = serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if suite.schema_version != "2.0.0" {
         bail!("{}: schemaVersion {:?} is not supported (use 2.0.0)", path.display(), suite.schema_version);
     }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod debrepo;
+pub mod faulty;
+pub mod hermetic;
 
 use std::path::PathBuf;
 use std::process::Command;

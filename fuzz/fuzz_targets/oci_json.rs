@@ -1,0 +1,6 @@
+//! OCI index, manifest and config JSON, and an OCI layout whose index.json is the input.
+#![no_main]
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::oci_json(data));

@@ -1,0 +1,222 @@
+//! Resource bounds: hostile inputs built to exhaust memory or time end in a clear error, fast,
+//! with flat memory. The image cases run the real `lucid` binary under `/usr/bin/time -v` and
+//! check wall time (< 1 s) and peak memory (< 100 MB).
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `lucid args` under GNU time: (exit success, stderr, seconds, peak RSS in MB).
+fn timed(args: &[&str], env: &[(&str, &str)]) -> (bool, String, f64, f64) {
+    support::require_tool("/usr/bin/time");
+    let mut c = Command::new("/usr/bin/time");
+    c.arg("-v").arg(env!("CARGO_BIN_EXE_lucid")).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let field = |name: &str| -> f64 {
+        err.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(-1.0)
+    };
+    let rss_mb = field("Maximum resident set size (kbytes):") / 1024.0;
+    let wall = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Elapsed (wall clock) time (h:mm:ss or m:ss):"))
+        .map(|v| v.trim().split(':').fold(0.0, |acc, p| acc * 60.0 + p.parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or(-1.0);
+    (o.status.success(), err, wall, rss_mb)
+}
+
+fn assert_refused_fast(what: &str, r: &(bool, String, f64, f64), needle: &str) {
+    let (ok, err, wall, rss) = r;
+    eprintln!("{what}: {wall:.2}s, {rss:.1} MB peak");
+    assert!(!ok, "{what} was accepted: {err}");
+    assert!(err.contains(needle), "{what}: the error does not say {needle:?}:\n{err}");
+    assert!(*wall >= 0.0 && *wall < 1.0, "{what} took {wall}s");
+    assert!(*rss > 0.0 && *rss < 100.0, "{what} peaked at {rss} MB");
+}
+
+fn tar_header(name: &str, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    h
+}
+
+/// Writes an OCI layout at `dir` whose one layer is `layer` (stored as given), tagged latest.
+fn layout_with_layer(dir: &Path, layer: &[u8], diff_id: &str) {
+    let digest = lucid::oci::digest_of(layer);
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "config": {"User": "65532:65532"}, "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
+    let config = serde_json::to_vec(&config).unwrap();
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": lucid::oci::digest_of(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": layer.len()}]});
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    write_layout(dir, &[layer, &config], &manifest);
+}
+
+fn write_layout(dir: &Path, blobs: &[&[u8]], manifest: &[u8]) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    for b in blobs.iter().chain([&manifest]) {
+        std::fs::write(dir.join("blobs/sha256").join(&lucid::oci::digest_of(b)[7..]), b).unwrap();
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": lucid::oci::digest_of(manifest), "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+fn verify(dir: &Path) -> (bool, String, f64, f64) {
+    timed(&["verify", "--no-runtime", &format!("oci:{}:latest", dir.display())], &[])
+}
+
+#[test]
+fn gzip_bomb_layer_is_refused_fast_with_flat_memory() {
+    // 4 GiB of zeros in one file, gzip-compressed to about 4 MB.
+    let dir = tempfile::tempdir().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(tar_header("bomb", 4 << 30).as_bytes()).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(4 << 10) {
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.write_all(&[0u8; 1024]).unwrap();
+    let layer = gz.finish().unwrap();
+    layout_with_layer(dir.path(), &layer, &format!("sha256:{}", "0".repeat(64)));
+    assert_refused_fast("4 GiB gzip bomb layer", &verify(dir.path()), "decompression bomb");
+}
+
+#[test]
+fn a_layer_entry_declaring_a_terabyte_is_refused_at_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layer = tar_header("usr/lib/huge", 1 << 40).as_bytes().to_vec();
+    layer.extend_from_slice(&[0u8; 4096]);
+    layout_with_layer(dir.path(), &layer, &lucid::oci::digest_of(&layer));
+    assert_refused_fast("1 TB declared entry", &verify(dir.path()), "usr/lib/huge");
+}
+
+#[test]
+fn too_many_entries_and_too_long_paths_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layer = Vec::new();
+    for i in 0..2000 {
+        layer.extend_from_slice(tar_header(&format!("f/{i}"), 0).as_bytes());
+    }
+    layer.extend_from_slice(&[0u8; 1024]);
+    layout_with_layer(dir.path(), &layer, &lucid::oci::digest_of(&layer));
+    let r = timed(
+        &["verify", "--no-runtime", &format!("oci:{}:latest", dir.path().display())],
+        &[("LUCID_MAX_ENTRIES", "1000")],
+    );
+    assert_refused_fast("2000 entries over a limit of 1000", &r, "more than 1000 entries");
+
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("{}/x", "d".repeat(5000));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    b.append_data(&mut h, &long, std::io::empty()).unwrap();
+    let layer = b.into_inner().unwrap();
+    layout_with_layer(dir.path(), &layer, &lucid::oci::digest_of(&layer));
+    assert_refused_fast("a 5002-byte path", &verify(dir.path()), "longer than the limit of 4096");
+}
+
+#[test]
+fn deeply_nested_json_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+    let deep = format!("{{\"schemaVersion\":2,\"manifests\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(dir.path().join("index.json"), deep).unwrap();
+    std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    // Typed parsing never follows nesting deeper than the schema (and serde_json stops at 128).
+    assert_refused_fast("index.json nested 100,000 deep", &verify(dir.path()), "malformed");
+
+    let huge = dir.path().join("index.json");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(64 << 20).unwrap();
+    assert_refused_fast("a 64 MB index.json", &verify(dir.path()), "more than the limit");
+}
+
+/// The classic "billion laughs": nine levels of ten aliases each.
+fn billion_laughs() -> String {
+    let mut s =
+        String::from("a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for i in 1..10 {
+        let p = format!("*a{}", i - 1);
+        s.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p; 10].join(",")));
+    }
+    s
+}
+
+#[test]
+fn billion_laughs_yaml_is_refused_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("build-args.yml");
+    // Under a known key, so the schema's unknown-field check does not end it before the aliases.
+    let nested = billion_laughs().lines().map(|l| format!("  {l}\n")).collect::<String>();
+    std::fs::write(&spec, format!("version: 1\nlabels:\n{nested}")).unwrap();
+    let r = timed(&["build", "-f", spec.to_str().unwrap(), "-o", dir.path().join("out").to_str().unwrap()], &[]);
+    assert_refused_fast("billion-laughs build-args.yml", &r, "build-args.yml");
+    assert!(!dir.path().join("out").exists());
+
+    let cst = dir.path().join("structure.yaml");
+    std::fs::write(&cst, format!("schemaVersion: 2.0.0\n{}", billion_laughs())).unwrap();
+    let started = std::time::Instant::now();
+    let err = format!("{:#}", lucid::verify::cst::load(&cst).unwrap_err());
+    assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
+    assert!(err.contains("structure.yaml"), "{err}");
+    eprintln!("billion-laughs structure test: {:.3}s: {err}", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn deb_and_index_bombs_are_refused_in_memory_bounds() {
+    // A Packages.gz of 1 GiB of newlines: refused by the ratio guard after 64 MiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let nl = vec![b'\n'; 1 << 20];
+    for _ in 0..1024 {
+        gz.write_all(&nl).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let started = std::time::Instant::now();
+    let err = format!("{:#}", lucid::debian::repo::decompress(&bomb, "main/binary-amd64/Packages.gz").unwrap_err());
+    assert!(err.contains("decompression bomb"), "{err}");
+    assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
+
+    // A .deb whose data.tar.gz is the same bomb.
+    let control = {
+        let mut b = tar::Builder::new(Vec::new());
+        let text = b"Package: bomb\nVersion: 1\n";
+        b.append(&tar_header("./control", text.len() as u64), &text[..]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut ar = ar::Builder::new(Vec::new());
+    for (name, body) in [("debian-binary", b"2.0\n".to_vec()), ("control.tar.gz", control), ("data.tar.gz", bomb)] {
+        ar.append(&ar::Header::new(name.as_bytes().to_vec(), body.len() as u64), body.as_slice()).unwrap();
+    }
+    let deb = ar.into_inner().unwrap();
+    let started = std::time::Instant::now();
+    let err = format!("{:#}", lucid::debian::deb::extract(&deb, "bomb", &mut lucid::rootfs::Tree::new()).unwrap_err());
+    assert!(err.contains("bomb") && err.contains("decompression bomb"), "{err}");
+    assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
+}
