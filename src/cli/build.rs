@@ -139,15 +139,8 @@ fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool)
 /// The closing table, in the shape of
 /// `docker images --format "table {{.Repository}}\t{{.Tag}}\t{{.Size}}"`, with the budget beside.
 pub fn size_table(results: &[BuiltOutput]) -> String {
-    let mut rows = vec![[
-        "REPOSITORY".to_string(),
-        "TAG".into(),
-        "SIZE".into(),
-        "COMPRESSED".into(),
-        "BUDGET".into(),
-        "PLATFORM".into(),
-        "DIGEST".into(),
-    ]];
+    let mut rows: Vec<Vec<String>> =
+        vec![["REPOSITORY", "TAG", "SIZE", "COMPRESSED", "BUDGET", "PLATFORM", "DIGEST"].map(String::from).to_vec()];
     for r in results {
         let budget = match r.budget {
             Some(b) if r.size > b => format!("{} OVER", format_size(b)),
@@ -156,7 +149,7 @@ pub fn size_table(results: &[BuiltOutput]) -> String {
         };
         for reference in &r.references {
             let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-            rows.push([
+            rows.push(vec![
                 repo.to_string(),
                 tag.to_string(),
                 format_size(r.size),
@@ -167,12 +160,5 @@ pub fn size_table(results: &[BuiltOutput]) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        out.push_str(line.join("   ").trim_end());
-        out.push('\n');
-    }
-    out
+    lucid::report::table(&rows)
 }

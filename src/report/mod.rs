@@ -14,6 +14,8 @@ mod sarif;
 pub mod size;
 mod text;
 
+pub use text::table;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
