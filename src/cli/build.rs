@@ -54,7 +54,7 @@ pub struct Args {
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
     #[command(flatten)]
-    pub registry_opts: super::push::RegistryArgs,
+    pub registry_opts: super::RegistryArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {

@@ -36,3 +36,37 @@ pub fn fetcher() -> Result<Fetcher> {
     let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && !lucid::status::is_quiet();
     Fetcher::new(Cache::from_env()?, progress)
 }
+
+/// Registry options shared by every command that reads from or writes to a registry.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// Registry credentials USER:PASSWORD (sent to the registry's token service or as basic auth).
+    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
+    pub creds: Option<String>,
+    /// A registry bearer token, sent as is.
+    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+    /// Allow plain HTTP to the registry (always allowed for loopback hosts).
+    #[arg(long)]
+    pub insecure_registry: bool,
+}
+
+impl RegistryArgs {
+    /// What was given on the command line (reading tries anonymous access first).
+    pub fn auth(&self) -> lucid::oci::registry::RegistryAuth {
+        lucid::oci::registry::RegistryAuth {
+            credentials: self.creds.clone(),
+            token: self.registry_token.clone(),
+            insecure: self.insecure_registry,
+        }
+    }
+
+    /// For pushing to `host`: without --creds or --registry-token, what `docker login` stored.
+    pub fn auth_for(&self, host: &str) -> Result<lucid::oci::registry::RegistryAuth> {
+        let mut auth = self.auth();
+        if auth.credentials.is_none() && auth.token.is_none() {
+            auth.credentials = lucid::oci::push::docker_config_credentials(host)?;
+        }
+        Ok(auth)
+    }
+}

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use lucid::build::BuiltOutput;
-use lucid::oci::push::{PushStats, Pusher, docker_config_credentials};
-use lucid::oci::registry::{RegistryAuth, RegistryRef};
+use lucid::oci::push::{PushStats, Pusher};
+use lucid::oci::registry::RegistryRef;
 use lucid::spec::format_size;
 use lucid::status::status;
 
@@ -26,28 +26,7 @@ pub struct Args {
     #[arg(short = 't', long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
     #[command(flatten)]
-    pub registry: RegistryArgs,
-}
-
-/// Registry options shared by `lucid push` and `lucid build --push`.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct RegistryArgs {
-    /// USER:PASSWORD for the registry (default: the Docker CLI's stored credentials).
-    #[arg(long, value_name = "USER:PASSWORD", env = "LUCID_REGISTRY_CREDS", hide_env_values = true)]
-    pub creds: Option<String>,
-    /// Use plain HTTP for a registry that is not on loopback.
-    #[arg(long)]
-    pub insecure_registry: bool,
-}
-
-impl RegistryArgs {
-    pub fn auth_for(&self, host: &str) -> Result<RegistryAuth> {
-        let credentials = match &self.creds {
-            Some(c) => Some(c.clone()),
-            None => docker_config_credentials(host)?,
-        };
-        Ok(RegistryAuth { credentials, token: None, insecure: self.insecure_registry })
-    }
+    pub registry: super::RegistryArgs,
 }
 
 fn parse_destination(dest: &str) -> Result<RegistryRef> {
@@ -88,7 +67,7 @@ pub fn run(args: Args) -> Result<i32> {
 
 /// `lucid build --push --registry HOST[:PORT]/PREFIX`: every built image to
 /// `PREFIX/IMAGE:TAG` under each of its tags, sharing one session so common layers are mounted.
-pub fn push_built(results: &[BuiltOutput], registry: &str, opts: &RegistryArgs) -> Result<PushStats> {
+pub fn push_built(results: &[BuiltOutput], registry: &str, opts: &super::RegistryArgs) -> Result<PushStats> {
     let prefix = registry.trim_start_matches("docker://").trim_end_matches('/');
     let host = prefix.split('/').next().unwrap_or(prefix);
     let mut pusher = Pusher::new(opts.auth_for(host)?);

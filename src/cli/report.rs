@@ -65,15 +65,8 @@ pub struct ImageArgs {
     /// A lucid lock whose .deb files list package files for images that list none (default: the spec's lock).
     #[arg(long, value_name = "build-args.lock")]
     pub lock: Option<PathBuf>,
-    /// Registry credentials USER:PASSWORD.
-    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
-    pub creds: Option<String>,
-    /// A registry bearer token, sent as is.
-    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub registry_token: Option<String>,
-    /// Allow plain HTTP to the registry (always allowed for loopback hosts).
-    #[arg(long)]
-    pub insecure_registry: bool,
+    #[command(flatten)]
+    pub registry: super::RegistryArgs,
 }
 
 impl ImageArgs {
@@ -84,9 +77,7 @@ impl ImageArgs {
         };
         let lock = self.lock.clone().or_else(|| spec.as_ref().map(|s| s.lock_path())).filter(|p| p.exists());
         let mut opts = Options { spec, lock, ..Options::default() };
-        opts.source.registry.credentials = self.creds.clone();
-        opts.source.registry.token = self.registry_token.clone();
-        opts.source.registry.insecure = self.insecure_registry;
+        opts.source.registry = self.registry.auth();
         Ok(opts)
     }
 }

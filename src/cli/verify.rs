@@ -69,15 +69,8 @@ pub struct Args {
     /// Static checks only: start no containers.
     #[arg(long)]
     pub no_runtime: bool,
-    /// Registry credentials USER:PASSWORD (sent to the registry's token service or as basic auth).
-    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
-    pub creds: Option<String>,
-    /// A registry bearer token, sent as is.
-    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub registry_token: Option<String>,
-    /// Allow plain HTTP to the registry (always allowed for loopback hosts).
-    #[arg(long)]
-    pub insecure_registry: bool,
+    #[command(flatten)]
+    pub registry: super::RegistryArgs,
     /// Also list passed and skipped checks (text and markdown).
     #[arg(short, long)]
     pub verbose: bool,
@@ -138,9 +131,7 @@ pub fn run(args: Args) -> Result<i32> {
     if !args.require_label.is_empty() {
         policy.required_labels = args.require_label.clone();
     }
-    policy.source.registry.credentials = args.creds.clone();
-    policy.source.registry.token = args.registry_token.clone();
-    policy.source.registry.insecure = args.insecure_registry;
+    policy.source.registry = args.registry.auth();
     let mut rep = match verify::verify_all(&args.images, &policy) {
         Ok(r) => r,
         Err(e) => {
