@@ -209,7 +209,13 @@ fn layers(out: &Path, image: &str) -> Vec<(String, String)> {
         let path = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
         serde_json::from_slice::<serde_json::Value>(&std::fs::read(path).unwrap()).unwrap()
     };
-    let manifest = blob(&manifest_digest(out, image));
+    let mut manifest = blob(&manifest_digest(out, image));
+    if let Some(platforms) = manifest["manifests"].as_array() {
+        // A multi-platform index: the host's image (the one whose CDS archive is dumped here).
+        let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+        let entry = platforms.iter().find(|m| m["platform"]["architecture"] == host).expect("the host's platform");
+        manifest = blob(entry["digest"].as_str().unwrap());
+    }
     let config = blob(manifest["config"]["digest"].as_str().unwrap());
     let history: Vec<String> = config["history"]
         .as_array()

@@ -92,6 +92,18 @@ pub struct Session<'a> {
     cleanup: Option<String>,
 }
 
+/// Whether the kernel runs `arch` binaries through an enabled binfmt_misc handler (qemu-user-static),
+/// so the engine can start a foreign platform's containers.
+fn emulated(arch: &str) -> bool {
+    let machine = match arch {
+        "arm64" => "aarch64",
+        "amd64" => "x86_64",
+        other => other,
+    };
+    std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{machine}"))
+        .is_ok_and(|s| s.lines().next() == Some("enabled"))
+}
+
 impl Session<'_> {
     /// Why containers cannot run, if they cannot.
     pub fn unavailable(&mut self) -> Option<String> {
@@ -116,8 +128,11 @@ impl Session<'_> {
         self.engine.conn.as_ref().map_err(Clone::clone)?;
         let host_arch = crate::oci::read::host_arch();
         let arch = &self.image.view.config.architecture;
-        if arch != host_arch {
-            return Err(format!("{} does not run natively on this {host_arch} engine", self.image.platform()));
+        if arch != host_arch && !emulated(arch) {
+            return Err(format!(
+                "{} does not run on this {host_arch} engine (no binfmt_misc handler for it: install qemu-user-static)",
+                self.image.platform()
+            ));
         }
         let loaded = match self.src.transport {
             Transport::DockerDaemon => return Ok(self.src.engine_name.clone().unwrap_or_default()),
