@@ -77,27 +77,9 @@ fn manifest_digest(out: &Path, image: &str) -> String {
 #[test]
 fn java_images_build_load_and_run() {
     support::require_docker();
-    let out = tempfile::tempdir().unwrap();
-    let run = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-java-base", "lucid-java-build", "--locked", "--load", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "lucid build failed:\n{stdout}\n{stderr}");
-
     // The size table shows the runtime image within its 150 MB budget.
-    let row = stdout.lines().find(|l| l.starts_with("lucid-java-base ") && l.contains(" latest ")).expect(&stdout);
-    assert!(row.contains("150MB ok"), "runtime image over budget or no budget shown: {row}");
-    let size_mb: f64 = row.split_whitespace().nth(2).unwrap().trim_end_matches("MB").parse().expect(row);
-    assert!(size_mb < 150.0, "{row}");
-    assert!(stdout.lines().any(|l| l.starts_with("lucid-java-build ")), "{stdout}");
-    for img in ["lucid-java-base", "lucid-java-build"] {
-        assert!(out.path().join(img).join("index.json").is_file());
-        assert!(out.path().join(format!("{img}.tar")).is_file());
-    }
+    let (_out, _table) =
+        support::build_and_load(&["lucid-java-base", "lucid-java-build"], &["--locked"], "lucid-java-base", 150);
 
     // The seed's command, as it writes it.
     let v = docker(&["run", "--rm", "lucid-java-base:latest", "java", "-version"]);

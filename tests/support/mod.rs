@@ -42,3 +42,36 @@ pub fn docker(args: &[&str]) -> String {
 pub fn docker_ok(args: &[&str]) -> bool {
     Command::new("docker").args(args).output().map(|o| o.status.success()).unwrap_or(false)
 }
+
+/// `lucid build IMAGES... --load -o TMP` from the repository's spec (plus `extra` arguments),
+/// asserting success, that the size table shows `runtime` within `budget_mb` ("NNNMB ok") and
+/// names every image, and that each image has its OCI layout and docker-archive. Returns the
+/// output directory and the table.
+pub fn build_and_load(images: &[&str], extra: &[&str], runtime: &str, budget_mb: u32) -> (tempfile::TempDir, String) {
+    let out = tempfile::tempdir().unwrap();
+    let run = lucid()
+        .current_dir(repo_root())
+        .arg("build")
+        .args(images)
+        .args(extra)
+        .args(["--load", "-o"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "lucid build failed:\n{stdout}\n{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{runtime} ")) && l.contains(" latest "))
+        .unwrap_or_else(|| panic!("no row for {runtime}:\n{stdout}"));
+    assert!(row.contains(&format!("{budget_mb}MB ok")), "runtime image over budget or no budget shown: {row}");
+    let size_mb: f64 = row.split_whitespace().nth(2).unwrap().trim_end_matches("MB").parse().expect(row);
+    assert!(size_mb < f64::from(budget_mb), "{row}");
+    for img in images {
+        assert!(stdout.lines().any(|l| l.starts_with(&format!("{img} "))), "{stdout}");
+        assert!(out.path().join(img).join("index.json").is_file(), "{img}: no OCI layout");
+        assert!(out.path().join(format!("{img}.tar")).is_file(), "{img}: no docker-archive");
+    }
+    (out, stdout)
+}
