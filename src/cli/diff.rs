@@ -7,7 +7,8 @@ use anyhow::{Result, bail};
 use lucid::analyze::{self, diff};
 use lucid::report::size::{DiffFormat, render_diff};
 
-use super::report::{EXIT_UNREADABLE, ImageArgs, emit};
+use super::EXIT_UNREADABLE;
+use super::report::{ImageArgs, emit};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

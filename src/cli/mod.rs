@@ -17,6 +17,9 @@ use anyhow::Result;
 use lucid::fetch::{Cache, Fetcher};
 use lucid::spec::Spec;
 
+/// Exit code of verify, report, diff and sbom when an image cannot be read (1 means findings).
+pub const EXIT_UNREADABLE: i32 = 2;
+
 /// The spec used when `--file` is not given, relative to the current directory.
 pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";
 

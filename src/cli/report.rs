@@ -8,6 +8,8 @@ use lucid::analyze::{self, Options};
 use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
 
+use super::EXIT_UNREADABLE;
+
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   lucid report oci:out/lucid-python-base:latest
@@ -53,9 +55,6 @@ pub fn run(args: Args) -> Result<i32> {
 
 // What `lucid diff` and `lucid sbom` share with `lucid report`: how images are found and read,
 // and how output is written.
-
-/// Exit code when an image cannot be read at all, as `lucid verify` uses it.
-pub const EXIT_UNREADABLE: i32 = 2;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImageArgs {

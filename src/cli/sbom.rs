@@ -6,7 +6,8 @@ use anyhow::Result;
 
 use lucid::analyze::{self, sbom};
 
-use super::report::{EXIT_UNREADABLE, ImageArgs, emit};
+use super::EXIT_UNREADABLE;
+use super::report::{ImageArgs, emit};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

@@ -7,11 +7,12 @@ use anyhow::{Context, Result, bail};
 
 use lucid::report::{self, Format, Severity};
 use lucid::spec::{Stage, parse_size};
+
+use super::EXIT_UNREADABLE;
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
 /// Exit code when an image cannot be read at all (missing, corrupt, hostile), as distinct from
 /// an image that was read and failed checks (1).
-const EXIT_UNREADABLE: i32 = 2;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
