@@ -308,11 +308,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
         }
     }
     std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".lucid-staging-")
-        .tempdir_in(&opts.output)
-        .with_context(|| format!("cannot create a staging directory in {}", opts.output.display()))?;
-    let _claim = crate::oci::layout::claim_dir(staging.path())?;
+    let (staging, _claim) = crate::oci::stale::claimed_tempdir(&opts.output, "lucid-staging")?;
     let mut results = Vec::new();
     for name in &selected {
         let img = spec.image(name)?;

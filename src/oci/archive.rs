@@ -50,7 +50,7 @@ pub fn write_docker_archive(path: &Path, image: &BuiltImage, repo_tags: &[String
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".docker-archive-")
+        .prefix(&super::stale::work_prefix("docker-archive"))
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;

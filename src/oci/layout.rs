@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::image::{BuiltImage, Descriptor, Index, check_ref_name};
+use super::stale::{OWNER_FILE, claimed_tempdir, sweep_stale, work_prefix};
 use super::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX, check_blob_file, digest_hex, digest_of};
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -65,68 +66,6 @@ fn named(mut desc: Descriptor, tag: &str) -> Result<Descriptor> {
     Ok(desc)
 }
 
-/// The file in a staging directory whose exclusive lock says "my writer is alive".
-const OWNER_FILE: &str = ".lucid-owner";
-
-/// Leftovers without an owner file (a run killed before it made one, or the old layout moved
-/// aside by [`replace_dir`]) are removed only when older than this: young ones may be a live
-/// run's first instants.
-const UNOWNED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Claims the staging directory `dir` for this process: an exclusive lock on `dir/.lucid-owner`,
-/// held as long as the returned file is open (the kernel drops it when the process dies, even by
-/// SIGKILL). The lock file is made under a temporary name, locked, then renamed into place, so a
-/// sweeper never sees an owner file that is not locked yet.
-pub fn claim_dir(dir: &Path) -> Result<fs::File> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".lucid-claim-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a lock file in {}", dir.display()))?;
-    tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
-    let (file, path) = tmp.keep().with_context(|| format!("cannot keep the lock file in {}", dir.display()))?;
-    fs::rename(&path, dir.join(OWNER_FILE)).with_context(|| format!("cannot claim {}", dir.display()))?;
-    Ok(file)
-}
-
-/// Whether `name` is one of the hidden working names lucid's writers use in an output directory.
-fn is_staging_name(name: &str) -> bool {
-    name.starts_with(".lucid-staging-")
-        || (name.starts_with(".docker-archive-") && name.ends_with(".tmp"))
-        || (name.starts_with('.') && (name.contains(".tmp-") || name.contains(".old-")))
-}
-
-/// Removes what killed runs left in the output directory `parent`: staging directories whose
-/// owner lock is free (their writer is dead), and unowned leftovers older than [`UNOWNED_GRACE`].
-/// Live runs' staging is never touched. Returns how many entries were removed; failures to remove
-/// are ignored (the next run tries again).
-pub fn sweep_stale(parent: &Path) -> usize {
-    let Ok(rd) = fs::read_dir(parent) else { return 0 };
-    let mut removed = 0;
-    for entry in rd.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_staging_name(&name) {
-            continue;
-        }
-        let path = entry.path();
-        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-        let old = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > UNOWNED_GRACE);
-        let dead = if meta.is_dir() {
-            match fs::File::open(path.join(OWNER_FILE)) {
-                Ok(f) => f.try_lock().is_ok(),
-                Err(_) => old,
-            }
-        } else {
-            // A docker-archive being written is locked by its writer.
-            old && fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok())
-        };
-        if dead {
-            let gone = if meta.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-            removed += usize::from(gone.is_ok());
-        }
-    }
-    removed
-}
-
 /// A layout under construction in a temporary sibling of its final place.
 struct Staging {
     dir: PathBuf,
@@ -147,11 +86,7 @@ impl Staging {
         };
         fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         check_replaceable(dir)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .tempdir_in(parent)
-            .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
-        let claim = claim_dir(tmp.path())?;
+        let (tmp, claim) = claimed_tempdir(parent, &format!("{name}.tmp"))?;
         sweep_stale(parent);
         fs::create_dir_all(tmp.path().join("blobs/sha256"))
             .with_context(|| format!("cannot create {}", tmp.path().display()))?;
@@ -241,7 +176,7 @@ fn replace_dir(tmp: tempfile::TempDir, dir: &Path) -> Result<()> {
         let parent = tmp.path().parent().unwrap_or(Path::new("."));
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("layout");
         let old = tempfile::Builder::new()
-            .prefix(&format!(".{name}.old-"))
+            .prefix(&work_prefix(&format!("{name}.old")))
             .tempdir_in(parent)
             .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?
             .keep();

@@ -19,6 +19,7 @@ pub mod push;
 pub mod read;
 pub mod registry;
 pub mod source;
+pub mod stale;
 
 pub use image::{BuiltImage, ImageConfig, assemble, index};
 pub use layer::{LayerBlob, write_layer};
