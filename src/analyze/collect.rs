@@ -116,7 +116,7 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
     })?;
     facts.meta = meta
         .into_iter()
-        .filter(|(p, (layer, _))| fs.entries.get(p).is_some_and(|e| e.layer == *layer))
+        .filter(|(p, (layer, _))| fs.entries.get(p).is_some_and(|e| e.layer() == *layer))
         .map(|(p, (_, data))| (p, data))
         .collect();
     let (mut min_sum, mut all_sum) = (0u64, 0u64);

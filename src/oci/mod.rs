@@ -93,23 +93,31 @@ impl<W: Write> Write for HashWriter<W> {
 /// A reader that hashes and counts what is read through it.
 pub(crate) struct HashReader<R> {
     inner: R,
-    hasher: Sha256,
+    /// None when only counting: the stream is known to be another, already hashed, stream.
+    hasher: Option<Sha256>,
     count: u64,
 }
 
 impl<R: Read> HashReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        HashReader { inner, hasher: Sha256::new(), count: 0 }
+        HashReader { inner, hasher: Some(Sha256::new()), count: 0 }
+    }
+    /// Counts bytes without hashing them ([`HashReader::finish`] then gives no digest).
+    pub(crate) fn counting(inner: R) -> Self {
+        HashReader { inner, hasher: None, count: 0 }
     }
     pub(crate) fn finish(self) -> (String, u64) {
-        (format!("sha256:{}", hex::encode(self.hasher.finalize())), self.count)
+        let digest = self.hasher.map(|h| format!("sha256:{}", hex::encode(h.finalize())));
+        (digest.unwrap_or_default(), self.count)
     }
 }
 
 impl<R: Read> Read for HashReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }

@@ -322,13 +322,19 @@ pub fn open_layer_blob(path: &Path) -> Result<Box<dyn Read>> {
 /// Wraps `r` in a gzip decoder if it starts with the gzip magic, else passes it through. The
 /// decoder is [`Bounded`]: a layer that inflates past the size limit or like a bomb is an error.
 pub fn decompressed<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+    Ok(decompressed_flagged(r)?.0)
+}
+
+/// [`decompressed`], also saying whether the stream was compressed: when it was not, the tar is
+/// the blob itself and its diff_id is the blob's digest, so a reader hashes it once.
+pub fn decompressed_flagged<'a>(r: impl Read + 'a) -> Result<(Box<dyn Read + 'a>, bool)> {
     let (counted, consumed) = Counting::new(r);
     let mut buf = BufReader::new(counted);
     let head = buf.fill_buf().context("cannot read layer")?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(Bounded::streaming(flate2::bufread::GzDecoder::new(buf), consumed)))
+        Ok((Box::new(Bounded::streaming(flate2::bufread::GzDecoder::new(buf), consumed)), true))
     } else {
-        Ok(Box::new(buf))
+        Ok((Box::new(buf), false))
     }
 }
 

@@ -252,10 +252,10 @@ pub fn run(suite: &Suite, s: &Subject, session: &mut Session) -> Vec<Finding> {
                         p.push(format!("permissions {got}, expected {want}"));
                     }
                 }
-                if t.uid.is_some_and(|u| u != e.uid) {
+                if t.uid.is_some_and(|u| u != u64::from(e.uid)) {
                     p.push(format!("uid {}, expected {}", e.uid, t.uid.unwrap_or_default()));
                 }
-                if t.gid.is_some_and(|g| g != e.gid) {
+                if t.gid.is_some_and(|g| g != u64::from(e.gid)) {
                     p.push(format!("gid {}, expected {}", e.gid, t.gid.unwrap_or_default()));
                 }
                 if let Some(by) = &t.is_executable_by {

@@ -7,13 +7,13 @@
 //! read (`/etc/passwd`...) and what the secret scanner matched, so memory grows with the number of
 //! files, never with their size.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, btree_map};
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 
 use crate::oci::HashReader;
-use crate::oci::read::{EntryKind, ImageView, LayerEntry, decompressed, for_each_entry};
+use crate::oci::read::{EntryKind, ImageView, LayerEntry, decompressed_flagged, for_each_entry};
 
 /// Files bigger than this are not scanned for private keys (keys are a few kilobytes; what is
 /// bigger is libraries and data).
@@ -23,15 +23,27 @@ const CAPTURE_LIMIT: u64 = 16 << 20;
 
 /// One path of the final filesystem.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Kept small on purpose: a view holds one per path (up to [`crate::limits::max_entries`] of
+/// them), so its size is what bounds verify's and report's memory on an image built to have
+/// millions of files. 48 bytes plus the path.
 pub struct FsEntry {
     pub kind: EntryKind,
     pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub size: u64,
-    pub link: Option<String>,
+    /// Linux ids are 32-bit; a tar header claiming more is refused when read.
+    pub uid: u32,
+    pub gid: u32,
     /// Index of the layer that wrote it.
-    pub layer: usize,
+    pub layer: u32,
+    pub size: u64,
+    pub link: Option<Box<str>>,
+}
+
+impl FsEntry {
+    /// Index of the layer that wrote it, for indexing the view's layers.
+    pub fn layer(&self) -> usize {
+        self.layer as usize
+    }
 }
 
 /// What one layer held.
@@ -123,7 +135,7 @@ impl MergedView {
 
     /// Digest of the layer that wrote `path`, for findings.
     pub fn layer_of(&self, path: &str) -> Option<String> {
-        self.entries.get(path).and_then(|e| self.layers.get(e.layer)).map(|l| l.digest.clone())
+        self.entries.get(path).and_then(|e| self.layers.get(e.layer())).map(|l| l.digest.clone())
     }
 }
 
@@ -138,7 +150,7 @@ fn remove_tree(entries: &mut BTreeMap<String, FsEntry>, dir: &str, layer: usize,
     let doomed: Vec<String> = entries
         .range(dir.to_string()..)
         .take_while(|(k, _)| k.starts_with(dir))
-        .filter(|(k, e)| under(k, dir) && e.layer < layer)
+        .filter(|(k, e)| under(k, dir) && e.layer() < layer)
         .map(|(k, _)| k.clone())
         .collect();
     let mut removed = 0;
@@ -190,6 +202,7 @@ pub fn merge_observed(
     let history: Vec<Option<String>> =
         view.config.history.iter().filter(|h| !h.empty_layer).map(|h| h.created_by.clone()).collect();
     let mut buf = Vec::new();
+    let max_paths = crate::limits::max_entries();
     for (i, layer) in view.layers.iter().enumerate() {
         let name = layer.digest.clone().unwrap_or_else(|| layer.diff_id.clone());
         let mut stats = LayerStats {
@@ -202,9 +215,11 @@ pub fn merge_observed(
         let ctx = || format!("layer {} ({name})", i + 1);
         let mut blob = HashReader::new(view.layer_blob(i).with_context(ctx)?);
         let (diff_id, tar_bytes) = {
-            let mut tar = HashReader::new(decompressed(&mut blob).with_context(ctx)?);
+            let (tar, compressed) = decompressed_flagged(&mut blob).with_context(ctx)?;
+            let mut tar = if compressed { HashReader::new(tar) } else { HashReader::counting(tar) };
             for_each_entry(&mut tar, |e, data| {
                 stats.entries += 1;
+                let paths = out.entries.len() as u64;
                 let (dir, base) = match e.path.rsplit_once('/') {
                     Some((d, b)) => (Some(d), b),
                     None => (None, e.path.as_str()),
@@ -217,7 +232,7 @@ pub fn merge_observed(
                         .entries
                         .range(format!("{dir}/")..)
                         .take_while(|(k, _)| under(k, dir))
-                        .filter(|(k, e)| *k != dir && e.layer < i)
+                        .filter(|(k, e)| *k != dir && e.layer() < i)
                         .map(|(k, _)| k.clone())
                         .collect();
                     let mut removed = 0;
@@ -248,11 +263,41 @@ pub fn merge_observed(
                         .and_then(|l| out.entries.get(l.trim_start_matches("./")))
                         .map_or(0, |t| t.size);
                 }
-                // A non-directory over anything, or anything over a non-directory, replaces it.
-                if let Some(old) = out.entries.get(&e.path)
-                    && (old.kind != EntryKind::Dir || kind != EntryKind::Dir)
-                {
-                    remove_tree(&mut out.entries, &e.path, i + 1, &mut out.wasted_bytes);
+                let id = |v: u64, what: &str| {
+                    u32::try_from(v)
+                        .with_context(|| format!("{}: {what} {v} does not fit a Linux id (32 bits)", e.path))
+                };
+                let entry = FsEntry {
+                    kind,
+                    mode: e.mode,
+                    uid: id(e.uid, "uid")?,
+                    gid: id(e.gid, "gid")?,
+                    layer: u32::try_from(i).context("more layers than 2^32")?,
+                    size,
+                    link: e.link.as_deref().map(Box::from),
+                };
+                // One search of the map in the common case (a new path). A non-directory over
+                // anything, or anything over a non-directory, replaces what was there.
+                match out.entries.entry(e.path.clone()) {
+                    btree_map::Entry::Vacant(v) => {
+                        // Each layer's entries are bounded where the tar is read; this bounds
+                        // the merged filesystem of many such layers, and so the view's memory.
+                        if paths >= max_paths {
+                            bail!(
+                                "the merged filesystem holds more than {max_paths} paths: refused as a \
+                                 resource-exhaustion attempt (LUCID_MAX_ENTRIES raises the limit)"
+                            );
+                        }
+                        v.insert(entry);
+                    }
+                    btree_map::Entry::Occupied(mut o) => {
+                        if o.get().kind != EntryKind::Dir || kind != EntryKind::Dir {
+                            remove_tree(&mut out.entries, &e.path, i + 1, &mut out.wasted_bytes);
+                            out.entries.insert(e.path.clone(), entry);
+                        } else {
+                            o.insert(entry);
+                        }
+                    }
                 }
                 let mut read = 0;
                 if kind == EntryKind::File {
@@ -275,10 +320,6 @@ pub fn merge_observed(
                         read = buf.len();
                     }
                 }
-                out.entries.insert(
-                    e.path.clone(),
-                    FsEntry { kind, mode: e.mode, uid: e.uid, gid: e.gid, size, link: e.link.clone(), layer: i },
-                );
                 // What was already read for the scanner comes first, then the rest of the entry.
                 let mut content = (&buf[..read]).chain(data);
                 observe(Event::Entry { layer: i, entry: e, content: &mut content })
@@ -290,6 +331,8 @@ pub fn merge_observed(
         };
         std::io::copy(&mut blob, &mut std::io::sink()).with_context(ctx)?;
         let (digest, size) = blob.finish();
+        // An uncompressed layer's tar is its blob: one digest serves as both.
+        let diff_id = if diff_id.is_empty() { digest.clone() } else { diff_id };
         if let Some(want) = &layer.digest
             && (*want != digest || size != layer.size)
         {
