@@ -1,7 +1,8 @@
 //! Concurrency: four `lucid build` processes, each building a different image of one spec into
 //! one output directory, share one `LUCID_CACHE` from an empty start. All succeed, each image has
 //! the digest a serial build gives it, and the cache holds exactly the blobs a serial build leaves
-//! (one file per digest, no temporary leftovers) and verifies clean.
+//! (one file per digest, no temporary leftovers) and verifies clean. Each package is downloaded
+//! once, whichever build needs it first.
 
 mod support;
 
@@ -30,6 +31,7 @@ fn four_concurrent_builds_share_one_cache() {
         let p = Project::new(&repo);
         let cache = p.path("cache");
         let out = p.path("out");
+        let before = server.hits().len();
         let started = Instant::now();
         let children: Vec<_> = IMAGES
             .iter()
@@ -50,6 +52,14 @@ fn four_concurrent_builds_share_one_cache() {
             started.elapsed().as_secs_f64(),
             serial_time.as_secs_f64()
         );
+        // Builds that miss the same package wait for the one downloading it: one GET per .deb.
+        let mut gets: std::collections::BTreeMap<String, usize> = Default::default();
+        for hit in &server.hits()[before..] {
+            if hit.path.contains("pool/") {
+                *gets.entry(hit.path.clone()).or_default() += 1;
+            }
+        }
+        assert!(!gets.is_empty() && gets.values().all(|&n| n == 1), "round {round}: downloads per .deb: {gets:?}");
         let got: Vec<String> = IMAGES.iter().map(|i| hermetic::manifest_digest(&out, i)).collect();
         assert_eq!(got, want, "round {round}: concurrent digests differ from serial ones");
         assert_eq!(hermetic::cache_blobs(&cache), want_blobs, "round {round}: the cache holds other blobs");

@@ -86,6 +86,26 @@ impl Cache {
         write_atomic(&path, data)
     }
 
+    /// Waits for and takes this machine's exclusive right to download the blob `sha256` into this
+    /// cache, held until the returned file is closed (the kernel drops it if the process dies).
+    /// Concurrent builds that miss the same blob then download it once: the others wait, and find
+    /// it cached when they get the lock. Lock files are empty, live in `locks/`, and are never
+    /// read; `lucid cache prune` removes them.
+    pub fn lock_download(&self, sha256: &str) -> Result<fs::File> {
+        self.blob_path(sha256)?;
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(sha256);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the download lock {}", path.display()))?;
+        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+
     /// Stores `data` under its own digest and returns it.
     pub fn put_any(&self, data: &[u8]) -> Result<String> {
         let digest = sha256_hex(data);

@@ -92,8 +92,10 @@ pub fn verify(cache: &Cache) -> Result<CacheReport> {
     Ok(report)
 }
 
-/// Removes corrupt blobs, dangling memos and temporary files older than an hour (younger ones
-/// may belong to a running build); with `all`, empties the cache. Returns what was removed.
+/// Removes corrupt blobs, dangling memos, temporary files older than an hour (younger ones may
+/// belong to a running build) and download locks nobody holds; with `all`, empties the cache.
+/// Returns what was removed. (A lock removed just as a build opens it only costs a second
+/// download of one blob: stores are atomic renames either way.)
 pub fn prune(cache: &Cache, all: bool) -> Result<CacheReport> {
     if all {
         let report = verify(cache)?;
@@ -116,6 +118,14 @@ pub fn prune(cache: &Cache, all: bool) -> Result<CacheReport> {
     });
     for path in report.corrupt.iter().chain(&report.dangling).chain(&report.partial) {
         fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    if let Ok(locks) = fs::read_dir(cache.root().join("locks")) {
+        for lock in locks.flatten() {
+            let free = fs::File::open(lock.path()).is_ok_and(|f| f.try_lock().is_ok());
+            if free {
+                let _ = fs::remove_file(lock.path());
+            }
+        }
     }
     report.blobs = 0;
     report.bytes = 0;
@@ -153,5 +163,19 @@ mod tests {
 
         prune(&cache, true).unwrap();
         assert_eq!(verify(&cache).unwrap(), CacheReport::default());
+    }
+
+    #[test]
+    fn prune_removes_free_download_locks_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let (held, free) = (sha256_hex(b"held"), sha256_hex(b"free"));
+        let _lock = cache.lock_download(&held).unwrap();
+        drop(cache.lock_download(&free).unwrap());
+        assert!(cache.lock_download("../escape").is_err(), "lock names are digests");
+        prune(&cache, false).unwrap();
+        assert!(dir.path().join("locks").join(&held).exists());
+        assert!(!dir.path().join("locks").join(&free).exists());
+        assert!(verify(&cache).unwrap().is_clean());
     }
 }

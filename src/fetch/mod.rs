@@ -50,6 +50,12 @@ impl Fetcher {
             return Ok(data);
         }
         http::check_scheme(&want.url)?;
+        // Another build may be downloading it right now: wait for it, then look again.
+        let _downloading = self.cache.lock_download(&want.sha256)?;
+        if let Some(data) = self.cache.get(&want.sha256)? {
+            on_bytes(data.len() as u64);
+            return Ok(data);
+        }
         let data = self
             .http
             .get_sized(&want.url, None, want.size, on_bytes)
