@@ -64,3 +64,26 @@ fn build_arg_changes_what_from_means() {
     let (_, out) = run(&["lint", "--fail-on", "none", "--build-arg", "BASE_IMAGE=lucid-python-base:latest", &f]);
     assert!(!out.contains("LUCID-DF-012") && out.contains("LUCID-DF-011"), "{out}");
 }
+
+/// `lucid verify --dockerfile`: the same rules, one check each, in verify's report and exit codes.
+#[test]
+fn verify_folds_the_dockerfile_rules_into_its_report() {
+    let seed = "infrastructure/containers/base/Dockerfile.python-base";
+    let (code, out) =
+        run(&["verify", "--dockerfile", seed, "--dockerfile", "infrastructure/containers/base/Dockerfile.java-base"]);
+    assert_eq!(code, 0, "{out}");
+    let rules = lucid::dockerfile::RULES.len();
+    assert!(out.contains(&format!("{} passed, 0 failed", 2 * rules)), "{out}");
+
+    let f = corpus("05-user-root.Dockerfile");
+    let (code, out) = run(&["verify", "--dockerfile", &f, "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let failed: Vec<&serde_json::Value> =
+        report["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "fail").collect();
+    let user = failed.iter().find(|f| f["id"] == "LUCID-DF-004").expect("LUCID-DF-004 fails");
+    assert_eq!(user["locations"][0]["line"], 11, "{user}");
+    assert!(user["subject"].as_str().unwrap().ends_with("05-user-root.Dockerfile"));
+    assert_eq!(run(&["verify", "--dockerfile", &f, "--ignore", "LUCID-DF-004"]).0, 0);
+    assert_eq!(run(&["verify", "--dockerfile", "/nonexistent/Dockerfile"]).0, 2);
+}

@@ -20,14 +20,19 @@ use lucid::verify::{self, Policy, RuntimeMode, catalogue};
   lucid verify docker-archive:out/lucid-python-build.tar --config tests/structure/lucid-python-build.yaml
   lucid verify docker-daemon:lucid-python-base:latest --require-runtime
   lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --format sarif -o verify.sarif
+  lucid verify oci:out/lucid-python-base:latest --dockerfile infrastructure/containers/base/Dockerfile.python-base
   lucid verify --list-checks
 
 Exit codes: 0 all checks at or above --fail-on passed; 1 some failed; 2 an image could not be read.
 Ignores: --ignore ID, and one ID per line in .lucidignore (or --ignore-file).")]
 pub struct Args {
     /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
-    #[arg(value_name = "IMAGE", required_unless_present = "list_checks")]
+    #[arg(value_name = "IMAGE", required_unless_present_any = ["list_checks", "dockerfile"])]
     pub images: Vec<String>,
+    /// Also check a Dockerfile's multi-stage structure (the rules of `lucid lint`, one check per
+    /// rule, in the same report); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Vec<PathBuf>,
     /// Print the check catalogue and exit.
     #[arg(long)]
     pub list_checks: bool,
@@ -140,6 +145,18 @@ pub fn run(args: Args) -> Result<i32> {
             return Ok(EXIT_UNREADABLE);
         }
     };
+    for file in &args.dockerfile {
+        match verify::dockerfile::check(file) {
+            Ok(findings) => {
+                rep.subjects.push(file.display().to_string());
+                rep.findings.extend(findings);
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(EXIT_UNREADABLE);
+            }
+        }
+    }
     rep.apply_ignores(&ignored);
     let text = report::render(&rep, args.format, args.verbose)?;
     match &args.output {

@@ -11,6 +11,7 @@
 pub mod catalogue;
 pub mod checks;
 pub mod cst;
+pub mod dockerfile;
 pub mod runtime;
 pub mod view;
 
