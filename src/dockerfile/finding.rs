@@ -1,8 +1,8 @@
 //! Findings and the rule catalogue.
 //!
-//! Kept self-contained in `dockerfile/` on purpose: `lucid verify` is growing its own findings and
-//! renderers in `src/report`; once both are merged the two `Finding` types are meant to become one
-//! (same fields: rule ID, severity, message, location, remediation), and these renderers go away.
+//! Kept self-contained in `dockerfile/`: lint's findings carry a column and render as
+//! `file:line:col` for editors. `lucid verify --dockerfile` maps them into `src/report`'s findings
+//! (`src/verify/dockerfile.rs`), one check per rule, so CI gets both in one report.
 
 use std::fmt;
 use std::str::FromStr;
