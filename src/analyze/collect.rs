@@ -21,11 +21,13 @@ const INEFFICIENT_TOP: usize = 50;
 
 /// What the pass learnt about the version of a path that a layer wrote.
 #[derive(Clone, Debug)]
+///
+/// One per file of the image, so kept small (32 bytes): ELF facts, which few files have, are boxed.
 pub(super) struct FileFact {
-    pub layer: usize,
+    pub layer: u32,
     /// First 16 bytes of the content's SHA-256 (enough to find duplicates).
     pub hash: Option<[u8; 16]>,
-    pub elf: Option<elf::ElfInfo>,
+    pub elf: Option<Box<elf::ElfInfo>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -91,8 +93,9 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     let digest = hasher.finalize();
                     let mut hash = [0u8; 16];
                     hash.copy_from_slice(&digest[..16]);
-                    let elf = if keep_elf { elf::parse(&buf) } else { None };
-                    facts.files.insert(entry.path.clone(), FileFact { layer, hash: Some(hash), elf });
+                    let elf = if keep_elf { elf::parse(&buf).map(Box::new) } else { None };
+                    let fact = FileFact { layer: layer32(layer)?, hash: Some(hash), elf };
+                    facts.files.insert(entry.path.clone(), fact);
                     if keep_meta {
                         meta.insert(entry.path.clone(), (layer, std::mem::take(&mut buf)));
                     }
@@ -102,7 +105,7 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     let fact = facts.files.get(target).cloned();
                     see(&entry.path, 0);
                     if let Some(mut f) = fact {
-                        f.layer = layer;
+                        f.layer = layer32(layer)?;
                         facts.files.insert(entry.path.clone(), f);
                     }
                 }
@@ -134,6 +137,10 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
     facts.dive.inefficient = inefficient;
     facts.dive.score = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
     Ok((fs, facts))
+}
+
+fn layer32(layer: usize) -> Result<u32> {
+    u32::try_from(layer).context("more layers than 2^32")
 }
 
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.

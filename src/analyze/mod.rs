@@ -381,14 +381,14 @@ fn final_files(fs: &MergedView, facts: &collect::Facts) -> Vec<FileInfo> {
         .iter()
         .filter(|(_, e)| matches!(e.kind, EntryKind::File | EntryKind::Hardlink))
         .map(|(path, e)| {
-            let fact = facts.files.get(path).filter(|f| f.layer == e.layer());
+            let fact = facts.files.get(path).filter(|f| f.layer == e.layer);
             FileInfo {
                 path: path.clone(),
                 size: e.size,
                 layer: e.layer(),
                 hash: fact.and_then(|f| f.hash),
                 hardlink: e.kind == EntryKind::Hardlink,
-                elf: fact.and_then(|f| f.elf.clone()),
+                elf: fact.and_then(|f| f.elf.as_deref().cloned()),
                 owner: None,
                 bytecode: false,
             }
