@@ -18,6 +18,7 @@ pub type Target = fn(&[u8]);
 /// Every target by name, for the replay test.
 pub const TARGETS: &[(&str, Target)] = &[
     ("archive", archive),
+    ("binaries", binaries),
     ("control", control),
     ("cst", cst),
     ("deb", deb),
@@ -149,6 +150,15 @@ pub fn release(data: &[u8]) {
         let _ = release::parse_release(text, "fuzz/Release");
         let _ = release::parse_date(text);
     }
+}
+
+/// What `lucid report` reads inside image files: ELF headers and sections (unstripped, DT_NEEDED,
+/// SONAME) and a Java runtime's jimage index (bytes per module).
+pub fn binaries(data: &[u8]) {
+    let _ = lucid::analyze::elf::is_elf(data);
+    let _ = lucid::analyze::elf::parse(data);
+    let _ = lucid::analyze::jimage::index_size(data);
+    let _ = lucid::analyze::jimage::module_sizes(data);
 }
 
 /// requirements.txt: pins, extras, environment markers.

@@ -78,7 +78,7 @@ fn manifest_digest(out: &Path, image: &str) -> String {
 fn java_images_build_load_and_run() {
     support::require_docker();
     // The size table shows the runtime image within its 150 MB budget.
-    let (_out, _table) =
+    let (out, _table) =
         support::build_and_load(&["lucid-java-base", "lucid-java-build"], &["--locked"], "lucid-java-base", 150);
 
     // The seed's command, as it writes it.
@@ -130,6 +130,7 @@ fn java_images_build_load_and_run() {
         "/work/hello.jar",
     ]);
     assert!(hello.trim().starts_with("Hello from 17.") && hello.trim().ends_with(" as nonroot"), "{hello}");
+    report_app_modules(out.path(), &dir.path().join("hello.jar"));
     let check = docker(&[
         "run",
         "--rm",
@@ -171,6 +172,46 @@ fn java_images_build_load_and_run() {
     );
     assert!(!docker_ok(&["run", "--rm", "lucid-java-base:latest", "javac", "-version"]), "javac ran");
     assert!(!docker_ok(&["run", "--rm", "lucid-java-base:latest", "jshell", "--version"]), "jshell ran");
+}
+
+/// `lucid report --app`: the runtime's modules with their bytes, which ones the jar needs (jdeps
+/// from the host's JDK 17), and the modules a jar needs that the runtime lacks.
+fn report_app_modules(out: &Path, hello: &Path) {
+    let image = format!("oci:{}:latest", out.join("lucid-java-base").display());
+    let report = |jar: &Path| -> serde_json::Value {
+        let o = lucid().args(["report", &image, "--format", "json", "--app"]).arg(jar).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0].clone()
+    };
+    let r = report(hello);
+    let modules = r["java_modules"].as_array().expect("java_modules");
+    let bytes = |m: &serde_json::Value| m["bytes"].as_u64().unwrap();
+    let base = modules.iter().find(|m| m["name"] == "java.base").expect("java.base listed");
+    assert!(bytes(base) > 5 << 20 && base["used"] == true, "{base}");
+    // Hello needs java.base alone: every other module is unused, and their bytes are the saving.
+    let unused: Vec<_> = modules.iter().filter(|m| m["name"] != "java.base").collect();
+    assert!(unused.len() > 10 && unused.iter().all(|m| m["used"] == false && bytes(m) > 0), "{modules:?}");
+    let recs = r["recommendations"].as_array().unwrap();
+    let rec = recs.iter().find(|x| x["id"] == "LUCID-SIZE-011").expect("LUCID-SIZE-011");
+    assert_eq!(rec["saves"].as_u64().unwrap(), unused.iter().map(|m| bytes(m)).sum::<u64>());
+    assert!(!recs.iter().any(|x| x["id"] == "LUCID-JAVA-001"), "{recs:?}");
+
+    // A jar using java.desktop (which the runtime leaves out): named as missing.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Desk.java"),
+        "public class Desk { public static void main(String[] a) { System.out.println(new java.awt.Point(1, 2)); } }",
+    )
+    .unwrap();
+    // The host's JDK 17 (jdeps needs one anyway) compiles and jars it.
+    for cmd in [&["javac", "--release", "17", "Desk.java"][..], &["jar", "cf", "desk.jar", "Desk.class"]] {
+        let ok = std::process::Command::new(cmd[0]).current_dir(dir.path()).args(&cmd[1..]).status().unwrap();
+        assert!(ok.success(), "{cmd:?}");
+    }
+    let r = report(&dir.path().join("desk.jar"));
+    let missing = r["recommendations"].as_array().unwrap().iter().find(|x| x["id"] == "LUCID-JAVA-001").cloned();
+    let missing = missing.expect("LUCID-JAVA-001 for a jar that needs java.desktop");
+    assert!(missing["examples"].as_array().unwrap().iter().any(|m| m == "java.desktop"), "{missing}");
 }
 
 /// Where the default cache keeps its verified downloads, to share them with a fresh cache.

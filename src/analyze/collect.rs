@@ -7,7 +7,7 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::{PathWaste, elf, owners};
+use super::{PathWaste, elf, jimage, owners};
 use crate::oci::read::{EntryKind, ImageView};
 use crate::verify::view::{Event, MergedView, merge_observed};
 
@@ -77,12 +77,27 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     see(&entry.path, entry.size);
                     let mut hasher = Sha256::new();
                     buf.clear();
-                    let mut head = [0u8; 4];
+                    // Enough for an ELF magic and a jimage header.
+                    let mut head = [0u8; 28];
                     let n = read_up_to(content, &mut head).with_context(|| format!("cannot read {}", entry.path))?;
                     hasher.update(&head[..n]);
                     let keep_meta = entry.size <= META_LIMIT && owners::wanted(&entry.path);
                     let keep_elf = elf::is_elf(&head[..n]) && entry.size <= ELF_LIMIT;
-                    if keep_meta || keep_elf {
+                    // A Java runtime's lib/modules: keep its index (the head), for bytes per module.
+                    let jimage_index = (entry.path.ends_with("lib/modules") && !keep_meta && !keep_elf)
+                        .then(|| jimage::index_size(&head[..n]))
+                        .flatten()
+                        .filter(|&s| s <= jimage::MAX_INDEX && s <= entry.size);
+                    if let Some(index) = jimage_index {
+                        buf.extend_from_slice(&head[..n]);
+                        content
+                            .take(index.saturating_sub(n as u64))
+                            .read_to_end(&mut buf)
+                            .with_context(|| format!("cannot read {}", entry.path))?;
+                        hasher.update(&buf[n..]);
+                        std::io::copy(content, &mut HashSink(&mut hasher))
+                            .with_context(|| format!("cannot read {}", entry.path))?;
+                    } else if keep_meta || keep_elf {
                         buf.extend_from_slice(&head[..n]);
                         content.read_to_end(&mut buf).with_context(|| format!("cannot read {}", entry.path))?;
                         hasher.update(&buf[n..]);
@@ -96,7 +111,7 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     let elf = if keep_elf { elf::parse(&buf).map(Box::new) } else { None };
                     let fact = FileFact { layer: layer32(layer)?, hash: Some(hash), elf };
                     facts.files.insert(entry.path.clone(), fact);
-                    if keep_meta {
+                    if keep_meta || jimage_index.is_some() {
                         meta.insert(entry.path.clone(), (layer, std::mem::take(&mut buf)));
                     }
                 }

@@ -14,14 +14,16 @@
 mod collect;
 pub mod diff;
 pub mod elf;
+pub mod jdeps;
+pub mod jimage;
 pub mod owners;
 pub mod recommend;
 pub mod sbom;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::oci::read::EntryKind;
@@ -45,6 +47,20 @@ pub struct Options {
     /// that do not list them themselves.
     pub lock: Option<PathBuf>,
     pub source: SourceOptions,
+    /// Application jars (`--app`): their module needs are checked against the image's Java
+    /// runtime.
+    pub apps: Vec<PathBuf>,
+}
+
+/// One module of a Java runtime in the image.
+#[derive(Clone, Debug, Serialize)]
+pub struct JavaModule {
+    pub name: String,
+    /// Bytes of its classes and resources in `lib/modules` (0 when the index could not be read).
+    pub bytes: u64,
+    /// Whether the `--app` jars need it (directly or through `requires`); absent without `--app`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<bool>,
 }
 
 /// One row of `docker history`: a layer, or a config-only step (`empty_layer`).
@@ -202,6 +218,9 @@ pub struct ImageAnalysis {
     pub unstripped: Vec<ElfRow>,
     pub duplicates: Vec<DuplicateGroup>,
     pub recommendations: Vec<Recommendation>,
+    /// The modules of the image's Java runtime with their bytes, largest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub java_modules: Vec<JavaModule>,
     /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
     #[serde(skip)]
     pub(crate) contents: Vec<FileInfo>,
@@ -260,6 +279,7 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
             }
         }
     }
+    let (java_modules, java_recs) = java_modules(&owners, &facts, opts)?;
     let mut files = final_files(&fs, &facts);
     attribute(&mut files, &owners);
 
@@ -322,7 +342,11 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         hidden_bytes: fs.wasted_bytes,
         duplicates: &duplicates,
     });
-    let reclaimable_bytes = recommend::reclaimable(&files, &owners, &recommendations, fs.wasted_bytes);
+    let mut reclaimable_bytes = recommend::reclaimable(&files, &owners, &recommendations, fs.wasted_bytes);
+    reclaimable_bytes += java_recs.iter().map(|r| r.saves).sum::<u64>();
+    let mut recommendations = recommendations;
+    recommendations.extend(java_recs);
+    recommendations.sort_by(|a, b| b.saves.cmp(&a.saves).then_with(|| a.id.cmp(&b.id)));
     let shipped = size + fs.wasted_bytes;
     let efficiency = Efficiency {
         dive_score: facts.dive.score,
@@ -370,9 +394,78 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         unstripped,
         duplicates,
         recommendations,
+        java_modules,
         contents: files,
         owner_list: owners,
     })
+}
+
+/// The modules of the image's Java runtime (its `release` file's MODULES) with their bytes from
+/// the `lib/modules` index, and, with `--app`, the recommendations about them: modules the
+/// application does not need (LUCID-SIZE-011) and modules it needs that are missing
+/// (LUCID-JAVA-001).
+fn java_modules(
+    owners: &[Owner],
+    facts: &collect::Facts,
+    opts: &Options,
+) -> Result<(Vec<JavaModule>, Vec<Recommendation>)> {
+    let Some(runtime) = owners.iter().find(|o| o.kind == OwnerKind::Java) else {
+        if let Some(app) = opts.apps.first() {
+            bail!("--app {}: the image has no Java runtime (no release file with JAVA_VERSION)", app.display());
+        }
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let home = runtime.declared_in.trim_end_matches("release").trim_end_matches('/');
+    let index = facts.meta.get(&format!("{home}/lib/modules"));
+    let sizes = index.and_then(|i| jimage::module_sizes(i).ok()).unwrap_or_default();
+    let needed = if opts.apps.is_empty() { None } else { Some(jdeps::needed_modules(&opts.apps)?) };
+    let mut modules: Vec<JavaModule> = runtime
+        .source
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|m| JavaModule {
+            name: m.to_string(),
+            bytes: sizes.get(m).copied().unwrap_or(0),
+            used: needed.as_ref().map(|n| n.contains(m)),
+        })
+        .collect();
+    modules.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    let mut recs = Vec::new();
+    if let Some(needed) = &needed {
+        let apps = opts.apps.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
+        let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false)).collect();
+        if !unused.is_empty() {
+            recs.push(Recommendation {
+                id: "LUCID-SIZE-011".into(),
+                title: format!("Java modules {apps} does not use"),
+                saves: unused.iter().map(|m| m.bytes).sum(),
+                count: unused.len() as u64,
+                examples: unused
+                    .iter()
+                    .map(|m| format!("{} ({})", m.name, crate::spec::format_size(m.bytes)))
+                    .collect(),
+                how: "leave them out of java.modules in the spec (jlink --add-modules), after checking nothing \
+                      loads them by reflection or ServiceLoader"
+                    .into(),
+            });
+        }
+        let present: BTreeSet<&str> = modules.iter().map(|m| m.name.as_str()).collect();
+        let missing: Vec<String> = needed.iter().filter(|m| !present.contains(m.as_str())).cloned().collect();
+        if !missing.is_empty() {
+            recs.push(Recommendation {
+                id: "LUCID-JAVA-001".into(),
+                title: format!("Java modules {apps} needs that the runtime lacks"),
+                saves: 0,
+                count: missing.len() as u64,
+                examples: missing,
+                how: "add them to java.modules in the spec (jlink --add-modules): without them the application \
+                      fails with NoClassDefFoundError"
+                    .into(),
+            });
+        }
+    }
+    Ok((modules, recs))
 }
 
 /// The files of the final filesystem (regular files and hard links) with their facts.

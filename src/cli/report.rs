@@ -16,6 +16,7 @@ use super::EXIT_UNREADABLE;
   lucid report docker-archive:out/lucid-python-base.tar docker-daemon:lucid-python-build:latest --format markdown
   lucid report oci:out/lucid-python-base --format html -o report.html
   lucid report docker-daemon:myservice:latest --format json | jq '.[0].recommendations'
+  lucid report oci:out/lucid-java-base --app build/libs/service.jar   # Java modules it does not use
 
 Exit codes: 0 every image within its budget; 1 some image over budget; 2 an image could not be read.
 Package bytes come from the file lists the image carries (status.d/<pkg>.md5sums); for images that
@@ -32,6 +33,11 @@ pub struct Args {
     /// Size budget (uncompressed file content), e.g. 100MB; overrides the spec's.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
+    /// An application jar (repeatable): `jdeps` (from a JDK 17 on this machine) says which
+    /// modules it needs, and the report names the runtime's modules it does not use (with the
+    /// bytes they cost) and those it needs but the runtime lacks.
+    #[arg(long, value_name = "JAR")]
+    pub app: Vec<PathBuf>,
     #[command(flatten)]
     pub image: ImageArgs,
 }
@@ -39,6 +45,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     let mut opts: Options = args.image.options()?;
     opts.max_size = args.max_size;
+    opts.apps = args.app.clone();
     let mut all = Vec::new();
     for r in &args.images {
         match analyze::analyze_reference(r, &opts) {

@@ -169,6 +169,9 @@ fn text(images: &[ImageAnalysis]) -> String {
         for (dir, b) in &a.site_packages {
             out.push_str(&format!("  {dir}: {}\n", fmt(*b)));
         }
+        if !a.java_modules.is_empty() {
+            out.push_str(&format!("  java modules ({}): {}\n", a.java_modules.len(), java_modules_line(a)));
+        }
         if !a.unstripped.is_empty() {
             let s: u64 = a.unstripped.iter().map(|u| u.strippable).sum();
             out.push_str(&format!(
@@ -191,6 +194,18 @@ fn text(images: &[ImageAnalysis]) -> String {
         }
     }
     out
+}
+
+/// `java.base 21.3MB, java.xml 5.1MB (unused), ...`: the runtime's modules, largest first.
+fn java_modules_line(a: &ImageAnalysis) -> String {
+    a.java_modules
+        .iter()
+        .map(|m| {
+            let unused = if m.used == Some(false) { " (unused)" } else { "" };
+            format!("{} {}{unused}", m.name, fmt(m.bytes))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn md_table(rows: &[Vec<String>]) -> String {
@@ -270,6 +285,9 @@ pub fn markdown(images: &[ImageAnalysis]) -> String {
             "".into(),
         ]);
         out.push_str(&md_table(&pk));
+        if !a.java_modules.is_empty() {
+            out.push_str(&format!("\n**Java modules** ({}): {}\n", a.java_modules.len(), java_modules_line(a)));
+        }
         if !a.recommendations.is_empty() {
             out.push_str("\n**Recommendations** (computed from the content)\n\n");
             let mut rec = vec![vec!["ID".into(), "saves".into(), "what".into(), "how".into()]];
