@@ -39,11 +39,15 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Parses `jdeps --print-module-deps` output: `java.base,java.logging` (a warning line may come
-/// first). Names only: anything else in the output is ignored.
+/// Parses `jdeps --print-module-deps` output: its last line, `java.base,java.logging` (warning
+/// lines may come first). A last line that is not such a list gives nothing, never a guess.
 pub fn parse_module_deps(out: &str) -> BTreeSet<String> {
     let line = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-    line.split(',').map(str::trim).filter(|m| is_module_name(m)).map(str::to_string).collect()
+    let names: Vec<&str> = line.split(',').map(str::trim).collect();
+    if !names.iter().all(|m| is_module_name(m)) {
+        return BTreeSet::new();
+    }
+    names.into_iter().map(str::to_string).collect()
 }
 
 fn is_module_name(m: &str) -> bool {
