@@ -127,7 +127,9 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
         }
         let debug = name.starts_with(".debug_") || name.starts_with(".zdebug_");
         if s.kind != SHT_NOBITS && (s.kind == SHT_SYMTAB || name == ".strtab" || debug) {
-            info.strippable += s.size;
+            // Section sizes are the file's word: a hostile one may claim 2^64 bytes. What strip
+            // removes can never exceed the file.
+            info.strippable = info.strippable.saturating_add(s.size).min(data.len() as u64);
         }
         if s.kind == SHT_DYNAMIC {
             let strtab = sections.get(usize::try_from(s.link).ok()?).map(|t| t.offset);
@@ -168,5 +170,10 @@ mod tests {
         evil[0x28..0x30].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(parse(&evil).is_none(), "a section table past the end is unreadable");
         assert!(parse(b"not elf").is_none());
+        // Found by the binaries fuzz target: section sizes that add up past u64.
+        let crash =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/binaries/elf-strippable-overflow"));
+        let info = parse(&crash.unwrap()).unwrap_or_default();
+        assert!(info.strippable <= 15276, "{info:?}");
     }
 }
