@@ -271,6 +271,21 @@ mod tests {
     }
 
     #[test]
+    fn a_layout_whose_tags_name_one_image_opens_without_a_tag() {
+        let tmp = tempfile::tempdir().unwrap();
+        let amd = image(&tmp.path().join("layers"), "amd64");
+        let arm = image(&tmp.path().join("layers"), "arm64");
+        let one = tmp.path().join("one");
+        write_layout(&one, &[(&amd, vec!["latest".into(), "20261127".into()])]).unwrap();
+        let view = crate::oci::read::open(&format!("oci:{}", one.display())).unwrap();
+        assert_eq!(view.config_digest, amd.config_digest);
+        let two = tmp.path().join("two");
+        write_layout(&two, &[(&amd, vec!["a".into()]), (&arm, vec!["b".into()])]).unwrap();
+        let err = format!("{:#}", crate::oci::read::open(&format!("oci:{}", two.display())).unwrap_err());
+        assert!(err.contains("holds 2 different images; name one with a tag"), "{err}");
+    }
+
+    #[test]
     fn multiarch_layout_points_a_tag_at_an_index() {
         let tmp = tempfile::tempdir().unwrap();
         let amd = image(&tmp.path().join("layers"), "amd64");

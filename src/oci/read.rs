@@ -89,8 +89,9 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-/// The descriptor `tag` names in the OCI layout `dir` (or its only entry when `tag` is none),
-/// before any index is expanded.
+/// The descriptor `tag` names in the OCI layout `dir` (or its only image when `tag` is none: a
+/// layout whose tags all name the same digest, as `latest` and the date tag of a lucid build do,
+/// holds one image), before any index is expanded.
 fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
     let index_path = dir.join("index.json");
     let data = read_capped(&index_path, MAX_JSON_BYTES, "the index")?;
@@ -102,9 +103,12 @@ fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
         None => index.manifests.iter().collect(),
     };
     match chosen.as_slice() {
-        [one] => Ok((*one).clone()),
         [] => bail!("{} has no image tagged {:?}", dir.display(), tag.unwrap_or("")),
-        _ => bail!("{} holds {} images; name one with a tag", dir.display(), chosen.len()),
+        [first, rest @ ..] if rest.iter().all(|d| d.digest == first.digest) => Ok((*first).clone()),
+        _ => {
+            let digests: std::collections::BTreeSet<&str> = chosen.iter().map(|d| d.digest.as_str()).collect();
+            bail!("{} holds {} different images; name one with a tag", dir.display(), digests.len())
+        }
     }
 }
 
