@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{PathWaste, elf, jimage, owners};
 use crate::oci::read::{EntryKind, ImageView};
-use crate::verify::view::{Event, MergedView, merge_observed};
+use crate::verify::view::{Event, MergedView, layer_number, merge_observed};
 
 /// ELF files bigger than this are hashed but not parsed (their section table is at the end,
 /// so parsing needs the whole file in memory).
@@ -88,28 +88,24 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                         .then(|| jimage::index_size(&head[..n]))
                         .flatten()
                         .filter(|&s| s <= jimage::MAX_INDEX && s <= entry.size);
-                    if let Some(index) = jimage_index {
+                    // How much of the file to keep in `buf`: all of a metadata or ELF file, the
+                    // head of a jimage; the rest is only hashed.
+                    let keep = if keep_meta || keep_elf { Some(u64::MAX) } else { jimage_index };
+                    if let Some(keep) = keep {
                         buf.extend_from_slice(&head[..n]);
                         content
-                            .take(index.saturating_sub(n as u64))
+                            .take(keep.saturating_sub(n as u64))
                             .read_to_end(&mut buf)
                             .with_context(|| format!("cannot read {}", entry.path))?;
                         hasher.update(&buf[n..]);
-                        std::io::copy(content, &mut HashSink(&mut hasher))
-                            .with_context(|| format!("cannot read {}", entry.path))?;
-                    } else if keep_meta || keep_elf {
-                        buf.extend_from_slice(&head[..n]);
-                        content.read_to_end(&mut buf).with_context(|| format!("cannot read {}", entry.path))?;
-                        hasher.update(&buf[n..]);
-                    } else {
-                        std::io::copy(content, &mut HashSink(&mut hasher))
-                            .with_context(|| format!("cannot read {}", entry.path))?;
                     }
+                    std::io::copy(content, &mut HashSink(&mut hasher))
+                        .with_context(|| format!("cannot read {}", entry.path))?;
                     let digest = hasher.finalize();
                     let mut hash = [0u8; 16];
                     hash.copy_from_slice(&digest[..16]);
                     let elf = if keep_elf { elf::parse(&buf).map(Box::new) } else { None };
-                    let fact = FileFact { layer: layer32(layer)?, hash: Some(hash), elf };
+                    let fact = FileFact { layer: layer_number(layer)?, hash: Some(hash), elf };
                     facts.files.insert(entry.path.clone(), fact);
                     if keep_meta || jimage_index.is_some() {
                         meta.insert(entry.path.clone(), (layer, std::mem::take(&mut buf)));
@@ -120,7 +116,7 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     let fact = facts.files.get(target).cloned();
                     see(&entry.path, 0);
                     if let Some(mut f) = fact {
-                        f.layer = layer32(layer)?;
+                        f.layer = layer_number(layer)?;
                         facts.files.insert(entry.path.clone(), f);
                     }
                 }
@@ -152,10 +148,6 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
     facts.dive.inefficient = inefficient;
     facts.dive.score = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
     Ok((fs, facts))
-}
-
-fn layer32(layer: usize) -> Result<u32> {
-    u32::try_from(layer).context("more layers than 2^32")
 }
 
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.

@@ -64,6 +64,20 @@ pub fn parse_requires(out: &str) -> Vec<String> {
         .collect()
 }
 
+/// The jars of `--app` and the modules they need: found once per run (jdeps and a JVM per module
+/// take seconds), then held against every image and platform analysed.
+#[derive(Clone, Debug)]
+pub struct AppModules {
+    pub jars: Vec<PathBuf>,
+    pub needed: BTreeSet<String>,
+}
+
+impl AppModules {
+    pub fn of(jars: &[PathBuf]) -> Result<AppModules> {
+        Ok(AppModules { jars: jars.to_vec(), needed: needed_modules(jars)? })
+    }
+}
+
 /// The modules the jars `apps` need, closed over `requires`: what a runtime for them must hold.
 pub fn needed_modules(apps: &[PathBuf]) -> Result<BTreeSet<String>> {
     let jdeps = tool("jdeps")?;

@@ -47,9 +47,9 @@ pub struct Options {
     /// that do not list them themselves.
     pub lock: Option<PathBuf>,
     pub source: SourceOptions,
-    /// Application jars (`--app`): their module needs are checked against the image's Java
+    /// Application jars (`--app`) and the modules they need, checked against the image's Java
     /// runtime.
-    pub apps: Vec<PathBuf>,
+    pub app: Option<jdeps::AppModules>,
 }
 
 /// One module of a Java runtime in the image.
@@ -410,7 +410,7 @@ fn java_modules(
     opts: &Options,
 ) -> Result<(Vec<JavaModule>, Vec<Recommendation>)> {
     let Some(runtime) = owners.iter().find(|o| o.kind == OwnerKind::Java) else {
-        if let Some(app) = opts.apps.first() {
+        if let Some(app) = opts.app.as_ref().and_then(|a| a.jars.first()) {
             bail!("--app {}: the image has no Java runtime (no release file with JAVA_VERSION)", app.display());
         }
         return Ok((Vec::new(), Vec::new()));
@@ -418,7 +418,6 @@ fn java_modules(
     let home = runtime.declared_in.trim_end_matches("release").trim_end_matches('/');
     let index = facts.meta.get(&format!("{home}/lib/modules"));
     let sizes = index.and_then(|i| jimage::module_sizes(i).ok()).unwrap_or_default();
-    let needed = if opts.apps.is_empty() { None } else { Some(jdeps::needed_modules(&opts.apps)?) };
     let mut modules: Vec<JavaModule> = runtime
         .source
         .as_deref()
@@ -427,13 +426,14 @@ fn java_modules(
         .map(|m| JavaModule {
             name: m.to_string(),
             bytes: sizes.get(m).copied().unwrap_or(0),
-            used: needed.as_ref().map(|n| n.contains(m)),
+            used: opts.app.as_ref().map(|a| a.needed.contains(m)),
         })
         .collect();
     modules.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
     let mut recs = Vec::new();
-    if let Some(needed) = &needed {
-        let apps = opts.apps.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
+    if let Some(app) = &opts.app {
+        let needed = &app.needed;
+        let apps = app.jars.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
         let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false)).collect();
         if !unused.is_empty() {
             recs.push(Recommendation {

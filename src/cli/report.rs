@@ -45,7 +45,15 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     let mut opts: Options = args.image.options()?;
     opts.max_size = args.max_size;
-    opts.apps = args.app.clone();
+    if !args.app.is_empty() {
+        match analyze::jdeps::AppModules::of(&args.app) {
+            Ok(app) => opts.app = Some(app),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(EXIT_UNREADABLE);
+            }
+        }
+    }
     let mut all = Vec::new();
     for r in &args.images {
         match analyze::analyze_reference(r, &opts) {

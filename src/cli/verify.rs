@@ -7,12 +7,9 @@ use anyhow::{Context, Result, bail};
 
 use lucid::report::{self, Format, Severity};
 use lucid::spec::{Stage, parse_size};
-
-use super::EXIT_UNREADABLE;
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
-/// Exit code when an image cannot be read at all (missing, corrupt, hostile), as distinct from
-/// an image that was read and failed checks (1).
+use super::EXIT_UNREADABLE;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

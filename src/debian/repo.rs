@@ -152,22 +152,22 @@ pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, n
 /// Anything else (`.bz2`, `.lzma`) is an error rather than being read as if it were plain. The
 /// output is bounded ([`Bounded`]): a decompression bomb is refused long before memory runs out.
 pub fn decompress(data: &[u8], name: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
     // The ratio is judged against the input consumed so far, so a bomb stops within its first
     // megabytes of output instead of at 200 times the whole input.
     let (input, consumed) = Counting::new(data);
-    if name.ends_with(".xz") {
-        Bounded::streaming(lzma_rust2::XzReader::new(input, true), consumed).read_to_end(&mut out)?;
+    let decoder: Box<dyn Read + '_> = if name.ends_with(".xz") {
+        Box::new(lzma_rust2::XzReader::new(input, true))
     } else if name.ends_with(".gz") {
-        Bounded::streaming(flate2::read::MultiGzDecoder::new(input), consumed).read_to_end(&mut out)?;
+        Box::new(flate2::read::MultiGzDecoder::new(input))
     } else if name.ends_with(".zst") {
-        let zstd = ruzstd::decoding::StreamingDecoder::new(input).map_err(|e| anyhow::anyhow!("zstd: {e}"))?;
-        Bounded::streaming(zstd, consumed).read_to_end(&mut out)?;
+        Box::new(ruzstd::decoding::StreamingDecoder::new(input).map_err(|e| anyhow::anyhow!("zstd: {e}"))?)
     } else if name.ends_with(".tar") || !name.rsplit('/').next().unwrap_or(name).contains('.') {
-        out = data.to_vec();
+        return Ok(data.to_vec());
     } else {
         bail!("{name}: unsupported compression (lucid reads .xz, .gz, .zst or uncompressed)");
-    }
+    };
+    let mut out = Vec::new();
+    Bounded::streaming(decoder, consumed).read_to_end(&mut out)?;
     Ok(out)
 }
 

@@ -45,15 +45,20 @@ impl Fetcher {
     /// The bytes of `want`, from the cache when it holds them intact, else downloaded, checked
     /// against the expected SHA-256 (and size), and cached.
     pub fn fetch(&self, want: &Want, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>> {
-        if let Some(data) = self.cache.get(&want.sha256)? {
-            on_bytes(data.len() as u64);
+        let cached = || -> Result<Option<Vec<u8>>> {
+            let data = self.cache.get(&want.sha256)?;
+            if let Some(d) = &data {
+                on_bytes(d.len() as u64);
+            }
+            Ok(data)
+        };
+        if let Some(data) = cached()? {
             return Ok(data);
         }
         http::check_scheme(&want.url)?;
         // Another build may be downloading it right now: wait for it, then look again.
         let _downloading = self.cache.lock_download(&want.sha256)?;
-        if let Some(data) = self.cache.get(&want.sha256)? {
-            on_bytes(data.len() as u64);
+        if let Some(data) = cached()? {
             return Ok(data);
         }
         let data = self

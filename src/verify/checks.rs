@@ -259,7 +259,7 @@ fn account(s: &Subject, resolved: &Result<(u32, Option<u32>), String>) -> Findin
         Some((_, e)) if e.kind != EntryKind::Dir => {
             finding(id, &s.name, Status::Fail, format!("home {home:?} of UID {uid} is not a directory"))
         }
-        Some((_, e)) if u64::from(e.uid) != u64::from(*uid) => {
+        Some((_, e)) if e.uid != *uid => {
             finding(id, &s.name, Status::Fail, format!("home {home:?} is owned by UID {}, not by UID {uid}", e.uid))
         }
         Some(_) => finding(

@@ -46,6 +46,11 @@ impl FsEntry {
     }
 }
 
+/// A layer index as the 32 bits [`FsEntry`] and report's per-file facts keep it.
+pub fn layer_number(index: usize) -> Result<u32> {
+    u32::try_from(index).context("more layers than 2^32")
+}
+
 /// What one layer held.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LayerStats {
@@ -204,6 +209,7 @@ pub fn merge_observed(
     let mut buf = Vec::new();
     let max_paths = crate::limits::max_entries();
     for (i, layer) in view.layers.iter().enumerate() {
+        let number = layer_number(i)?;
         let name = layer.digest.clone().unwrap_or_else(|| layer.diff_id.clone());
         let mut stats = LayerStats {
             digest: name.clone(),
@@ -214,7 +220,7 @@ pub fn merge_observed(
         };
         let ctx = || format!("layer {} ({name})", i + 1);
         let mut blob = HashReader::new(view.layer_blob(i).with_context(ctx)?);
-        let (diff_id, tar_bytes) = {
+        let (tar_digest, tar_bytes, compressed) = {
             let (tar, compressed) = decompressed_flagged(&mut blob).with_context(ctx)?;
             let mut tar = if compressed { HashReader::new(tar) } else { HashReader::counting(tar) };
             for_each_entry(&mut tar, |e, data| {
@@ -272,7 +278,7 @@ pub fn merge_observed(
                     mode: e.mode,
                     uid: id(e.uid, "uid")?,
                     gid: id(e.gid, "gid")?,
-                    layer: u32::try_from(i).context("more layers than 2^32")?,
+                    layer: number,
                     size,
                     link: e.link.as_deref().map(Box::from),
                 };
@@ -327,12 +333,13 @@ pub fn merge_observed(
             .with_context(ctx)?;
             // The tar reader stops at the end-of-archive blocks; hash what follows too.
             std::io::copy(&mut tar, &mut std::io::sink()).with_context(ctx)?;
-            tar.finish()
+            let (tar_digest, tar_bytes) = tar.finish();
+            (tar_digest, tar_bytes, compressed)
         };
         std::io::copy(&mut blob, &mut std::io::sink()).with_context(ctx)?;
         let (digest, size) = blob.finish();
         // An uncompressed layer's tar is its blob: one digest serves as both.
-        let diff_id = if diff_id.is_empty() { digest.clone() } else { diff_id };
+        let diff_id = if compressed { tar_digest } else { digest.clone() };
         if let Some(want) = &layer.digest
             && (*want != digest || size != layer.size)
         {
