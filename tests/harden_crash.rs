@@ -169,7 +169,7 @@ fn kills_while_loading_into_the_engine_leave_it_consistent() {
     let refs: Vec<String> = BUILT.iter().map(|i| format!("{i}{TAG}")).collect();
     let forget = || {
         for r in &refs {
-            let _ = std::process::Command::new("docker").args(["rmi", "-f", r]).output();
+            support::docker_ok(&["rmi", "-f", r]);
         }
     };
     forget();

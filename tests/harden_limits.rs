@@ -59,15 +59,30 @@ fn tar_header(name: &str, size: u64) -> tar::Header {
 
 /// Writes an OCI layout at `dir` whose one layer is `layer` (stored as given), tagged latest.
 fn layout_with_layer(dir: &Path, layer: &[u8], diff_id: &str) {
-    let digest = lucid::oci::digest_of(layer);
+    layout_with_layers(dir, &[(layer, diff_id)]);
+}
+
+/// Writes an OCI layout at `dir` whose layers are `layers` (each stored as given, with the
+/// diff_id the config claims for it), tagged latest.
+fn layout_with_layers(dir: &Path, layers: &[(&[u8], &str)]) {
+    let diff_ids: Vec<&str> = layers.iter().map(|(_, d)| *d).collect();
     let config = serde_json::json!({"architecture": "amd64", "os": "linux",
-        "config": {"User": "65532:65532"}, "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
+        "config": {"User": "65532:65532"}, "rootfs": {"type": "layers", "diff_ids": diff_ids}});
     let config = serde_json::to_vec(&config).unwrap();
+    let descriptors: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(l, _)| {
+            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": lucid::oci::digest_of(l), "size": l.len()})
+        })
+        .collect();
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": lucid::oci::digest_of(&config), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": layer.len()}]});
+        "layers": descriptors});
     let manifest = serde_json::to_vec(&manifest).unwrap();
-    write_layout(dir, &[layer, &config], &manifest);
+    let mut blobs: Vec<&[u8]> = layers.iter().map(|(l, _)| *l).collect();
+    blobs.push(&config);
+    write_layout(dir, &blobs, &manifest);
 }
 
 fn write_layout(dir: &Path, blobs: &[&[u8]], manifest: &[u8]) {
@@ -155,17 +170,8 @@ fn many_layers_under_the_limit_cannot_add_up_past_it() {
         })
         .collect();
     let digests: Vec<String> = layers.iter().map(|l| lucid::oci::digest_of(l)).collect();
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"User": "65532:65532"},
-        "rootfs": {"type": "layers", "diff_ids": digests}});
-    let config = serde_json::to_vec(&config).unwrap();
-    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": lucid::oci::digest_of(&config), "size": config.len()},
-        "layers": layers.iter().zip(&digests).map(|(l, d)| serde_json::json!({
-            "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": l.len()})).collect::<Vec<_>>()});
-    let manifest = serde_json::to_vec(&manifest).unwrap();
-    let mut blobs: Vec<&[u8]> = layers.iter().map(|l| l.as_slice()).collect();
-    blobs.push(&config);
-    write_layout(dir.path(), &blobs, &manifest);
+    let with_ids: Vec<(&[u8], &str)> = layers.iter().zip(&digests).map(|(l, d)| (l.as_slice(), d.as_str())).collect();
+    layout_with_layers(dir.path(), &with_ids);
     let r = timed(
         &["verify", "--no-runtime", &format!("oci:{}:latest", dir.path().display())],
         &[("LUCID_MAX_ENTRIES", "1000")],
