@@ -196,11 +196,11 @@ fn report_app_modules(out: &Path, hello: &Path) {
     assert_eq!(rec["saves"].as_u64().unwrap(), unused.iter().map(|m| bytes(m)).sum::<u64>());
     assert!(!recs.iter().any(|x| x["id"] == "LUCID-JAVA-001"), "{recs:?}");
 
-    // A jar using java.desktop (which the runtime leaves out): named as missing.
+    // A jar using java.smartcardio (which the runtime leaves out): named as missing.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("Desk.java"),
-        "public class Desk { public static void main(String[] a) { System.out.println(new java.awt.Point(1, 2)); } }",
+        "public class Desk { public static void main(String[] a) { System.out.println(javax.smartcardio.CardTerminals.State.ALL); } }",
     )
     .unwrap();
     // The host's JDK 17 (jdeps needs one anyway) compiles and jars it.
@@ -210,8 +210,8 @@ fn report_app_modules(out: &Path, hello: &Path) {
     }
     let r = report(&dir.path().join("desk.jar"));
     let missing = r["recommendations"].as_array().unwrap().iter().find(|x| x["id"] == "LUCID-JAVA-001").cloned();
-    let missing = missing.expect("LUCID-JAVA-001 for a jar that needs java.desktop");
-    assert!(missing["examples"].as_array().unwrap().iter().any(|m| m == "java.desktop"), "{missing}");
+    let missing = missing.expect("LUCID-JAVA-001 for a jar that needs java.smartcardio");
+    assert!(missing["examples"].as_array().unwrap().iter().any(|m| m == "java.smartcardio"), "{missing}");
 }
 
 /// Where the default cache keeps its verified downloads, to share them with a fresh cache.

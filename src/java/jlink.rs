@@ -4,7 +4,10 @@
 //!   from its `.deb` and started through [`crate::rootfs::exec`]; a JDK installed on the host is
 //!   never used. The jmods are those of the target platform's JDK package (Debian 12 has no
 //!   separate jmods package: they ship in `openjdk-17-jdk-headless`).
-//! - Options: `--strip-debug --no-man-pages --no-header-files --compress=2`. For a foreign
+//! - Options: `--strip-debug --no-man-pages --no-header-files --compress=2`, and
+//!   `--exclude-files` for `java.desktop`'s libraries that need a display or a sound card (X11,
+//!   the splash screen, JAWT, ALSA): a headless server could only fail to load them, and their
+//!   missing X11 and ALSA libraries would make every image look broken. For a foreign
 //!   architecture `--strip-debug` would call the host's `objcopy` on the target's ELF files, which
 //!   fails, so `--strip-java-debug-attributes` replaces it (native libraries stay as Debian
 //!   stripped them).
@@ -33,7 +36,13 @@ use crate::rootfs::exec::{self, Program};
 use crate::rootfs::{Entry, Node, Origin, Tree};
 
 /// Options every runtime is linked with (see the module comment for the foreign-arch variant).
-pub const JLINK_OPTIONS: &[&str] = &["--strip-debug", "--no-man-pages", "--no-header-files", "--compress=2"];
+pub const JLINK_OPTIONS: &[&str] = &[
+    "--strip-debug",
+    "--no-man-pages",
+    "--no-header-files",
+    "--compress=2",
+    "--exclude-files=**/libawt_xawt.so,**/libsplashscreen.so,**/libjawt.so,**/libjsound.so",
+];
 /// Replaces `--strip-debug` when the target is not the host's architecture.
 const FOREIGN_STRIP: &str = "--strip-java-debug-attributes";
 /// How the class-data-sharing archive is dumped: deterministic flags (see the module comment),

@@ -190,26 +190,32 @@ impl JavaRuntime {
 }
 
 /// The server module set linked when the spec names none: what services and their common
-/// frameworks load at start-up, without the desktop (AWT, Swing, fonts). docs/java-modules.md
+/// frameworks load at start-up, `java.desktop` included for `java.beans` (Spring, Tomcat,
+/// log4j2), without the locale data, PKCS#11 and remote JMX. docs/java-modules.md
 /// says why each is in, and what is left out.
 pub const DEFAULT_JAVA_MODULES: &[&str] = &[
     "java.base",
+    "java.compiler",
+    "java.desktop",
     "java.instrument",
     "java.logging",
     "java.management",
     "java.naming",
     "java.net.http",
     "java.prefs",
+    "java.rmi",
     "java.scripting",
     "java.security.jgss",
     "java.security.sasl",
     "java.sql",
     "java.xml",
     "jdk.crypto.ec",
+    "jdk.httpserver",
     "jdk.jfr",
     "jdk.management",
     "jdk.naming.dns",
     "jdk.net",
+    "jdk.security.auth",
     "jdk.unsupported",
     "jdk.zipfs",
 ];
