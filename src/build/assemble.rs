@@ -93,6 +93,16 @@ pub fn assemble_image(
         system::add_accounts(&mut tree, &spec.user)?;
         system::add_tmp(&mut tree)?;
         system::add_os_files(&mut tree, DEBIAN_VERSION)?;
+        let anchors = spec
+            .trust
+            .iter()
+            .map(|p| {
+                let file = spec.dir().join(p);
+                let data = std::fs::read(&file).with_context(|| format!("trust: cannot read {}", file.display()))?;
+                Ok((file.display().to_string(), data))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        system::add_trust_anchors(&mut tree, &anchors)?;
     }
     system::add_localtime(&mut tree)?;
     system::add_ca_bundle(&mut tree)?;
@@ -253,7 +263,8 @@ fn add_java(
                 let target_jdk = target_tools.iter().find(|p| p.name == java.jdk).with_context(|| {
                     format!("the lock has no tools entry {} for {} on {plat}; run `lucid lock`", java.jdk, img.name)
                 })?;
-                let req = jlink::Request::new(&java.modules(), platform.debian_arch(), host.debian_arch(), java.cds);
+                let req = jlink::Request::new(&java.modules(), platform.debian_arch(), host.debian_arch(), java.cds)
+                    .with_user_home(&spec.user.home);
                 let key = req.key(&host_tools, target_jdk);
                 let linked = jlink::link(&fetcher.cache, &req, &key, || {
                     status("Unpacking", format!("{} ({} packages) to run jlink", java.jdk, host_tools.len()));

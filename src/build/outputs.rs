@@ -89,7 +89,12 @@ pub fn image_for(
     if let Some(b) = img.budget {
         labels.insert("dev.lucid.budget".into(), b.to_string());
     }
-    let mut env = assembled.env.clone();
+    // HOME for every UID, not only those /etc/passwd lists: Docker takes HOME from the passwd
+    // entry, and an arbitrary UID (OpenShift's restricted policy runs a random UID in group 0)
+    // has none, so it would get HOME=/. The home is writable by group 0 (see
+    // rootfs::system::add_accounts). The spec's env may still set its own.
+    let mut env = BTreeMap::from([("HOME".to_string(), spec.user.home.clone())]);
+    env.extend(assembled.env.clone());
     env.extend(img.env.clone());
     let config = oci::image::ImageConfig {
         architecture: platform.arch.clone(),

@@ -99,6 +99,8 @@ pub struct Request {
     /// Debian architecture of the host running jlink.
     pub host_arch: String,
     pub cds: bool,
+    /// The image user's home, made the JVM's default `user.home` (see [`Request::with_user_home`]).
+    pub user_home: Option<String>,
 }
 
 impl Request {
@@ -106,7 +108,17 @@ impl Request {
         let mut modules = modules.to_vec();
         modules.sort();
         modules.dedup();
-        Request { modules, target_arch: target_arch.into(), host_arch: host_arch.into(), cds }
+        Request { modules, target_arch: target_arch.into(), host_arch: host_arch.into(), cds, user_home: None }
+    }
+
+    /// Links `-Duser.home=HOME` into the runtime's default options (jlink's `--add-options`,
+    /// which a command line's own `-Duser.home` still overrides). Java 17 takes `user.home` from
+    /// the passwd entry of the UID only, so an arbitrary UID (OpenShift) would get `?` and fail
+    /// to write anything under its home; `JAVA_TOOL_OPTIONS` would do the same but prints a
+    /// "Picked up" line on every start.
+    pub fn with_user_home(mut self, home: &str) -> Request {
+        self.user_home = Some(home.to_string());
+        self
     }
 
     fn foreign(&self) -> bool {
@@ -114,8 +126,15 @@ impl Request {
     }
 
     /// jlink's options for this target.
-    pub fn options(&self) -> Vec<&'static str> {
-        JLINK_OPTIONS.iter().map(|o| if *o == "--strip-debug" && self.foreign() { FOREIGN_STRIP } else { *o }).collect()
+    pub fn options(&self) -> Vec<String> {
+        let mut options: Vec<String> = JLINK_OPTIONS
+            .iter()
+            .map(|o| if *o == "--strip-debug" && self.foreign() { FOREIGN_STRIP } else { *o }.to_string())
+            .collect();
+        if let Some(home) = &self.user_home {
+            options.push(format!("--add-options=-Duser.home={home}"));
+        }
+        options
     }
 
     /// Whether a CDS archive will be dumped: asked for, and the target's JVM runs on this host.
@@ -401,7 +420,15 @@ mod tests {
         assert_ne!(k, base.key(&[pkg("openjdk-17-jdk-headless", 'b')], &tools[0]));
         let arm = Request::new(&m(&["java.base"]), "arm64", "amd64", true);
         assert!(
-            !arm.dumps_cds() && arm.options().contains(&FOREIGN_STRIP) && !arm.options().contains(&"--strip-debug")
+            !arm.dumps_cds()
+                && arm.options().iter().any(|o| o == FOREIGN_STRIP)
+                && !arm.options().iter().any(|o| o == "--strip-debug")
+        );
+        let homed = Request::new(&m(&["java.base"]), "amd64", "amd64", true).with_user_home("/home/nonroot");
+        assert!(homed.options().iter().any(|o| o == "--add-options=-Duser.home=/home/nonroot"));
+        assert_ne!(
+            homed.key(&tools, &tools[0]),
+            Request::new(&m(&["java.base"]), "amd64", "amd64", true).key(&tools, &tools[0])
         );
     }
 

@@ -15,6 +15,11 @@ use crate::spec::User;
 
 /// Root, the image user and nobody, with homes that their owners own. Login shells point at
 /// `/sbin/nologin` (absent on purpose): nobody logs into a container.
+///
+/// The image user's home (also the working directory) belongs to the user and to group 0, mode
+/// 0770, as the OpenShift image guidelines ask: its restricted policy runs an arbitrary UID with
+/// group 0, which then can write its home too. The image user keeps what it had (owner, full
+/// access); nobody else but group 0 gets in.
 pub fn add_accounts(tree: &mut Tree, user: &User) -> Result<()> {
     let passwd = format!(
         "root:x:0:0:root:/root:/sbin/nologin\n\
@@ -29,7 +34,7 @@ pub fn add_accounts(tree: &mut Tree, user: &User) -> Result<()> {
     tree.insert("etc/passwd", Entry::file(passwd, 0o644))?;
     tree.insert("etc/group", Entry::file(group, 0o644))?;
     tree.insert("root", Entry::dir(0o700))?;
-    tree.insert(&user.home, Entry::dir(0o700).owned(user.uid, user.gid))?;
+    tree.insert(&user.home, Entry::dir(0o770).owned(user.uid, 0))?;
     Ok(())
 }
 
@@ -65,16 +70,39 @@ pub fn add_ca_bundle(tree: &mut Tree) -> Result<usize> {
     Ok(count)
 }
 
+/// Where the spec's own trust anchors go: Debian's place for local CA certificates, which
+/// `update-ca-certificates` adds to the bundle after the packaged ones.
+pub const LOCAL_CA_DIR: &str = "usr/local/share/ca-certificates";
+
 /// The CA certificates the ca-certificates package ships (`usr/share/ca-certificates/**/*.crt`,
-/// PEM), sorted by path: what `update-ca-certificates` enables by default, and the one source of
-/// both the PEM bundle and the Java trust store.
+/// PEM), then the local ones (`usr/local/share/ca-certificates/**/*.crt`), each sorted by path:
+/// what `update-ca-certificates` enables by default, and the one source of both the PEM bundle
+/// and the Java trust store.
 pub fn ca_certificates(tree: &Tree) -> Vec<(String, Arc<Vec<u8>>)> {
-    tree.iter_under("usr/share/ca-certificates")
+    ["usr/share/ca-certificates", LOCAL_CA_DIR]
+        .into_iter()
+        .flat_map(|dir| tree.iter_under(dir))
         .filter_map(|(key, entry)| match &entry.node {
             Node::File(data) if key.ends_with(".crt") => Some((key.clone(), data.clone())),
             _ => None,
         })
         .collect()
+}
+
+/// The spec's own CA certificates as `LOCAL_CA_DIR/lucid/<file stem>.crt`, each checked to hold
+/// at least one PEM certificate (a typo in a path or a key file given by mistake is an error
+/// naming the file, not a silently untrusted CA).
+pub fn add_trust_anchors(tree: &mut Tree, files: &[(String, Vec<u8>)]) -> Result<()> {
+    for (name, data) in files {
+        crate::java::truststore::anchors_from_pem(&[(name.clone(), data)]).context("trust")?;
+        let stem = std::path::Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("anchor");
+        let key = format!("{LOCAL_CA_DIR}/lucid/{stem}.crt");
+        if tree.contains(&key) {
+            anyhow::bail!("trust: {name} and another file would both become /{key}: rename one");
+        }
+        tree.insert(&key, Entry::file(data.clone(), 0o644))?;
+    }
+    Ok(())
 }
 
 /// UTC as the local time, when tzdata is present.

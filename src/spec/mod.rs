@@ -62,6 +62,8 @@ struct RawSpec {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     prune: Prune,
+    #[serde(default)]
+    trust: Vec<Spanned<String>>,
     images: BTreeMap<String, Spanned<RawImage>>,
 }
 
@@ -319,6 +321,9 @@ pub struct Spec {
     pub platforms: Vec<Platform>,
     pub tags: Vec<String>,
     pub user: User,
+    /// The platform team's own CA certificates (PEM files, relative to the spec's directory):
+    /// every image trusts them beside Debian's (the system bundle and the Java trust store).
+    pub trust: Vec<PathBuf>,
     /// Images in dependency order: an image comes after the image it extends.
     pub images: Vec<Image>,
 }
@@ -512,6 +517,17 @@ impl Spec {
         if !user.home.starts_with('/') {
             bail!("{}: user.home: must be an absolute path", path.display());
         }
+        let mut trust = Vec::new();
+        for t in &raw.trust {
+            if t.value.is_empty() || Path::new(&t.value).is_absolute() || t.value.split('/').any(|c| c == "..") {
+                bail!(
+                    "{}: trust: {:?} must be a relative path inside the spec's directory",
+                    at(path, t.referenced),
+                    t.value
+                );
+            }
+            trust.push(PathBuf::from(&t.value));
+        }
         let tags = if raw.tags.is_empty() { vec!["latest".to_string()] } else { raw.tags };
         Ok(Spec {
             path: path.to_path_buf(),
@@ -521,6 +537,7 @@ impl Spec {
             platforms,
             tags,
             user,
+            trust,
             images,
         })
     }

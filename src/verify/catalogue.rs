@@ -203,6 +203,13 @@ pub const CHECKS: &[Check] = &[
         remediation: "add python3-pip (or the JDK) to the build-stage image",
     },
     Check {
+        id: "LUCID-RUNTIME-006",
+        title: "The Python standard library is complete (every module of sys.stdlib_module_names imports)",
+        severity: Error,
+        seed_action: TESTS,
+        remediation: "add the Debian packages that split the standard library (python3-distutils, python3-lib2to3, python3-gdbm) and the shared libraries its extension modules load; do not prune stdlib files",
+    },
+    Check {
         id: "LUCID-CST-001",
         title: "container-structure-test commandTests",
         severity: Error,

@@ -302,12 +302,63 @@ fn interpreter(s: &Subject) -> Option<(Interpreter, String)> {
 }
 
 const PY_UID: &str = "import os; print(os.getuid(), os.getgid())";
+
+/// Standard-library modules that exist only on Windows or macOS: never expected on Linux.
+pub const PYTHON_OTHER_PLATFORMS: &[&str] =
+    &["_msi", "_overlapped", "_scproxy", "_winapi", "msilib", "msvcrt", "nt", "winreg", "winsound"];
+
+/// Standard-library modules a headless runtime image may leave out, each for a stated reason
+/// (docs/base-images.md): desktop GUI (Tk), terminal UI (curses, readline), the pip installer
+/// (a runtime image has no pip on purpose), NIS (deprecated, gone in 3.13, pulls Kerberos),
+/// Berkeley DB's `dbm.ndbm` (`dbm` falls back to `dbm.gnu` or `dbm.dumb`) and `help()`'s topic
+/// texts. The check lists which of them an image lacks, so leaving them out stays visible.
+pub const PYTHON_OPTIONAL: &[&str] = &[
+    "_curses",
+    "_curses_panel",
+    "_dbm",
+    "_tkinter",
+    "curses",
+    "ensurepip",
+    "idlelib",
+    "nis",
+    "pydoc_data",
+    "readline",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+];
+
+/// Imports every module of the interpreter's own list (`sys.stdlib_module_names`) but those of
+/// other platforms (argv[1], comma-separated), and prints `missing NAME: ERROR` for each that
+/// fails, or `absent NAME` when NAME is one of the optional ones (argv[2]). A package whose files
+/// were removed still imports as an empty namespace package, so one without `__file__` that is
+/// neither built in nor frozen counts as missing. Prints `checked N` last.
+const PY_STDLIB: &str = r#"import sys, importlib, warnings
+warnings.simplefilter('ignore')
+other, optional = set(sys.argv[1].split(',')), set(sys.argv[2].split(','))
+names = sorted(sys.stdlib_module_names - other)
+for name in names:
+    try:
+        m = importlib.import_module(name)
+        spec = getattr(m, '__spec__', None)
+        if getattr(m, '__file__', None) is None and name not in sys.builtin_module_names and getattr(spec, 'origin', None) != 'frozen':
+            raise ImportError('only an empty directory (namespace package) is left')
+    except BaseException as e:
+        print(f'absent {name}' if name in optional else f'missing {name}: {type(e).__name__}: {e}')
+print(f'checked {len(names)}')
+"#;
 const PY_CAS: &str = "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])";
 
 /// The runtime findings for `s`.
 pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
-    const IDS: [&str; 5] =
-        ["LUCID-RUNTIME-001", "LUCID-RUNTIME-002", "LUCID-RUNTIME-003", "LUCID-RUNTIME-004", "LUCID-RUNTIME-005"];
+    const IDS: [&str; 6] = [
+        "LUCID-RUNTIME-001",
+        "LUCID-RUNTIME-002",
+        "LUCID-RUNTIME-003",
+        "LUCID-RUNTIME-004",
+        "LUCID-RUNTIME-005",
+        "LUCID-RUNTIME-006",
+    ];
     if let Some(why) = run.unavailable() {
         let status = if run.required() { Status::Fail } else { Status::Skip };
         return IDS.iter().map(|id| finding(id, &s.name, status, format!("not run: {why}"))).collect();
@@ -399,6 +450,33 @@ pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
             let (tool, arg) = if *kind == Interpreter::Python { ("pip", "--version") } else { ("javac", "-version") };
             result(IDS[4], run.run(&[tool], &[arg], &[]), &|r| {
                 (r.ok(), if r.ok() { format!("{tool} {arg}: {}", first_line(&r.output())) } else { failed(r) })
+            })
+        }
+    });
+    // 006: the whole standard library imports.
+    out.push(match &interp {
+        None => none(IDS[5]),
+        Some((Interpreter::Java, _)) => finding(IDS[5], &s.name, Status::Skip, "not a Python image"),
+        Some((Interpreter::Python, exe)) => {
+            let args = ["-c", PY_STDLIB, &PYTHON_OTHER_PLATFORMS.join(","), &PYTHON_OPTIONAL.join(",")];
+            result(IDS[5], run.run(&[exe], &args, &[]), &|r| {
+                let checked = r.stdout.lines().find_map(|l| l.strip_prefix("checked "));
+                let missing: Vec<&str> = r.stdout.lines().filter_map(|l| l.strip_prefix("missing ")).collect();
+                let absent: Vec<&str> = r.stdout.lines().filter_map(|l| l.strip_prefix("absent ")).collect();
+                match checked {
+                    None => (false, failed(r)),
+                    Some(_) if !missing.is_empty() => (
+                        false,
+                        format!("{} standard-library module(s) do not import: {}", missing.len(), missing.join("; ")),
+                    ),
+                    Some(n) => (
+                        true,
+                        format!(
+                            "{n} standard-library modules checked, all import; left out (optional): {}",
+                            if absent.is_empty() { "none".to_string() } else { absent.join(", ") }
+                        ),
+                    ),
+                }
             })
         }
     });
