@@ -177,8 +177,10 @@ pub fn assemble_image(
     });
     // A class-data-sharing archive is a layer of its own, the last: it is the one artefact whose
     // bytes a JVM run decides (see java::jlink::dump_cds), so it is kept apart from the rest.
+    // An archive inherited from the image this one extends stays where its parent put it.
     let mut below_cds = tree.clone();
-    below_cds.retain(|_, e| !matches!(&e.origin, Origin::Java(o) if &**o == jlink::CDS_ORIGIN));
+    below_cds
+        .retain(|k, e| base.get(k).is_some() || !matches!(&e.origin, Origin::Java(o) if &**o == jlink::CDS_ORIGIN));
     let top_delta = below_cds.delta_from(&system_tree)?;
     if !top_delta.is_empty() {
         let created_by = match &img.java {
