@@ -1,5 +1,6 @@
 //! Just enough ELF to size an image: is a file stripped, how many bytes would stripping save,
-//! which shared libraries does it need and which name (`SONAME`) does it answer to.
+//! which shared libraries does it need and which name (`SONAME`) does it answer to; and, for the
+//! builder's `ld.so.cache` (`rootfs::ldcache`), what kind of file it is and for which machine.
 //!
 //! Why not a crate: these questions need the section header table and the dynamic section, about
 //! a hundred lines; a general ELF crate (goblin) would add a dependency and its build time for
@@ -17,6 +18,12 @@ pub struct ElfInfo {
     pub needed: Vec<String>,
     /// `DT_SONAME`, for shared libraries.
     pub soname: Option<String>,
+    /// `e_type` (`ET_DYN`, 3, for a shared object) and `e_machine` (62 x86-64, 183 AArch64).
+    pub kind: u16,
+    pub machine: u16,
+    /// The dynamic section was read to its `DT_NULL`, with a string table holding every name it
+    /// points at: what ldconfig needs before it lists a library (a truncated file has no such thing).
+    pub dynamic: bool,
 }
 
 const SHT_SYMTAB: u32 = 2;
@@ -90,6 +97,7 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
         _ => return None,
     };
     let r = Reader { data, wide, little };
+    let mut info = ElfInfo { kind: r.u16(0x10)? as u16, machine: r.u16(0x12)? as u16, ..ElfInfo::default() };
     let (shoff, shentsize, shnum, shstrndx) = if wide {
         (r.word(0x28)?, r.u16(0x3A)?, r.u16(0x3C)?, r.u16(0x3E)?)
     } else {
@@ -119,7 +127,6 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
         sections.push(s);
     }
     let names = sections.get(usize::try_from(shstrndx).ok()?).map(|s| s.offset);
-    let mut info = ElfInfo::default();
     for s in &sections {
         let name = names.and_then(|base| r.cstr(base.checked_add(s.name)?)).unwrap_or_default();
         if s.kind == SHT_SYMTAB {
@@ -134,18 +141,24 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
         if s.kind == SHT_DYNAMIC {
             let strtab = sections.get(usize::try_from(s.link).ok()?).map(|t| t.offset);
             let entsize = if wide { 16 } else { 8 };
+            let mut readable = strtab.is_some();
             for k in 0..s.size / entsize {
                 let at = s.offset.checked_add(k * entsize)?;
                 at.checked_add(entsize)?;
                 let (Some(tag), Some(val)) = (r.word(at), r.word(at + entsize / 2)) else { break };
                 if tag == DT_NULL {
+                    info.dynamic = readable;
                     break;
                 }
-                let text = || strtab.and_then(|t| r.cstr(t.checked_add(val)?));
-                match tag {
-                    DT_NEEDED => info.needed.extend(text()),
-                    DT_SONAME => info.soname = text(),
-                    _ => {}
+                if tag != DT_NEEDED && tag != DT_SONAME {
+                    continue;
+                }
+                let name = strtab.and_then(|t| r.cstr(t.checked_add(val)?));
+                readable &= name.is_some();
+                if tag == DT_NEEDED {
+                    info.needed.extend(name);
+                } else {
+                    info.soname = name;
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::java::{self, jlink};
 use crate::lock::{Lock, LockedPackage};
 use crate::python;
-use crate::rootfs::{Entry, Node, Origin, Tree, prune, system};
+use crate::rootfs::{self, Entry, Node, Origin, Tree, prune, system};
 use crate::spec::{Image, Java, JavaRuntime, Platform, Spec};
 use crate::status::status;
 
@@ -122,6 +122,15 @@ pub fn assemble_image(
                 tree.remove(&key);
             }
         }
+    }
+    // After pruning: a pruned library must not be listed.
+    let ld_cache = system::add_ld_cache(&mut tree, platform)?;
+    status(
+        "Indexed",
+        format!("{} shared libraries in /{} of {} ({plat})", ld_cache.entries.len(), rootfs::ldcache::PATH, img.name),
+    );
+    for skipped in &ld_cache.skipped {
+        status("Skipped", format!("{} in /{}: {}", skipped.path, rootfs::ldcache::PATH, skipped.reason));
     }
     let own_packages: Vec<String> = locked.packages.iter().map(|p| p.name.clone()).collect();
     system::add_dpkg_md5sums(&mut tree, &own_packages)?;

@@ -1,6 +1,7 @@
 //! The in-memory root filesystem and what the builder makes in it in place of maintainer scripts.
 
 pub mod exec;
+pub mod ldcache;
 pub mod prune;
 pub mod system;
 pub mod tree;

@@ -3,15 +3,16 @@
 //! No maintainer script ever runs (there is no shell to run it in, and running foreign code at
 //! build time would make the build neither hermetic nor reproducible), so each of their effects
 //! that an image needs is written here: accounts, home directories, `/tmp`, the CA bundle and the
-//! OpenSSL links to it, the time zone, `os-release`, name-service configuration, interpreter links
-//! and the per-package dpkg status files that vulnerability scanners read.
+//! OpenSSL links to it, the time zone, `os-release`, name-service configuration, interpreter links,
+//! the dynamic linker's cache and the per-package dpkg status files that vulnerability scanners read.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
+use super::ldcache::{self, LdCache};
 use super::tree::{Entry, Node, Origin, Tree};
-use crate::spec::User;
+use crate::spec::{Platform, User};
 
 /// Root, the image user and nobody, with homes that their owners own. Login shells point at
 /// `/sbin/nologin` (absent on purpose): nobody logs into a container.
@@ -153,6 +154,17 @@ pub fn add_python_links(tree: &mut Tree, versioned: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `/etc/ld.so.cache` for the shared libraries in the tree, as libc-bin's trigger (`ldconfig`)
+/// would write it on `platform`: every image gets one, since Python's `ctypes.util.find_library`
+/// reads it through `ldconfig -p` (`None` for `ssl`, `c`, `z` without it), `dlopen` by bare name
+/// and ld.so look there first, and `ldconfig -p` itself prints it. Call it after pruning, so that
+/// only libraries still in the image are listed. Returns the cache (entries, and what was skipped).
+pub fn add_ld_cache(tree: &mut Tree, platform: &Platform) -> Result<LdCache> {
+    let cache = ldcache::build(tree, platform);
+    tree.insert(ldcache::PATH, Entry::file(cache.to_bytes(), 0o644))?;
+    Ok(cache)
 }
 
 /// One `/var/lib/dpkg/status.d/<package>` file per package, in the format distroless uses:
