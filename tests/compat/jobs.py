@@ -12,7 +12,8 @@ native code is missing, does not load, or computes a wrong result.
 Commands (the host's Python runs the first three; the image's Python runs the jobs):
   jobs.py requirements [--arm64]   pip requirement lines (NAME==VERSION) of the wheels to install
   jobs.py expect [--arm64]         the jobs that must print an `ok` line: NAME SOURCE a line
-  jobs.py markdown AMD64 ARM64     the docs table from the job logs of both platforms
+  jobs.py markdown AMD64 ARM64     the docs table from the job logs of both platforms (exit 2
+                                   when a log or a package's `ok` line is missing)
   jobs.py [--arm64]                runs every job, each in its own interpreter (a crash in one
                                    native library names that package and spares the others)
 
@@ -817,12 +818,17 @@ def parse_log(path):
 
 
 def markdown(amd64_log, arm64_log):
-    """The docs table; exits 2 when a log lacks an expected `ok` line (no figures, no table)."""
-    amd64, arm64 = parse_log(amd64_log), parse_log(arm64_log)
+    """The docs table, or None after saying on stderr which log or `ok` line is missing."""
+    try:
+        amd64, arm64 = parse_log(amd64_log), parse_log(arm64_log)
+    except OSError as e:
+        print(f"jobs.py markdown: cannot read the job log: {e}", file=sys.stderr)
+        return None
     missing = [f"{j.name} (amd64)" for j in selected(False) if j.name not in amd64]
     missing += [f"{j.name} (arm64)" for j in selected(True) if j.name not in arm64]
     if missing:
-        sys.exit(f"jobs.py markdown: no `ok` line for {', '.join(missing)}")
+        print(f"jobs.py markdown: no `ok` line for {', '.join(missing)}", file=sys.stderr)
+        return None
     out = [
         "| package | rank | version | linux/amd64 | linux/arm64 | job |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -850,7 +856,10 @@ def main(argv):
         print("\n".join(f"{j.name} {j.source}" for j in selected(arm64)))
         return 0
     if args[:1] == ["markdown"] and len(args) == 3:
-        print(markdown(args[1], args[2]))
+        table = markdown(args[1], args[2])
+        if table is None:
+            return 2
+        print(table)
         return 0
     if not args:
         return run_all(arm64)
