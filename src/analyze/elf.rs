@@ -1,10 +1,12 @@
-//! Just enough ELF to size an image: is a file stripped, how many bytes would stripping save,
-//! which shared libraries does it need and which name (`SONAME`) does it answer to.
+//! Just enough ELF to size an image and to load-check an application: is a file stripped, how
+//! many bytes would stripping save, which shared libraries does it need, which name (`SONAME`)
+//! does it answer to, where does it ask the loader to look (`RPATH`, `RUNPATH`) and which symbol
+//! versions does it need from and define for other objects (`.gnu.version_r`, `.gnu.version_d`).
 //!
-//! Why not a crate: these questions need the section header table and the dynamic section, about
-//! a hundred lines; a general ELF crate (goblin) would add a dependency and its build time for
-//! features we do not use. Every read is bounds-checked (`get`), so a truncated or hostile file
-//! yields `None` or fewer facts, never a panic.
+//! Why not a crate: these questions need the section header table, the program headers and the
+//! dynamic section, a few hundred lines; a general ELF crate (goblin) would add a dependency and
+//! its build time for features we do not use. Every read is bounds-checked (`get`), so a truncated
+//! or hostile file yields `None` or fewer facts, never a panic.
 
 /// What `lucid report` wants to know about one ELF file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,7 +22,6 @@ pub struct ElfInfo {
 }
 
 const SHT_SYMTAB: u32 = 2;
-const SHT_DYNAMIC: u32 = 6;
 const SHT_NOBITS: u32 = 8;
 const DT_NULL: u64 = 0;
 const DT_NEEDED: u64 = 1;
@@ -71,11 +72,10 @@ struct Section {
     kind: u32,
     offset: u64,
     size: u64,
-    link: u64,
 }
 
-/// Parses `data` (a whole ELF file); `None` when it is not ELF or its headers are unreadable.
-pub fn parse(data: &[u8]) -> Option<ElfInfo> {
+/// A reader for `data` if it starts like an ELF file of a known class and byte order.
+fn reader(data: &[u8]) -> Option<Reader<'_>> {
     if !is_elf(data) {
         return None;
     }
@@ -89,7 +89,13 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
         2 => false,
         _ => return None,
     };
-    let r = Reader { data, wide, little };
+    Some(Reader { data, wide, little })
+}
+
+/// Parses `data` (a whole ELF file); `None` when it is not ELF or its headers are unreadable.
+pub fn parse(data: &[u8]) -> Option<ElfInfo> {
+    let r = reader(data)?;
+    let wide = r.wide;
     let (shoff, shentsize, shnum, shstrndx) = if wide {
         (r.word(0x28)?, r.u16(0x3A)?, r.u16(0x3C)?, r.u16(0x3E)?)
     } else {
@@ -105,7 +111,6 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
                 kind: r.u32(base + 4)? as u32,
                 offset: r.word(base + 24)?,
                 size: r.word(base + 32)?,
-                link: r.u32(base + 40)?,
             }
         } else {
             Section {
@@ -113,7 +118,6 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
                 kind: r.u32(base + 4)? as u32,
                 offset: r.word(base + 16)?,
                 size: r.word(base + 20)?,
-                link: r.u32(base + 24)?,
             }
         };
         sections.push(s);
@@ -131,26 +135,180 @@ pub fn parse(data: &[u8]) -> Option<ElfInfo> {
             // removes can never exceed the file.
             info.strippable = info.strippable.saturating_add(s.size).min(data.len() as u64);
         }
-        if s.kind == SHT_DYNAMIC {
-            let strtab = sections.get(usize::try_from(s.link).ok()?).map(|t| t.offset);
-            let entsize = if wide { 16 } else { 8 };
-            for k in 0..s.size / entsize {
-                let at = s.offset.checked_add(k * entsize)?;
-                at.checked_add(entsize)?;
-                let (Some(tag), Some(val)) = (r.word(at), r.word(at + entsize / 2)) else { break };
-                if tag == DT_NULL {
-                    break;
-                }
-                let text = || strtab.and_then(|t| r.cstr(t.checked_add(val)?));
-                match tag {
-                    DT_NEEDED => info.needed.extend(text()),
-                    DT_SONAME => info.soname = text(),
-                    _ => {}
-                }
-            }
-        }
+    }
+    // What the loader reads, from the program headers (the dynamic section is a segment).
+    if let Some(d) = dynamic(data) {
+        info.needed = d.needed;
+        info.soname = d.soname;
     }
     Some(info)
+}
+
+/// What the dynamic loader reads of a shared object or executable, from its program headers
+/// and dynamic section (as `ld.so` does: sections may be stripped, segments cannot be).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dynamic {
+    /// `e_machine`: 62 x86-64, 183 AArch64 (see [`machine_name`]).
+    pub machine: u16,
+    /// ELF64 (else ELF32): the loader skips a library of the other class.
+    pub wide: bool,
+    /// `DT_NEEDED`, in order.
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    /// `DT_RPATH` and `DT_RUNPATH`, split on `:` (`$ORIGIN` left for the caller to expand).
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    /// `.gnu.version_r`: per file named, the versions needed from it (`libc.so.6`: `GLIBC_2.14`).
+    pub verneed: Vec<VersionNeed>,
+    /// `.gnu.version_d`: the versions this object defines, without its base (the soname).
+    pub verdef: Vec<String>,
+}
+
+/// The versions an object needs from one library.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionNeed {
+    pub file: String,
+    /// `(name, weak)`: a missing weak version does not stop the loader.
+    pub versions: Vec<(String, bool)>,
+}
+
+const PT_LOAD: u64 = 1;
+const PT_DYNAMIC: u64 = 2;
+const DT_STRTAB: u64 = 5;
+const DT_STRSZ: u64 = 10;
+const DT_RPATH: u64 = 15;
+const DT_RUNPATH: u64 = 29;
+const DT_VERDEF: u64 = 0x6fff_fffc;
+const DT_VERDEFNUM: u64 = 0x6fff_fffd;
+const DT_VERNEED: u64 = 0x6fff_fffe;
+const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
+const VER_FLG_BASE: u64 = 1;
+const VER_FLG_WEAK: u64 = 2;
+/// More program headers, dynamic entries or version records than any real object has: a hostile
+/// count stops here instead of looping for minutes.
+const MAX_RECORDS: u64 = 1 << 16;
+
+/// The name of an ELF machine, as wheel tags spell architectures.
+pub fn machine_name(machine: u16) -> String {
+    match machine {
+        3 => "i686".into(),
+        40 => "armv7l".into(),
+        62 => "x86_64".into(),
+        183 => "aarch64".into(),
+        21 => "ppc64le".into(),
+        22 => "s390x".into(),
+        243 => "riscv64".into(),
+        other => format!("ELF machine {other}"),
+    }
+}
+
+/// Whether objects for `machine` are ELF64 (everything Debian ships but i386 and armhf).
+pub fn wide_machine(machine: u16) -> bool {
+    !matches!(machine, 3 | 40)
+}
+
+/// Reads the dynamic-loading facts of `data` (a whole ELF file). `None` when it is not ELF, or
+/// when its program headers or dynamic section lie outside the file (truncated or corrupt). A
+/// static executable has no `PT_DYNAMIC` and gives empty lists.
+pub fn dynamic(data: &[u8]) -> Option<Dynamic> {
+    let r = reader(data)?;
+    let wide = r.wide;
+    let machine = r.u16(0x12)? as u16;
+    let (phoff, phentsize, phnum) =
+        if wide { (r.word(0x20)?, r.u16(0x36)?, r.u16(0x38)?) } else { (r.word(0x1C)?, r.u16(0x2A)?, r.u16(0x2C)?) };
+    // (vaddr, filesz, offset) of each loaded segment, to map the dynamic section's addresses.
+    let mut loads: Vec<(u64, u64, u64)> = Vec::new();
+    let mut dyn_at: Option<(u64, u64)> = None;
+    for i in 0..phnum.min(MAX_RECORDS) {
+        let base = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        base.checked_add(56)?;
+        let kind = r.u32(base)?;
+        let (offset, vaddr, filesz) = if wide {
+            (r.word(base + 8)?, r.word(base + 16)?, r.word(base + 32)?)
+        } else {
+            (r.word(base + 4)?, r.word(base + 8)?, r.word(base + 16)?)
+        };
+        match kind {
+            PT_LOAD => loads.push((vaddr, filesz, offset)),
+            PT_DYNAMIC => dyn_at = Some((offset, filesz)),
+            _ => {}
+        }
+    }
+    let mut out = Dynamic { machine, wide, ..Default::default() };
+    let Some((dyn_off, dyn_size)) = dyn_at else { return Some(out) };
+    let to_offset = |addr: u64| {
+        loads
+            .iter()
+            .find(|(v, size, _)| addr >= *v && addr - *v < *size)
+            .and_then(|(v, _, off)| off.checked_add(addr - v))
+    };
+    let entsize = if wide { 16 } else { 8 };
+    let mut entries: Vec<(u64, u64)> = Vec::new();
+    for k in 0..(dyn_size / entsize).min(MAX_RECORDS) {
+        let at = dyn_off.checked_add(k * entsize)?;
+        let (tag, val) = (r.word(at)?, r.word(at.checked_add(entsize / 2)?)?);
+        if tag == DT_NULL {
+            break;
+        }
+        entries.push((tag, val));
+    }
+    let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+    let strtab = to_offset(value(DT_STRTAB)?)?;
+    let strsz = value(DT_STRSZ).unwrap_or(u64::MAX);
+    // Strings lie inside the string table: an offset past its size is corrupt, not a name.
+    let text = |off: u64| if off < strsz { r.cstr(strtab.checked_add(off)?) } else { None };
+    let split = |v: String| v.split(':').filter(|p| !p.is_empty()).map(String::from).collect::<Vec<_>>();
+    for &(tag, val) in &entries {
+        match tag {
+            DT_NEEDED => out.needed.push(text(val)?),
+            DT_SONAME => out.soname = Some(text(val)?),
+            DT_RPATH => out.rpath.extend(split(text(val)?)),
+            DT_RUNPATH => out.runpath.extend(split(text(val)?)),
+            _ => {}
+        }
+    }
+    if let (Some(at), Some(count)) = (value(DT_VERNEED), value(DT_VERNEEDNUM)) {
+        let mut at = to_offset(at)?;
+        for _ in 0..count.min(MAX_RECORDS) {
+            at.checked_add(16)?; // so the field offsets below cannot overflow
+            // Elf_Verneed: vn_version u16, vn_cnt u16, vn_file u32, vn_aux u32, vn_next u32.
+            let (cnt, file, aux, next) = (r.u16(at + 2)?, r.u32(at + 4)?, r.u32(at + 8)?, r.u32(at + 12)?);
+            let mut need = VersionNeed { file: text(file)?, versions: Vec::new() };
+            let mut a = at.checked_add(aux)?;
+            for _ in 0..cnt.min(MAX_RECORDS) {
+                a.checked_add(16)?;
+                // Elf_Vernaux: vna_hash u32, vna_flags u16, vna_other u16, vna_name u32, vna_next u32.
+                let (flags, name, next) = (r.u16(a + 4)?, r.u32(a + 8)?, r.u32(a + 12)?);
+                need.versions.push((text(name)?, flags & VER_FLG_WEAK != 0));
+                if next == 0 {
+                    break;
+                }
+                a = a.checked_add(next)?;
+            }
+            out.verneed.push(need);
+            if next == 0 {
+                break;
+            }
+            at = at.checked_add(next)?;
+        }
+    }
+    if let (Some(at), Some(count)) = (value(DT_VERDEF), value(DT_VERDEFNUM)) {
+        let mut at = to_offset(at)?;
+        for _ in 0..count.min(MAX_RECORDS) {
+            at.checked_add(20)?;
+            // Elf_Verdef: vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16, vd_hash u32,
+            // vd_aux u32, vd_next u32; its first Elf_Verdaux (vda_name u32) names it.
+            let (flags, aux, next) = (r.u16(at + 2)?, r.u32(at + 12)?, r.u32(at + 16)?);
+            if flags & VER_FLG_BASE == 0 {
+                out.verdef.push(text(r.u32(at.checked_add(aux)?)?)?);
+            }
+            if next == 0 {
+                break;
+            }
+            at = at.checked_add(next)?;
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -175,5 +333,30 @@ mod tests {
             std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/binaries/elf-strippable-overflow"));
         let info = parse(&crash.unwrap()).unwrap_or_default();
         assert!(info.strippable <= 15276, "{info:?}");
+    }
+
+    #[test]
+    fn dynamic_facts_of_real_objects() {
+        // Debian 12's libutil.so.1 (libc6, amd64): a soname, one definition, needs from libc.
+        let lib = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/binaries/libutil.so.1")).unwrap();
+        let d = dynamic(&lib).expect("libutil is ELF");
+        assert_eq!((d.machine, d.wide, machine_name(d.machine).as_str()), (62, true, "x86_64"));
+        assert_eq!(d.soname.as_deref(), Some("libutil.so.1"));
+        assert_eq!(d.needed, ["libc.so.6"]);
+        assert_eq!(d.verdef, ["GLIBC_2.2.5"]);
+        assert_eq!(d.verneed.len(), 1);
+        assert_eq!(d.verneed[0].file, "libc.so.6");
+        assert!(d.verneed[0].versions.contains(&("GLIBC_2.2.5".to_string(), false)), "{d:?}");
+        assert!(d.rpath.is_empty() && d.runpath.is_empty());
+        // The test binary links libc dynamically and needs versioned glibc symbols.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let d = dynamic(&me).expect("the test binary is ELF");
+        assert!(d.needed.iter().any(|n| n.starts_with("libc.so")), "{d:?}");
+        assert!(d.verneed.iter().flat_map(|n| &n.versions).any(|(v, _)| v.starts_with("GLIBC_2.")), "{d:?}");
+        // Cut anywhere: fewer facts or none, never a panic; cut before the dynamic section: none.
+        for cut in [0, 4, 18, 64, 200, 1000, lib.len() / 2, lib.len() - 1] {
+            let _ = dynamic(&lib[..cut]);
+        }
+        assert!(dynamic(&lib[..4096]).is_none());
     }
 }
