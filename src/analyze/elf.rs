@@ -32,16 +32,21 @@ pub fn is_elf(head: &[u8]) -> bool {
     head.starts_with(b"\x7fELF")
 }
 
+/// Reads an ELF file held whole, or in parts (`(file offset, bytes)`: a streamed file's head and
+/// its dynamic segment). A read outside every part is `None`, like one past the end.
 struct Reader<'a> {
-    data: &'a [u8],
+    parts: Vec<(u64, &'a [u8])>,
     wide: bool,
     little: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// The part holding `off` and the bytes from there to the part's end.
+    fn from(&self, off: u64) -> Option<&'a [u8]> {
+        self.parts.iter().find_map(|&(start, data)| data.get(usize::try_from(off.checked_sub(start)?).ok()?..))
+    }
     fn uint(&self, off: u64, len: usize) -> Option<u64> {
-        let start = usize::try_from(off).ok()?;
-        let bytes = self.data.get(start..start.checked_add(len)?)?;
+        let bytes = self.from(off)?.get(..len)?;
         let mut v = 0u64;
         for i in 0..len {
             let b = if self.little { bytes[len - 1 - i] } else { bytes[i] };
@@ -61,7 +66,7 @@ impl Reader<'_> {
     }
     /// The NUL-terminated string at `off`.
     fn cstr(&self, off: u64) -> Option<String> {
-        let rest = self.data.get(usize::try_from(off).ok()?..)?;
+        let rest = self.from(off)?;
         let end = rest.iter().position(|&b| b == 0)?;
         Some(String::from_utf8_lossy(&rest[..end]).into_owned())
     }
@@ -74,8 +79,10 @@ struct Section {
     size: u64,
 }
 
-/// A reader for `data` if it starts like an ELF file of a known class and byte order.
-fn reader(data: &[u8]) -> Option<Reader<'_>> {
+/// A reader for `parts` (the first at offset 0) if they start like an ELF file of a known class
+/// and byte order.
+fn reader<'a>(parts: &[(u64, &'a [u8])]) -> Option<Reader<'a>> {
+    let &(0, data) = parts.first()? else { return None };
     if !is_elf(data) {
         return None;
     }
@@ -89,12 +96,12 @@ fn reader(data: &[u8]) -> Option<Reader<'_>> {
         2 => false,
         _ => return None,
     };
-    Some(Reader { data, wide, little })
+    Some(Reader { parts: parts.to_vec(), wide, little })
 }
 
 /// Parses `data` (a whole ELF file); `None` when it is not ELF or its headers are unreadable.
 pub fn parse(data: &[u8]) -> Option<ElfInfo> {
-    let r = reader(data)?;
+    let r = reader(&[(0, data)])?;
     let wide = r.wide;
     let (shoff, shentsize, shnum, shstrndx) = if wide {
         (r.word(0x28)?, r.u16(0x3A)?, r.u16(0x3C)?, r.u16(0x3E)?)
@@ -211,12 +218,32 @@ pub fn wide_machine(machine: u16) -> bool {
 /// when its program headers or dynamic section lie outside the file (truncated or corrupt). A
 /// static executable has no `PT_DYNAMIC` and gives empty lists.
 pub fn dynamic(data: &[u8]) -> Option<Dynamic> {
-    let r = reader(data)?;
+    dynamic_parts(&[(0, data)])
+}
+
+/// Where the dynamic segment of the ELF file starting with `head` lies: `(offset, size)` in the
+/// file. A reader of a stream keeps the file's head (headers, string table, version sections come
+/// first) and this segment, and hands both to [`dynamic_parts`]: bounded memory, whatever the
+/// file's size.
+pub fn dynamic_segment(head: &[u8]) -> Option<(u64, u64)> {
+    let r = reader(&[(0, head)])?;
+    program_headers(&r)?.1
+}
+
+/// Where the first loaded segment (the one at file offset 0) ends: the dynamic symbol and string
+/// tables and the version sections lie inside it, so a stream needs no more of the file's head.
+pub fn first_segment_end(head: &[u8]) -> Option<u64> {
+    let r = reader(&[(0, head)])?;
+    program_headers(&r)?.0.iter().find(|(_, _, offset)| *offset == 0).map(|(_, filesz, _)| *filesz)
+}
+
+/// (vaddr, filesz, offset) of each loaded segment, and the dynamic segment's (offset, filesz).
+type Segments = (Vec<(u64, u64, u64)>, Option<(u64, u64)>);
+
+fn program_headers(r: &Reader) -> Option<Segments> {
     let wide = r.wide;
-    let machine = r.u16(0x12)? as u16;
     let (phoff, phentsize, phnum) =
         if wide { (r.word(0x20)?, r.u16(0x36)?, r.u16(0x38)?) } else { (r.word(0x1C)?, r.u16(0x2A)?, r.u16(0x2C)?) };
-    // (vaddr, filesz, offset) of each loaded segment, to map the dynamic section's addresses.
     let mut loads: Vec<(u64, u64, u64)> = Vec::new();
     let mut dyn_at: Option<(u64, u64)> = None;
     for i in 0..phnum.min(MAX_RECORDS) {
@@ -234,6 +261,17 @@ pub fn dynamic(data: &[u8]) -> Option<Dynamic> {
             _ => {}
         }
     }
+    Some((loads, dyn_at))
+}
+
+/// [`dynamic`] of a file held in parts (`(file offset, bytes)`, the first at offset 0): `None`
+/// also when what it needs lies outside the parts.
+pub fn dynamic_parts(parts: &[(u64, &[u8])]) -> Option<Dynamic> {
+    let r = reader(parts)?;
+    let wide = r.wide;
+    let machine = r.u16(0x12)? as u16;
+    // The loaded segments map the dynamic section's addresses to file offsets.
+    let (loads, dyn_at) = program_headers(&r)?;
     let mut out = Dynamic { machine, wide, ..Default::default() };
     let Some((dyn_off, dyn_size)) = dyn_at else { return Some(out) };
     let to_offset = |addr: u64| {
@@ -358,5 +396,14 @@ mod tests {
             let _ = dynamic(&lib[..cut]);
         }
         assert!(dynamic(&lib[..4096]).is_none());
+        // A stream keeps the head and the dynamic segment: the same facts as from the whole file.
+        let (at, len) = dynamic_segment(&lib[..4096]).expect("program headers in the head");
+        assert_eq!((at, len), (0x2dc8, 0x200));
+        let segment = &lib[at as usize..(at + len) as usize];
+        assert_eq!(dynamic_parts(&[(0, &lib[..4096]), (at, segment)]), dynamic(&lib));
+        assert!(dynamic_parts(&[(0, &lib[..512]), (at, segment)]).is_none(), "tables outside the parts");
+        let first = first_segment_end(&lib[..4096]).expect("a segment at offset 0");
+        assert!(first > 0x500 && first < at, "{first:#x}");
+        assert_eq!(dynamic_parts(&[(0, &lib[..first as usize]), (at, segment)]), dynamic(&lib));
     }
 }

@@ -19,9 +19,14 @@ use crate::oci::read::EntryKind;
 use crate::oci::source::SourceImage;
 use crate::verify::view::{Event, MergedView};
 
-/// Shared libraries larger than this are not read (their versions stay unknown; they still count
-/// as present). The largest Debian libraries are about 100 MB (libLLVM).
-const LIB_LIMIT: u64 = 256 << 20;
+/// Of a shared library streamed by, the head is kept up to the end of its first loaded segment,
+/// where its dynamic symbols, strings and version sections lie (libstdc++: 630 kB, libcrypto:
+/// 810 kB), and at most this much: libLLVM's tables end 4.7 MB into one text segment.
+const HEAD_LIMIT: u64 = 8 << 20;
+/// Enough of a file to read its program headers.
+const PROBE: u64 = 64 << 10;
+/// And its dynamic segment, a few hundred bytes in practice.
+const DYNAMIC_LIMIT: u64 = 1 << 20;
 /// Loader configuration and os-release files are a few hundred bytes; more is refused.
 const TEXT_LIMIT: u64 = 64 << 10;
 
@@ -30,8 +35,8 @@ const TEXT_LIMIT: u64 = 64 << 10;
 pub enum LibFacts {
     /// An ELF object: the loader takes it when its machine and class match.
     Elf { machine: u16, wide: bool, soname: Option<String>, versions: Vec<String> },
-    /// Present, but not read (bigger than the read limit, or not named like a library):
-    /// its symbol versions are unknown.
+    /// Present, but not read (its tables lie beyond the head a stream keeps, or it is not named
+    /// like a library): its symbol versions are unknown.
     Unread,
     /// Not ELF (a linker script) or corrupt: the loader cannot load it.
     NotLoadable,
@@ -83,11 +88,43 @@ impl LibraryScan {
         }
     }
 
-    /// Notes a library too big to read.
+    /// Notes a library that could not be read.
     pub fn unread(&mut self, layer: usize, path: &str) {
         if library_name(path) {
             self.libs.insert(path.to_string(), (layer, LibFacts::Unread));
         }
+    }
+
+    /// Reads a library from a stream, keeping only its head and its dynamic segment.
+    fn stream_library(&mut self, layer: usize, path: &str, size: u64, content: &mut dyn Read) -> Result<()> {
+        let read = |r: &mut dyn Read, n: u64, buf: &mut Vec<u8>| {
+            r.take(n).read_to_end(buf).with_context(|| format!("cannot read {path}"))
+        };
+        let mut head = std::mem::take(&mut self.buf);
+        head.clear();
+        read(content, PROBE, &mut head)?;
+        let keep = elf::first_segment_end(&head).unwrap_or(HEAD_LIMIT).min(HEAD_LIMIT);
+        read(content, keep.saturating_sub(head.len() as u64), &mut head)?;
+        let parsed = match elf::dynamic_segment(&head) {
+            _ if head.len() as u64 >= size => elf::dynamic(&head),
+            Some((offset, len)) if offset >= head.len() as u64 && len <= DYNAMIC_LIMIT => {
+                std::io::copy(&mut content.take(offset - head.len() as u64), &mut std::io::sink())
+                    .with_context(|| format!("cannot read {path}"))?;
+                let mut segment = Vec::new();
+                read(content, len, &mut segment)?;
+                elf::dynamic_parts(&[(0, &head), (offset, &segment)])
+            }
+            _ => elf::dynamic(&head),
+        };
+        let facts = match parsed {
+            Some(d) => LibFacts::Elf { machine: d.machine, wide: d.wide, soname: d.soname, versions: d.verdef },
+            // ELF whose tables lie beyond what a stream keeps: present, versions unknown.
+            None if elf::is_elf(&head) && (head.len() as u64) < size => LibFacts::Unread,
+            None => LibFacts::NotLoadable,
+        };
+        self.libs.insert(path.to_string(), (layer, facts));
+        self.buf = head;
+        Ok(())
     }
 
     /// A hard link carries its target's facts.
@@ -103,17 +140,13 @@ impl LibraryScan {
         let Event::Entry { layer, entry, content } = event else { return Ok(()) };
         match entry.kind {
             EntryKind::Hardlink => self.link(layer, &entry.path, entry.link.as_deref().unwrap_or("")),
-            EntryKind::File if Self::wants(&entry.path) => {
-                let limit = if library_name(&entry.path) { LIB_LIMIT } else { TEXT_LIMIT };
-                if entry.size > limit {
-                    self.unread(layer, &entry.path);
-                    return Ok(());
-                }
-                let mut buf = std::mem::take(&mut self.buf);
-                buf.clear();
-                content.take(limit).read_to_end(&mut buf).with_context(|| format!("cannot read {}", entry.path))?;
-                self.see(layer, &entry.path, &buf);
-                self.buf = buf;
+            EntryKind::File if library_name(&entry.path) => {
+                self.stream_library(layer, &entry.path, entry.size, content)?;
+            }
+            EntryKind::File if config_text(&entry.path) && entry.size <= TEXT_LIMIT => {
+                let mut text = Vec::new();
+                content.read_to_end(&mut text).with_context(|| format!("cannot read {}", entry.path))?;
+                self.see(layer, &entry.path, &text);
             }
             _ => {}
         }
