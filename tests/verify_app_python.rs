@@ -328,8 +328,8 @@ fn hostile_apps(image: &str, fits: &Path) {
 }
 
 /// The image main had before libstdc++6 was added: numpy's extension modules cannot load, and the
-/// always-on check says so without any --app. Built from a copy of the spec (not loaded into the
-/// engine: static checks need none, and other tests keep the real image's name).
+/// always-on check says so without any --app. Built from a copy of the spec under its own name
+/// (never loaded into the engine: static checks need none, and other tests use the real name).
 #[test]
 fn image_without_libstdcxx_fails() {
     let spec_dir = tempfile::tempdir().unwrap();
@@ -349,8 +349,13 @@ fn image_without_libstdcxx_fails() {
     let lock = lucid().args(["lock", "--quiet", "-f"]).arg(&spec).output().unwrap();
     assert!(lock.status.success(), "lucid lock: {}", String::from_utf8_lossy(&lock.stderr));
     let out = spec_dir.path().join("out");
-    let build =
-        lucid().args(["build", "lucid-python-base", "--quiet", "-f"]).arg(&spec).arg("-o").arg(&out).output().unwrap();
+    let build = lucid()
+        .args(["build", "lucid-python-base", "--quiet", "-t", "lucid-test-nostdcxx:latest", "-f"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(build.status.success(), "lucid build: {}", String::from_utf8_lossy(&build.stderr));
     let image = format!("oci:{}:latest", out.join("lucid-python-base").display());
 

@@ -435,9 +435,77 @@ pub fn glibc_version(name: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// Small images for unit tests: a tree of files with a real library in it.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A tree of `files` (path, content) with `libutil.so.1` (Debian 12, amd64) at `lib_at`.
+    pub(crate) fn image(files: &[(&str, &[u8])], lib_at: &str) -> (MergedView, Libraries) {
+        let lib = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/binaries/libutil.so.1")).unwrap();
+        let mut fs = MergedView::default();
+        let mut scan = LibraryScan::default();
+        let all = files.iter().map(|(p, d)| (*p, *d)).chain([(lib_at, lib.as_slice())]);
+        for (path, data) in all {
+            let entry = crate::verify::view::FsEntry {
+                kind: EntryKind::File,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                layer: 0,
+                size: data.len() as u64,
+                link: None,
+            };
+            for (i, _) in path.match_indices('/') {
+                let dir = crate::verify::view::FsEntry { kind: EntryKind::Dir, mode: 0o755, ..entry.clone() };
+                fs.entries.insert(path[..i].to_string(), dir);
+            }
+            fs.entries.insert(path.to_string(), entry);
+            scan.see(0, path, data);
+        }
+        let libs = scan.finish(&fs);
+        (fs, libs)
+    }
+
+    pub(crate) fn host<'a>(fs: &'a MergedView, libs: &'a Libraries, arch: &str, env: &'a [String]) -> Host<'a> {
+        Host { name: "t".into(), platform: format!("linux/{arch}"), arch: arch.into(), fs, libs, env, title: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{host, image};
     use super::*;
+
+    #[test]
+    fn the_loader_search_path() {
+        let conf: &[(&str, &[u8])] = &[
+            ("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n"),
+            ("etc/ld.so.conf.d/libc.conf", b"# libc default configuration\n/usr/local/lib\n"),
+            ("etc/ld.so.conf.d/zz-opt.conf", b"/opt/lib\n"),
+            ("etc/ld.so.conf.d/README", b"/not/a/conf/file\n"),
+        ];
+        let (fs, libs) = image(conf, "opt/lib/libutil.so.1");
+        let h = host(&fs, &libs, "amd64", &[]);
+        assert_eq!(h.conf_dirs(), ["usr/local/lib", "opt/lib"]);
+        // Only /etc/ld.so.cache makes the loader search ld.so.conf's directories.
+        assert_eq!(h.find("libutil.so.1"), Lookup::Uncached { path: "opt/lib/libutil.so.1".into() });
+        let mut cached = fs.clone();
+        cached.entries.insert("etc/ld.so.cache".into(), fs.entries["etc/ld.so.conf"].clone());
+        let h = host(&cached, &libs, "amd64", &[]);
+        let Lookup::Found { path, facts: LibFacts::Elf { soname, versions, .. } } = h.find("libutil.so.1") else {
+            panic!("{:?}", h.find("libutil.so.1"))
+        };
+        assert_eq!((path.as_str(), soname.as_deref()), ("opt/lib/libutil.so.1", Some("libutil.so.1")));
+        assert_eq!(versions, ["GLIBC_2.2.5"]);
+        // LD_LIBRARY_PATH, and the system directories; another machine's library is skipped.
+        let env = ["LD_LIBRARY_PATH=/opt/lib".to_string()];
+        assert!(matches!(host(&fs, &libs, "amd64", &env).find("libutil.so.1"), Lookup::Found { .. }));
+        let (fs, libs) = image(&[], "usr/lib/x86_64-linux-gnu/libutil.so.1");
+        assert!(matches!(host(&fs, &libs, "amd64", &[]).find("libutil.so.1"), Lookup::Found { .. }));
+        assert_eq!(host(&fs, &libs, "arm64", &[]).find("libutil.so.1"), Lookup::Missing);
+        assert_eq!(host(&fs, &libs, "amd64", &[]).find("libnope.so.1"), Lookup::Missing);
+    }
 
     #[test]
     fn library_names() {

@@ -426,7 +426,58 @@ fn version_findings(host: &Host, app: &str, elfs: &[AppElf], r: &Resolution) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::host::testing::{host, image};
     use super::*;
+    use crate::analyze::elf::VersionNeed;
+
+    fn elf(rel: &str, machine: u16, soname: Option<&str>, needed: &[&str]) -> AppElf {
+        let dynamic = Dynamic {
+            machine,
+            wide: true,
+            soname: soname.map(String::from),
+            needed: needed.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        AppElf { container: "pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl".into(), rel: rel.into(), dynamic }
+    }
+
+    #[test]
+    fn found_bundled_missing_and_versions() {
+        let (fs, libs) = image(&[], "lib/x86_64-linux-gnu/libutil.so.1");
+        let h = host(&fs, &libs, "amd64", &[]);
+        let mut ext = elf("pkg/_ext.so", 62, None, &["libbundled-abc.so.1", "libutil.so.1", "libdep.so.3"]);
+        ext.dynamic.rpath = vec!["$ORIGIN/../pkg.libs".into(), "$ORIGIN/../../../../escapes".into()];
+        ext.dynamic.verneed = vec![VersionNeed {
+            file: "libutil.so.1".into(),
+            versions: vec![("GLIBC_2.2.5".into(), false), ("GLIBC_2.99".into(), false), ("GLIBC_3.0".into(), true)],
+        }];
+        let mut bundled = elf("pkg.libs/libbundled-abc.so.1", 62, Some("libbundled-abc.so.1"), &[]);
+        bundled.dynamic.verdef = vec!["BUNDLED_1.0".into()];
+        // Found through $ORIGIN in the needing file's RUNPATH, not through a .libs folder.
+        let mut dep = elf("pkg/sub/libdep.so.3", 62, Some("libdep.so.3"), &["libutil.so.1"]);
+        dep.dynamic.runpath = vec!["${ORIGIN}".into()];
+        ext.dynamic.runpath = vec!["$ORIGIN/sub".into()];
+        let mut elfs = vec![ext.clone(), bundled.clone(), dep.clone()];
+        let f = check(&h, "app", &elfs);
+        let (needed, versions) = (&f[0], &f[1]);
+        assert_eq!((needed.id.as_str(), needed.status), ("LUCID-APP-002", Status::Pass), "{f:?}");
+        assert!(needed.message.contains("1 from the image (libutil.so.1); 2 bundled"), "{}", needed.message);
+        // The weak GLIBC_3.0 is not enforced; GLIBC_2.99 is missing.
+        assert_eq!((versions.id.as_str(), versions.status), ("LUCID-APP-003", Status::Fail), "{f:?}");
+        assert!(versions.message.contains("need(s) GLIBC_2.99 from libutil.so.1"), "{}", versions.message);
+        assert!(versions.message.contains("defines up to GLIBC_2.2.5"), "{}", versions.message);
+        assert_eq!(versions.locations[0].path, "pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl!/pkg/_ext.so");
+
+        // A library nobody provides is named with its fix; an ELF file for another machine fails.
+        elfs[0].dynamic.needed.push("libnope.so.7".into());
+        elfs.push(elf("pkg/arm.so", 183, None, &[]));
+        let f = check(&h, "app", &elfs);
+        let fails: Vec<&Finding> = f.iter().filter(|x| x.status == Status::Fail && x.id == "LUCID-APP-002").collect();
+        assert_eq!(fails.len(), 2, "{f:?}");
+        assert!(fails[0].message.contains("built for aarch64 cannot load on linux/amd64"), "{}", fails[0].message);
+        assert!(fails[1].message.contains("libnope.so.7, needed by pkg/_ext.so (in pkg-1.0"), "{}", fails[1].message);
+        assert!(fails[1].remediation.contains("add the package that ships libnope.so.7"), "{}", fails[1].remediation);
+    }
 
     #[test]
     fn versions_order_by_number() {
