@@ -230,12 +230,170 @@ pub fn dynamic_segment(head: &[u8]) -> Option<(u64, u64)> {
     program_headers(&r)?.1
 }
 
+/// What [`read_streamed`] learnt of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Streamed {
+    /// Not ELF (its first bytes say so; nothing more was read).
+    NotElf,
+    Dynamic(Dynamic),
+    /// ELF whose tables lie beyond the head kept: present, facts unknown.
+    Beyond,
+    /// ELF, but truncated or corrupt.
+    Corrupt,
+}
+
+/// Of a streamed file, enough to read its program headers.
+const PROBE: u64 = 64 << 10;
+/// Of a streamed file, its dynamic segment is kept up to this size (a few hundred bytes in
+/// practice).
+const DYNAMIC_LIMIT: u64 = 1 << 20;
+
+/// Reads the dynamic-loading facts of a file of `size` bytes from a stream, holding only what
+/// they are read from: the file's head, up to the end of its first loaded segment where linkers
+/// put the dynamic symbols, strings and version sections (libstdc++: 630 kB; at most
+/// `head_limit`), then the dynamic segment, then whatever tables it points to further on
+/// (patchelf, which auditwheel runs, moves the string table past the dynamic segment). The rest
+/// is read past. `buf` holds the head, kept by the caller for the next file.
+pub fn read_streamed(
+    content: &mut dyn std::io::Read,
+    size: u64,
+    head_limit: u64,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Streamed> {
+    use std::io::Read;
+    let read = |r: &mut dyn Read, n: u64, buf: &mut Vec<u8>| r.take(n).read_to_end(buf);
+    buf.clear();
+    read(content, 4, buf)?;
+    if !is_elf(buf) {
+        return Ok(Streamed::NotElf);
+    }
+    read(content, PROBE - 4, buf)?;
+    let keep = first_segment_end(buf).unwrap_or(head_limit).min(head_limit);
+    read(content, keep.saturating_sub(buf.len() as u64), buf)?;
+    let head = buf.as_slice();
+    if head.len() as u64 >= size {
+        return Ok(dynamic(head).map_or(Streamed::Corrupt, Streamed::Dynamic));
+    }
+    let mut rest = Further { pos: head.len() as u64, parts: Vec::new() };
+    match dynamic_segment(head) {
+        Some((at, len)) if at >= rest.pos && len <= DYNAMIC_LIMIT => {
+            rest.fetch(content, at, len)?;
+        }
+        Some((at, len)) if at.saturating_add(len) <= rest.pos => {}
+        _ => return Ok(Streamed::Beyond),
+    }
+    if let Some(d) = dynamic_parts(&rest.with(head)) {
+        return Ok(Streamed::Dynamic(d));
+    }
+    let Some(Some(table)) = reader(&rest.with(head)).and_then(|r| DynamicTable::read(&r)) else {
+        return Ok(Streamed::Corrupt);
+    };
+    let mut wanted = table.tables(head_limit);
+    wanted.sort_unstable();
+    for (at, len) in wanted {
+        let held = rest.with(head).iter().any(|(start, p)| at >= *start && at < start + p.len() as u64);
+        if !held && !rest.fetch(content, at, len.min(size.saturating_sub(at)))? {
+            return Ok(Streamed::Beyond);
+        }
+    }
+    Ok(dynamic_parts(&rest.with(head)).map_or(Streamed::Beyond, Streamed::Dynamic))
+}
+
+/// The parts of a streamed file read after its head, in file order.
+struct Further {
+    /// How far the stream has been read.
+    pos: u64,
+    parts: Vec<(u64, Vec<u8>)>,
+}
+
+impl Further {
+    /// Reads `len` bytes at `at`, reading past what lies between; `false` when `at` is already
+    /// behind the stream.
+    fn fetch(&mut self, content: &mut dyn std::io::Read, at: u64, len: u64) -> std::io::Result<bool> {
+        use std::io::Read;
+        if at < self.pos {
+            return Ok(false);
+        }
+        std::io::copy(&mut content.take(at - self.pos), &mut std::io::sink())?;
+        let mut part = Vec::new();
+        content.take(len).read_to_end(&mut part)?;
+        self.pos = at + part.len() as u64;
+        self.parts.push((at, part));
+        Ok(true)
+    }
+
+    /// `head` and the parts, as [`dynamic_parts`] takes them.
+    fn with<'a>(&'a self, head: &'a [u8]) -> Vec<(u64, &'a [u8])> {
+        let mut all = vec![(0, head)];
+        all.extend(self.parts.iter().map(|(at, p)| (*at, p.as_slice())));
+        all
+    }
+}
+
 /// Where the first loaded segment (the one at file offset 0) ends: the dynamic symbol and string
 /// tables and the version sections lie inside it, so a stream needs no more of the file's head.
 pub fn first_segment_end(head: &[u8]) -> Option<u64> {
     let r = reader(&[(0, head)])?;
     program_headers(&r)?.0.iter().find(|(_, _, offset)| *offset == 0).map(|(_, filesz, _)| *filesz)
 }
+
+/// The dynamic section's entries and the loaded segments that map its addresses to file offsets.
+struct DynamicTable {
+    /// (vaddr, filesz, offset) of each loaded segment.
+    loads: Vec<(u64, u64, u64)>,
+    /// (tag, value) up to `DT_NULL`.
+    entries: Vec<(u64, u64)>,
+}
+
+impl DynamicTable {
+    /// `None` when the headers or the dynamic segment cannot be read; `Some(None)` for a file
+    /// with no dynamic segment (static).
+    fn read(r: &Reader) -> Option<Option<DynamicTable>> {
+        let (loads, dyn_at) = program_headers(r)?;
+        let Some((dyn_off, dyn_size)) = dyn_at else { return Some(None) };
+        let entsize = if r.wide { 16 } else { 8 };
+        let mut entries: Vec<(u64, u64)> = Vec::new();
+        for k in 0..(dyn_size / entsize).min(MAX_RECORDS) {
+            let at = dyn_off.checked_add(k * entsize)?;
+            let (tag, val) = (r.word(at)?, r.word(at.checked_add(entsize / 2)?)?);
+            if tag == DT_NULL {
+                break;
+            }
+            entries.push((tag, val));
+        }
+        Some(Some(DynamicTable { loads, entries }))
+    }
+
+    fn value(&self, tag: u64) -> Option<u64> {
+        self.entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v)
+    }
+
+    /// The file offset of address `addr`.
+    fn to_offset(&self, addr: u64) -> Option<u64> {
+        self.loads
+            .iter()
+            .find(|(v, size, _)| addr >= *v && addr - *v < *size)
+            .and_then(|(v, _, off)| off.checked_add(addr - v))
+    }
+
+    /// Where the string table and the version sections lie: `(offset, length)`, the version
+    /// sections' length bounded by `window` (their size is not in the dynamic section).
+    fn tables(&self, window: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        if let Some(at) = self.value(DT_STRTAB).and_then(|a| self.to_offset(a)) {
+            out.push((at, self.value(DT_STRSZ).unwrap_or(window).min(window)));
+        }
+        for tag in [DT_VERNEED, DT_VERDEF] {
+            if let Some(at) = self.value(tag).and_then(|a| self.to_offset(a)) {
+                out.push((at, TABLE_WINDOW.min(window)));
+            }
+        }
+        out
+    }
+}
+
+/// The version sections are read this far (a few hundred bytes in practice).
+const TABLE_WINDOW: u64 = 64 << 10;
 
 /// (vaddr, filesz, offset) of each loaded segment, and the dynamic segment's (offset, filesz).
 type Segments = (Vec<(u64, u64, u64)>, Option<(u64, u64)>);
@@ -270,33 +428,16 @@ pub fn dynamic_parts(parts: &[(u64, &[u8])]) -> Option<Dynamic> {
     let r = reader(parts)?;
     let wide = r.wide;
     let machine = r.u16(0x12)? as u16;
-    // The loaded segments map the dynamic section's addresses to file offsets.
-    let (loads, dyn_at) = program_headers(&r)?;
     let mut out = Dynamic { machine, wide, ..Default::default() };
-    let Some((dyn_off, dyn_size)) = dyn_at else { return Some(out) };
-    let to_offset = |addr: u64| {
-        loads
-            .iter()
-            .find(|(v, size, _)| addr >= *v && addr - *v < *size)
-            .and_then(|(v, _, off)| off.checked_add(addr - v))
-    };
-    let entsize = if wide { 16 } else { 8 };
-    let mut entries: Vec<(u64, u64)> = Vec::new();
-    for k in 0..(dyn_size / entsize).min(MAX_RECORDS) {
-        let at = dyn_off.checked_add(k * entsize)?;
-        let (tag, val) = (r.word(at)?, r.word(at.checked_add(entsize / 2)?)?);
-        if tag == DT_NULL {
-            break;
-        }
-        entries.push((tag, val));
-    }
-    let value = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+    let Some(table) = DynamicTable::read(&r)? else { return Some(out) };
+    let (entries, to_offset) = (&table.entries, |addr| table.to_offset(addr));
+    let value = |tag: u64| table.value(tag);
     let strtab = to_offset(value(DT_STRTAB)?)?;
     let strsz = value(DT_STRSZ).unwrap_or(u64::MAX);
     // Strings lie inside the string table: an offset past its size is corrupt, not a name.
     let text = |off: u64| if off < strsz { r.cstr(strtab.checked_add(off)?) } else { None };
     let split = |v: String| v.split(':').filter(|p| !p.is_empty()).map(String::from).collect::<Vec<_>>();
-    for &(tag, val) in &entries {
+    for &(tag, val) in entries {
         match tag {
             DT_NEEDED => out.needed.push(text(val)?),
             DT_SONAME => out.soname = Some(text(val)?),
@@ -402,6 +543,17 @@ mod tests {
         let segment = &lib[at as usize..(at + len) as usize];
         assert_eq!(dynamic_parts(&[(0, &lib[..4096]), (at, segment)]), dynamic(&lib));
         assert!(dynamic_parts(&[(0, &lib[..512]), (at, segment)]).is_none(), "tables outside the parts");
+        // Streamed: the same facts, from the head and the dynamic segment only.
+        let mut buf = Vec::new();
+        let streamed = |data: &[u8], size: u64, buf: &mut Vec<u8>| {
+            read_streamed(&mut std::io::Cursor::new(data), size, 8 << 20, buf).unwrap()
+        };
+        assert_eq!(streamed(&me, me.len() as u64, &mut buf), Streamed::Dynamic(dynamic(&me).unwrap()));
+        assert!(buf.len() < me.len() / 2, "kept {} of {} bytes", buf.len(), me.len());
+        assert_eq!(streamed(&lib, lib.len() as u64, &mut buf), Streamed::Dynamic(dynamic(&lib).unwrap()));
+        assert_eq!(streamed(b"#!/bin/sh\n", 10, &mut buf), Streamed::NotElf);
+        assert_eq!(streamed(&lib[..4096], 4096, &mut buf), Streamed::Corrupt);
+        assert_eq!(streamed(&lib, lib.len() as u64, &mut Vec::new()), streamed(&lib, lib.len() as u64, &mut buf));
         let first = first_segment_end(&lib[..4096]).expect("a segment at offset 0");
         assert!(first > 0x500 && first < at, "{first:#x}");
         assert_eq!(dynamic_parts(&[(0, &lib[..first as usize]), (at, segment)]), dynamic(&lib));

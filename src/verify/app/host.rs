@@ -19,14 +19,9 @@ use crate::oci::read::EntryKind;
 use crate::oci::source::SourceImage;
 use crate::verify::view::{Event, MergedView};
 
-/// Of a shared library streamed by, the head is kept up to the end of its first loaded segment,
-/// where its dynamic symbols, strings and version sections lie (libstdc++: 630 kB, libcrypto:
-/// 810 kB), and at most this much: libLLVM's tables end 4.7 MB into one text segment.
+/// Of a shared library streamed by, at most this much of its head is kept ([`elf::read_streamed`]):
+/// libLLVM's tables end 4.7 MB into its one text segment.
 const HEAD_LIMIT: u64 = 8 << 20;
-/// Enough of a file to read its program headers.
-const PROBE: u64 = 64 << 10;
-/// And its dynamic segment, a few hundred bytes in practice.
-const DYNAMIC_LIMIT: u64 = 1 << 20;
 /// Loader configuration and os-release files are a few hundred bytes; more is refused.
 const TEXT_LIMIT: u64 = 64 << 10;
 
@@ -78,10 +73,7 @@ impl LibraryScan {
     /// Takes the whole content of `path`, which layer `layer` wrote.
     pub fn see(&mut self, layer: usize, path: &str, data: &[u8]) {
         if library_name(path) {
-            let facts = match elf::dynamic(data) {
-                Some(d) => LibFacts::Elf { machine: d.machine, wide: d.wide, soname: d.soname, versions: d.verdef },
-                None => LibFacts::NotLoadable,
-            };
+            let facts = elf::dynamic(data).map_or(LibFacts::NotLoadable, Self::elf_facts);
             self.libs.insert(path.to_string(), (layer, facts));
         } else if config_text(path) && data.len() as u64 <= TEXT_LIMIT {
             self.texts.insert(path.to_string(), (layer, data.to_vec()));
@@ -97,34 +89,20 @@ impl LibraryScan {
 
     /// Reads a library from a stream, keeping only its head and its dynamic segment.
     fn stream_library(&mut self, layer: usize, path: &str, size: u64, content: &mut dyn Read) -> Result<()> {
-        let read = |r: &mut dyn Read, n: u64, buf: &mut Vec<u8>| {
-            r.take(n).read_to_end(buf).with_context(|| format!("cannot read {path}"))
-        };
-        let mut head = std::mem::take(&mut self.buf);
-        head.clear();
-        read(content, PROBE, &mut head)?;
-        let keep = elf::first_segment_end(&head).unwrap_or(HEAD_LIMIT).min(HEAD_LIMIT);
-        read(content, keep.saturating_sub(head.len() as u64), &mut head)?;
-        let parsed = match elf::dynamic_segment(&head) {
-            _ if head.len() as u64 >= size => elf::dynamic(&head),
-            Some((offset, len)) if offset >= head.len() as u64 && len <= DYNAMIC_LIMIT => {
-                std::io::copy(&mut content.take(offset - head.len() as u64), &mut std::io::sink())
-                    .with_context(|| format!("cannot read {path}"))?;
-                let mut segment = Vec::new();
-                read(content, len, &mut segment)?;
-                elf::dynamic_parts(&[(0, &head), (offset, &segment)])
-            }
-            _ => elf::dynamic(&head),
-        };
-        let facts = match parsed {
-            Some(d) => LibFacts::Elf { machine: d.machine, wide: d.wide, soname: d.soname, versions: d.verdef },
+        let streamed = elf::read_streamed(content, size, HEAD_LIMIT, &mut self.buf)
+            .with_context(|| format!("cannot read {path}"))?;
+        let facts = match streamed {
+            elf::Streamed::Dynamic(d) => Self::elf_facts(d),
             // ELF whose tables lie beyond what a stream keeps: present, versions unknown.
-            None if elf::is_elf(&head) && (head.len() as u64) < size => LibFacts::Unread,
-            None => LibFacts::NotLoadable,
+            elf::Streamed::Beyond => LibFacts::Unread,
+            elf::Streamed::NotElf | elf::Streamed::Corrupt => LibFacts::NotLoadable,
         };
         self.libs.insert(path.to_string(), (layer, facts));
-        self.buf = head;
         Ok(())
+    }
+
+    fn elf_facts(d: elf::Dynamic) -> LibFacts {
+        LibFacts::Elf { machine: d.machine, wide: d.wide, soname: d.soname, versions: d.verdef }
     }
 
     /// A hard link carries its target's facts.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::analyze::elf;
-use crate::limits::{max_entries, read_capped, read_up_to};
+use crate::limits::{max_entries, read_capped};
 use crate::python::requirements::normalize_name;
 use crate::python::tags::{Target, WheelName, parse_wheel_name};
 use crate::report::{Finding, Status};
@@ -27,7 +27,7 @@ use crate::verify::checks::finding;
 
 use super::host::Host;
 use super::loader::{self, AppElf};
-use super::zipread::{self, MEMBER_LIMIT};
+use super::zipread;
 
 /// A `WHEEL` metadata file is a few hundred bytes.
 const WHEEL_META_LIMIT: u64 = 64 << 10;
@@ -122,15 +122,19 @@ fn distributions(path: &Path) -> Result<(Vec<Dist>, Option<PathBuf>)> {
     let mut installed = false;
     for p in &entries {
         let name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.ends_with(".whl") && p.is_file() {
+        // Links are not followed into metadata: where they lead is judged with the tree's files.
+        let real = |p: &Path, dir: bool| {
+            std::fs::symlink_metadata(p).is_ok_and(|m| if dir { m.is_dir() } else { m.is_file() })
+        };
+        if name.to_ascii_lowercase().ends_with(".whl") && p.is_file() {
             dists.push(wheel(p)?);
         } else if let Some(stem) = name.strip_suffix(".dist-info")
-            && p.is_dir()
+            && real(p, true)
         {
             installed = true;
             let project = normalize_name(stem.rsplit_once('-').map_or(stem, |(n, _)| n));
             let meta = p.join("WHEEL");
-            let tags = if meta.is_file() {
+            let tags = if real(&meta, false) {
                 let text = read_capped(&meta, WHEEL_META_LIMIT, "WHEEL file")?;
                 wheel_tags(&String::from_utf8_lossy(&text), &project)
             } else {
@@ -315,27 +319,38 @@ fn dist_location(app: &str, d: &Dist) -> String {
     }
 }
 
-/// The dynamic facts of an ELF file's bytes, or an error naming it.
-fn parse_elf(data: &[u8], shown: &str) -> Result<elf::Dynamic> {
-    elf::dynamic(data).with_context(|| {
-        format!("{shown}: truncated or corrupt ELF file (its program headers or dynamic section lie outside it)")
-    })
+/// Of an application's ELF file, at most this much of its head is kept: its tables lie in its
+/// first loaded segment, which in builds without a separate text segment holds the code too.
+const APP_HEAD_LIMIT: u64 = 64 << 20;
+
+/// The dynamic facts of an application file `shown` streamed from `content` (`size` bytes):
+/// `None` when it is not ELF, an error naming it when it is corrupt or its tables lie too deep.
+fn read_elf(
+    content: &mut dyn std::io::Read,
+    size: u64,
+    shown: &str,
+    buf: &mut Vec<u8>,
+) -> Result<Option<elf::Dynamic>> {
+    match elf::read_streamed(content, size, APP_HEAD_LIMIT, buf).with_context(|| format!("cannot read {shown}"))? {
+        elf::Streamed::NotElf => Ok(None),
+        elf::Streamed::Dynamic(d) => Ok(Some(d)),
+        elf::Streamed::Corrupt => {
+            bail!("{shown}: truncated or corrupt ELF file (its program headers or dynamic section lie outside it)")
+        }
+        elf::Streamed::Beyond => bail!(
+            "{shown}: an ELF file whose dynamic tables lie more than {} MB into it: not checked",
+            APP_HEAD_LIMIT >> 20
+        ),
+    }
 }
 
 /// The ELF members of a wheel, with their installed paths (`.data/purelib` and `.data/platlib`
 /// install into site-packages itself).
 pub fn wheel_elfs(wheel: &Path) -> Result<Vec<AppElf>> {
     let container = wheel.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut out = Vec::new();
-    zipread::for_each_member(wheel, |name, content| {
-        let mut head = [0u8; 4];
-        let n = read_up_to(content, &mut head)?;
-        if !elf::is_elf(&head[..n]) {
-            return Ok(());
-        }
-        let mut data = head[..n].to_vec();
-        content.read_to_end(&mut data)?;
-        let dynamic = parse_elf(&data, name)?;
+    let (mut out, mut buf) = (Vec::new(), Vec::new());
+    zipread::for_each_member(wheel, |name, size, content| {
+        let Some(dynamic) = read_elf(content, size, name, &mut buf)? else { return Ok(()) };
         let rel = match name.split_once('/') {
             Some((top, rest)) if top.ends_with(".data") => {
                 rest.strip_prefix("purelib/").or_else(|| rest.strip_prefix("platlib/")).unwrap_or(name).to_string()
@@ -352,7 +367,7 @@ pub fn wheel_elfs(wheel: &Path) -> Result<Vec<AppElf>> {
 /// error (what it points to is not part of the application).
 fn tree_elfs(root: &Path) -> Result<Vec<AppElf>> {
     let container = root.display().to_string();
-    let mut out = Vec::new();
+    let (mut out, mut buf) = (Vec::new(), Vec::new());
     let mut todo: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
     let mut seen: u64 = 0;
     while let Some((dir, rel_dir, depth)) = todo.pop() {
@@ -389,14 +404,10 @@ fn tree_elfs(root: &Path) -> Result<Vec<AppElf>> {
                 }
             } else if meta.is_dir() {
                 todo.push((path, rel, depth + 1));
-            } else if meta.is_file() && !(rel_dir.is_empty() && name.ends_with(".whl")) {
-                let mut head = [0u8; 4];
-                let n = std::fs::File::open(&path)
-                    .and_then(|mut f| read_up_to(&mut f, &mut head))
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                if elf::is_elf(&head[..n]) {
-                    let data = read_capped(&path, MEMBER_LIMIT, "ELF file")?;
-                    let dynamic = parse_elf(&data, &path.display().to_string())?;
+            } else if meta.is_file() && !(rel_dir.is_empty() && name.to_ascii_lowercase().ends_with(".whl")) {
+                let shown = path.display().to_string();
+                let mut file = std::fs::File::open(&path).with_context(|| format!("cannot read {shown}"))?;
+                if let Some(dynamic) = read_elf(&mut file, meta.len(), &shown, &mut buf)? {
                     out.push(AppElf { container: container.clone(), rel, dynamic });
                 }
             }

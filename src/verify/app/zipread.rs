@@ -1,7 +1,7 @@
 //! Application archives (wheels, jars: zip files) read as the untrusted input they are.
 //!
-//! Only the central directory is read up front; each member is inflated only if the caller reads
-//! it, through a reader bounded in size and in expansion ratio ([`crate::limits::Bounded`]).
+//! Only the central directory is read up front; each member is inflated only as far as the caller
+//! reads it, through a reader bounded in size and in expansion ratio ([`crate::limits::Bounded`]).
 //! Member names are checked (no absolute paths, no `..` out of the archive, no links) and the
 //! archive's entry count and declared sizes are held to [`crate::limits`]. Every error names the
 //! archive and the member.
@@ -13,10 +13,6 @@ use anyhow::{Context, Result, bail};
 
 use crate::limits::{Bounded, EntryCounter, MAX_PATH_BYTES};
 
-/// Bytes one member may inflate to: the largest native libraries in real wheels are a few
-/// hundred MB (CUDA); a bigger member is refused rather than held in memory.
-pub const MEMBER_LIMIT: u64 = 1 << 30;
-
 /// The member name `raw` as a clean relative path, or why it is unsafe.
 pub fn clean_name(raw: &str) -> Result<String> {
     if raw.starts_with('/') || raw.contains('\\') || raw.as_bytes().get(1) == Some(&b':') {
@@ -25,9 +21,10 @@ pub fn clean_name(raw: &str) -> Result<String> {
     super::join_inside("", raw).with_context(|| format!("unsafe member name {raw:?}: climbs out of the archive"))
 }
 
-/// Calls `f(name, content)` for every file member of the zip at `path`, in archive order.
-/// `content` inflates on demand; what `f` leaves unread is skipped.
-pub fn for_each_member(path: &Path, mut f: impl FnMut(&str, &mut dyn Read) -> Result<()>) -> Result<()> {
+/// Calls `f(name, size, content)` for every file member of the zip at `path`, in archive order.
+/// `content` inflates on demand (`size` is what its header declares); what `f` leaves unread is
+/// skipped.
+pub fn for_each_member(path: &Path, mut f: impl FnMut(&str, u64, &mut dyn Read) -> Result<()>) -> Result<()> {
     let shown = path.display();
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {shown}"))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file))
@@ -47,13 +44,11 @@ pub fn for_each_member(path: &Path, mut f: impl FnMut(&str, &mut dyn Read) -> Re
         if member.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000) {
             bail!("{shown}: {raw} is a symbolic link; an application archive cannot carry links");
         }
-        count.declare(&raw, member.size()).with_context(|| format!("{shown}"))?;
-        if member.size() > MEMBER_LIMIT {
-            bail!("{shown}: {raw} is {} bytes uncompressed, over the limit of {MEMBER_LIMIT}", member.size());
-        }
-        let compressed = member.compressed_size();
-        let mut bounded = Bounded::with_limit(member, compressed, MEMBER_LIMIT);
-        f(&name, &mut bounded).with_context(|| format!("{shown}: {raw}"))?;
+        let (size, compressed) = (member.size(), member.compressed_size());
+        count.declare(&raw, size).with_context(|| format!("{shown}"))?;
+        // No member is held whole: bounded by the unpacked-bytes limit and the bomb ratio.
+        let mut bounded = Bounded::new(member, compressed);
+        f(&name, size, &mut bounded).with_context(|| format!("{shown}: {raw}"))?;
     }
     Ok(())
 }
