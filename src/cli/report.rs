@@ -18,7 +18,7 @@ use super::EXIT_UNREADABLE;
   lucid report oci:out/lucid-python-base --format html -o report.html
   lucid report docker-daemon:myservice:latest --format json | jq '.[0].recommendations'
   lucid report oci:out/lucid-java-base --app build/libs/service.jar   # Java modules it does not use
-  lucid report oci:out/lucid-python-base --app wheels/   # do the wheels fit (lucid verify --app's checks)
+  lucid report oci:out/lucid-python-base --app wheels/   # do they fit (verify --app's checks)
 
 Exit codes: 0 every image within its budget and every --app fits; 1 some image over budget or some
 --app finding failed; 2 an image or an --app could not be read; 3 an --app PATH that is no application.

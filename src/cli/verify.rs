@@ -18,12 +18,12 @@ use super::EXIT_UNREADABLE;
   lucid verify docker-daemon:lucid-python-base:latest --require-runtime
   lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --format sarif -o verify.sarif
   lucid verify oci:out/lucid-python-base:latest --dockerfile infrastructure/containers/base/Dockerfile.python-base
-  lucid verify oci:out/lucid-python-base:latest --app wheels/ --app numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-  lucid verify docker-archive:out/lucid-python-base.tar --app build/site-packages   # from pip install --target
+  lucid verify oci:out/lucid-python-base:latest --app wheels/ --app app-1.0-py3-none-any.whl
+  lucid verify docker-archive:out/lucid-python-base.tar --app site/   # pip install --target site
   lucid verify --list-checks
 
-Exit codes: 0 all checks at or above --fail-on passed; 1 some failed; 2 an image or an --app could not be
-read; 3 an --app PATH that is no application.
+Exit codes: 0 all checks at or above --fail-on passed; 1 some failed;
+2 an image or an --app could not be read; 3 an --app PATH that is no application.
 Ignores: --ignore ID, and one ID per line in .lucidignore (or --ignore-file).")]
 pub struct Args {
     /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
