@@ -25,69 +25,56 @@ fn cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-wheels")
 }
 
-/// Runs pip with `args` into a fresh directory and moves it to `cache()/name` (a directory that
-/// exists is reused: the pins make its content fixed). Fails the test with pip's output.
-fn pip_into(name: &str, args: &[&str]) -> PathBuf {
+/// Runs pip once per argument list in `runs`, each followed by one fresh directory (after `-d`
+/// or `--target`), then moves that directory to `cache()/name` (a directory that exists is
+/// reused: the pins make its content fixed). Fails the test with pip's output.
+fn pip_into(name: &str, runs: &[Vec<&str>]) -> PathBuf {
     let dir = cache().join(name);
     if dir.is_dir() {
         return dir;
     }
     std::fs::create_dir_all(cache()).unwrap();
     let tmp = tempfile::tempdir_in(cache()).unwrap();
-    let out = Command::new("python3")
-        .args(["-m", "pip", "--disable-pip-version-check", "-q"])
-        .args(args)
-        .arg(tmp.path())
-        .output()
-        .expect("python3 runs (bash .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "pip {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for args in runs {
+        let out = Command::new("python3")
+            .args(["-m", "pip", "--disable-pip-version-check", "-q"])
+            .args(args)
+            .arg(tmp.path())
+            .output()
+            .expect("python3 runs (bash .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "pip {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // Another test may have made it meanwhile: then keep theirs.
-    keep_as(tmp, &dir);
-    dir
-}
-
-/// Renames `tmp` to `dir` (whole or not at all), unless another test made `dir` first.
-fn keep_as(tmp: tempfile::TempDir, dir: &Path) {
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let kept = tmp.keep();
-    if std::fs::rename(&kept, dir).is_err() {
+    if std::fs::rename(&kept, &dir).is_err() {
         std::fs::remove_dir_all(&kept).unwrap();
     }
+    dir
 }
 
 /// `pip download` of `pins` (no dependencies, binary wheels only) for CPython `python` on each
-/// of `platforms`, all into one directory (a wheelhouse).
+/// of `platforms` (one pip run each: pip picks one wheel per project), all into one directory.
 fn wheels(name: &str, python: &str, platforms: &[&str], pins: &[&str]) -> PathBuf {
-    let dir = cache().join(name);
-    if dir.is_dir() {
-        return dir;
-    }
-    let staging = cache().join(format!("{name}.parts"));
-    for (i, p) in platforms.iter().enumerate() {
-        let mut args = vec!["download", "--only-binary=:all:", "--no-deps", "--implementation", "cp"];
-        args.extend(["--python-version", python]);
-        // pip accepts a platform list: the policy's newer tags first, then the 2014 baseline.
-        for tag in p.split(',') {
-            args.extend(["--platform", tag]);
-        }
-        args.extend(pins);
-        args.push("-d");
-        pip_into(&format!("{name}.parts/{i}"), &args);
-    }
-    let all = tempfile::tempdir_in(cache()).unwrap();
-    for part in std::fs::read_dir(&staging).unwrap() {
-        for whl in std::fs::read_dir(part.unwrap().path()).unwrap() {
-            let whl = whl.unwrap().path();
-            std::fs::copy(&whl, all.path().join(whl.file_name().unwrap())).unwrap();
-        }
-    }
-    keep_as(all, &dir);
-    dir
+    let runs: Vec<Vec<&str>> = platforms
+        .iter()
+        .map(|p| {
+            let mut args = vec!["download", "--only-binary=:all:", "--no-deps", "--implementation", "cp"];
+            args.extend(["--python-version", python]);
+            // pip accepts a platform list: the policy's newer tags first, then the 2014 baseline.
+            for tag in p.split(',') {
+                args.extend(["--platform", tag]);
+            }
+            args.extend(pins);
+            args.push("-d");
+            args
+        })
+        .collect();
+    pip_into(name, &runs)
 }
 
 /// The wheelhouse that fits lucid-python-base on amd64 and arm64.
@@ -222,7 +209,7 @@ fn tags_that_do_not_fit(image: &str) {
 fn site_packages(index: &str, amd64_only: &str) {
     let target = pip_into(
         "site-packages-x86_64",
-        &[
+        &[vec![
             "install",
             "--only-binary=:all:",
             "--no-deps",
@@ -236,7 +223,7 @@ fn site_packages(index: &str, amd64_only: &str) {
             "numpy==2.2.6",
             "markupsafe==3.0.2",
             "--target",
-        ],
+        ]],
     );
     let (code, findings, stderr) = verify(amd64_only, &[&target]);
     let fails: Vec<String> = findings.iter().filter(|f| status(f) == "fail").map(text).collect();
