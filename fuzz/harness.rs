@@ -157,6 +157,7 @@ pub fn release(data: &[u8]) {
 pub fn binaries(data: &[u8]) {
     let _ = lucid::analyze::elf::is_elf(data);
     let _ = lucid::analyze::elf::parse(data);
+    let _ = lucid::analyze::elf::dynamic(data);
     let _ = lucid::analyze::jimage::index_size(data);
     let _ = lucid::analyze::jimage::module_sizes(data);
 }
@@ -244,9 +245,13 @@ pub fn view(data: &[u8]) {
     }
 }
 
-/// Wheels (zip) installed into site-packages in the in-memory tree.
+/// Wheels (zip) installed into site-packages in the in-memory tree, and read as `--app` reads them.
 pub fn wheel(data: &[u8]) {
     let mut tree = lucid::rootfs::Tree::new();
     let _ =
         lucid::python::wheel::install(data, "fuzz-1.0-py3-none-any.whl", "usr/lib/python3/dist-packages", &mut tree);
+    // The same bytes as `lucid verify --app` reads a wheel: its members and their ELF files.
+    let file = path().join("fuzz-1.0-py3-none-any.whl");
+    std::fs::write(&file, data).expect("write wheel");
+    let _ = lucid::verify::app::python::wheel_elfs(&file);
 }

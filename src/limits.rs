@@ -205,6 +205,19 @@ pub fn read_capped(path: &std::path::Path, max: u64, what: &str) -> anyhow::Resu
     Ok(data)
 }
 
+/// Reads until `buf` is full or the input ends (a file's head: its magic, a header); returns how
+/// many bytes were read.
+pub fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{PathWaste, elf, jimage, owners};
 use crate::oci::read::{EntryKind, ImageView};
+use crate::verify::app::LibraryScan;
 use crate::verify::view::{Event, MergedView, layer_number, merge_observed};
 
 /// ELF files bigger than this are hashed but not parsed (their section table is at the end,
@@ -54,8 +55,9 @@ struct DivePath {
     min: u64,
 }
 
-/// Reads `view` once: the merged filesystem and the facts.
-pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
+/// Reads `view` once: the merged filesystem and the facts; with `scan`, also what an
+/// application's loader would find (`--app`).
+pub(super) fn run(view: &ImageView, mut scan: Option<&mut LibraryScan>) -> Result<(MergedView, Facts)> {
     let mut facts = Facts::default();
     let mut meta: HashMap<String, (usize, Vec<u8>)> = HashMap::new();
     let mut dive: HashMap<String, DivePath> = HashMap::new();
@@ -79,10 +81,13 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     buf.clear();
                     // Enough for an ELF magic and a jimage header.
                     let mut head = [0u8; 28];
-                    let n = read_up_to(content, &mut head).with_context(|| format!("cannot read {}", entry.path))?;
+                    let n = crate::limits::read_up_to(content, &mut head)
+                        .with_context(|| format!("cannot read {}", entry.path))?;
                     hasher.update(&head[..n]);
                     let keep_meta = entry.size <= META_LIMIT && owners::wanted(&entry.path);
                     let keep_elf = elf::is_elf(&head[..n]) && entry.size <= ELF_LIMIT;
+                    let for_scan = scan.is_some() && LibraryScan::wants(&entry.path);
+                    let keep_scan = for_scan && (keep_elf || entry.size <= META_LIMIT);
                     // A Java runtime's lib/modules: keep its index (the head), for bytes per module.
                     let jimage_index = (entry.path.ends_with("lib/modules") && !keep_meta && !keep_elf)
                         .then(|| jimage::index_size(&head[..n]))
@@ -90,7 +95,7 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                         .filter(|&s| s <= jimage::MAX_INDEX && s <= entry.size);
                     // How much of the file to keep in `buf`: all of a metadata or ELF file, the
                     // head of a jimage; the rest is only hashed.
-                    let keep = if keep_meta || keep_elf { Some(u64::MAX) } else { jimage_index };
+                    let keep = if keep_meta || keep_elf || keep_scan { Some(u64::MAX) } else { jimage_index };
                     if let Some(keep) = keep {
                         buf.extend_from_slice(&head[..n]);
                         content
@@ -105,6 +110,13 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                     let mut hash = [0u8; 16];
                     hash.copy_from_slice(&digest[..16]);
                     let elf = if keep_elf { elf::parse(&buf).map(Box::new) } else { None };
+                    if let Some(scan) = scan.as_deref_mut().filter(|_| for_scan) {
+                        if keep_scan {
+                            scan.see(layer, &entry.path, &buf);
+                        } else {
+                            scan.unread(layer, &entry.path);
+                        }
+                    }
                     let fact = FileFact { layer: layer_number(layer)?, hash: Some(hash), elf };
                     facts.files.insert(entry.path.clone(), fact);
                     if keep_meta || jimage_index.is_some() {
@@ -113,6 +125,9 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
                 }
                 EntryKind::Hardlink => {
                     let target = entry.link.as_deref().unwrap_or("").trim_start_matches("./").trim_start_matches('/');
+                    if let Some(scan) = scan.as_deref_mut() {
+                        scan.link(layer, &entry.path, target);
+                    }
                     let fact = facts.files.get(target).cloned();
                     see(&entry.path, 0);
                     if let Some(mut f) = fact {
@@ -148,18 +163,6 @@ pub(super) fn run(view: &ImageView) -> Result<(MergedView, Facts)> {
     facts.dive.inefficient = inefficient;
     facts.dive.score = if all_sum == 0 { 1.0 } else { min_sum as f64 / all_sum as f64 };
     Ok((fs, facts))
-}
-
-/// Reads until `buf` is full or the input ends; returns how many bytes were read.
-fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 struct HashSink<'a>(&'a mut Sha256);

@@ -50,6 +50,9 @@ pub struct Options {
     /// Application jars (`--app`) and the modules they need, checked against the image's Java
     /// runtime.
     pub app: Option<jdeps::AppModules>,
+    /// Applications (`--app`) whose fit to each image `lucid verify --app` would check: their
+    /// findings go into [`ImageAnalysis::app_findings`].
+    pub app_checks: Vec<PathBuf>,
 }
 
 /// One module of a Java runtime in the image.
@@ -221,6 +224,9 @@ pub struct ImageAnalysis {
     /// The modules of the image's Java runtime with their bytes, largest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub java_modules: Vec<JavaModule>,
+    /// Whether the `--app` applications fit this image: the findings of `lucid verify --app`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub app_findings: Vec<crate::report::Finding>,
     /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
     #[serde(skip)]
     pub(crate) contents: Vec<FileInfo>,
@@ -256,8 +262,11 @@ pub fn analyze_reference(reference: &str, opts: &Options) -> Result<Vec<ImageAna
 /// Analyses one image.
 pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<ImageAnalysis> {
     let view = &image.view;
-    let (fs, facts) = collect::run(view)?;
+    let mut scan = crate::verify::app::LibraryScan::default();
+    let wants_scan = !opts.app_checks.is_empty();
+    let (fs, facts) = collect::run(view, wants_scan.then_some(&mut scan))?;
     let labels = view.config.config.labels.clone();
+    let app_findings = app_findings(reference, image, &fs, scan, opts)?;
     let mut owners = owners::read_owners(&facts.meta);
     let mut package_lists = ListSource::None;
     let debs: Vec<&Owner> = owners.iter().filter(|o| o.kind == OwnerKind::Deb).collect();
@@ -395,9 +404,30 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         duplicates,
         recommendations,
         java_modules,
+        app_findings,
         contents: files,
         owner_list: owners,
     })
+}
+
+/// The findings of `lucid verify --app` for each of `opts.app_checks` on `image`.
+fn app_findings(
+    reference: &str,
+    image: &SourceImage,
+    fs: &MergedView,
+    scan: crate::verify::app::LibraryScan,
+    opts: &Options,
+) -> Result<Vec<crate::report::Finding>> {
+    if opts.app_checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let libs = scan.finish(fs);
+    let host = crate::verify::app::Host::new(format!("{reference} ({})", image.platform()), image, fs, &libs);
+    let mut out = Vec::new();
+    for path in &opts.app_checks {
+        out.extend(crate::verify::app::check(&host, path)?);
+    }
+    Ok(out)
 }
 
 /// The modules of the image's Java runtime (its `release` file's MODULES) with their bytes from

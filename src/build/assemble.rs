@@ -156,8 +156,9 @@ pub fn assemble_image(
                 Interpreter::Own(_) => std::sync::Arc::new(tree.clone()),
                 Interpreter::Borrow(interpreters) => interpreters.wait(&img.name)?,
             };
-            let stats = python::compile::compile_cached(&mut tree, &dirs, &python_tree, Some(&fetcher.cache))
-                .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
+            let stats =
+                python::compile::compile_cached(&mut tree, &dirs, &py.compile_skip, &python_tree, Some(&fetcher.cache))
+                    .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
             status(
                 "Compiled",
                 format!(

@@ -7,6 +7,7 @@ use anyhow::Result;
 use lucid::analyze::{self, Options};
 use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
+use lucid::verify::app::AppKind;
 
 use super::EXIT_UNREADABLE;
 
@@ -17,8 +18,10 @@ use super::EXIT_UNREADABLE;
   lucid report oci:out/lucid-python-base --format html -o report.html
   lucid report docker-daemon:myservice:latest --format json | jq '.[0].recommendations'
   lucid report oci:out/lucid-java-base --app build/libs/service.jar   # Java modules it does not use
+  lucid report oci:out/lucid-python-base --app wheels/   # do they fit (verify --app's checks)
 
-Exit codes: 0 every image within its budget; 1 some image over budget; 2 an image could not be read.
+Exit codes: 0 every image within its budget and every --app fits; 1 some image over budget or some
+--app finding failed; 2 an image or an --app could not be read; 3 an --app PATH that is no application.
 Package bytes come from the file lists the image carries (status.d/<pkg>.md5sums); for images that
 carry none, from the .deb files of --lock (default: the spec's lock) in the download cache.")]
 pub struct Args {
@@ -33,10 +36,11 @@ pub struct Args {
     /// Size budget (uncompressed file content), e.g. 100MB; overrides the spec's.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
-    /// An application jar (repeatable): `jdeps` (from a JDK 17 on this machine) says which
+    /// An application (repeatable). A jar: `jdeps` (from a JDK 17 on this machine) says which
     /// modules it needs, and the report names the runtime's modules it does not use (with the
-    /// bytes they cost) and those it needs but the runtime lacks.
-    #[arg(long, value_name = "JAR")]
+    /// bytes they cost) and those it needs but the runtime lacks. A wheel, a directory of wheels
+    /// or a site-packages: the findings of `lucid verify --app` (tags, libraries, symbol versions).
+    #[arg(long, value_name = "PATH")]
     pub app: Vec<PathBuf>,
     #[command(flatten)]
     pub image: ImageArgs,
@@ -45,8 +49,20 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     let mut opts: Options = args.image.options()?;
     opts.max_size = args.max_size;
-    if !args.app.is_empty() {
-        match analyze::jdeps::AppModules::of(&args.app) {
+    let mut jars = Vec::new();
+    for path in &args.app {
+        match lucid::verify::app::kind(path) {
+            Ok(AppKind::Java) => jars.push(path.clone()),
+            // Java paths join app_checks when src/verify/app/java.rs has its checks.
+            Ok(AppKind::Python) => opts.app_checks.push(path.clone()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(e.exit_code());
+            }
+        }
+    }
+    if !jars.is_empty() {
+        match analyze::jdeps::AppModules::of(&jars) {
             Ok(app) => opts.app = Some(app),
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -60,12 +76,14 @@ pub fn run(args: Args) -> Result<i32> {
             Ok(a) => all.extend(a),
             Err(e) => {
                 eprintln!("error: {e:#}");
-                return Ok(EXIT_UNREADABLE);
+                return Ok(lucid::verify::app::exit_code(&e));
             }
         }
     }
     emit(&render_report(&all, args.format)?, &args.output)?;
-    Ok(i32::from(all.iter().any(|a| a.budget.as_ref().is_some_and(|b| !b.within))))
+    let over = all.iter().any(|a| a.budget.as_ref().is_some_and(|b| !b.within));
+    let unfit = all.iter().flat_map(|a| &a.app_findings).any(|f| f.fails_at(lucid::report::Severity::Error));
+    Ok(i32::from(over || unfit))
 }
 
 // What `lucid diff` and `lucid sbom` share with `lucid report`: how images are found and read,

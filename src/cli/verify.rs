@@ -18,9 +18,12 @@ use super::EXIT_UNREADABLE;
   lucid verify docker-daemon:lucid-python-base:latest --require-runtime
   lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --format sarif -o verify.sarif
   lucid verify oci:out/lucid-python-base:latest --dockerfile infrastructure/containers/base/Dockerfile.python-base
+  lucid verify oci:out/lucid-python-base:latest --app wheels/ --app app-1.0-py3-none-any.whl
+  lucid verify docker-archive:out/lucid-python-base.tar --app site/   # pip install --target site
   lucid verify --list-checks
 
-Exit codes: 0 all checks at or above --fail-on passed; 1 some failed; 2 an image could not be read.
+Exit codes: 0 all checks at or above --fail-on passed; 1 some failed;
+2 an image or an --app could not be read; 3 an --app PATH that is no application.
 Ignores: --ignore ID, and one ID per line in .lucidignore (or --ignore-file).")]
 pub struct Args {
     /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
@@ -30,6 +33,12 @@ pub struct Args {
     /// rule, in the same report); repeatable.
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Vec<PathBuf>,
+    /// An application that must fit every image, checked statically (repeatable): a wheel, a
+    /// directory of wheels, or a site-packages (`pip install --target`): its wheel tags against
+    /// the image's CPython, architecture and glibc, and every library and symbol version its ELF
+    /// files need against the image's libraries. A jar or a directory of jars: Java.
+    #[arg(long, value_name = "PATH")]
+    pub app: Vec<PathBuf>,
     /// Print the check catalogue and exit.
     #[arg(long)]
     pub list_checks: bool,
@@ -101,6 +110,12 @@ pub fn run(args: Args) -> Result<i32> {
         print!("{}", list_checks());
         return Ok(0);
     }
+    for path in &args.app {
+        if let Err(e) = verify::app::kind(path) {
+            eprintln!("error: {e}");
+            return Ok(e.exit_code());
+        }
+    }
     let mut ignored: BTreeSet<String> = report::read_ignore_file(&args.ignore_file)?;
     for id in &args.ignore {
         if !report::is_check_id(id) {
@@ -129,6 +144,7 @@ pub fn run(args: Args) -> Result<i32> {
             RuntimeMode::Auto
         },
         structure_tests: args.config.clone(),
+        apps: args.app.clone(),
         ..Policy::default()
     };
     if !args.require_label.is_empty() {
@@ -139,7 +155,7 @@ pub fn run(args: Args) -> Result<i32> {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Ok(EXIT_UNREADABLE);
+            return Ok(verify::app::exit_code(&e));
         }
     };
     for file in &args.dockerfile {

@@ -67,7 +67,7 @@ for src, dfile, cfile in jobs:
 /// Compiles every `.py` file under `dirs` of `tree` into `__pycache__/<stem>.cpython-311.pyc`
 /// next to it (0644, with the source's origin), using the Python 3.11 of `python_tree`.
 pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<CompileStats> {
-    compile_cached(tree, dirs, python_tree, None)
+    compile_cached(tree, dirs, &[], python_tree, None)
 }
 
 /// Where a file's byte code is remembered: a key over the compiler (the interpreter binary),
@@ -85,19 +85,27 @@ fn memo_key(compiler: &str, key: &str, source: &[u8]) -> String {
     crate::fetch::sha256_hex(&input)
 }
 
-/// [`compile`], remembering every `.pyc` in `cache` and compiling only what it does not hold.
+/// [`compile`], leaving out the sources that match a `skip` pattern, remembering every `.pyc` in
+/// `cache` and compiling only what it does not hold.
 pub fn compile_cached(
     tree: &mut Tree,
     dirs: &[&str],
+    skip: &[String],
     python_tree: &Tree,
     cache: Option<&Cache>,
 ) -> Result<CompileStats> {
     let started = Instant::now();
+    let skip = crate::rootfs::prune::globset(skip)?;
     let mut sources: BTreeMap<String, Entry> = BTreeMap::new();
     for dir in dirs {
         let dir = crate::rootfs::tree::normalize(dir)?;
         for (key, e) in tree.iter_under(&dir) {
-            if key.ends_with(".py") && matches!(e.node, Node::File(_)) && !key.contains('\t') && !key.contains('\n') {
+            if key.ends_with(".py")
+                && matches!(e.node, Node::File(_))
+                && !key.contains('\t')
+                && !key.contains('\n')
+                && !skip.is_match(key)
+            {
                 sources.insert(key.clone(), e.clone());
             }
         }

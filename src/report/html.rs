@@ -6,7 +6,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::size::{history_rows, largest_dirs, size_rows};
+use super::size::{app_rows, history_rows, largest_dirs, size_rows};
 use super::xml_escape as esc;
 use crate::analyze::{DirNode, ImageAnalysis};
 use crate::spec::format_size as fmt;
@@ -123,6 +123,13 @@ pub fn render(images: &[ImageAnalysis]) -> Result<String> {
                 ]);
             }
             body.push_str(&table(&rec));
+        }
+        if !a.app_findings.is_empty() {
+            let (summary, rows) = app_rows(a);
+            body.push_str(&format!("<h3>Applications (--app): {}</h3>\n", esc(&summary)));
+            if rows.len() > 1 {
+                body.push_str(&table(&rows));
+            }
         }
         body.push_str("</section>\n");
         maps.push((dir_node(&a.tree), package_node(a)));

@@ -8,6 +8,7 @@ use super::markdown::cell;
 use super::text::table;
 use crate::analyze::diff::{Change, ImageDiff};
 use crate::analyze::{DirNode, ImageAnalysis, ListSource};
+use crate::report::Status;
 use crate::spec::format_size as fmt;
 
 /// How many rows the text and Markdown lists show (JSON has everything).
@@ -192,8 +193,32 @@ fn text(images: &[ImageAnalysis]) -> String {
             }
             out.push_str(&indent(&table(&rec)));
         }
+        if !a.app_findings.is_empty() {
+            let (summary, rows) = app_rows(a);
+            out.push_str(&format!("\n  applications (--app): {summary}\n"));
+            if rows.len() > 1 {
+                let mut shown = vec![vec!["ID".into(), "WHAT".into()]];
+                for r in &rows[1..] {
+                    shown.push(vec![r[0].clone(), r[1].clone()]);
+                    shown.push(vec!["".into(), format!("fix: {}", r[2])]);
+                }
+                out.push_str(&indent(&table(&shown)));
+            }
+        }
     }
     out
+}
+
+/// `--app` on one image: a summary (`12 passed, 1 failed`) and the rows of the failed findings
+/// (ID, what, fix). Passed checks are in the JSON.
+pub fn app_rows(a: &ImageAnalysis) -> (String, Vec<Vec<String>>) {
+    let count = |s: Status| a.app_findings.iter().filter(|f| f.status == s).count();
+    let summary = format!("{} passed, {} failed", count(Status::Pass), count(Status::Fail));
+    let mut rows = vec![vec!["ID".into(), "WHAT".into(), "FIX".into()]];
+    for f in a.app_findings.iter().filter(|f| f.status == Status::Fail) {
+        rows.push(vec![f.id.clone(), f.message.clone(), f.remediation.clone()]);
+    }
+    (summary, rows)
 }
 
 /// `java.base 21.3MB, java.xml 5.1MB (unused), ...`: the runtime's modules, largest first.
@@ -298,6 +323,14 @@ pub fn markdown(images: &[ImageAnalysis]) -> String {
             out.push_str(&md_table(&rec));
         } else {
             out.push_str("\nNo recommendations: nothing the rules know how to remove.\n");
+        }
+        if !a.app_findings.is_empty() {
+            let (summary, rows) = app_rows(a);
+            out.push_str(&format!("\n**Applications** (`--app`): {summary}\n"));
+            if rows.len() > 1 {
+                out.push('\n');
+                out.push_str(&md_table(&rows));
+            }
         }
     }
     out

@@ -14,10 +14,11 @@ pub struct PruneStats {
     pub bytes: u64,
 }
 
-fn globset(patterns: &[String]) -> Result<GlobSet> {
+/// The patterns of a spec's path list (prune rules, `compile_skip`), matched against tree keys.
+pub fn globset(patterns: &[String]) -> Result<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(Glob::new(p.trim_start_matches('/')).with_context(|| format!("bad prune pattern {p:?}"))?);
+        b.add(Glob::new(p.trim_start_matches('/')).with_context(|| format!("bad path pattern {p:?}"))?);
     }
     Ok(b.build()?)
 }

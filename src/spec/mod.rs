@@ -142,6 +142,10 @@ pub struct Python {
     /// Precompile every `.py` to `.pyc` (deterministic, unchecked-hash).
     #[serde(default = "default_true")]
     pub compile: bool,
+    /// Sources left uncompiled (patterns like prune's): rarely imported modules whose byte code
+    /// would cost more bytes than the start-up time it saves.
+    #[serde(default)]
+    pub compile_skip: Vec<String>,
 }
 
 /// Java settings of an image: where its Java comes from and what the builder makes around it
@@ -474,6 +478,16 @@ impl Spec {
                 globset::Glob::new(pat).map_err(|e| {
                     anyhow::anyhow!("{}: images.{name}.prune: bad pattern {pat:?}: {e}", at(path, spanned.referenced))
                 })?;
+            }
+            if let Some(py) = &python {
+                for pat in &py.compile_skip {
+                    globset::Glob::new(pat).map_err(|e| {
+                        anyhow::anyhow!(
+                            "{}: images.{name}.python.compile_skip: bad pattern {pat:?}: {e}",
+                            at(path, spanned.referenced)
+                        )
+                    })?;
+                }
             }
             if let Some(py) = &python
                 && !py.site_packages.starts_with('/')

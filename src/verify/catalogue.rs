@@ -22,6 +22,8 @@ const USER: &str = "4. Ensure non-root user (UID 65532)";
 const SECURITY: &str = "Security Validation: minimal attack surface";
 const META: &str = "Security Validation: check security labels (docker inspect)";
 const TESTS: &str = "5. Test base image builds (python/java --version, pip/javac for build stages)";
+const APP: &str =
+    "5. Test base image builds: Python/Java base image functionality (the application's native code loads)";
 
 use Severity::{Error, Info, Warning};
 
@@ -236,6 +238,44 @@ pub const CHECKS: &[Check] = &[
         severity: Error,
         seed_action: TESTS,
         remediation: "see the expected config (env, labels, user, entrypoint, cmd, workdir) in the --config file",
+    },
+    // Applications (`--app`, src/verify/app): 001..099 here and for Python; LUCID-APP-101..199
+    // are reserved for Java applications (src/verify/app/java.rs). 002 and 003 hold for any ELF
+    // file of an application, a JNI library in a jar as much as a Python extension module.
+    Check {
+        id: "LUCID-APP-001",
+        title: "A Python image has the manylinux policy's system libraries",
+        severity: Error,
+        seed_action: APP,
+        remediation: "add the package that ships the library (libstdc++6, libgcc-s1, zlib1g...) to the image's packages",
+    },
+    Check {
+        id: "LUCID-APP-002",
+        title: "Every shared library the application's ELF files need is found",
+        severity: Error,
+        seed_action: APP,
+        remediation: "add the package that ships the library to the image's packages, or bundle the library into the application",
+    },
+    Check {
+        id: "LUCID-APP-003",
+        title: "Every symbol version the application's ELF files need is defined",
+        severity: Error,
+        seed_action: APP,
+        remediation: "use a build of the application made for an older system (a lower manylinux tag), or a newer base",
+    },
+    Check {
+        id: "LUCID-APP-004",
+        title: "Wheel tags fit the image's Python, ABI, architecture and glibc",
+        severity: Error,
+        seed_action: APP,
+        remediation: "ship the wheel built for the image's CPython, architecture and glibc (pip download --platform --python-version)",
+    },
+    Check {
+        id: "LUCID-APP-005",
+        title: "Wheels for another platform or interpreter (not applicable here)",
+        severity: Info,
+        seed_action: APP,
+        remediation: "nothing to do: another wheel of the same project fits this platform",
     },
 ];
 

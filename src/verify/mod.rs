@@ -8,6 +8,7 @@
 //!
 //! The entry point for other commands (`lucid build --verify`) is [`verify_image`].
 
+pub mod app;
 pub mod catalogue;
 pub mod checks;
 pub mod cst;
@@ -63,6 +64,8 @@ pub struct Policy {
     pub runtime: RuntimeMode,
     /// container-structure-test files.
     pub structure_tests: Vec<PathBuf>,
+    /// Applications that must fit every image (`--app`: jars, wheels, site-packages).
+    pub apps: Vec<PathBuf>,
     pub source: SourceOptions,
 }
 
@@ -76,6 +79,7 @@ impl Default for Policy {
             spec: None,
             runtime: RuntimeMode::Auto,
             structure_tests: Vec::new(),
+            apps: Vec::new(),
             source: SourceOptions::default(),
         }
     }
@@ -114,7 +118,11 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
     let engine = runtime::Engine::for_policy(policy.runtime);
     for image in &src.images {
         let name = format!("{reference} ({})", image.platform());
-        let fs = view::merge(&image.view, &capture).with_context(|| format!("cannot read {name}"))?;
+        // The libraries an application would load are learnt in the same pass as the tree.
+        let mut scan = app::LibraryScan::default();
+        let fs = view::merge_observed(&image.view, &capture, &mut |ev| scan.observe(ev))
+            .with_context(|| format!("cannot read {name}"))?;
+        let libs = scan.finish(&fs);
         let raw_config: serde_json::Value = serde_json::from_slice(&image.view.config_json)
             .with_context(|| format!("{name}: config {} is not JSON", image.view.config_digest))?;
         let labels = &image.view.config.config.labels;
@@ -152,6 +160,11 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         findings.extend(checks::files(&subject));
         findings.extend(checks::secrets(&subject));
         findings.extend(checks::metadata(&subject));
+        let host = app::Host::new(name.clone(), image, &fs, &libs);
+        findings.extend(app::policy::check(&host));
+        for path in &policy.apps {
+            findings.extend(app::check(&host, path).with_context(|| format!("checking --app on {name}"))?);
+        }
         let mut run = engine.session(&src, image);
         findings.extend(runtime::checks(&subject, &mut run));
         for suite in &suites {
