@@ -14,6 +14,8 @@
 mod collect;
 pub mod diff;
 pub mod elf;
+pub mod jars;
+pub mod java_modules;
 pub mod jdeps;
 pub mod jimage;
 pub mod owners;
@@ -61,6 +63,10 @@ pub struct JavaModule {
     /// Whether the `--app` jars need it (directly or through `requires`); absent without `--app`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<bool>,
+    /// Why it stays although jdeps finds no use of it (a service provider, a reflection target,
+    /// what the jars declare; see [`java_modules::kept`]); absent without `--app` or when used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 /// One row of `docker history`: a layer, or a config-only step (`empty_layer`).
@@ -221,6 +227,9 @@ pub struct ImageAnalysis {
     /// The modules of the image's Java runtime with their bytes, largest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub java_modules: Vec<JavaModule>,
+    /// With `--app`: what the module analysis rests on and what it cannot see, said plainly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub java_note: Option<String>,
     /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
     #[serde(skip)]
     pub(crate) contents: Vec<FileInfo>,
@@ -394,6 +403,14 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         unstripped,
         duplicates,
         recommendations,
+        java_note: opts.app.as_ref().filter(|_| !java_modules.is_empty()).map(|a| {
+            format!(
+                "jdeps read {} jars of {}; {}",
+                a.jars,
+                a.apps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                java_modules::NOT_SEEN
+            )
+        }),
         java_modules,
         contents: files,
         owner_list: owners,
@@ -402,15 +419,15 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
 
 /// The modules of the image's Java runtime (its `release` file's MODULES) with their bytes from
 /// the `lib/modules` index, and, with `--app`, the recommendations about them: modules the
-/// application does not need (LUCID-SIZE-011) and modules it needs that are missing
-/// (LUCID-JAVA-001).
+/// application does not use and nothing keeps (LUCID-SIZE-011; see [`java_modules::kept`]) and
+/// modules it needs that are missing (LUCID-JAVA-001).
 fn java_modules(
     owners: &[Owner],
     facts: &collect::Facts,
     opts: &Options,
 ) -> Result<(Vec<JavaModule>, Vec<Recommendation>)> {
     let Some(runtime) = owners.iter().find(|o| o.kind == OwnerKind::Java) else {
-        if let Some(app) = opts.app.as_ref().and_then(|a| a.jars.first()) {
+        if let Some(app) = opts.app.as_ref().and_then(|a| a.apps.first()) {
             bail!("--app {}: the image has no Java runtime (no release file with JAVA_VERSION)", app.display());
         }
         return Ok((Vec::new(), Vec::new()));
@@ -423,18 +440,22 @@ fn java_modules(
         .as_deref()
         .unwrap_or("")
         .split_whitespace()
-        .map(|m| JavaModule {
-            name: m.to_string(),
-            bytes: sizes.get(m).copied().unwrap_or(0),
-            used: opts.app.as_ref().map(|a| a.needed.contains(m)),
+        .map(|m| {
+            let used = opts.app.as_ref().map(|a| a.needed.contains(m));
+            JavaModule {
+                name: m.to_string(),
+                bytes: sizes.get(m).copied().unwrap_or(0),
+                used,
+                kept: opts.app.as_ref().filter(|_| used == Some(false)).and_then(|a| a.kept.get(m).cloned()),
+            }
         })
         .collect();
     modules.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
     let mut recs = Vec::new();
     if let Some(app) = &opts.app {
         let needed = &app.needed;
-        let apps = app.jars.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
-        let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false)).collect();
+        let apps = app.apps.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
+        let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false) && m.kept.is_none()).collect();
         if !unused.is_empty() {
             recs.push(Recommendation {
                 id: "LUCID-SIZE-011".into(),
@@ -445,8 +466,9 @@ fn java_modules(
                     .iter()
                     .map(|m| format!("{} ({})", m.name, crate::spec::format_size(m.bytes)))
                     .collect(),
-                how: "leave them out of java.modules in the spec (jlink --add-modules), after checking nothing \
-                      loads them by reflection or ServiceLoader"
+                how: "leave them out of java.modules in the spec (jlink --add-modules) once the application has \
+                      run in the image: service providers, reflection targets and what the jars declare are kept \
+                      (docs/java-modules.md), what it loads by name is not seen"
                     .into(),
             });
         }

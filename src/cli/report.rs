@@ -8,7 +8,7 @@ use lucid::analyze::{self, Options};
 use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
 
-use super::EXIT_UNREADABLE;
+use super::{EXIT_UNREADABLE, EXIT_USAGE};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -16,9 +16,10 @@ use super::EXIT_UNREADABLE;
   lucid report docker-archive:out/lucid-python-base.tar docker-daemon:lucid-python-build:latest --format markdown
   lucid report oci:out/lucid-python-base --format html -o report.html
   lucid report docker-daemon:myservice:latest --format json | jq '.[0].recommendations'
-  lucid report oci:out/lucid-java-base --app build/libs/service.jar   # Java modules it does not use
+  lucid report oci:out/lucid-java-base --app build/libs/   # Java modules the service's jars do not use
 
-Exit codes: 0 every image within its budget; 1 some image over budget; 2 an image could not be read.
+Exit codes: 0 every image within its budget; 1 some image over budget; 2 an image or --app could not
+be read; 3 --app without a JDK on this machine.
 Package bytes come from the file lists the image carries (status.d/<pkg>.md5sums); for images that
 carry none, from the .deb files of --lock (default: the spec's lock) in the download cache.")]
 pub struct Args {
@@ -33,10 +34,12 @@ pub struct Args {
     /// Size budget (uncompressed file content), e.g. 100MB; overrides the spec's.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
-    /// An application jar (repeatable): `jdeps` (from a JDK 17 on this machine) says which
-    /// modules it needs, and the report names the runtime's modules it does not use (with the
-    /// bytes they cost) and those it needs but the runtime lacks.
-    #[arg(long, value_name = "JAR")]
+    /// An application: a jar, a war or a folder of jars, with the nested jars of fat jars and wars
+    /// (repeatable). `jdeps` (from a JDK 17 on this machine) says which modules they need; the
+    /// report names the runtime's modules they do not use (with the bytes they cost), except
+    /// those kept for what jdeps cannot see (docs/java-modules.md), and those they need but the
+    /// runtime lacks.
+    #[arg(long, value_name = "JAR|DIR")]
     pub app: Vec<PathBuf>,
     #[command(flatten)]
     pub image: ImageArgs,
@@ -50,7 +53,8 @@ pub fn run(args: Args) -> Result<i32> {
             Ok(app) => opts.app = Some(app),
             Err(e) => {
                 eprintln!("error: {e:#}");
-                return Ok(EXIT_UNREADABLE);
+                let no_jdk = e.downcast_ref::<analyze::jdeps::NoJdk>().is_some();
+                return Ok(if no_jdk { EXIT_USAGE } else { EXIT_UNREADABLE });
             }
         }
     }

@@ -9,7 +9,7 @@ use lucid::report::{self, Format, Severity};
 use lucid::spec::{Stage, parse_size};
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
-use super::EXIT_UNREADABLE;
+use super::{EXIT_UNREADABLE, EXIT_USAGE};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -18,9 +18,11 @@ use super::EXIT_UNREADABLE;
   lucid verify docker-daemon:lucid-python-base:latest --require-runtime
   lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --format sarif -o verify.sarif
   lucid verify oci:out/lucid-python-base:latest --dockerfile infrastructure/containers/base/Dockerfile.python-base
+  lucid verify oci:out/lucid-java-base:latest --app build/libs/      # the jars of a service (jdeps from a host JDK)
   lucid verify --list-checks
 
-Exit codes: 0 all checks at or above --fail-on passed; 1 some failed; 2 an image could not be read.
+Exit codes: 0 all checks at or above --fail-on passed; 1 some failed; 2 an image or --app could not be
+read; 3 usage or configuration (--app without a JDK on this machine).
 Ignores: --ignore ID, and one ID per line in .lucidignore (or --ignore-file).")]
 pub struct Args {
     /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
@@ -63,6 +65,12 @@ pub struct Args {
     /// The spec whose budgets apply (default: infrastructure/containers/base/build-args.yml if present).
     #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
     pub file: Option<PathBuf>,
+    /// The application the images are to run: a jar, a war or a folder of jars (with the nested
+    /// jars of fat jars and wars). Checks that the runtime has the modules its jars need (jdeps,
+    /// from a JDK on this machine) and no class is newer than the runtime.
+    /// Plumbing to be unified with pyapp at merge.
+    #[arg(long, value_name = "PATH")]
+    pub app: Option<PathBuf>,
     /// container-structure-test file (schemaVersion 2.0.0), repeatable.
     #[arg(long = "config", value_name = "FILE")]
     pub config: Vec<PathBuf>,
@@ -135,6 +143,16 @@ pub fn run(args: Args) -> Result<i32> {
         policy.required_labels = args.require_label.clone();
     }
     policy.source.registry = args.registry.auth();
+    if let Some(path) = &args.app {
+        match verify::app::App::open(path) {
+            Ok(app) => policy.app = Some(std::sync::Arc::new(app)),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                let no_jdk = e.downcast_ref::<lucid::analyze::jdeps::NoJdk>().is_some();
+                return Ok(if no_jdk { EXIT_USAGE } else { EXIT_UNREADABLE });
+            }
+        }
+    }
     let mut rep = match verify::verify_all(&args.images, &policy) {
         Ok(r) => r,
         Err(e) => {
