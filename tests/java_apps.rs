@@ -489,4 +489,26 @@ fn runtime_without_java_desktop_fails_the_app_check() {
         assert_eq!(f["status"], "fail", "{f}");
         assert!(f["message"].as_str().unwrap().contains("java.desktop (java.beans"), "{f}");
     }
+
+    // The same service as a Spring Boot style fat jar: its libraries are read from BOOT-INF/lib.
+    let fat = work.path().join("fat");
+    std::fs::create_dir_all(fat.join("BOOT-INF/lib")).unwrap();
+    for name in DEBIAN_JARS {
+        std::fs::copy(app.join(format!("{name}.jar")), fat.join(format!("BOOT-INF/lib/{name}.jar"))).unwrap();
+    }
+    run(Command::new("cp").arg("-r").arg(work.path().join("classes")).arg(fat.join("BOOT-INF/classes")));
+    let fat_jar = work.path().join("shop-fat.jar");
+    run(Command::new("jar").args(["--create", "--no-compress", "--file"]).arg(&fat_jar).arg("-C").arg(&fat).arg("."));
+    let (code, report, stderr) = verify_json(&image, &fat_jar, &["--no-runtime"]);
+    assert_eq!(code, Some(1), "{report:#}\n{stderr}");
+    for f in findings(&report, "LUCID-APP-101") {
+        let msg = f["message"].as_str().unwrap();
+        assert!(
+            msg.contains("shop-fat.jar!/BOOT-INF/lib/jackson-databind.jar (") && msg.contains("java.beans"),
+            "{msg}"
+        );
+    }
+    for f in findings(&report, "LUCID-APP-103") {
+        assert!(f["message"].as_str().unwrap().starts_with("11 jars read (10 nested"), "{f}");
+    }
 }

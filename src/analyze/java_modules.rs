@@ -216,6 +216,28 @@ pub fn kept(jars: &[Jar], needed: &BTreeSet<String>) -> BTreeMap<String, String>
     out
 }
 
+/// `kept` restricted to the modules `present` in a runtime, then closed over `requires` (from
+/// `requires`, the JDK's module graph) within it: leaving out `java.naming` while keeping
+/// `jdk.naming.dns` would be advice jlink refuses. A kept module the runtime lacks keeps nothing.
+pub fn kept_in(
+    kept: &BTreeMap<String, String>,
+    requires: &BTreeMap<String, BTreeSet<String>>,
+    present: &BTreeSet<&str>,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        kept.iter().filter(|(m, _)| present.contains(m.as_str())).map(|(m, w)| (m.clone(), w.clone())).collect();
+    let mut todo: Vec<String> = out.keys().cloned().collect();
+    while let Some(m) = todo.pop() {
+        for r in requires.get(&m).into_iter().flatten() {
+            if present.contains(r.as_str()) && !out.contains_key(r) {
+                out.insert(r.clone(), format!("required by {m}, which is kept"));
+                todo.push(r.clone());
+            }
+        }
+    }
+    out
+}
+
 /// What no analysis of class files can see, said once wherever module advice is given.
 pub const NOT_SEEN: &str = "static analysis (jdeps) does not see classes loaded by reflection or by name \
      (Class.forName strings, ServiceLoader lookups of providers outside the jars), native code \
@@ -240,6 +262,25 @@ mod tests {
         assert!(parse_release("release", b"NAME=x\n").is_none());
         assert!(is_release_path("usr/lib/jvm/java-17-lucid/release") && !is_release_path("a/b/c/d/e/f/release"));
         assert!(!is_release_path("etc/os-release"));
+    }
+
+    #[test]
+    fn kept_modules_keep_what_they_require_in_the_runtime_only() {
+        let kept: BTreeMap<String, String> =
+            [("jdk.naming.dns", "dns"), ("jdk.management.agent", "agent")].map(|(m, w)| (m.into(), w.into())).into();
+        let requires: BTreeMap<String, BTreeSet<String>> = [
+            ("jdk.naming.dns", &["java.naming"][..]),
+            ("java.naming", &["java.security.sasl"]),
+            ("jdk.management.agent", &["java.management.rmi"]),
+            ("java.management.rmi", &["java.rmi"]),
+        ]
+        .map(|(m, r)| (m.to_string(), r.iter().map(|x| x.to_string()).collect()))
+        .into();
+        let present: BTreeSet<&str> =
+            ["java.base", "jdk.naming.dns", "java.naming", "java.security.sasl", "java.rmi"].into();
+        let out = kept_in(&kept, &requires, &present);
+        assert_eq!(out.keys().collect::<Vec<_>>(), ["java.naming", "java.security.sasl", "jdk.naming.dns"]);
+        assert_eq!(out["java.security.sasl"], "required by java.naming, which is kept");
     }
 
     #[test]

@@ -188,8 +188,8 @@ fn host_modules() -> Result<BTreeSet<String>> {
 }
 
 /// `lucid report --app`: the applications' jars and what the runtime must keep for them. Found
-/// once per run (jdeps and a JVM per module take seconds), then held against every image and
-/// platform analysed.
+/// once per run (jdeps and the JVMs take seconds), then held against every image and platform
+/// analysed.
 #[derive(Clone, Debug)]
 pub struct AppModules {
     /// `--app` as given.
@@ -200,12 +200,13 @@ pub struct AppModules {
     pub needed: BTreeSet<String>,
     /// Modules to keep whatever jdeps says, with why ([`java_modules::kept`]).
     pub kept: BTreeMap<String, String>,
+    /// The host JDK's `requires` graph around the kept modules, to close them over it within
+    /// each runtime ([`java_modules::kept_in`]).
+    pub requires: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl AppModules {
     /// Reads the jars or folders `apps` and asks jdeps (for Java 17, the runtime lucid builds).
-    /// What a kept module requires is kept too: leaving out `java.naming` while keeping
-    /// `jdk.naming.dns` would be advice jlink refuses.
     pub fn of(apps: &[PathBuf]) -> Result<AppModules> {
         tool("jdeps")?;
         let mut direct = BTreeSet::new();
@@ -222,12 +223,8 @@ impl AppModules {
         }
         let host = host_modules()?;
         let roots: BTreeSet<String> = kept.keys().filter(|m| host.contains(*m)).cloned().collect();
-        for (m, requires) in closure(&roots)? {
-            for r in requires {
-                kept.entry(r).or_insert_with(|| format!("required by {m}, which is kept"));
-            }
-        }
-        Ok(AppModules { apps: apps.to_vec(), jars, needed: closure(&direct)?.into_keys().collect(), kept })
+        let requires = closure(&roots)?;
+        Ok(AppModules { apps: apps.to_vec(), jars, needed: closure(&direct)?.into_keys().collect(), kept, requires })
     }
 }
 

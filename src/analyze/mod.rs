@@ -435,18 +435,17 @@ fn java_modules(
     let home = runtime.declared_in.trim_end_matches("release").trim_end_matches('/');
     let index = facts.meta.get(&format!("{home}/lib/modules"));
     let sizes = index.and_then(|i| jimage::module_sizes(i).ok()).unwrap_or_default();
-    let mut modules: Vec<JavaModule> = runtime
-        .source
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|m| {
+    let present: BTreeSet<&str> = runtime.source.as_deref().unwrap_or("").split_whitespace().collect();
+    let kept = opts.app.as_ref().map(|a| java_modules::kept_in(&a.kept, &a.requires, &present)).unwrap_or_default();
+    let mut modules: Vec<JavaModule> = present
+        .iter()
+        .map(|&m| {
             let used = opts.app.as_ref().map(|a| a.needed.contains(m));
             JavaModule {
                 name: m.to_string(),
                 bytes: sizes.get(m).copied().unwrap_or(0),
                 used,
-                kept: opts.app.as_ref().filter(|_| used == Some(false)).and_then(|a| a.kept.get(m).cloned()),
+                kept: kept.get(m).filter(|_| used == Some(false)).cloned(),
             }
         })
         .collect();
@@ -466,13 +465,13 @@ fn java_modules(
                     .iter()
                     .map(|m| format!("{} ({})", m.name, crate::spec::format_size(m.bytes)))
                     .collect(),
-                how: "leave them out of java.modules in the spec (jlink --add-modules) once the application has \
-                      run in the image: service providers, reflection targets and what the jars declare are kept \
-                      (docs/java-modules.md), what it loads by name is not seen"
+                how: "leave them out of java.modules of a runtime made for this application (jlink \
+                      --add-modules) once it has run in the image: service providers, reflection targets and what \
+                      the jars declare are kept, what it loads by name is not seen; a base image keeps the minimum \
+                      set (LUCID-JAVA-002, docs/java-modules.md)"
                     .into(),
             });
         }
-        let present: BTreeSet<&str> = modules.iter().map(|m| m.name.as_str()).collect();
         let missing: Vec<String> = needed.iter().filter(|m| !present.contains(m.as_str())).cloned().collect();
         if !missing.is_empty() {
             recs.push(Recommendation {
