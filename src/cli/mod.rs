@@ -19,9 +19,6 @@ use lucid::spec::Spec;
 
 /// Exit code of verify, report, diff and sbom when an image cannot be read (1 means findings).
 pub const EXIT_UNREADABLE: i32 = 2;
-/// Exit code of a usage or configuration error found by a subcommand itself (a JDK missing for
-/// `--app`); clap's own usage errors exit 2.
-pub const EXIT_USAGE: i32 = 3;
 
 /// The spec used when `--file` is not given, relative to the current directory.
 pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";

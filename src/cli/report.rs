@@ -8,7 +8,7 @@ use lucid::analyze::{self, Options};
 use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
 
-use super::{EXIT_UNREADABLE, EXIT_USAGE};
+use super::EXIT_UNREADABLE;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -53,8 +53,7 @@ pub fn run(args: Args) -> Result<i32> {
             Ok(app) => opts.app = Some(app),
             Err(e) => {
                 eprintln!("error: {e:#}");
-                let no_jdk = e.downcast_ref::<analyze::jdeps::NoJdk>().is_some();
-                return Ok(if no_jdk { EXIT_USAGE } else { EXIT_UNREADABLE });
+                return Ok(lucid::verify::app::exit_code(&e));
             }
         }
     }

@@ -9,7 +9,7 @@ use lucid::report::{self, Format, Severity};
 use lucid::spec::{Stage, parse_size};
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
-use super::{EXIT_UNREADABLE, EXIT_USAGE};
+use super::EXIT_UNREADABLE;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -65,12 +65,12 @@ pub struct Args {
     /// The spec whose budgets apply (default: infrastructure/containers/base/build-args.yml if present).
     #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
     pub file: Option<PathBuf>,
-    /// The application the images are to run: a jar, a war or a folder of jars (with the nested
-    /// jars of fat jars and wars). Checks that the runtime has the modules its jars need (jdeps,
-    /// from a JDK on this machine) and no class is newer than the runtime.
+    /// An application that must fit every image (repeatable): a jar, a war or a folder of jars,
+    /// with the nested jars of fat jars and wars. The runtime must have the modules its jars need
+    /// (jdeps, from a JDK on this machine) and run its class file versions.
     /// Plumbing to be unified with pyapp at merge.
     #[arg(long, value_name = "PATH")]
-    pub app: Option<PathBuf>,
+    pub app: Vec<PathBuf>,
     /// container-structure-test file (schemaVersion 2.0.0), repeatable.
     #[arg(long = "config", value_name = "FILE")]
     pub config: Vec<PathBuf>,
@@ -143,21 +143,19 @@ pub fn run(args: Args) -> Result<i32> {
         policy.required_labels = args.require_label.clone();
     }
     policy.source.registry = args.registry.auth();
-    if let Some(path) = &args.app {
-        match verify::app::App::open(path) {
-            Ok(app) => policy.app = Some(std::sync::Arc::new(app)),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                let no_jdk = e.downcast_ref::<lucid::analyze::jdeps::NoJdk>().is_some();
-                return Ok(if no_jdk { EXIT_USAGE } else { EXIT_UNREADABLE });
-            }
+    // The jars are read (and a JDK looked for) before any image is.
+    for path in &args.app {
+        if let Err(e) = verify::app::java::preflight(path) {
+            eprintln!("error: {e:#}");
+            return Ok(verify::app::exit_code(&e));
         }
     }
+    policy.apps = args.app.clone();
     let mut rep = match verify::verify_all(&args.images, &policy) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Ok(EXIT_UNREADABLE);
+            return Ok(verify::app::exit_code(&e));
         }
     };
     for file in &args.dockerfile {

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::analyze::java_modules;
 use crate::oci::read::EntryKind;
 use crate::report::{Finding, Location, Status};
 use crate::spec::{Stage, format_size};
@@ -487,52 +486,4 @@ pub fn metadata(s: &Subject) -> Vec<Finding> {
         },
     );
     vec![labels, created, arch, exec, health]
-}
-
-/// LUCID-JAVA-002 for every Java runtime in the image: it has the modules of
-/// [`java_modules::MINIMUM`]. Images without one get a skip.
-pub fn java_runtime(s: &Subject) -> Vec<Finding> {
-    const ID: &str = "LUCID-JAVA-002";
-    if s.java.is_empty() {
-        return vec![finding(ID, &s.name, Status::Skip, "no Java runtime (no release file with JAVA_VERSION)")];
-    }
-    s.java
-        .iter()
-        .map(|rt| {
-            let at = format!("the Java {} runtime at /{}", rt.version, rt.home);
-            let Some(modules) = &rt.modules else {
-                return finding(
-                    ID,
-                    &s.name,
-                    Status::Skip,
-                    format!("{at} does not list its modules (no MODULES in release)"),
-                );
-            };
-            let missing = java_modules::missing_minimum(rt);
-            if missing.is_empty() {
-                let n = java_modules::MINIMUM.len();
-                return finding(
-                    ID,
-                    &s.name,
-                    Status::Pass,
-                    format!("{at} has the {n} modules of the minimum set ({} in all)", modules.len()),
-                );
-            }
-            let names: Vec<String> = missing.iter().map(|(m, why)| format!("{m} ({why})")).collect();
-            let mut f = finding(
-                ID,
-                &s.name,
-                Status::Fail,
-                format!(
-                    "{at} lacks {} of the minimum set: {}; add {} to java.modules (modules:) in build-args.yml",
-                    missing.len(),
-                    names.join("; "),
-                    missing.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
-                ),
-            );
-            let release = format!("{}/release", rt.home);
-            f.locations = vec![Location { path: format!("/{release}"), line: None, layer: s.fs.layer_of(&release) }];
-            f
-        })
-        .collect()
 }

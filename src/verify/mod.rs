@@ -16,15 +16,11 @@ pub mod dockerfile;
 pub mod runtime;
 pub mod view;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::analyze::java_modules::{self, JavaRuntime};
-use crate::oci::read::{EntryKind, ImageView};
 use crate::oci::source::{self, SourceImage, SourceOptions};
 use crate::report::{Finding, Report, Severity, Status};
 use crate::spec::{Spec, Stage, parse_size};
@@ -68,9 +64,9 @@ pub struct Policy {
     pub runtime: RuntimeMode,
     /// container-structure-test files.
     pub structure_tests: Vec<PathBuf>,
+    /// Applications that must fit every image (`--app`: jars).
+    pub apps: Vec<PathBuf>,
     pub source: SourceOptions,
-    /// The application to check against each image (`--app`), read once for all of them.
-    pub app: Option<Arc<app::App>>,
 }
 
 impl Default for Policy {
@@ -83,8 +79,8 @@ impl Default for Policy {
             spec: None,
             runtime: RuntimeMode::Auto,
             structure_tests: Vec::new(),
+            apps: Vec::new(),
             source: SourceOptions::default(),
-            app: None,
         }
     }
 }
@@ -103,8 +99,6 @@ pub struct Subject<'a> {
     pub budget: Option<(u64, String)>,
     pub expected_uid: Option<u32>,
     pub required_labels: Vec<String>,
-    /// The Java runtimes in the image, from their `release` files.
-    pub java: Vec<JavaRuntime>,
 }
 
 /// The files the static checks read.
@@ -124,7 +118,11 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
     let engine = runtime::Engine::for_policy(policy.runtime);
     for image in &src.images {
         let name = format!("{reference} ({})", image.platform());
-        let (fs, java) = merge_with_java(&image.view, &capture).with_context(|| format!("cannot read {name}"))?;
+        // The Java runtimes' release files are learnt in the same pass as the tree.
+        let mut scan = app::ReleaseScan::default();
+        let fs = view::merge_observed(&image.view, &capture, &mut |ev| scan.observe(ev))
+            .with_context(|| format!("cannot read {name}"))?;
+        let releases = scan.finish(&fs);
         let raw_config: serde_json::Value = serde_json::from_slice(&image.view.config_json)
             .with_context(|| format!("{name}: config {} is not JSON", image.view.config_digest))?;
         let labels = &image.view.config.config.labels;
@@ -146,7 +144,6 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
             budget: budget.clone(),
             expected_uid: policy.uid,
             required_labels: policy.required_labels.clone(),
-            java,
         };
         report.subjects.push(name.clone());
         let fact = |k: &str, v: String| (name.clone(), k.to_string(), v);
@@ -163,11 +160,12 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         findings.extend(checks::files(&subject));
         findings.extend(checks::secrets(&subject));
         findings.extend(checks::metadata(&subject));
-        findings.extend(checks::java_runtime(&subject));
-        if let Some(app) = &policy.app {
-            let found = app::check(app, &subject)?;
-            // What the application checks say for information is shown beside the facts, so it
-            // is read without --verbose (plumbing to be unified with pyapp at merge).
+        let host = app::Host::new(name.clone(), image, &fs, &releases);
+        findings.extend(app::java::runtime_modules(&host));
+        for path in &policy.apps {
+            let found = app::check(&host, path).with_context(|| format!("checking --app on {name}"))?;
+            // What the application checks say for information is shown on a line of its own,
+            // read without --verbose.
             for f in found.iter().filter(|f| f.severity == Severity::Info && f.status == Status::Pass) {
                 report.facts.push(fact(crate::report::NOTE, format!("{}: {}", f.id, f.message)));
             }
@@ -182,35 +180,6 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         report.findings.extend(findings);
     }
     Ok(report)
-}
-
-/// Bytes of a Java `release` file kept (real ones are under 2 KB).
-const RELEASE_LIMIT: u64 = 64 << 10;
-
-/// [`view::merge`], also keeping the `release` files of Java runtimes wherever they are: their
-/// place is not known before the layers are read.
-fn merge_with_java(view: &ImageView, capture: &BTreeSet<String>) -> Result<(MergedView, Vec<JavaRuntime>)> {
-    let mut releases: BTreeMap<String, (usize, Vec<u8>)> = BTreeMap::new();
-    let fs = view::merge_observed(view, capture, &mut |event| {
-        if let view::Event::Entry { layer, entry, content } = event
-            && entry.kind == EntryKind::File
-            && entry.size <= RELEASE_LIMIT
-            && java_modules::is_release_path(&entry.path)
-        {
-            let mut data = Vec::new();
-            content.take(RELEASE_LIMIT).read_to_end(&mut data)?;
-            releases.insert(entry.path.clone(), (layer, data));
-        }
-        Ok(())
-    })?;
-    let runtimes = releases
-        .into_iter()
-        .filter(|(path, (layer, _))| {
-            fs.entries.get(path).is_some_and(|e| e.layer() == *layer && e.kind == EntryKind::File)
-        })
-        .filter_map(|(path, (_, data))| java_modules::parse_release(&path, &data))
-        .collect();
-    Ok((fs, runtimes))
 }
 
 /// The budget for `image`: `--max-size`, else the spec's budget for the image its title label
