@@ -68,6 +68,14 @@ pub const MAX_JSON_BYTES: u64 = 16 << 20;
 /// Bytes of a YAML document read whole (build-args.yml, a structure-test file).
 pub const MAX_YAML_BYTES: u64 = 4 << 20;
 
+/// Jars one application may hold (`--app`: a folder's jars plus the nested jars of fat jars and
+/// wars). A large Spring Boot service ships about 300.
+pub const MAX_APP_JARS: usize = 10_000;
+
+/// Bytes of one small text entry of a jar read whole: its manifest, a `META-INF/services` file.
+/// Real ones are a few kilobytes.
+pub const MAX_JAR_TEXT_BYTES: u64 = 1 << 20;
+
 /// Checks a path or link target from an archive against [`MAX_PATH_BYTES`].
 pub fn check_path_len(path: &[u8], what: &str) -> anyhow::Result<()> {
     if path.len() > MAX_PATH_BYTES {

@@ -1,11 +1,16 @@
-//! Which Java modules an application needs (`lucid report --app JAR`), so the report can say
-//! which modules of an image's runtime it could leave out, and which it lacks.
+//! Which Java modules an application needs, asked of the JDK's own `jdeps`.
 //!
-//! The question is the JDK's own: `jdeps --print-module-deps` gives the modules a set of jars
-//! uses directly, and the runtime must hold their `requires` closure (what jlink would add).
-//! Both come from a JDK 17 on this machine (`$JAVA_HOME/bin`, else `PATH`): the image under
-//! report may have no JDK at all. The closure is read with `java --describe-module`, one call per
-//! module reached.
+//! `jdeps -summary` over the application's jars ([`super::jars::AppJars::jdeps_inputs`]) names,
+//! per jar, the JDK modules its classes reference; `jdeps -verbose:class --require M` names the
+//! classes behind one module (the finding's "which class needs java.desktop"). Both run with
+//! `--ignore-missing-deps`, because real jars reference optional libraries the application does
+//! not ship (H2 names Lucene, Log4j names Kafka), and with `--multi-release N` for the runtime's
+//! feature release, so multi-release jars are read as that JVM reads them. `lucid report` also
+//! wants the `requires` closure of those modules (what jlink would add, so what counts as used),
+//! which one JVM resolves (`--show-module-resolution`).
+//!
+//! jdeps and java come from a JDK on this machine (`$JAVA_HOME/bin`, else `PATH`): the image under
+//! examination may have no JDK at all. Without one, [`NoJdk`] (a configuration error, exit 3).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,8 +18,21 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use super::jars::AppJars;
+use super::java_modules;
+
+/// No JDK tool on this machine: `--app` cannot be analysed (a configuration error).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--app needs {tool} from a JDK on this machine ($JAVA_HOME/bin or PATH): install one \
+     (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
+)]
+pub struct NoJdk {
+    pub tool: String,
+}
+
 /// The JDK tool `name` (`jdeps`, `java`): `$JAVA_HOME/bin/NAME`, else the first on `PATH`.
-fn tool(name: &str) -> Result<PathBuf> {
+pub fn tool(name: &str) -> Result<PathBuf> {
     if let Some(home) = std::env::var_os("JAVA_HOME") {
         let p = Path::new(&home).join("bin").join(name);
         if p.is_file() {
@@ -26,9 +44,7 @@ fn tool(name: &str) -> Result<PathBuf> {
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .with_context(|| {
-            format!("--app needs {name} from a JDK 17: install one (openjdk-17-jdk-headless) or set JAVA_HOME")
-        })
+        .ok_or_else(|| NoJdk { tool: name.into() }.into())
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<String> {
@@ -39,74 +55,177 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Parses `jdeps --print-module-deps` output: its last line, `java.base,java.logging` (warning
-/// lines may come first). A last line that is not such a list gives nothing, never a guess.
-pub fn parse_module_deps(out: &str) -> BTreeSet<String> {
-    let line = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let names: Vec<&str> = line.split(',').map(str::trim).collect();
-    if !names.iter().all(|m| is_module_name(m)) {
-        return BTreeSet::new();
-    }
-    names.into_iter().map(str::to_string).collect()
-}
-
 fn is_module_name(m: &str) -> bool {
     !m.is_empty() && m.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
-/// Parses `java --describe-module M`: the modules M `requires` (any modifier).
-pub fn parse_requires(out: &str) -> Vec<String> {
-    out.lines()
-        .filter_map(|l| l.trim().strip_prefix("requires "))
-        .filter_map(|r| r.split_whitespace().next())
-        .filter(|m| is_module_name(m))
-        .map(str::to_string)
-        .collect()
+/// The jar index of a jdeps input name (`7.jar` -> 7).
+fn input_index(name: &str) -> Option<usize> {
+    name.strip_suffix(".jar")?.parse().ok()
 }
 
-/// The jars of `--app` and the modules they need: found once per run (jdeps and a JVM per module
-/// take seconds), then held against every image and platform analysed.
+/// `--multi-release` for a runtime of Java `feature` (jdeps takes 9 and up, or `base`).
+fn multi_release(feature: u32) -> String {
+    if feature >= 9 { feature.to_string() } else { "base".into() }
+}
+
+/// Parses `jdeps -summary` over inputs `0.jar`..: per input, the JDK modules it references
+/// (`3.jar -> java.sql`); references to other inputs and `not found` are left out.
+pub fn parse_summary(out: &str, inputs: usize) -> Vec<BTreeSet<String>> {
+    let mut per = vec![BTreeSet::new(); inputs];
+    for line in out.lines() {
+        let Some((from, to)) = line.trim().split_once(" -> ") else { continue };
+        let (Some(i), to) = (input_index(from.trim()), to.trim()) else { continue };
+        if i < inputs && is_module_name(to) && !to.ends_with(".jar") && !to.contains('/') {
+            per[i].insert(to.to_string());
+        }
+    }
+    per
+}
+
+/// One class-level reference jdeps found: `class` (of the application) uses `target` (of the JDK).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Use {
+    pub class: String,
+    pub target: String,
+}
+
+/// Parses `jdeps -verbose:class` output: per input, the class references listed below its
+/// `N.jar -> module` header.
+pub fn parse_verbose(out: &str) -> BTreeMap<usize, Vec<Use>> {
+    let mut per: BTreeMap<usize, Vec<Use>> = BTreeMap::new();
+    let mut current = None;
+    for line in out.lines() {
+        if !line.starts_with(' ') {
+            current = line.split_once(" -> ").and_then(|(from, _)| input_index(from.trim()));
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let (Some(i), [class, "->", target, ..]) = (current, words.as_slice()) {
+            per.entry(i).or_default().push(Use { class: class.to_string(), target: target.to_string() });
+        }
+    }
+    per
+}
+
+/// Parses `java --show-module-resolution`: every module resolved (`root M ...`, `A requires M ...`)
+/// with the modules it requires.
+pub fn parse_resolution(out: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in out.lines() {
+        match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["root", m, ..] if is_module_name(m) => {
+                graph.entry(m.to_string()).or_default();
+            }
+            [a, "requires", b, ..] if is_module_name(a) && is_module_name(b) => {
+                graph.entry(a.to_string()).or_default().insert(b.to_string());
+                graph.entry(b.to_string()).or_default();
+            }
+            _ => {}
+        }
+    }
+    graph
+}
+
+/// Per jar of `app`, the JDK modules its classes reference, as a JVM of Java `feature` reads them.
+pub fn modules_per_jar(app: &AppJars, feature: u32) -> Result<Vec<BTreeSet<String>>> {
+    let jdeps = tool("jdeps")?;
+    let inputs = app.jdeps_inputs()?;
+    let out = run(
+        Command::new(&jdeps)
+            .args(["--ignore-missing-deps", "--multi-release", &multi_release(feature), "-summary"])
+            .args(&inputs),
+        &format!("jdeps on the {} jars of {}", inputs.len(), app.root.display()),
+    )?;
+    let per = parse_summary(&out, inputs.len());
+    if per.iter().all(BTreeSet::is_empty) {
+        bail!("jdeps named no modules for {}: are these jars of Java classes?", app.root.display());
+    }
+    Ok(per)
+}
+
+/// The classes of the jars `which` (indices into `app.jars`) that reference `module`, per jar.
+pub fn uses_of(app: &AppJars, which: &[usize], module: &str, feature: u32) -> Result<BTreeMap<usize, Vec<Use>>> {
+    let jdeps = tool("jdeps")?;
+    let inputs = app.jdeps_inputs()?;
+    let out = run(
+        Command::new(&jdeps)
+            .args(["--ignore-missing-deps", "--multi-release", &multi_release(feature), "-verbose:class"])
+            .args(["--require", module])
+            .args(which.iter().filter_map(|&i| inputs.get(i))),
+        &format!("jdeps --require {module} on {}", app.root.display()),
+    )?;
+    Ok(parse_verbose(&out))
+}
+
+/// `modules` closed over `requires`, as the host JDK's module system resolves them, with each
+/// module's `requires`: one JVM, whose observable modules `--limit-modules` makes exactly that
+/// closure (and `--add-modules` makes them all roots, so each is listed).
+pub fn closure(modules: &BTreeSet<String>) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    if modules.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let java = tool("java")?;
+    let list = modules.iter().cloned().collect::<Vec<_>>().join(",");
+    let out = run(
+        Command::new(&java).args([
+            "--limit-modules",
+            &list,
+            "--add-modules",
+            &list,
+            "--show-module-resolution",
+            "-version",
+        ]),
+        &format!("java --show-module-resolution for {list}"),
+    )?;
+    Ok(parse_resolution(&out))
+}
+
+/// The modules of the host JDK (`java --list-modules`: `java.base@17.0.15`).
+fn host_modules() -> Result<BTreeSet<String>> {
+    let out = run(Command::new(tool("java")?).arg("--list-modules"), "java --list-modules")?;
+    Ok(out.lines().filter_map(|l| l.split('@').next()).filter(|m| is_module_name(m)).map(String::from).collect())
+}
+
+/// `lucid report --app`: the applications' jars and what the runtime must keep for them. Found
+/// once per run (jdeps and the JVMs take seconds), then held against every image and platform
+/// analysed.
 #[derive(Clone, Debug)]
 pub struct AppModules {
-    pub jars: Vec<PathBuf>,
+    /// `--app` as given.
+    pub apps: Vec<PathBuf>,
+    /// How many jars they hold (nested ones included).
+    pub jars: usize,
+    /// The modules the jars reference, closed over `requires`.
     pub needed: BTreeSet<String>,
+    /// Modules to keep whatever jdeps says, with why ([`java_modules::kept`]).
+    pub kept: BTreeMap<String, String>,
+    /// The host JDK's `requires` graph around the kept modules, to close them over it within
+    /// each runtime ([`java_modules::kept_in`]).
+    pub requires: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl AppModules {
-    pub fn of(jars: &[PathBuf]) -> Result<AppModules> {
-        Ok(AppModules { jars: jars.to_vec(), needed: needed_modules(jars)? })
-    }
-}
-
-/// The modules the jars `apps` need, closed over `requires`: what a runtime for them must hold.
-pub fn needed_modules(apps: &[PathBuf]) -> Result<BTreeSet<String>> {
-    let jdeps = tool("jdeps")?;
-    let java = tool("java")?;
-    for app in apps {
-        if !app.is_file() {
-            bail!("--app {}: no such file", app.display());
+    /// Reads the jars or folders `apps` and asks jdeps (for Java 17, the runtime lucid builds).
+    pub fn of(apps: &[PathBuf]) -> Result<AppModules> {
+        tool("jdeps")?;
+        let mut direct = BTreeSet::new();
+        let mut kept = BTreeMap::new();
+        let mut jars = 0;
+        for path in apps {
+            let app = AppJars::open(path)?;
+            let needed: BTreeSet<String> = modules_per_jar(&app, 17)?.into_iter().flatten().collect();
+            for (m, why) in java_modules::kept(&app.jars, &needed) {
+                kept.entry(m).or_insert(why);
+            }
+            direct.extend(needed);
+            jars += app.jars.len();
         }
+        let host = host_modules()?;
+        let roots: BTreeSet<String> = kept.keys().filter(|m| host.contains(*m)).cloned().collect();
+        let requires = closure(&roots)?;
+        Ok(AppModules { apps: apps.to_vec(), jars, needed: closure(&direct)?.into_keys().collect(), kept, requires })
     }
-    let out = run(
-        Command::new(&jdeps).args(["--ignore-missing-deps", "--multi-release", "17", "--print-module-deps"]).args(apps),
-        &format!("jdeps on {}", apps.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(" ")),
-    )?;
-    let mut todo: Vec<String> = parse_module_deps(&out).into_iter().collect();
-    if todo.is_empty() {
-        bail!("jdeps named no modules for {}: are they jars of Java classes?", apps[0].display());
-    }
-    let mut requires: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    while let Some(m) = todo.pop() {
-        if requires.contains_key(&m) {
-            continue;
-        }
-        let described =
-            run(Command::new(&java).args(["--describe-module", &m]), &format!("java --describe-module {m}"))?;
-        let req = parse_requires(&described);
-        todo.extend(req.iter().filter(|r| !requires.contains_key(*r)).cloned());
-        requires.insert(m, req);
-    }
-    Ok(requires.into_keys().collect())
 }
 
 #[cfg(test)]
@@ -114,14 +233,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jdeps_and_describe_module_output_parse() {
-        let deps = parse_module_deps("Warning: split package\njava.base,java.logging,java.sql\n");
-        assert_eq!(deps.into_iter().collect::<Vec<_>>(), ["java.base", "java.logging", "java.sql"]);
-        assert!(parse_module_deps("").is_empty());
-        assert!(parse_module_deps("not, a list!").is_empty());
-        let req = parse_requires(
-            "java.sql@17.0.15\nexports java.sql\nrequires java.base mandated\nrequires java.xml transitive\nuses java.sql.Driver\n",
+    fn jdeps_and_module_resolution_output_parse() {
+        let per = parse_summary(
+            "0.jar -> java.base\n0.jar -> not found\n1.jar -> /tmp/x/jdeps/0.jar\n1.jar -> java.desktop\n\
+             1.jar -> 0.jar\n9.jar -> java.sql\nWarning: split package\n",
+            2,
         );
-        assert_eq!(req, ["java.base", "java.xml"]);
+        assert_eq!(per[0].iter().collect::<Vec<_>>(), ["java.base"]);
+        assert_eq!(per[1].iter().collect::<Vec<_>>(), ["java.desktop"]);
+        let uses = parse_verbose(
+            "3.jar -> java.desktop\n   com.x.Bean      -> java.beans.Introspector      java.desktop\n\
+             4.jar -> java.desktop\n   org.h2.Gui      -> java.awt.Frame     java.desktop\n",
+        );
+        assert_eq!(uses[&3], [Use { class: "com.x.Bean".into(), target: "java.beans.Introspector".into() }]);
+        assert_eq!(uses[&4][0].target, "java.awt.Frame");
+        let graph = parse_resolution(
+            "root java.sql jrt:/java.sql\nroot jdk.naming.dns jrt:/jdk.naming.dns\n\
+             jdk.naming.dns requires java.naming jrt:/java.naming\njava.base binds java.naming jrt:/java.naming\n\
+             openjdk version \"17.0.15\" 2025-04-15\n",
+        );
+        assert_eq!(graph.keys().collect::<Vec<_>>(), ["java.naming", "java.sql", "jdk.naming.dns"]);
+        assert_eq!(graph["jdk.naming.dns"].iter().collect::<Vec<_>>(), ["java.naming"]);
+        assert_eq!(multi_release(8), "base");
     }
 }

@@ -14,6 +14,8 @@
 mod collect;
 pub mod diff;
 pub mod elf;
+pub mod jars;
+pub mod java_modules;
 pub mod jdeps;
 pub mod jimage;
 pub mod owners;
@@ -64,6 +66,10 @@ pub struct JavaModule {
     /// Whether the `--app` jars need it (directly or through `requires`); absent without `--app`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used: Option<bool>,
+    /// Why it stays although jdeps finds no use of it (a service provider, a reflection target,
+    /// what the jars declare; see [`java_modules::kept`]); absent without `--app` or when used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 /// One row of `docker history`: a layer, or a config-only step (`empty_layer`).
@@ -227,6 +233,9 @@ pub struct ImageAnalysis {
     /// Whether the `--app` applications fit this image: the findings of `lucid verify --app`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub app_findings: Vec<crate::report::Finding>,
+    /// With `--app`: what the module analysis rests on and what it cannot see, said plainly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub java_note: Option<String>,
     /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
     #[serde(skip)]
     pub(crate) contents: Vec<FileInfo>,
@@ -403,6 +412,14 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         unstripped,
         duplicates,
         recommendations,
+        java_note: opts.app.as_ref().filter(|_| !java_modules.is_empty()).map(|a| {
+            format!(
+                "jdeps read {} jars of {}; {}",
+                a.jars,
+                a.apps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                java_modules::NOT_SEEN
+            )
+        }),
         java_modules,
         app_findings,
         contents: files,
@@ -432,15 +449,15 @@ fn app_findings(
 
 /// The modules of the image's Java runtime (its `release` file's MODULES) with their bytes from
 /// the `lib/modules` index, and, with `--app`, the recommendations about them: modules the
-/// application does not need (LUCID-SIZE-011) and modules it needs that are missing
-/// (LUCID-JAVA-001).
+/// application does not use and nothing keeps (LUCID-SIZE-011; see [`java_modules::kept`]) and
+/// modules it needs that are missing (LUCID-JAVA-001).
 fn java_modules(
     owners: &[Owner],
     facts: &collect::Facts,
     opts: &Options,
 ) -> Result<(Vec<JavaModule>, Vec<Recommendation>)> {
     let Some(runtime) = owners.iter().find(|o| o.kind == OwnerKind::Java) else {
-        if let Some(app) = opts.app.as_ref().and_then(|a| a.jars.first()) {
+        if let Some(app) = opts.app.as_ref().and_then(|a| a.apps.first()) {
             bail!("--app {}: the image has no Java runtime (no release file with JAVA_VERSION)", app.display());
         }
         return Ok((Vec::new(), Vec::new()));
@@ -448,23 +465,26 @@ fn java_modules(
     let home = runtime.declared_in.trim_end_matches("release").trim_end_matches('/');
     let index = facts.meta.get(&format!("{home}/lib/modules"));
     let sizes = index.and_then(|i| jimage::module_sizes(i).ok()).unwrap_or_default();
-    let mut modules: Vec<JavaModule> = runtime
-        .source
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|m| JavaModule {
-            name: m.to_string(),
-            bytes: sizes.get(m).copied().unwrap_or(0),
-            used: opts.app.as_ref().map(|a| a.needed.contains(m)),
+    let present: BTreeSet<&str> = runtime.source.as_deref().unwrap_or("").split_whitespace().collect();
+    let kept = opts.app.as_ref().map(|a| java_modules::kept_in(&a.kept, &a.requires, &present)).unwrap_or_default();
+    let mut modules: Vec<JavaModule> = present
+        .iter()
+        .map(|&m| {
+            let used = opts.app.as_ref().map(|a| a.needed.contains(m));
+            JavaModule {
+                name: m.to_string(),
+                bytes: sizes.get(m).copied().unwrap_or(0),
+                used,
+                kept: kept.get(m).filter(|_| used == Some(false)).cloned(),
+            }
         })
         .collect();
     modules.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
     let mut recs = Vec::new();
     if let Some(app) = &opts.app {
         let needed = &app.needed;
-        let apps = app.jars.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
-        let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false)).collect();
+        let apps = app.apps.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(", ");
+        let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false) && m.kept.is_none()).collect();
         if !unused.is_empty() {
             recs.push(Recommendation {
                 id: "LUCID-SIZE-011".into(),
@@ -475,12 +495,13 @@ fn java_modules(
                     .iter()
                     .map(|m| format!("{} ({})", m.name, crate::spec::format_size(m.bytes)))
                     .collect(),
-                how: "leave them out of java.modules in the spec (jlink --add-modules), after checking nothing \
-                      loads them by reflection or ServiceLoader"
+                how: "leave them out of java.modules of a runtime made for this application (jlink \
+                      --add-modules) once it has run in the image: service providers, reflection targets and what \
+                      the jars declare are kept, what it loads by name is not seen; a base image keeps the minimum \
+                      set (LUCID-JAVA-002, docs/java-modules.md)"
                     .into(),
             });
         }
-        let present: BTreeSet<&str> = modules.iter().map(|m| m.name.as_str()).collect();
         let missing: Vec<String> = needed.iter().filter(|m| !present.contains(m.as_str())).cloned().collect();
         if !missing.is_empty() {
             recs.push(Recommendation {

@@ -75,7 +75,7 @@ pub fn wanted(path: &str) -> bool {
     let base = path.rsplit('/').next().unwrap_or(path);
     let parent = path.rsplit('/').nth(1).unwrap_or("");
     (parent.ends_with(".dist-info") && matches!(base, "METADATA" | "RECORD" | "entry_points.txt"))
-        || (base == "release" && path.split('/').count() <= 6)
+        || super::java_modules::is_release_path(path)
 }
 
 /// Reads every owner declared by the metadata files in `meta` (path -> content).

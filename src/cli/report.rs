@@ -9,19 +9,18 @@ use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
 use lucid::verify::app::AppKind;
 
-use super::EXIT_UNREADABLE;
-
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   lucid report oci:out/lucid-python-base:latest
   lucid report docker-archive:out/lucid-python-base.tar docker-daemon:lucid-python-build:latest --format markdown
   lucid report oci:out/lucid-python-base --format html -o report.html
   lucid report docker-daemon:myservice:latest --format json | jq '.[0].recommendations'
-  lucid report oci:out/lucid-java-base --app build/libs/service.jar   # Java modules it does not use
+  lucid report oci:out/lucid-java-base --app build/libs/   # Java modules the service's jars do not use
   lucid report oci:out/lucid-python-base --app wheels/   # do they fit (verify --app's checks)
 
 Exit codes: 0 every image within its budget and every --app fits; 1 some image over budget or some
---app finding failed; 2 an image or an --app could not be read; 3 an --app PATH that is no application.
+--app finding failed; 2 an image or an --app could not be read; 3 usage or configuration (an --app
+PATH that is no application, or a Java --app on a machine without a JDK).
 Package bytes come from the file lists the image carries (status.d/<pkg>.md5sums); for images that
 carry none, from the .deb files of --lock (default: the spec's lock) in the download cache.")]
 pub struct Args {
@@ -36,10 +35,12 @@ pub struct Args {
     /// Size budget (uncompressed file content), e.g. 100MB; overrides the spec's.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
-    /// An application (repeatable). A jar: `jdeps` (from a JDK 17 on this machine) says which
-    /// modules it needs, and the report names the runtime's modules it does not use (with the
-    /// bytes they cost) and those it needs but the runtime lacks. A wheel, a directory of wheels
-    /// or a site-packages: the findings of `lucid verify --app` (tags, libraries, symbol versions).
+    /// An application (repeatable). A jar, a war or a folder of jars, with the nested jars of fat
+    /// jars and wars: `jdeps` (from a JDK 17 on this machine) says which modules they need; the
+    /// report names the runtime's modules they do not use (with the bytes they cost), except those
+    /// kept for what jdeps cannot see (docs/java-modules.md), and those they need but the runtime
+    /// lacks. A wheel, a directory of wheels or a site-packages: the findings of `lucid verify
+    /// --app` (tags, libraries, symbol versions); a Java application gets those findings too.
     #[arg(long, value_name = "PATH")]
     pub app: Vec<PathBuf>,
     #[command(flatten)]
@@ -52,8 +53,10 @@ pub fn run(args: Args) -> Result<i32> {
     let mut jars = Vec::new();
     for path in &args.app {
         match lucid::verify::app::kind(path) {
-            Ok(AppKind::Java) => jars.push(path.clone()),
-            // Java paths join app_checks when src/verify/app/java.rs has its checks.
+            Ok(AppKind::Java) => {
+                jars.push(path.clone());
+                opts.app_checks.push(path.clone());
+            }
             Ok(AppKind::Python) => opts.app_checks.push(path.clone()),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -66,7 +69,7 @@ pub fn run(args: Args) -> Result<i32> {
             Ok(app) => opts.app = Some(app),
             Err(e) => {
                 eprintln!("error: {e:#}");
-                return Ok(EXIT_UNREADABLE);
+                return Ok(lucid::verify::app::exit_code(&e));
             }
         }
     }

@@ -20,10 +20,12 @@ use super::EXIT_UNREADABLE;
   lucid verify oci:out/lucid-python-base:latest --dockerfile infrastructure/containers/base/Dockerfile.python-base
   lucid verify oci:out/lucid-python-base:latest --app wheels/ --app app-1.0-py3-none-any.whl
   lucid verify docker-archive:out/lucid-python-base.tar --app site/   # pip install --target site
+  lucid verify oci:out/lucid-java-base:latest --app build/libs/      # a service's jars (jdeps of a host JDK)
   lucid verify --list-checks
 
 Exit codes: 0 all checks at or above --fail-on passed; 1 some failed;
-2 an image or an --app could not be read; 3 an --app PATH that is no application.
+2 an image or an --app could not be read; 3 usage or configuration (an --app PATH that is no
+application, or a Java --app on a machine without a JDK).
 Ignores: --ignore ID, and one ID per line in .lucidignore (or --ignore-file).")]
 pub struct Args {
     /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
@@ -36,7 +38,9 @@ pub struct Args {
     /// An application that must fit every image, checked statically (repeatable): a wheel, a
     /// directory of wheels, or a site-packages (`pip install --target`): its wheel tags against
     /// the image's CPython, architecture and glibc, and every library and symbol version its ELF
-    /// files need against the image's libraries. A jar or a directory of jars: Java.
+    /// files need against the image's libraries. A jar, a war or a folder of jars (Spring Boot's
+    /// BOOT-INF/lib included): the modules jdeps says they need against the runtime's, and their
+    /// class file versions against its Java version.
     #[arg(long, value_name = "PATH")]
     pub app: Vec<PathBuf>,
     /// Print the check catalogue and exit.
@@ -151,6 +155,13 @@ pub fn run(args: Args) -> Result<i32> {
         policy.required_labels = args.require_label.clone();
     }
     policy.source.registry = args.registry.auth();
+    // The jars are read (and a JDK looked for) before any image is.
+    for path in args.app.iter().filter(|p| matches!(verify::app::kind(p), Ok(verify::app::AppKind::Java))) {
+        if let Err(e) = verify::app::java::preflight(path) {
+            eprintln!("error: {e:#}");
+            return Ok(verify::app::exit_code(&e));
+        }
+    }
     let mut rep = match verify::verify_all(&args.images, &policy) {
         Ok(r) => r,
         Err(e) => {

@@ -49,6 +49,10 @@ impl Severity {
     }
 }
 
+/// The fact key of a sentence shown as an information line of its own (what an analysis could
+/// not see), not in the facts line.
+pub const NOTE: &str = "note";
+
 /// What became of a check on one subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +125,7 @@ pub struct Report {
     pub subjects: Vec<String>,
     pub findings: Vec<Finding>,
     /// Facts worth showing beside the findings (sizes, layers), per subject: `(subject, key, value)`.
+    /// Those keyed [`NOTE`] are sentences for the reader, each shown on its own line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub facts: Vec<(String, String, String)>,
 }

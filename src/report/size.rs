@@ -172,6 +172,14 @@ fn text(images: &[ImageAnalysis]) -> String {
         }
         if !a.java_modules.is_empty() {
             out.push_str(&format!("  java modules ({}): {}\n", a.java_modules.len(), java_modules_line(a)));
+            for m in &a.java_modules {
+                if let Some(why) = &m.kept {
+                    out.push_str(&format!("    {} kept: {why}\n", m.name));
+                }
+            }
+        }
+        if let Some(note) = &a.java_note {
+            out.push_str(&format!("  info: {note}\n"));
         }
         if !a.unstripped.is_empty() {
             let s: u64 = a.unstripped.iter().map(|u| u.strippable).sum();
@@ -226,7 +234,11 @@ fn java_modules_line(a: &ImageAnalysis) -> String {
     a.java_modules
         .iter()
         .map(|m| {
-            let unused = if m.used == Some(false) { " (unused)" } else { "" };
+            let unused = match (m.used, &m.kept) {
+                (Some(false), Some(_)) => " (unused, kept)",
+                (Some(false), None) => " (unused)",
+                _ => "",
+            };
             format!("{} {}{unused}", m.name, fmt(m.bytes))
         })
         .collect::<Vec<_>>()
@@ -312,6 +324,17 @@ pub fn markdown(images: &[ImageAnalysis]) -> String {
         out.push_str(&md_table(&pk));
         if !a.java_modules.is_empty() {
             out.push_str(&format!("\n**Java modules** ({}): {}\n", a.java_modules.len(), java_modules_line(a)));
+            for m in &a.java_modules {
+                if let Some(why) = &m.kept {
+                    out.push_str(&format!("\n- `{}` kept: {}", m.name, cell(why)));
+                }
+            }
+            if a.java_modules.iter().any(|m| m.kept.is_some()) {
+                out.push('\n');
+            }
+        }
+        if let Some(note) = &a.java_note {
+            out.push_str(&format!("\n*Info:* {}\n", cell(note)));
         }
         if !a.recommendations.is_empty() {
             out.push_str("\n**Recommendations** (computed from the content)\n\n");

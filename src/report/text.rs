@@ -1,6 +1,6 @@
 //! The default, human renderer: per subject, its facts and a table of findings, then a summary.
 
-use super::{Finding, Report, Status};
+use super::{Finding, NOTE, Report, Status};
 
 /// The column the first location is shown in; longer lists say how many more.
 fn where_(f: &Finding) -> String {
@@ -39,10 +39,14 @@ pub fn render(report: &Report, verbose: bool) -> String {
     for subject in &report.subjects {
         out.push_str(subject);
         out.push('\n');
-        let facts: Vec<String> =
-            report.facts.iter().filter(|(s, _, _)| s == subject).map(|(_, k, v)| format!("{k} {v}")).collect();
+        let (notes, facts): (Vec<_>, Vec<_>) =
+            report.facts.iter().filter(|(s, _, _)| s == subject).partition(|(_, k, _)| k == NOTE);
+        let facts: Vec<String> = facts.iter().map(|(_, k, v)| format!("{k} {v}")).collect();
         if !facts.is_empty() {
             out.push_str(&format!("  {}\n", facts.join(", ")));
+        }
+        for (_, _, note) in notes {
+            out.push_str(&format!("  info: {note}\n"));
         }
         let mut rows = vec![vec!["".into(), "ID".into(), "SEVERITY".into(), "CHECK".into(), "DETAIL".into()]];
         for f in report.findings.iter().filter(|f| &f.subject == subject) {

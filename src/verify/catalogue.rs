@@ -24,6 +24,7 @@ const META: &str = "Security Validation: check security labels (docker inspect)"
 const TESTS: &str = "5. Test base image builds (python/java --version, pip/javac for build stages)";
 const APP: &str =
     "5. Test base image builds: Python/Java base image functionality (the application's native code loads)";
+const JAVA: &str = "2/5. Java base image: minimal runtime dependencies that still run the services built on it";
 
 use Severity::{Error, Info, Warning};
 
@@ -276,6 +277,39 @@ pub const CHECKS: &[Check] = &[
         severity: Info,
         seed_action: APP,
         remediation: "nothing to do: another wheel of the same project fits this platform",
+    },
+    Check {
+        id: "LUCID-JAVA-002",
+        title: "The Java runtime has the minimum module set (java.beans, JMX, JDBC, EC crypto, Unsafe...)",
+        severity: Error,
+        seed_action: JAVA,
+        remediation: "add the missing modules to java.modules (modules:) in build-args.yml; the set and why each is in \
+                      it: docs/java-modules.md",
+    },
+    // The application checks (`--app`): LUCID-APP-101 and up are Java's.
+    Check {
+        id: "LUCID-APP-101",
+        title: "The Java runtime has every module the application's jars need (jdeps)",
+        severity: Error,
+        seed_action: JAVA,
+        remediation: "add the named modules to java.modules (modules:) of the image in build-args.yml (jlink \
+                      --add-modules); without them the application fails with NoClassDefFoundError",
+    },
+    Check {
+        id: "LUCID-APP-102",
+        title: "No class of the application is compiled for a newer Java than the runtime's",
+        severity: Error,
+        seed_action: JAVA,
+        remediation: "compile with javac --release N for the runtime's N (maven.compiler.release, Gradle \
+                      options.release), or run the application on a runtime image of that Java version",
+    },
+    Check {
+        id: "LUCID-APP-103",
+        title: "What the jar analysis cannot see (reflection, Class.forName, JNI, command-line modules)",
+        severity: Info,
+        seed_action: JAVA,
+        remediation: "run the application in the image (lucid-java-base) in an integration test; add what it loads \
+                      by name to java.modules",
     },
 ];
 

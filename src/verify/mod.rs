@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::oci::source::{self, SourceImage, SourceOptions};
-use crate::report::{Finding, Report};
+use crate::report::{Finding, Report, Severity, Status};
 use crate::spec::{Spec, Stage, parse_size};
 use view::MergedView;
 
@@ -162,8 +162,15 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         findings.extend(checks::metadata(&subject));
         let host = app::Host::new(name.clone(), image, &fs, &libs);
         findings.extend(app::policy::check(&host));
+        findings.extend(app::java::runtime_modules(&host));
         for path in &policy.apps {
-            findings.extend(app::check(&host, path).with_context(|| format!("checking --app on {name}"))?);
+            let found = app::check(&host, path).with_context(|| format!("checking --app on {name}"))?;
+            // What the application checks say for information is shown on a line of its own,
+            // read without --verbose.
+            for f in found.iter().filter(|f| f.severity == Severity::Info && f.status == Status::Pass) {
+                report.facts.push(fact(crate::report::NOTE, format!("{}: {}", f.id, f.message)));
+            }
+            findings.extend(found);
         }
         let mut run = engine.session(&src, image);
         findings.extend(runtime::checks(&subject, &mut run));

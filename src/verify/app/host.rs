@@ -47,12 +47,14 @@ fn library_name(path: &str) -> bool {
         && (tail.is_empty() || (tail.starts_with('.') && tail[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.')))
 }
 
-/// The loader configuration and release files the checks read.
+/// The loader configuration and release files the checks read, Java runtimes' `release` files
+/// among them.
 fn config_text(path: &str) -> bool {
     path == "etc/ld.so.conf"
         || path.starts_with("etc/ld.so.conf.d/")
         || path == "etc/os-release"
         || path == "usr/lib/os-release"
+        || crate::analyze::java_modules::is_release_path(path)
 }
 
 /// The observer that learns an image's libraries during the merge (see the module doc).
@@ -193,6 +195,11 @@ impl<'a> Host<'a> {
             env: &config.config.env,
             title: config.config.labels.get("org.opencontainers.image.title").map(String::as_str),
         }
+    }
+
+    /// The Java runtimes of the image, from their `release` files.
+    pub fn java_runtimes(&self) -> Vec<crate::analyze::java_modules::JavaRuntime> {
+        self.libs.texts.iter().filter_map(|(p, d)| crate::analyze::java_modules::parse_release(p, d)).collect()
     }
 
     /// The ELF machine of the platform.

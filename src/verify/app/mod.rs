@@ -29,7 +29,7 @@ use crate::report::Finding;
 /// What an `--app` PATH holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppKind {
-    /// A `.jar`, or a directory holding `.jar` files.
+    /// A `.jar` or `.war`, or a directory holding `.jar` files (at its top or further down).
     Java,
     /// A `.whl`, a directory of wheels, or a site-packages (`pip install --target`) directory.
     Python,
@@ -66,12 +66,12 @@ pub fn kind(path: &Path) -> Result<AppKind, AppPathError> {
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     let ext = |p: &Path, e: &str| p.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
     if meta.is_file() {
-        return if ext(path, "jar") {
+        return if ext(path, "jar") || ext(path, "war") {
             Ok(AppKind::Java)
         } else if ext(path, "whl") {
             Ok(AppKind::Python)
         } else {
-            Err(not_app("a file that is neither a .jar nor a .whl"))
+            Err(not_app("a file that is neither a .jar, a .war nor a .whl"))
         };
     }
     if !meta.is_dir() {
@@ -89,7 +89,9 @@ pub fn kind(path: &Path) -> Result<AppKind, AppPathError> {
         }
         (true, false) => Ok(AppKind::Java),
         (false, true) => Ok(AppKind::Python),
-        (false, false) => Err(not_app("a directory with no .jar, no .whl and no *.dist-info at its top level")),
+        // Jars in subfolders (`lib/`, an unpacked distribution): a Java application.
+        (false, false) if crate::analyze::jars::is_jar_app(path) => Ok(AppKind::Java),
+        (false, false) => Err(not_app("a directory with no .jar, no .whl and no *.dist-info")),
     }
 }
 
@@ -120,8 +122,11 @@ pub fn join_inside(base: &str, rel: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The exit code for an error of [`check`] or [`kind`]: 3 for a PATH that is no application,
-/// else 2 (input that cannot be read).
+/// The exit code for an error of [`check`] or [`kind`]: 3 for a PATH that is no application or
+/// a machine without the JDK jdeps needs (configuration), else 2 (input that cannot be read).
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|e| e.is::<crate::analyze::jdeps::NoJdk>()) {
+        return 3;
+    }
     err.chain().find_map(|e| e.downcast_ref::<AppPathError>()).map_or(2, AppPathError::exit_code)
 }
