@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use support::{docker, docker_ok, lucid, repo_root, require_docker, require_tool};
+use support::{docker, docker_ok, lucid, repo_root, require_docker, require_tool, spec_copy};
 
 const ARBITRARY_UID: &str = "1000650000:0";
 
@@ -154,21 +154,17 @@ fn trust_anchors_arbitrary_uids_and_the_whole_standard_library() {
 
     // The repository's spec, lock and requirements with the test CA added to `trust:`.
     let spec_dir = tmp.path().join("spec");
-    std::fs::create_dir(&spec_dir).unwrap();
-    let base = repo_root().join("infrastructure/containers/base");
-    for f in ["build-args.lock", "requirements.txt"] {
-        std::fs::copy(base.join(f), spec_dir.join(f)).unwrap();
-    }
-    let spec = std::fs::read_to_string(base.join("build-args.yml")).unwrap();
-    assert!(spec.contains("\ntrust: []\n"), "the spec's trust: line moved");
-    std::fs::write(spec_dir.join("build-args.yml"), spec.replace("\ntrust: []\n", "\ntrust: [test-ca.pem]\n")).unwrap();
+    let spec_path = spec_copy(&spec_dir, |spec| {
+        assert!(spec.contains("\ntrust: []\n"), "the spec's trust: line moved");
+        spec.replace("\ntrust: []\n", "\ntrust: [test-ca.pem]\n")
+    });
     std::fs::copy(pki.join("test-ca.pem"), spec_dir.join("test-ca.pem")).unwrap();
     let out = tmp.path().join("out");
     let build = lucid()
         .current_dir(repo_root())
         .args(["build", "lucid-python-base", "lucid-java-base", "lucid-python-build", "--platform", "linux/amd64"])
         .args(["-t", ":trust", "--load", "-f"])
-        .arg(spec_dir.join("build-args.yml"))
+        .arg(&spec_path)
         .arg("-o")
         .arg(&out)
         .output()

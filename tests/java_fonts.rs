@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{docker, lucid, repo_root, require_docker, require_tool};
+use support::{docker, lucid, repo_root, require_docker, require_tool, spec_copy};
 
 const FONTS: &str = r#"import java.awt.*; import java.awt.image.BufferedImage; import javax.imageio.ImageIO;
 import java.io.ByteArrayOutputStream;
@@ -41,15 +41,8 @@ fn documented_fonts_variant_draws_text_and_the_runtime_image_says_why_it_cannot(
     require_docker();
     require_tool("javac");
     let tmp = tempfile::tempdir().unwrap();
-    let spec_dir = tmp.path().join("spec");
-    std::fs::create_dir(&spec_dir).unwrap();
-    let base = repo_root().join("infrastructure/containers/base");
-    for f in ["build-args.lock", "requirements.txt"] {
-        std::fs::copy(base.join(f), spec_dir.join(f)).unwrap();
-    }
-    let spec = std::fs::read_to_string(base.join("build-args.yml")).unwrap();
-    let spec_path = spec_dir.join("build-args.yml");
-    std::fs::write(&spec_path, format!("{}\n{}", spec.trim_end(), documented_variant())).unwrap();
+    let spec_path =
+        spec_copy(&tmp.path().join("spec"), |spec| format!("{}\n{}", spec.trim_end(), documented_variant()));
     let step = |args: &[&str]| {
         let o = lucid().current_dir(repo_root()).args(args).arg("-f").arg(&spec_path).output().unwrap();
         assert!(

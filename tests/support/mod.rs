@@ -17,6 +17,20 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A copy of the repository's spec in `dir`, its lock and requirements beside it, with `edit`
+/// applied to the spec's text: a test's variant of the images. Returns the copy's path.
+pub fn spec_copy(dir: &std::path::Path, edit: impl FnOnce(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let base = repo_root().join("infrastructure/containers/base");
+    for f in ["build-args.lock", "requirements.txt"] {
+        std::fs::copy(base.join(f), dir.join(f)).unwrap();
+    }
+    let spec = std::fs::read_to_string(base.join("build-args.yml")).unwrap();
+    let path = dir.join("build-args.yml");
+    std::fs::write(&path, edit(spec)).unwrap();
+    path
+}
+
 /// Fails the test (never skips it) when a tool it needs is missing: CI installs them all.
 pub fn require_tool(tool: &str) {
     let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
