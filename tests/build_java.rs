@@ -179,12 +179,13 @@ fn java_images_build_load_and_run() {
 /// runtime lacks.
 fn report_app_modules(out: &Path, hello: &Path) {
     let image = format!("oci:{}:latest", out.join("lucid-java-base").display());
-    let report = |jar: &Path| -> serde_json::Value {
+    // Exit 0 when the jar fits, 1 when a module it needs is missing (verify --app's findings).
+    let report = |jar: &Path, code: i32| -> serde_json::Value {
         let o = lucid().args(["report", &image, "--format", "json", "--app"]).arg(jar).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(code), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0].clone()
     };
-    let r = report(hello);
+    let r = report(hello, 0);
     let modules = r["java_modules"].as_array().expect("java_modules");
     let bytes = |m: &serde_json::Value| m["bytes"].as_u64().unwrap();
     let base = modules.iter().find(|m| m["name"] == "java.base").expect("java.base listed");
@@ -221,7 +222,10 @@ fn report_app_modules(out: &Path, hello: &Path) {
         let ok = std::process::Command::new(cmd[0]).current_dir(dir.path()).args(&cmd[1..]).status().unwrap();
         assert!(ok.success(), "{cmd:?}");
     }
-    let r = report(&dir.path().join("desk.jar"));
+    let r = report(&dir.path().join("desk.jar"), 1);
+    let failed = r["app_findings"].as_array().unwrap().iter().find(|f| f["id"] == "LUCID-APP-101").cloned();
+    let failed = failed.expect("LUCID-APP-101 in the report");
+    assert!(failed["status"] == "fail" && failed["message"].as_str().unwrap().contains("java.smartcardio"), "{failed}");
     let missing = r["recommendations"].as_array().unwrap().iter().find(|x| x["id"] == "LUCID-JAVA-001").cloned();
     let missing = missing.expect("LUCID-JAVA-001 for a jar that needs java.smartcardio");
     assert!(missing["examples"].as_array().unwrap().iter().any(|m| m == "java.smartcardio"), "{missing}");
