@@ -72,10 +72,10 @@ impl<'a> Reader<'a> {
     fn word(&self, off: u64) -> Option<u64> {
         self.uint(off, if self.wide { 8 } else { 4 })
     }
-    /// The NUL-terminated string at `off`.
+    /// The NUL-terminated string at `off`, at most [`MAX_NAME`] bytes (a longer one is corrupt).
     fn cstr(&self, off: u64) -> Option<String> {
         let rest = self.from(off)?;
-        let end = rest.iter().position(|&b| b == 0)?;
+        let end = rest.iter().take(MAX_NAME + 1).position(|&b| b == 0)?;
         Some(String::from_utf8_lossy(&rest[..end]).into_owned())
     }
 }
@@ -203,6 +203,11 @@ const VER_FLG_WEAK: u64 = 2;
 /// More program headers, dynamic entries or version records than any real object has: a hostile
 /// count stops here instead of looping for minutes.
 const MAX_RECORDS: u64 = 1 << 16;
+/// The longest name read (PATH_MAX): library names, paths and version names are short.
+const MAX_NAME: usize = 4096;
+/// All the names one object's dynamic facts may add up to (libstdc++'s are about 3 kB): many
+/// entries pointing at one long string must not multiply it into gigabytes.
+const MAX_NAME_BYTES: u64 = 1 << 20;
 
 /// The name of an ELF machine, as wheel tags spell architectures.
 pub fn machine_name(machine: u16) -> String {
@@ -443,8 +448,14 @@ pub fn dynamic_parts(parts: &[(u64, &[u8])]) -> Option<Dynamic> {
     let value = |tag: u64| table.value(tag);
     let strtab = to_offset(value(DT_STRTAB)?)?;
     let strsz = value(DT_STRSZ).unwrap_or(u64::MAX);
-    // Strings lie inside the string table: an offset past its size is corrupt, not a name.
-    let text = |off: u64| if off < strsz { r.cstr(strtab.checked_add(off)?) } else { None };
+    // Strings lie inside the string table: an offset past its size is corrupt, not a name. Their
+    // total is bounded (MAX_NAME_BYTES): past it, the object is taken as corrupt.
+    let budget = std::cell::Cell::new(MAX_NAME_BYTES);
+    let text = |off: u64| {
+        let name = if off < strsz { r.cstr(strtab.checked_add(off)?) } else { None }?;
+        budget.set(budget.get().checked_sub(name.len() as u64 + 1)?);
+        Some(name)
+    };
     let split = |v: String| v.split(':').filter(|p| !p.is_empty()).map(String::from).collect::<Vec<_>>();
     for &(tag, val) in entries {
         match tag {

@@ -205,10 +205,11 @@ fn read_jar(name: &str, path: &Path, mut extract: Option<&mut Extraction>) -> Re
             jar.native.push(printable(&entry));
         }
         if let Some((version, class)) = class_of(&entry) {
-            let mut head = [0u8; 8];
-            let mut data = zip.by_index(i).with_context(what)?;
-            let n = (&mut data).take(8).read(&mut head).with_context(what)?;
-            let Some(major) = major_of(&head[..n]) else { continue };
+            let mut head = Vec::with_capacity(8);
+            let data = zip.by_index(i).with_context(what)?;
+            // read_to_end, not one read: a deflate stream may hand out its first bytes in pieces.
+            data.take(8).read_to_end(&mut head).with_context(what)?;
+            let Some(major) = major_of(&head) else { continue };
             jar.classes += 1;
             let newer = |old: Option<&ClassVersion>| old.is_none_or(|c| major > c.major);
             match version {

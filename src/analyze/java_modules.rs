@@ -130,7 +130,7 @@ pub struct JavaRuntime {
 impl JavaRuntime {
     /// The newest class file major version it runs (Java 17: 61).
     pub fn class_major(&self) -> u32 {
-        self.feature + 44
+        self.feature.saturating_add(44)
     }
 }
 

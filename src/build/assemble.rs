@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::debian;
 use crate::fetch::{Fetcher, Want, join_url};
@@ -98,7 +98,14 @@ pub fn assemble_image(
             .iter()
             .map(|p| {
                 let file = spec.dir().join(p);
-                let data = std::fs::read(&file).with_context(|| format!("trust: cannot read {}", file.display()))?;
+                // Inside the spec's directory even through links: the spec names files beside it,
+                // never the host's (its keys, its own trust store).
+                let real =
+                    std::fs::canonicalize(&file).with_context(|| format!("trust: cannot read {}", file.display()))?;
+                if !std::fs::canonicalize(spec.dir()).is_ok_and(|dir| real.starts_with(dir)) {
+                    bail!("trust: {} leads outside the spec's directory ({})", file.display(), real.display());
+                }
+                let data = std::fs::read(&real).with_context(|| format!("trust: cannot read {}", file.display()))?;
                 Ok((file.display().to_string(), data))
             })
             .collect::<Result<Vec<_>>>()?;

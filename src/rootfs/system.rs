@@ -95,6 +95,16 @@ pub fn ca_certificates(tree: &Tree) -> Vec<(String, Arc<Vec<u8>>)> {
 /// naming the file, not a silently untrusted CA).
 pub fn add_trust_anchors(tree: &mut Tree, files: &[(String, Vec<u8>)]) -> Result<()> {
     for (name, data) in files {
+        // Only certificates go in: a combined PEM (certificate and key, as web servers take them)
+        // would put its private key into every image.
+        let text = String::from_utf8_lossy(data);
+        if let Some(label) = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
+            .find(|label| *label != "CERTIFICATE")
+        {
+            anyhow::bail!("trust: {name} holds a {label} block: give a file with CERTIFICATE blocks only");
+        }
         crate::java::truststore::anchors_from_pem(&[(name.clone(), data)]).context("trust")?;
         let stem = std::path::Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("anchor");
         let key = format!("{LOCAL_CA_DIR}/lucid/{stem}.crt");
@@ -202,6 +212,16 @@ pub fn add_dpkg_md5sums(tree: &mut Tree, packages: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trust_anchors_refuse_private_keys() {
+        let combined = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+                        -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+        let mut tree = Tree::new();
+        let err = add_trust_anchors(&mut tree, &[("corp.pem".into(), combined.as_bytes().to_vec())]).unwrap_err();
+        assert!(format!("{err:#}").contains("corp.pem holds a PRIVATE KEY block"), "{err:#}");
+        assert!(!tree.contains(&format!("{LOCAL_CA_DIR}/lucid/corp.crt")), "the key went into the tree");
+    }
 
     #[test]
     fn accounts_and_bundle() {

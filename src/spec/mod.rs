@@ -531,6 +531,10 @@ impl Spec {
         if !user.home.starts_with('/') {
             bail!("{}: user.home: must be an absolute path", path.display());
         }
+        // It becomes a JVM option of jlink runtimes (-Duser.home=...): one word, nothing to split.
+        if user.home.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'' || c == '\\') {
+            bail!("{}: user.home: {:?} must not hold white space, quotes or backslashes", path.display(), user.home);
+        }
         let mut trust = Vec::new();
         for t in &raw.trust {
             if t.value.is_empty() || Path::new(&t.value).is_absolute() || t.value.split('/').any(|c| c == "..") {

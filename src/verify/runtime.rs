@@ -303,9 +303,23 @@ fn interpreter(s: &Subject) -> Option<(Interpreter, String)> {
 
 const PY_UID: &str = "import os; print(os.getuid(), os.getgid())";
 
-/// Standard-library modules that exist only on Windows or macOS: never expected on Linux.
-pub const PYTHON_OTHER_PLATFORMS: &[&str] =
-    &["_msi", "_overlapped", "_scproxy", "_winapi", "msilib", "msvcrt", "nt", "winreg", "winsound"];
+/// Standard-library modules not imported by the check: those that exist only on Windows or
+/// macOS (never expected on Linux), and the jokes whose import acts (`antigravity` opens a web
+/// browser, `this` and `__phello__` print).
+pub const PYTHON_OTHER_PLATFORMS: &[&str] = &[
+    "_msi",
+    "_overlapped",
+    "_scproxy",
+    "_winapi",
+    "msilib",
+    "msvcrt",
+    "nt",
+    "winreg",
+    "winsound",
+    "antigravity",
+    "this",
+    "__phello__",
+];
 
 /// Standard-library modules a headless runtime image may leave out, each for a stated reason
 /// (docs/base-images.md): desktop GUI (Tk), terminal UI (curses, readline), the pip installer

@@ -24,6 +24,8 @@ use crate::verify::view::{Event, MergedView};
 const HEAD_LIMIT: u64 = 8 << 20;
 /// Loader configuration and os-release files are a few hundred bytes; more is refused.
 const TEXT_LIMIT: u64 = 64 << 10;
+/// All the configuration and release texts kept of one image.
+const TEXTS_LIMIT: u64 = 4 << 20;
 
 /// What one library file of the image is to the loader.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +65,8 @@ pub struct LibraryScan {
     /// Path -> (layer that wrote it, facts); checked against the merged tree at the end.
     libs: HashMap<String, (usize, LibFacts)>,
     texts: HashMap<String, (usize, Vec<u8>)>,
+    /// Bytes in `texts`, bounded by [`TEXTS_LIMIT`].
+    text_bytes: u64,
     buf: Vec<u8>,
 }
 
@@ -77,7 +81,10 @@ impl LibraryScan {
         if library_name(path) {
             let facts = elf::dynamic(data).map_or(LibFacts::NotLoadable, Self::elf_facts);
             self.libs.insert(path.to_string(), (layer, facts));
-        } else if config_text(path) && data.len() as u64 <= TEXT_LIMIT {
+        } else if config_text(path) && data.len() as u64 <= TEXT_LIMIT && self.text_bytes < TEXTS_LIMIT {
+            // Past TEXTS_LIMIT in all (a real image has a few kilobytes), further texts are not
+            // kept: an image of 400,000 small `release` files must not hold them all.
+            self.text_bytes += data.len() as u64;
             self.texts.insert(path.to_string(), (layer, data.to_vec()));
         }
     }
@@ -180,6 +187,7 @@ pub struct Host<'a> {
     pub env: &'a [String],
     /// The image's title label: the spec's image name, for fixes.
     pub title: Option<&'a str>,
+    conf_dirs: std::sync::OnceLock<Vec<String>>,
 }
 
 impl<'a> Host<'a> {
@@ -194,6 +202,7 @@ impl<'a> Host<'a> {
             libs,
             env: &config.config.env,
             title: config.config.labels.get("org.opencontainers.image.title").map(String::as_str),
+            conf_dirs: std::sync::OnceLock::new(),
         }
     }
 
@@ -252,16 +261,29 @@ impl<'a> Host<'a> {
             .collect()
     }
 
-    /// The directories `/etc/ld.so.conf` names (with its `include` globs), in order.
+    /// The directories `/etc/ld.so.conf` names (with its `include` globs), in order; worked out
+    /// once per image.
     pub fn conf_dirs(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        self.read_conf("etc/ld.so.conf", 0, &mut out);
-        out
+        self.conf_dirs
+            .get_or_init(|| {
+                let mut out = Vec::new();
+                self.read_conf("etc/ld.so.conf", 0, &mut std::collections::BTreeSet::new(), &mut out);
+                out
+            })
+            .clone()
     }
 
-    fn read_conf(&self, file: &str, depth: usize, out: &mut Vec<String>) {
+    /// Reads `file` and what it includes, each file once: a file including itself, or thousands
+    /// of includes of one file, cost one read each, not a read per path to them.
+    fn read_conf(
+        &self,
+        file: &str,
+        depth: usize,
+        seen: &mut std::collections::BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) {
         let Some(text) = self.libs.texts.get(file) else { return };
-        if depth > 8 {
+        if depth > 8 || !seen.insert(file.to_string()) {
             return;
         }
         for line in String::from_utf8_lossy(text).lines() {
@@ -284,7 +306,7 @@ impl<'a> Host<'a> {
                         .cloned()
                         .collect();
                     for f in files {
-                        self.read_conf(&f, depth + 1, out);
+                        self.read_conf(&f, depth + 1, seen, out);
                     }
                 }
             } else if !line.is_empty() && !line.starts_with("hwcap") {
@@ -453,7 +475,16 @@ pub(crate) mod testing {
     }
 
     pub(crate) fn host<'a>(fs: &'a MergedView, libs: &'a Libraries, arch: &str, env: &'a [String]) -> Host<'a> {
-        Host { name: "t".into(), platform: format!("linux/{arch}"), arch: arch.into(), fs, libs, env, title: None }
+        Host {
+            name: "t".into(),
+            platform: format!("linux/{arch}"),
+            arch: arch.into(),
+            fs,
+            libs,
+            env,
+            title: None,
+            conf_dirs: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -490,6 +521,28 @@ mod tests {
         assert!(matches!(host(&fs, &libs, "amd64", &[]).find("libutil.so.1"), Lookup::Found { .. }));
         assert_eq!(host(&fs, &libs, "arm64", &[]).find("libutil.so.1"), Lookup::Missing);
         assert_eq!(host(&fs, &libs, "amd64", &[]).find("libnope.so.1"), Lookup::Missing);
+    }
+
+    #[test]
+    fn include_loops_are_read_once() {
+        // A file including itself thousands of times, and two files including each other.
+        let selfish = "include /etc/ld.so.conf\n".repeat(2000) + "/opt/lib\n";
+        let conf: &[(&str, &[u8])] = &[
+            ("etc/ld.so.conf", selfish.as_bytes()),
+            ("etc/ld.so.conf.d/a.conf", b"include /etc/ld.so.conf.d/*.conf\n/a\n"),
+        ];
+        let (fs, libs) = image(conf, "opt/lib/libutil.so.1");
+        let started = std::time::Instant::now();
+        assert_eq!(host(&fs, &libs, "amd64", &[]).conf_dirs(), ["opt/lib"]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        let conf: &[(&str, &[u8])] = &[
+            ("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n"),
+            ("etc/ld.so.conf.d/a.conf", b"include /etc/ld.so.conf.d/*.conf\n/a\n"),
+            ("etc/ld.so.conf.d/b.conf", b"include /etc/ld.so.conf.d/*.conf\n/b\n"),
+        ];
+        let (fs, libs) = image(conf, "opt/lib/libutil.so.1");
+        // In place, as ldconfig reads them: a.conf includes b.conf before its own line.
+        assert_eq!(host(&fs, &libs, "amd64", &[]).conf_dirs(), ["b", "a"]);
     }
 
     #[test]

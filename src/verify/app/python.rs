@@ -143,6 +143,15 @@ fn distributions(path: &Path) -> Result<(Vec<Dist>, Option<PathBuf>)> {
             dists.push(Dist { project, shown: format!("{name} (in {})", path.display()), tags, wheel: None });
         }
     }
+    if dists.is_empty() {
+        // What `kind` took for Python holds nothing to check (a `.whl` directory, a linked
+        // `*.dist-info`): a usage error, never a pass that could not have failed.
+        return Err(super::AppPathError::NotAnApp {
+            path: path.to_path_buf(),
+            why: "no wheel file and no *.dist-info directory in it".into(),
+        }
+        .into());
+    }
     Ok((dists, installed.then(|| path.to_path_buf())))
 }
 
