@@ -221,20 +221,15 @@ fn trust_anchors_arbitrary_uids_and_the_whole_standard_library() {
     require_tool("javac");
     run(&classes, &["javac", "--release", "17", "Fetch.java", "HomeWrite.java"]);
     let volume = format!("{}:/app:ro", classes.display());
-    let java = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "-v",
-        &volume,
-        "lucid-java-base:trust",
-        "java",
-        "-cp",
-        "/app",
-        "Fetch",
-        &url,
-    ]);
+    // `java -cp /app MAIN ARGS...` in lucid-java-base:trust, with `opts` for docker run.
+    let java_in = |opts: &[&str], main_and_args: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["-v", &volume, "lucid-java-base:trust", "java", "-cp", "/app"]);
+        args.extend_from_slice(main_and_args);
+        docker(&args)
+    };
+    let java = java_in(&["--network", "host"], &["Fetch", &url]);
     assert!(java.contains("java 200 served under the test CA"), "{java}");
     drop(server);
 
@@ -251,19 +246,7 @@ fn trust_anchors_arbitrary_uids_and_the_whole_standard_library() {
          open('in-workdir', 'w').write('ok'); print(os.environ['HOME'], os.getcwd(), p.read_text())",
     ]);
     assert!(py_home.contains("/home/nonroot /home/nonroot ok"), "{py_home}");
-    let java_home = docker(&[
-        "run",
-        "--rm",
-        "-u",
-        ARBITRARY_UID,
-        "-v",
-        &volume,
-        "lucid-java-base:trust",
-        "java",
-        "-cp",
-        "/app",
-        "HomeWrite",
-    ]);
+    let java_home = java_in(&["-u", ARBITRARY_UID], &["HomeWrite"]);
     assert!(java_home.contains("/home/nonroot /home/nonroot ok"), "{java_home}");
     // Another UID outside group 0 gets nothing of the home (0770).
     assert!(

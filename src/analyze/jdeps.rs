@@ -15,10 +15,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use super::jars::AppJars;
+use super::jars::{AppJars, Jar};
 use super::java_modules;
 
 /// No JDK tool on this machine: `--app` cannot be analysed (a configuration error).
@@ -187,6 +189,86 @@ fn host_modules() -> Result<BTreeSet<String>> {
     Ok(out.lines().filter_map(|l| l.split('@').next()).filter(|m| is_module_name(m)).map(String::from).collect())
 }
 
+/// Per jar (index), the classes jdeps found using one module.
+pub type UsesPerJar = BTreeMap<usize, Vec<Use>>;
+
+/// What one application's jars and jdeps said, kept for the process.
+pub struct Known {
+    /// The application's path, as given.
+    pub root: PathBuf,
+    /// The jars' facts (their `path`s are not kept valid: see [`Known::files`]).
+    pub jars: Vec<Jar>,
+    /// jdeps' modules per jar, per feature release asked.
+    modules: BTreeMap<u32, Vec<BTreeSet<String>>>,
+    /// jdeps' classes per jar that use a module, per feature release and module asked.
+    uses: BTreeMap<(u32, String), UsesPerJar>,
+    /// The jars on disk for jdeps, during one call.
+    files: Option<AppJars>,
+}
+
+impl Known {
+    /// The jars on disk, read again after an earlier call let them go (same order, same jars).
+    fn files(&mut self) -> Result<&AppJars> {
+        if self.files.is_none() {
+            self.files = Some(AppJars::open(&self.root)?);
+        }
+        Ok(self.files.as_ref().expect("just set"))
+    }
+
+    /// jdeps' modules per jar for `feature`, run once per application and feature release.
+    pub fn modules_per_jar(&mut self, feature: u32) -> Result<Vec<BTreeSet<String>>> {
+        if !self.modules.contains_key(&feature) {
+            let m = modules_per_jar(self.files()?, feature)?;
+            self.modules.insert(feature, m);
+        }
+        Ok(self.modules[&feature].clone())
+    }
+
+    /// The classes of the jars `which` that use `module` (jdeps -verbose:class), run once each.
+    pub fn uses_of(&mut self, which: &[usize], module: &str, feature: u32) -> Result<UsesPerJar> {
+        let key = (feature, module.to_string());
+        if !self.uses.contains_key(&key) {
+            let u = uses_of(self.files()?, which, module, feature)?;
+            self.uses.insert(key.clone(), u);
+        }
+        Ok(self.uses[&key].clone())
+    }
+}
+
+/// Applications by path and the time their root last changed.
+type Cache = BTreeMap<(PathBuf, Option<SystemTime>), Known>;
+
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
+}
+
+/// Runs `f` on what is known of the application at `path`, reading its jars first if need be;
+/// the files made for jdeps (nested jars extracted, modular jars without their descriptor) are
+/// removed when `f` returns. `lucid verify --app` and `lucid report --app` share it, so a run
+/// reads the jars and runs jdeps once per application and feature release.
+pub fn with_known<T>(path: &Path, f: impl FnOnce(&mut Known) -> Result<T>) -> Result<T> {
+    tool("jdeps")?;
+    let changed = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
+    let known = match cache.entry((path.to_path_buf(), changed)) {
+        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+        std::collections::btree_map::Entry::Vacant(v) => {
+            let files = AppJars::open(path)?;
+            v.insert(Known {
+                root: path.to_path_buf(),
+                jars: files.jars.clone(),
+                modules: BTreeMap::new(),
+                uses: BTreeMap::new(),
+                files: Some(files),
+            })
+        }
+    };
+    let out = f(known);
+    known.files = None;
+    out
+}
+
 /// `lucid report --app`: the applications' jars and what the runtime must keep for them. Found
 /// once per run (jdeps and the JVMs take seconds), then held against every image and platform
 /// analysed.
@@ -213,13 +295,15 @@ impl AppModules {
         let mut kept = BTreeMap::new();
         let mut jars = 0;
         for path in apps {
-            let app = AppJars::open(path)?;
-            let needed: BTreeSet<String> = modules_per_jar(&app, 17)?.into_iter().flatten().collect();
-            for (m, why) in java_modules::kept(&app.jars, &needed) {
+            let (needed, app_kept, n) = with_known(path, |app| {
+                let needed: BTreeSet<String> = app.modules_per_jar(17)?.into_iter().flatten().collect();
+                Ok((needed.clone(), java_modules::kept(&app.jars, &needed), app.jars.len()))
+            })?;
+            for (m, why) in app_kept {
                 kept.entry(m).or_insert(why);
             }
             direct.extend(needed);
-            jars += app.jars.len();
+            jars += n;
         }
         let host = host_modules()?;
         let roots: BTreeSet<String> = kept.keys().filter(|m| host.contains(*m)).cloned().collect();

@@ -11,101 +11,23 @@
 //! - LUCID-APP-103 (information): what this cannot see, said plainly.
 //!
 //! [`check`] runs once per image and platform with the same PATH; what the jars and jdeps said is
-//! kept for the process ([`Known`]), so the platforms of an index cost one read of the jars and
-//! one jdeps run per feature release. The files jdeps reads (nested jars extracted, modular jars
-//! without their descriptor) live only during a call, in a temporary directory removed after it.
+//! kept for the process ([`Known`], shared with `lucid report --app`'s module advice), so the
+//! platforms of an index cost one read of the jars and one jdeps run per feature release.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-use std::time::SystemTime;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use super::Host;
-use crate::analyze::jars::{AppJars, Jar};
+use crate::analyze::jars::Jar;
 use crate::analyze::java_modules::{self, JavaRuntime};
-use crate::analyze::jdeps::{self, Use};
+use crate::analyze::jdeps::{Known, Use, UsesPerJar, with_known};
 use crate::report::{Finding, Location, Status};
 use crate::verify::checks::finding;
 
-/// Per jar (index), the classes jdeps found using one module.
-type UsesPerJar = BTreeMap<usize, Vec<Use>>;
-
 /// Jars named in one finding before "and N more".
 const SHOWN: usize = 4;
-
-/// What one application's jars and jdeps said, kept for the process.
-struct Known {
-    root: PathBuf,
-    /// The jars' facts (their `path`s are not kept valid: see [`Known::files`]).
-    jars: Vec<Jar>,
-    /// jdeps' modules per jar, per feature release asked.
-    modules: BTreeMap<u32, Vec<BTreeSet<String>>>,
-    /// jdeps' classes per jar that use a module, per feature release and module asked.
-    uses: BTreeMap<(u32, String), UsesPerJar>,
-    /// The jars on disk for jdeps, during one call.
-    files: Option<AppJars>,
-}
-
-impl Known {
-    /// The jars on disk, read again after an earlier call let them go (same order, same jars).
-    fn files(&mut self) -> Result<&AppJars> {
-        if self.files.is_none() {
-            self.files = Some(AppJars::open(&self.root)?);
-        }
-        Ok(self.files.as_ref().expect("just set"))
-    }
-
-    fn modules_per_jar(&mut self, feature: u32) -> Result<Vec<BTreeSet<String>>> {
-        if !self.modules.contains_key(&feature) {
-            let m = jdeps::modules_per_jar(self.files()?, feature)?;
-            self.modules.insert(feature, m);
-        }
-        Ok(self.modules[&feature].clone())
-    }
-
-    fn uses_of(&mut self, which: &[usize], module: &str, feature: u32) -> Result<UsesPerJar> {
-        let key = (feature, module.to_string());
-        if !self.uses.contains_key(&key) {
-            let u = jdeps::uses_of(self.files()?, which, module, feature)?;
-            self.uses.insert(key.clone(), u);
-        }
-        Ok(self.uses[&key].clone())
-    }
-}
-
-/// Applications by path and the time their root last changed.
-type Cache = BTreeMap<(PathBuf, Option<SystemTime>), Known>;
-
-fn cache() -> &'static Mutex<Cache> {
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(Mutex::default)
-}
-
-/// Runs `f` on what is known of the application at `path`, reading its jars first if need be;
-/// the files made for jdeps are removed when `f` returns.
-fn with_known<T>(path: &Path, f: impl FnOnce(&mut Known) -> Result<T>) -> Result<T> {
-    jdeps::tool("jdeps")?;
-    let changed = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
-    let known = match cache.entry((path.to_path_buf(), changed)) {
-        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-        std::collections::btree_map::Entry::Vacant(v) => {
-            let files = AppJars::open(path)?;
-            v.insert(Known {
-                root: path.to_path_buf(),
-                jars: files.jars.clone(),
-                modules: BTreeMap::new(),
-                uses: BTreeMap::new(),
-                files: Some(files),
-            })
-        }
-    };
-    let out = f(known);
-    known.files = None;
-    out
-}
 
 /// Reads the application at `path` before any image is, so a missing JDK ([`jdeps::NoJdk`]) or
 /// an unreadable jar is said at once.
