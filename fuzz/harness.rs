@@ -155,9 +155,9 @@ pub fn release(data: &[u8]) {
 /// What `lucid report` reads inside image files: ELF headers and sections (unstripped, DT_NEEDED,
 /// SONAME) and a Java runtime's jimage index (bytes per module).
 pub fn binaries(data: &[u8]) {
-    let _ = lucid::analyze::elf::is_elf(data);
-    let _ = lucid::analyze::elf::parse(data);
-    let _ = lucid::analyze::elf::dynamic(data);
+    let _ = lucid::formats::elf::is_elf(data);
+    let _ = lucid::formats::elf::parse(data);
+    let _ = lucid::formats::elf::dynamic(data);
     let _ = lucid::analyze::jimage::index_size(data);
     let _ = lucid::analyze::jimage::module_sizes(data);
 }

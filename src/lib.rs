@@ -10,6 +10,7 @@ pub mod build;
 pub mod debian;
 pub mod dockerfile;
 pub mod fetch;
+pub mod formats;
 pub mod java;
 pub mod limits;
 pub mod lock;

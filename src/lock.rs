@@ -139,6 +139,41 @@ pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, S
     sha256_hex(s.as_bytes())
 }
 
+/// The file lists of Debian `packages` (name, version, architecture), read from the `.deb` files
+/// this lock pins in `cache`: for `lucid report` on images that keep no `md5sums` (the builder's
+/// own), so bytes can still be put on packages. Packages the lock or cache does not have are left
+/// out; a `.deb` that cannot be decoded is an error naming it.
+pub fn package_files(
+    lock: &Lock,
+    cache: &crate::fetch::Cache,
+    packages: &[(String, String, String)],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut sha: BTreeMap<(&str, &str, &str), &str> = BTreeMap::new();
+    for platforms in lock.images.values() {
+        for img in platforms.values() {
+            for p in &img.packages {
+                sha.insert((&p.name, &p.version, &p.architecture), &p.sha256);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (name, version, arch) in packages {
+        let Some(digest) = sha.get(&(name.as_str(), version.as_str(), arch.as_str())) else { continue };
+        let what = || format!("cannot list the files of {name} {version} (.deb {digest})");
+        let decoded = match crate::debian::deb::remembered(cache, digest) {
+            Some(d) => d,
+            None => {
+                let Some(deb) = cache.get(digest)? else { continue };
+                crate::debian::deb::decode_and_remember(&deb, digest, name, cache).with_context(what)?
+            }
+        };
+        let mut scratch = crate::rootfs::Tree::new();
+        let contents = crate::debian::deb::unpack_decoded(&decoded, name, &mut scratch).with_context(what)?;
+        out.insert(name.clone(), contents.paths);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

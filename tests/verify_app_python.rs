@@ -319,7 +319,7 @@ fn hostile_apps(image: &str, fits: &Path) {
 /// tables past the dynamic segment, and aarch64 builds have one text segment from offset 0.
 #[test]
 fn streamed_elf_reads_agree_with_whole_files() {
-    use lucid::analyze::elf;
+    use lucid::formats::elf;
     let (mut files, mut beyond_head) = (0, 0);
     for whl in std::fs::read_dir(fitting()).unwrap() {
         let whl = whl.unwrap().path();

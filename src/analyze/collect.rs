@@ -7,7 +7,8 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::{PathWaste, elf, jimage, owners};
+use super::{PathWaste, jimage, owners};
+use crate::formats::elf;
 use crate::oci::read::{EntryKind, ImageView};
 use crate::verify::app::LibraryScan;
 use crate::verify::view::{Event, MergedView, layer_number, merge_observed};

@@ -13,7 +13,6 @@
 
 mod collect;
 pub mod diff;
-pub mod elf;
 pub mod jars;
 pub mod java_modules;
 pub mod jdeps;
@@ -28,6 +27,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::formats::elf;
 use crate::oci::read::EntryKind;
 use crate::oci::source::{self, SourceImage, SourceOptions};
 use crate::spec::Spec;
@@ -38,6 +38,14 @@ pub use recommend::Recommendation;
 /// How many rows the "largest" lists keep.
 const TOP: usize = 25;
 
+/// Where the file lists of an image's Debian packages come from when the image keeps none: given
+/// `(name, version, architecture)` triples, the paths of each package it knows, by name.
+/// Packages it does not know are left out of the map. `lucid report` reads them from the lock's
+/// `.deb` files (`lock::package_files`); analysis itself reads only the image.
+pub trait PackageFiles: std::fmt::Debug + Send + Sync {
+    fn files(&self, packages: &[(String, String, String)]) -> Result<BTreeMap<String, Vec<String>>>;
+}
+
 /// What to analyse against.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -45,9 +53,9 @@ pub struct Options {
     pub max_size: Option<u64>,
     /// The spec whose budgets apply to images named like its images.
     pub spec: Option<Spec>,
-    /// A lucid lock whose `.deb` files (in the download cache) list package files for images
-    /// that do not list them themselves.
-    pub lock: Option<PathBuf>,
+    /// Lists the files of Debian packages for images that do not list them themselves (the
+    /// builder keeps no `md5sums`); the CLI reads them from a lock's `.deb` files.
+    pub package_files: Option<std::sync::Arc<dyn PackageFiles>>,
     pub source: SourceOptions,
     /// Application jars (`--app`) and the modules they need, checked against the image's Java
     /// runtime.
@@ -282,12 +290,11 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
     if !debs.is_empty() && debs.iter().any(|o| !o.files.is_empty()) {
         package_lists = ListSource::Image;
     } else if !debs.is_empty()
-        && let Some(lock) = &opts.lock
+        && let Some(lister) = &opts.package_files
     {
         let want: Vec<(String, String, String)> =
             debs.iter().map(|o| (o.name.clone(), o.version.clone(), o.arch.clone())).collect();
-        let cache = crate::fetch::Cache::from_env()?;
-        let lists = owners::lists_from_lock(lock, &cache, &want)?;
+        let lists = lister.files(&want)?;
         if !lists.is_empty() {
             package_lists = ListSource::Lock;
             for o in owners.iter_mut().filter(|o| o.kind == OwnerKind::Deb) {

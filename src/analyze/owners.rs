@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::debian::control;
@@ -319,41 +318,6 @@ pub fn spdx_id(name: &str) -> Option<&'static str> {
         "ibm-pibs" => "IBM-pibs",
         _ => return None,
     })
-}
-
-/// File lists for `packages` (name, version, arch) from the `.deb` files the lock at `lock_path`
-/// names, read from `cache`. Packages the lock or cache does not have are left out.
-pub fn lists_from_lock(
-    lock_path: &std::path::Path,
-    cache: &crate::fetch::Cache,
-    packages: &[(String, String, String)],
-) -> Result<BTreeMap<String, Vec<String>>> {
-    let Some(lock) = crate::lock::Lock::read(lock_path)? else { return Ok(BTreeMap::new()) };
-    let mut sha: BTreeMap<(&str, &str, &str), &str> = BTreeMap::new();
-    for platforms in lock.images.values() {
-        for img in platforms.values() {
-            for p in &img.packages {
-                sha.insert((&p.name, &p.version, &p.architecture), &p.sha256);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (name, version, arch) in packages {
-        let Some(digest) = sha.get(&(name.as_str(), version.as_str(), arch.as_str())) else { continue };
-        let decoded = match crate::debian::deb::remembered(cache, digest) {
-            Some(d) => d,
-            None => {
-                let Some(deb) = cache.get(digest)? else { continue };
-                crate::debian::deb::decode_and_remember(&deb, digest, name, cache)
-                    .with_context(|| format!("cannot list the files of {name} {version} (.deb {digest})"))?
-            }
-        };
-        let mut scratch = crate::rootfs::Tree::new();
-        let contents = crate::debian::deb::unpack_decoded(&decoded, name, &mut scratch)
-            .with_context(|| format!("cannot list the files of {name} {version} (.deb {digest})"))?;
-        out.insert(name.clone(), contents.paths);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

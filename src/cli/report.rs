@@ -1,6 +1,8 @@
 //! `lucid report`: sizes, layers, where the bytes are and what to do about them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 
@@ -111,9 +113,22 @@ impl ImageArgs {
             None => lucid::verify::load_spec_if_present(Path::new(super::DEFAULT_SPEC))?,
         };
         let lock = self.lock.clone().or_else(|| spec.as_ref().map(|s| s.lock_path())).filter(|p| p.exists());
-        let mut opts = Options { spec, lock, ..Options::default() };
+        let package_files = lock.map(|path| Arc::new(LockedDebs(path)) as Arc<dyn lucid::analyze::PackageFiles>);
+        let mut opts = Options { spec, package_files, ..Options::default() };
         opts.source.registry = self.registry.auth();
         Ok(opts)
+    }
+}
+
+/// Package file lists from the `.deb` files a lock pins, in the download cache; read only when an
+/// image keeps no lists of its own.
+#[derive(Debug)]
+struct LockedDebs(PathBuf);
+
+impl lucid::analyze::PackageFiles for LockedDebs {
+    fn files(&self, packages: &[(String, String, String)]) -> Result<BTreeMap<String, Vec<String>>> {
+        let Some(lock) = lucid::lock::Lock::read(&self.0)? else { return Ok(BTreeMap::new()) };
+        lucid::lock::package_files(&lock, &lucid::fetch::Cache::from_env()?, packages)
     }
 }
 

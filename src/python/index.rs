@@ -11,8 +11,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use super::requirements::Requirement;
-pub use super::tags::{Target, WheelName, parse_wheel_name};
 use crate::fetch::{Fetcher, Http, Want};
+pub use crate::formats::wheel::{Target, WheelName, parse_wheel_name};
 
 /// The PEP 503 "simple" root of the package index.
 ///

@@ -4,7 +4,6 @@
 pub mod compile;
 pub mod index;
 pub mod requirements;
-pub mod tags;
 pub mod wheel;
 
 pub use compile::{CompileStats, compile};

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::formats::wheel::normalize_name;
 use anyhow::{Result, bail};
 
 /// One pinned requirement.
@@ -133,24 +134,6 @@ fn strip_comment(line: &str) -> &str {
         }
     }
     line
-}
-
-/// PEP 503 normalization: runs of `-`, `_`, `.` become one `-`, lower case.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
 }
 
 fn valid_name(name: &str) -> bool {

@@ -88,7 +88,7 @@ fn install_inner(wheel: &[u8], filename: &str, site_packages: &str, tree: &mut T
     };
     let di_name = dist_info.trim_end_matches(".dist-info");
     let di_project = di_name.rsplit_once('-').map_or(di_name, |(n, _)| n);
-    if super::requirements::normalize_name(di_project) != wn.name {
+    if crate::formats::wheel::normalize_name(di_project) != wn.name {
         bail!("{dist_info} does not belong to {}", wn.name);
     }
     let data_dir = format!("{di_name}.data");

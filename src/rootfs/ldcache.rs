@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use globset::GlobBuilder;
 
 use super::tree::{Node, Tree};
-use crate::analyze::elf;
+use crate::formats::elf;
 use crate::limits::MAX_PATH_BYTES;
 use crate::spec::Platform;
 

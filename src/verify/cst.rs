@@ -95,25 +95,17 @@ pub struct FileContentTest {
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Every field may be left out (container-structure-test reads absent keys as empty).
+#[serde(rename_all = "camelCase", default)]
 pub struct MetadataTest {
-    #[serde(default)]
     pub env_vars: Vec<EnvVar>,
-    #[serde(default)]
     pub labels: Vec<EnvVar>,
-    #[serde(default)]
     pub exposed_ports: Vec<String>,
-    #[serde(default)]
     pub unexposed_ports: Vec<String>,
-    #[serde(default)]
     pub volumes: Vec<String>,
-    #[serde(default)]
     pub entrypoint: Option<Vec<String>>,
-    #[serde(default)]
     pub cmd: Option<Vec<String>>,
-    #[serde(default)]
     pub workdir: Option<String>,
-    #[serde(default)]
     pub user: Option<String>,
 }
 

@@ -14,7 +14,7 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 
-use crate::analyze::elf;
+use crate::formats::elf;
 use crate::oci::read::EntryKind;
 use crate::oci::source::SourceImage;
 use crate::verify::view::{Event, MergedView};

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::analyze::elf::{self, Dynamic};
+use crate::formats::elf::{self, Dynamic};
 use crate::report::{Finding, Location, Status};
 use crate::verify::checks::finding;
 
@@ -428,7 +428,7 @@ fn version_findings(host: &Host, app: &str, elfs: &[AppElf], r: &Resolution) -> 
 mod tests {
     use super::super::host::testing::{host, image};
     use super::*;
-    use crate::analyze::elf::VersionNeed;
+    use crate::formats::elf::VersionNeed;
 
     fn elf(rel: &str, machine: u16, soname: Option<&str>, needed: &[&str]) -> AppElf {
         let dynamic = Dynamic {

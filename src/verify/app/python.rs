@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::analyze::elf;
+use crate::formats::elf;
+use crate::formats::wheel::normalize_name;
+use crate::formats::wheel::{Target, WheelName, parse_wheel_name};
 use crate::limits::{max_entries, read_capped};
-use crate::python::requirements::normalize_name;
-use crate::python::tags::{Target, WheelName, parse_wheel_name};
 use crate::report::{Finding, Status};
 use crate::verify::checks::finding;
 

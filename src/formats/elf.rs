@@ -29,11 +29,23 @@ pub struct ElfInfo {
     pub dynamic: bool,
 }
 
+/// The dynamic section tags (`DT_*`) this reader uses.
+mod dt {
+    pub const NULL: u64 = 0;
+    pub const NEEDED: u64 = 1;
+    pub const SONAME: u64 = 14;
+    pub const STRTAB: u64 = 5;
+    pub const STRSZ: u64 = 10;
+    pub const RPATH: u64 = 15;
+    pub const RUNPATH: u64 = 29;
+    pub const VERDEF: u64 = 0x6fff_fffc;
+    pub const VERDEFNUM: u64 = 0x6fff_fffd;
+    pub const VERNEED: u64 = 0x6fff_fffe;
+    pub const VERNEEDNUM: u64 = 0x6fff_ffff;
+}
+
 const SHT_SYMTAB: u32 = 2;
 const SHT_NOBITS: u32 = 8;
-const DT_NULL: u64 = 0;
-const DT_NEEDED: u64 = 1;
-const DT_SONAME: u64 = 14;
 
 /// Whether `head` starts like an ELF file.
 pub fn is_elf(head: &[u8]) -> bool {
@@ -190,14 +202,6 @@ pub struct VersionNeed {
 
 const PT_LOAD: u64 = 1;
 const PT_DYNAMIC: u64 = 2;
-const DT_STRTAB: u64 = 5;
-const DT_STRSZ: u64 = 10;
-const DT_RPATH: u64 = 15;
-const DT_RUNPATH: u64 = 29;
-const DT_VERDEF: u64 = 0x6fff_fffc;
-const DT_VERDEFNUM: u64 = 0x6fff_fffd;
-const DT_VERNEED: u64 = 0x6fff_fffe;
-const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
 const VER_FLG_BASE: u64 = 1;
 const VER_FLG_WEAK: u64 = 2;
 /// More program headers, dynamic entries or version records than any real object has: a hostile
@@ -370,7 +374,7 @@ impl DynamicTable {
         for k in 0..(dyn_size / entsize).min(MAX_RECORDS) {
             let at = dyn_off.checked_add(k * entsize)?;
             let (tag, val) = (r.word(at)?, r.word(at.checked_add(entsize / 2)?)?);
-            if tag == DT_NULL {
+            if tag == dt::NULL {
                 break;
             }
             entries.push((tag, val));
@@ -394,10 +398,10 @@ impl DynamicTable {
     /// sections' length bounded by `window` (their size is not in the dynamic section).
     fn tables(&self, window: u64) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
-        if let Some(at) = self.value(DT_STRTAB).and_then(|a| self.to_offset(a)) {
-            out.push((at, self.value(DT_STRSZ).unwrap_or(window).min(window)));
+        if let Some(at) = self.value(dt::STRTAB).and_then(|a| self.to_offset(a)) {
+            out.push((at, self.value(dt::STRSZ).unwrap_or(window).min(window)));
         }
-        for tag in [DT_VERNEED, DT_VERDEF] {
+        for tag in [dt::VERNEED, dt::VERDEF] {
             if let Some(at) = self.value(tag).and_then(|a| self.to_offset(a)) {
                 out.push((at, TABLE_WINDOW.min(window)));
             }
@@ -446,8 +450,8 @@ pub fn dynamic_parts(parts: &[(u64, &[u8])]) -> Option<Dynamic> {
     let Some(table) = DynamicTable::read(&r)? else { return Some(out) };
     let (entries, to_offset) = (&table.entries, |addr| table.to_offset(addr));
     let value = |tag: u64| table.value(tag);
-    let strtab = to_offset(value(DT_STRTAB)?)?;
-    let strsz = value(DT_STRSZ).unwrap_or(u64::MAX);
+    let strtab = to_offset(value(dt::STRTAB)?)?;
+    let strsz = value(dt::STRSZ).unwrap_or(u64::MAX);
     // Strings lie inside the string table: an offset past its size is corrupt, not a name. Their
     // total is bounded (MAX_NAME_BYTES): past it, the object is taken as corrupt.
     let budget = std::cell::Cell::new(MAX_NAME_BYTES);
@@ -459,14 +463,14 @@ pub fn dynamic_parts(parts: &[(u64, &[u8])]) -> Option<Dynamic> {
     let split = |v: String| v.split(':').filter(|p| !p.is_empty()).map(String::from).collect::<Vec<_>>();
     for &(tag, val) in entries {
         match tag {
-            DT_NEEDED => out.needed.push(text(val)?),
-            DT_SONAME => out.soname = Some(text(val)?),
-            DT_RPATH => out.rpath.extend(split(text(val)?)),
-            DT_RUNPATH => out.runpath.extend(split(text(val)?)),
+            dt::NEEDED => out.needed.push(text(val)?),
+            dt::SONAME => out.soname = Some(text(val)?),
+            dt::RPATH => out.rpath.extend(split(text(val)?)),
+            dt::RUNPATH => out.runpath.extend(split(text(val)?)),
             _ => {}
         }
     }
-    if let (Some(at), Some(count)) = (value(DT_VERNEED), value(DT_VERNEEDNUM)) {
+    if let (Some(at), Some(count)) = (value(dt::VERNEED), value(dt::VERNEEDNUM)) {
         let mut at = to_offset(at)?;
         for _ in 0..count.min(MAX_RECORDS) {
             at.checked_add(16)?; // so the field offsets below cannot overflow
@@ -491,7 +495,7 @@ pub fn dynamic_parts(parts: &[(u64, &[u8])]) -> Option<Dynamic> {
             at = at.checked_add(next)?;
         }
     }
-    if let (Some(at), Some(count)) = (value(DT_VERDEF), value(DT_VERDEFNUM)) {
+    if let (Some(at), Some(count)) = (value(dt::VERDEF), value(dt::VERDEFNUM)) {
         let mut at = to_offset(at)?;
         for _ in 0..count.min(MAX_RECORDS) {
             at.checked_add(20)?;

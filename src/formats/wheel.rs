@@ -6,9 +6,25 @@
 
 use anyhow::{Result, bail};
 
-use super::requirements::normalize_name;
-
 /// The wheel platform spelling (`x86_64`, `aarch64`) of an OCI or Debian architecture.
+/// PEP 503 normalization: runs of `-`, `_`, `.` become one `-`, lower case.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
 pub fn wheel_machine(arch: &str) -> Result<&'static str> {
     Ok(match arch {
         "amd64" | "x86_64" => "x86_64",
