@@ -15,7 +15,6 @@
 //! `SOURCE_DATE_EPOCH`, so the same certificates always give the same bytes.
 
 use anyhow::{Context, Result, bail};
-use base64::Engine;
 use sha1::{Digest, Sha1};
 
 /// Where Debian's JVMs look for the store (their `lib/security/cacerts` links here).
@@ -42,7 +41,8 @@ pub fn anchors_from_pem(certs: &[(String, impl AsRef<[u8]>)]) -> Result<Vec<Anch
     for (path, data) in certs {
         let text = std::str::from_utf8(data.as_ref()).with_context(|| format!("{path}: not a PEM text file"))?;
         let stem = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".crt").to_ascii_lowercase();
-        let ders = pem_certificates(text).with_context(|| format!("{path}: malformed PEM certificate"))?;
+        let ders =
+            crate::formats::pem::certificates(text).with_context(|| format!("{path}: malformed PEM certificate"))?;
         if ders.is_empty() {
             bail!("{path}: no certificate in it");
         }
@@ -54,31 +54,6 @@ pub fn anchors_from_pem(certs: &[(String, impl AsRef<[u8]>)]) -> Result<Vec<Anch
     out.sort_by(|a, b| a.alias.cmp(&b.alias));
     if let Some(w) = out.windows(2).find(|w| w[0].alias == w[1].alias) {
         bail!("two CA certificates would share the trust store alias {:?}", w[0].alias);
-    }
-    Ok(out)
-}
-
-/// The DER bodies of the `CERTIFICATE` blocks in a PEM text.
-fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut body: Option<String> = None;
-    for line in text.lines().map(str::trim) {
-        match (&mut body, line) {
-            (None, "-----BEGIN CERTIFICATE-----") => body = Some(String::new()),
-            (Some(b), "-----END CERTIFICATE-----") => {
-                let der = base64::engine::general_purpose::STANDARD.decode(b.as_bytes()).context("bad base64")?;
-                if der.first() != Some(&0x30) {
-                    bail!("the certificate is not a DER SEQUENCE");
-                }
-                out.push(der);
-                body = None;
-            }
-            (Some(b), l) => b.push_str(l),
-            (None, _) => {}
-        }
-    }
-    if body.is_some() {
-        bail!("a BEGIN CERTIFICATE block has no END line");
     }
     Ok(out)
 }
@@ -125,6 +100,7 @@ pub fn jks(anchors: &[Anchor], epoch: i64) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     /// A PEM block around a tiny DER SEQUENCE standing in for a certificate (the store copies DER
     /// as it is; the JVM-side check is in tests/build_java.rs).

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 
 use super::ldcache::{self, LdCache};
 use super::tree::{Entry, Node, Origin, Tree};
+use crate::formats::pem;
 use crate::spec::{Platform, User};
 
 /// Root, the image user and nobody, with homes that their owners own. Login shells point at
@@ -97,15 +98,15 @@ pub fn add_trust_anchors(tree: &mut Tree, files: &[(String, Vec<u8>)]) -> Result
     for (name, data) in files {
         // Only certificates go in: a combined PEM (certificate and key, as web servers take them)
         // would put its private key into every image.
-        let text = String::from_utf8_lossy(data);
-        if let Some(label) = text
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
-            .find(|label| *label != "CERTIFICATE")
-        {
+        let text = std::str::from_utf8(data).with_context(|| format!("trust: {name} is not a PEM text file"))?;
+        if let Some(label) = pem::other_block(text) {
             anyhow::bail!("trust: {name} holds a {label} block: give a file with CERTIFICATE blocks only");
         }
-        crate::java::truststore::anchors_from_pem(&[(name.clone(), data)]).context("trust")?;
+        let certificates =
+            pem::certificates(text).with_context(|| format!("trust: {name}: malformed PEM certificate"))?;
+        if certificates.is_empty() {
+            anyhow::bail!("trust: {name}: no certificate in it");
+        }
         let stem = std::path::Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("anchor");
         let key = format!("{LOCAL_CA_DIR}/lucid/{stem}.crt");
         if tree.contains(&key) {
