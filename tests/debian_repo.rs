@@ -5,12 +5,13 @@ mod support;
 
 use lucid::debian::{self, Package};
 use lucid::fetch::{Cache, Fetcher, Want};
+use lucid::progress::Task;
 use lucid::rootfs::tree::{Node, Origin, Tree};
 use support::debrepo::{Hostile, TestPackage, TestRepo, now, pkg};
 
 fn fetcher() -> (tempfile::TempDir, Fetcher) {
     let dir = tempfile::tempdir().unwrap();
-    let f = Fetcher::new(Cache::open(dir.path()).unwrap(), false).unwrap();
+    let f = Fetcher::new(Cache::open(dir.path()).unwrap()).unwrap();
     (dir, f)
 }
 
@@ -70,7 +71,7 @@ fn load_resolve_fetch_extract() {
     assert_eq!(names, ["hello 1.0-1 bookworm", "libc6 2.36-9+deb12u10 bookworm-updates", "mawk 1.3.4 bookworm"]);
 
     let wants: Vec<Want> = closure.iter().map(want).collect();
-    let debs = f.fetch_all("packages", &wants).unwrap();
+    let debs = f.fetch_all("packages", &wants, &Task::silent()).unwrap();
     let mut tree = Tree::new();
     for (p, deb) in closure.iter().zip(&debs) {
         let c = debian::extract(deb, &p.name, &mut tree).unwrap();
@@ -98,7 +99,10 @@ fn tampered_deb_is_refused_naming_package_and_digest() {
     let e = format!("{:#}", f.fetch(&want(mawk), &|_| {}).unwrap_err());
     eprintln!("{e}");
     assert!(e.contains("mawk 1.3.4") && e.contains("SHA-256 mismatch") && e.contains(&mawk.sha256), "{e}");
-    let e = format!("{:#}", f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>()).unwrap_err());
+    let e = format!(
+        "{:#}",
+        f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>(), &Task::silent()).unwrap_err()
+    );
     assert!(e.contains("mawk"), "{e}");
 }
 
@@ -229,7 +233,7 @@ fn real_mirror_python_closure() {
 
     // Fetch and unpack the whole closure: real .debs exercise xz/zstd members, hard links and
     // long paths.
-    let debs = f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>()).unwrap();
+    let debs = f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>(), &Task::silent()).unwrap();
     let mut tree = Tree::new();
     for (p, deb) in closure.iter().zip(&debs) {
         debian::extract(deb, &p.name, &mut tree).unwrap();
