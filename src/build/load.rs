@@ -45,6 +45,8 @@ pub fn load(outputs: &mut [BuiltOutput], output: &std::path::Path, reporter: &Re
         return Err(NoEngine { host, from_env, cause, output: output.to_path_buf() }.into());
     }
     for out in outputs.iter_mut().filter(|o| o.platform == Platform::host()) {
+        let progress = reporter.task(super::scope(&out.image, &out.platform));
+        progress.step("Loading", out.archive.display());
         oci::engine::load(&out.archive)
             .with_context(|| format!("cannot load {} into the Docker engine at {host}", out.archive.display()))?;
         out.loaded = true;

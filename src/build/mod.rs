@@ -78,7 +78,8 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher, reporter: &Reporter) -> Result<Lo
     let mut wheel_cache: BTreeMap<(String, String), Vec<LockedWheel>> = BTreeMap::new();
     for platform in &spec.platforms {
         reporter.status("Resolving", format!("{} for {platform} from {} suite(s)", spec.path.display(), sources.len()));
-        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now())
+        let progress = reporter.task(format!("{} ({platform})", spec.path.display()));
+        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now(), &progress)
             .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
         epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
         let mut closures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
