@@ -15,7 +15,7 @@ mod outputs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::debian;
 use crate::fetch::Fetcher;
@@ -25,7 +25,7 @@ use crate::python;
 use crate::spec::{Platform, Spec, Stage};
 
 pub use assemble::{Assembled, assemble_image};
-pub use context::{Context as BuildContext, Target, scope};
+pub use context::{Context, Target, scope};
 pub use load::{NoEngine, load};
 pub use outputs::{BuiltOutput, PlatformImage, archive_path, image_for, write_outputs};
 
@@ -262,7 +262,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
     }
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked, reporter)?;
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
-    let ctx = BuildContext {
+    let ctx = Context {
         spec,
         lock: &lock,
         epoch: opts.source_date_epoch.unwrap_or(lock.source_date_epoch),
@@ -301,7 +301,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
 /// `assemble_for`, the host's first: one thread per platform (see `interpreters` for how they
 /// share the compiler), each reporting as `IMAGE (PLATFORM)`.
 fn assemble_all(
-    ctx: &BuildContext,
+    ctx: &Context,
     selected: &[String],
     assemble_for: &[Platform],
 ) -> Result<BTreeMap<(String, Platform), Assembled>> {
