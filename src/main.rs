@@ -46,11 +46,11 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    lucid::status::set_quiet(cli.quiet);
+    let reporter = cli::reporter(cli.quiet);
     let result = match cli.command {
-        Command::Build(a) => cli::build::run(a),
-        Command::Lock(a) => cli::lock::run(a),
-        Command::Push(a) => cli::push::run(a),
+        Command::Build(a) => cli::build::run(a, &reporter),
+        Command::Lock(a) => cli::lock::run(a, &reporter),
+        Command::Push(a) => cli::push::run(a, &reporter),
         Command::Verify(a) => cli::verify::run(a),
         Command::Lint(a) => cli::lint::run(a),
         Command::Cache(a) => cli::cache::run(a),

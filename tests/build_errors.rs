@@ -216,3 +216,45 @@ fn over_budget_fails_after_saying_so() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("1.00MB OVER"), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(stderr(&o).contains("over its budget of 1.00MB"), "{}", stderr(&o));
 }
+
+/// `--load` on a machine with no Docker engine (one socket path that does not exist, one loopback
+/// port where nothing listens): every image is still built and written, both its OCI layout and
+/// its docker-archive, then lucid says that nothing was loaded, why, and how to start an engine,
+/// and exits 3 (usage or configuration). Progress lines name their image and platform.
+#[test]
+fn load_without_an_engine_writes_every_image_then_says_nothing_was_loaded() {
+    use support::hermetic::{self, IMAGES};
+    let repo = hermetic::repo(256 << 10);
+    let p = hermetic::Project::new(&repo);
+    let cache = p.path("cache");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let missing_socket = format!("unix://{}", p.path("no-engine/docker.sock").display());
+    for (i, host) in [missing_socket, format!("tcp://127.0.0.1:{closed_port}")].iter().enumerate() {
+        let out = p.path(&format!("out-{i}"));
+        let o = p.build_cmd(&repo.url, &cache, &out, &[]).arg("--load").env("DOCKER_HOST", host).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "DOCKER_HOST={host}: {err}");
+        for image in IMAGES {
+            assert!(out.join(image).join("index.json").is_file(), "{image}: no OCI layout in {}: {err}", out.display());
+            assert!(out.join(format!("{image}.tar")).is_file(), "{image}: no docker-archive: {err}");
+            assert!(err.contains(&format!("  Assembling {image} (linux/amd64)")), "{image} unattributed: {err}");
+        }
+        let table = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            table.lines().filter(|l| IMAGES.iter().any(|i| l.starts_with(&format!("{i} ")))).count(),
+            4,
+            "{table}"
+        );
+        for needle in [
+            "error: nothing was loaded into Docker",
+            &format!("no engine answers at {host}"),
+            "dockerd",
+            "systemctl start docker",
+            "DOCKER_HOST",
+            &format!("written to {}", out.display()),
+        ] {
+            assert!(err.contains(needle), "DOCKER_HOST={host}: the message does not say {needle:?}:\n{err}");
+        }
+        assert!(!err.contains("Loaded"), "{err}");
+    }
+}

@@ -303,5 +303,5 @@ fn java_runtime_builds_are_reproducible() {
     assert_eq!(la[..2], lb[..2], "the system or jlink runtime layer differs between two builds");
     // Warm: the runtime (and its archive) from the jlink cache, so the very same image.
     let warm = dirs[2].path().join("out");
-    assert_eq!(build(&cache_a, &warm, "Cached jlink runtime"), first);
+    assert_eq!(build(&cache_a, &warm, "Cached lucid-java-base (linux/amd64): jlink runtime"), first);
 }

@@ -5,12 +5,13 @@ mod support;
 
 use lucid::debian::{self, Package};
 use lucid::fetch::{Cache, Fetcher, Want};
+use lucid::progress::Task;
 use lucid::rootfs::tree::{Node, Origin, Tree};
 use support::debrepo::{Hostile, TestPackage, TestRepo, now, pkg};
 
 fn fetcher() -> (tempfile::TempDir, Fetcher) {
     let dir = tempfile::tempdir().unwrap();
-    let f = Fetcher::new(Cache::open(dir.path()).unwrap(), false).unwrap();
+    let f = Fetcher::new(Cache::open(dir.path()).unwrap()).unwrap();
     (dir, f)
 }
 
@@ -55,7 +56,7 @@ fn suites() -> Vec<(&'static str, Vec<TestPackage>)> {
 
 fn load(repo: &TestRepo, f: &Fetcher) -> anyhow::Result<debian::Universe> {
     let sources = [repo.source("bookworm"), repo.source("bookworm-updates")];
-    debian::load(f, &sources, "amd64", &repo.keyring, now())
+    debian::load(f, &sources, "amd64", &repo.keyring, now(), &Task::silent())
 }
 
 #[test]
@@ -70,7 +71,7 @@ fn load_resolve_fetch_extract() {
     assert_eq!(names, ["hello 1.0-1 bookworm", "libc6 2.36-9+deb12u10 bookworm-updates", "mawk 1.3.4 bookworm"]);
 
     let wants: Vec<Want> = closure.iter().map(want).collect();
-    let debs = f.fetch_all("packages", &wants).unwrap();
+    let debs = f.fetch_all("packages", &wants, &Task::silent()).unwrap();
     let mut tree = Tree::new();
     for (p, deb) in closure.iter().zip(&debs) {
         let c = debian::extract(deb, &p.name, &mut tree).unwrap();
@@ -98,7 +99,10 @@ fn tampered_deb_is_refused_naming_package_and_digest() {
     let e = format!("{:#}", f.fetch(&want(mawk), &|_| {}).unwrap_err());
     eprintln!("{e}");
     assert!(e.contains("mawk 1.3.4") && e.contains("SHA-256 mismatch") && e.contains(&mawk.sha256), "{e}");
-    let e = format!("{:#}", f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>()).unwrap_err());
+    let e = format!(
+        "{:#}",
+        f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>(), &Task::silent()).unwrap_err()
+    );
     assert!(e.contains("mawk"), "{e}");
 }
 
@@ -159,7 +163,10 @@ fn unknown_package_and_wrong_suite() {
     // A mirror that serves bookworm's signed Release under another suite name is caught.
     std::fs::create_dir_all(repo.root.join("dists/trixie")).unwrap();
     std::fs::copy(repo.root.join("dists/bookworm/InRelease"), repo.root.join("dists/trixie/InRelease")).unwrap();
-    let e = format!("{:#}", debian::load(&f, &[repo.source("trixie")], "amd64", &repo.keyring, now()).unwrap_err());
+    let e = format!(
+        "{:#}",
+        debian::load(&f, &[repo.source("trixie")], "amd64", &repo.keyring, now(), &Task::silent()).unwrap_err()
+    );
     assert!(e.contains("signed for suite \"bookworm\"") && e.contains("trixie"), "{e}");
 }
 
@@ -199,7 +206,7 @@ fn real_mirror_python_closure() {
     let sources = debian::discover(&suites, None).unwrap();
     let (_dir, f) = fetcher();
     let keyring = std::path::Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
-    let u = debian::load(&f, &sources, "amd64", keyring, now()).unwrap();
+    let u = debian::load(&f, &sources, "amd64", keyring, now(), &Task::silent()).unwrap();
     assert!(u.len() > 50_000, "{} packages", u.len());
     let roots =
         s(&["python3.11-minimal", "libpython3.11-stdlib", "ca-certificates", "tzdata", "netbase", "media-types"]);
@@ -229,7 +236,7 @@ fn real_mirror_python_closure() {
 
     // Fetch and unpack the whole closure: real .debs exercise xz/zstd members, hard links and
     // long paths.
-    let debs = f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>()).unwrap();
+    let debs = f.fetch_all("packages", &closure.iter().map(want).collect::<Vec<_>>(), &Task::silent()).unwrap();
     let mut tree = Tree::new();
     for (p, deb) in closure.iter().zip(&debs) {
         debian::extract(deb, &p.name, &mut tree).unwrap();

@@ -2,6 +2,7 @@
 //! install a hash-pinned set, for both image architectures.
 
 use lucid::fetch::{Cache, Fetcher, Http};
+use lucid::progress::Task;
 use lucid::python::index::fetch_wheels;
 use lucid::python::{Target, index_url, install, parse, pick_wheels};
 use lucid::rootfs::{Origin, Tree};
@@ -48,10 +49,10 @@ fn pick_fetch_install_real_wheels() {
     assert!(amd.iter().filter(|p| p.name != "charset-normalizer").all(|p| p.filename.ends_with("py3-none-any.whl")));
 
     let cache_dir = tempfile::tempdir().unwrap();
-    let fetcher = Fetcher::new(Cache::open(cache_dir.path()).unwrap(), false).unwrap();
+    let fetcher = Fetcher::new(Cache::open(cache_dir.path()).unwrap()).unwrap();
     // ELF e_machine: 62 = x86-64, 183 = AArch64.
     for (pins, expected) in [(&amd, 62u16), (&arm, 183u16)] {
-        let blobs = fetch_wheels(&fetcher, pins).unwrap();
+        let blobs = fetch_wheels(&fetcher, pins, &Task::silent()).unwrap();
         let mut tree = Tree::new();
         for (pin, data) in pins.iter().zip(&blobs) {
             install(data, &pin.filename, SITE, &mut tree).unwrap();
@@ -76,7 +77,7 @@ fn pick_fetch_install_real_wheels() {
         assert_eq!(machine, expected, "{ext} is for the wrong machine");
     }
     // Cached: a second fetch does not need the network and gives the same bytes.
-    let again = fetch_wheels(&fetcher, &amd).unwrap();
+    let again = fetch_wheels(&fetcher, &amd, &Task::silent()).unwrap();
     assert_eq!(lucid::fetch::sha256_hex(&again[0]), amd[0].sha256);
 }
 

@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 
-use crate::debian;
-use crate::fetch::{Fetcher, Want, join_url};
 use std::sync::Arc;
 
+use crate::debian;
+use crate::fetch::{Want, join_url};
 use crate::java::{self, jlink};
-use crate::lock::{Lock, LockedPackage};
+use crate::lock::LockedPackage;
 use crate::python;
 use crate::rootfs::{self, Entry, Node, Origin, Tree, prune, system};
-use crate::spec::{Image, Java, JavaRuntime, Platform, Spec};
-use crate::status::status;
+use crate::spec::{Java, JavaRuntime, Platform};
 
+use super::context::Target;
 use super::interpreters::Interpreter;
 
 /// An image's content: the full tree, and the trees that successive layers add.
@@ -45,23 +45,11 @@ const DEBIAN_VERSION: &str = "12";
 /// The interpreter the Python images are built around.
 const PYTHON: &str = "python3.11";
 
-/// Builds `img` for `platform` from the lock, on top of `parent` (already assembled).
-#[allow(clippy::too_many_arguments)]
-pub fn assemble_image(
-    spec: &Spec,
-    img: &Image,
-    platform: &Platform,
-    lock: &Lock,
-    parent: Option<&Assembled>,
-    interpreter: Interpreter,
-    sources: &[debian::mirror::Source],
-    fetcher: &Fetcher,
-    epoch: i64,
-) -> Result<Assembled> {
-    let plat = platform.to_string();
-    let locked = lock.image(&img.name, &plat).with_context(|| {
-        format!("the lock {} has no entry for {} on {plat}; run `lucid lock`", spec.lock_path().display(), img.name)
-    })?;
+/// Builds the target's image for its platform from the lock, on top of `parent` (already
+/// assembled).
+pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Interpreter) -> Result<Assembled> {
+    let (spec, img, platform, fetcher) = (t.ctx.spec, t.image, t.platform, t.ctx.fetcher);
+    let locked = t.locked()?;
     let base = parent.map(|p| p.tree.clone()).unwrap_or_default();
     let mut tree = base.clone();
 
@@ -71,7 +59,7 @@ pub fn assemble_image(
         locked.packages.iter().map(|p| debian::deb::remembered(&fetcher.cache, &p.sha256)).collect();
     let missing: Vec<LockedPackage> =
         locked.packages.iter().zip(&decoded).filter(|(_, d)| d.is_none()).map(|(p, _)| p.clone()).collect();
-    let debs = fetch_debs(&missing, sources, fetcher, "packages")?;
+    let debs = fetch_debs(t, &missing, "packages")?;
     let mut fetched = debs.iter();
     for (pkg, slot) in locked.packages.iter().zip(decoded.iter_mut()) {
         if slot.is_none() {
@@ -132,12 +120,9 @@ pub fn assemble_image(
     }
     // After pruning: a pruned library must not be listed.
     let ld_cache = system::add_ld_cache(&mut tree, platform)?;
-    status(
-        "Indexed",
-        format!("{} shared libraries in /{} of {} ({plat})", ld_cache.entries.len(), rootfs::ldcache::PATH, img.name),
-    );
+    t.progress.step("Indexed", format!("{} shared libraries in /{}", ld_cache.entries.len(), rootfs::ldcache::PATH));
     for skipped in &ld_cache.skipped {
-        status("Skipped", format!("{} in /{}: {}", skipped.path, rootfs::ldcache::PATH, skipped.reason));
+        t.progress.note("Skipped", format!("{} in /{}: {}", skipped.path, rootfs::ldcache::PATH, skipped.reason));
     }
     let own_packages: Vec<String> = locked.packages.iter().map(|p| p.name.clone()).collect();
     system::add_dpkg_md5sums(&mut tree, &own_packages)?;
@@ -151,7 +136,7 @@ pub fn assemble_image(
 
     if let Some(py) = &img.python {
         if !locked.wheels.is_empty() {
-            install_wheels(&mut tree, locked, &py.site_packages, fetcher)?;
+            install_wheels(t, &mut tree, &py.site_packages)?;
             wheels.extend(locked.wheels.iter().map(|w| (w.name.clone(), w.version.clone())));
         }
         if py.compile && tree.contains(&format!("usr/bin/{PYTHON}")) {
@@ -166,7 +151,7 @@ pub fn assemble_image(
             let stats =
                 python::compile::compile_cached(&mut tree, &dirs, &py.compile_skip, &python_tree, Some(&fetcher.cache))
                     .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
-            status(
+            t.progress.step(
                 "Compiled",
                 format!(
                     "{} Python files to byte code ({} skipped, {}) in {:.1}s",
@@ -181,7 +166,7 @@ pub fn assemble_image(
 
     let mut env: BTreeMap<String, String> = parent.map(|p| p.env.clone()).unwrap_or_default();
     if let Some(j) = &img.java {
-        env.extend(add_java(&mut tree, spec, img, j, platform, lock, sources, fetcher, epoch)?);
+        env.extend(add_java(t, &mut tree, j)?);
     }
 
     // Layers: the system (packages and what the builder made), then what Python or Java added on
@@ -226,16 +211,11 @@ pub fn assemble_image(
 
 /// Fetches the locked `.deb` files (from the cache, or the source serving their suite), each
 /// verified against its recorded SHA-256; in the order of `packages`.
-fn fetch_debs(
-    packages: &[LockedPackage],
-    sources: &[debian::mirror::Source],
-    fetcher: &Fetcher,
-    what: &str,
-) -> Result<Vec<Arc<Vec<u8>>>> {
+fn fetch_debs(t: &Target, packages: &[LockedPackage], what: &str) -> Result<Vec<Arc<Vec<u8>>>> {
     let wants = packages
         .iter()
         .map(|p| {
-            let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
+            let source = t.ctx.sources.iter().find(|s| s.suite == p.suite).with_context(|| {
                 format!("package {} comes from suite {}, which no configured source serves", p.name, p.suite)
             })?;
             Ok(Want {
@@ -246,30 +226,21 @@ fn fetch_debs(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    fetcher.fetch_all(what, &wants)
+    t.ctx.fetcher.fetch_all(what, &wants, t.progress)
 }
 
 /// Adds the image's Java (see [`crate::java`]): a jlink runtime linked from the locked tools, or
 /// the JDK already unpacked from the image's packages; then the trust store, links and, when the
 /// spec asks, a CDS archive. Returns `JAVA_HOME` and `JAVA_VERSION` for the image config.
-#[allow(clippy::too_many_arguments)]
-fn add_java(
-    tree: &mut Tree,
-    spec: &Spec,
-    img: &Image,
-    java: &Java,
-    platform: &Platform,
-    lock: &Lock,
-    sources: &[debian::mirror::Source],
-    fetcher: &Fetcher,
-    epoch: i64,
-) -> Result<BTreeMap<String, String>> {
+fn add_java(t: &Target, tree: &mut Tree, java: &Java) -> Result<BTreeMap<String, String>> {
+    let (spec, img, platform, lock, fetcher) = (t.ctx.spec, t.image, t.platform, t.ctx.lock, t.ctx.fetcher);
+    let progress = t.progress;
     let host = Platform::host();
     let runs_here = platform.arch == host.arch;
     let home = match java.runtime {
         JavaRuntime::Jlink => {
             let home = java.jlink_home().to_string();
-            if crate::build::makes_jlink_runtime(spec, img).is_some() {
+            if spec.makes_jlink_runtime(img).is_some() {
                 let plat = platform.to_string();
                 let target_tools = &lock.image(&img.name, &plat).map(|l| l.tools.clone()).unwrap_or_default();
                 let host_tools = lock.image(&img.name, &host.to_string()).map(|l| l.tools.clone()).with_context(|| {
@@ -286,22 +257,23 @@ fn add_java(
                     .with_user_home(&spec.user.home);
                 let key = req.key(&host_tools, target_jdk);
                 let linked = jlink::link(&fetcher.cache, &req, &key, || {
-                    status("Unpacking", format!("{} ({} packages) to run jlink", java.jdk, host_tools.len()));
-                    let debs = fetch_debs(&host_tools, sources, fetcher, "tools")?;
+                    progress.step("Unpacking", format!("{} ({} packages) to run jlink", java.jdk, host_tools.len()));
+                    let debs = fetch_debs(t, &host_tools, "tools")?;
                     let host_jdk = jlink::Jdk::unpack(&java.jdk, &host_tools, &debs)?;
                     let target_jdk = if runs_here {
                         None
                     } else {
-                        let debs = fetch_debs(std::slice::from_ref(target_jdk), sources, fetcher, "jmods")?;
+                        let debs = fetch_debs(t, std::slice::from_ref(target_jdk), "jmods")?;
                         Some(jlink::Jdk::unpack(&java.jdk, std::slice::from_ref(target_jdk), &debs)?)
                     };
                     Ok((host_jdk, target_jdk))
                 })
                 .with_context(|| format!("cannot make the Java runtime of {} for {platform}", img.name))?;
                 if linked.cached {
-                    status("Cached", format!("jlink runtime {} ({} modules)", &linked.key[..12], req.modules.len()));
+                    progress
+                        .step("Cached", format!("jlink runtime {} ({} modules)", &linked.key[..12], req.modules.len()));
                 } else if linked.cds_dumps > 0 {
-                    status(
+                    progress.step(
                         "Linked",
                         format!(
                             "{} modules with jlink in {:.1}s, CDS archive {} in {:.1}s ({} dumps)",
@@ -313,7 +285,7 @@ fn add_java(
                         ),
                     );
                 } else {
-                    status(
+                    progress.step(
                         "Linked",
                         format!(
                             "{} modules with jlink in {:.1}s",
@@ -323,7 +295,7 @@ fn add_java(
                     );
                 }
                 if java.cds && !req.dumps_cds() {
-                    status("Skipped", format!("CDS archive: a {platform} JVM does not run on this {host} host"));
+                    progress.note("Skipped", format!("CDS archive: a {platform} JVM does not run on this {host} host"));
                 }
                 crate::java::place_runtime(tree, &linked.runtime, &home)?;
             }
@@ -333,12 +305,12 @@ fn add_java(
             let home = format!("/{}", jlink::find_home(tree, &java.jdk)?);
             let shipped = format!("{}/{}", home.trim_start_matches('/'), jlink::CDS_ARCHIVE);
             if java.cds && tree.contains(&shipped) {
-                status("Kept", format!("the CDS archive Debian ships in /{shipped}"));
+                progress.step("Kept", format!("the CDS archive Debian ships in /{shipped}"));
             } else if java.cds && runs_here {
                 let started = std::time::Instant::now();
                 let bytes = crate::java::cds_in_tree(tree, &home)
                     .with_context(|| format!("cannot dump the CDS archive of {}", img.name))?;
-                status(
+                progress.step(
                     "Dumped",
                     format!(
                         "CDS archive of {home}: {} in {:.1}s",
@@ -350,9 +322,9 @@ fn add_java(
             home
         }
     };
-    let done =
-        crate::java::finish(tree, &home, epoch).with_context(|| format!("cannot finish the Java of {}", img.name))?;
-    status("Trusted", format!("{} CA certificates in /{}", done.anchors, java::truststore::PATH));
+    let done = crate::java::finish(tree, &home, t.ctx.epoch)
+        .with_context(|| format!("cannot finish the Java of {}", img.name))?;
+    progress.step("Trusted", format!("{} CA certificates in /{}", done.anchors, java::truststore::PATH));
     let mut env = BTreeMap::new();
     env.insert("JAVA_HOME".to_string(), done.home);
     env.insert("JAVA_VERSION".to_string(), done.version);
@@ -361,12 +333,8 @@ fn add_java(
 
 /// Fetches the locked wheels (from the cache, or the package index by file name) and installs
 /// them into `site_packages`, which a `.pth` file puts on `sys.path`.
-fn install_wheels(
-    tree: &mut Tree,
-    locked: &crate::lock::ImageLock,
-    site_packages: &str,
-    fetcher: &Fetcher,
-) -> Result<()> {
+fn install_wheels(t: &Target, tree: &mut Tree, site_packages: &str) -> Result<()> {
+    let (locked, fetcher) = (t.locked()?, t.ctx.fetcher);
     let mut missing: BTreeMap<String, Vec<&crate::lock::LockedWheel>> = BTreeMap::new();
     for w in &locked.wheels {
         if fetcher.cache.get(&w.sha256)?.is_none() {
@@ -396,7 +364,7 @@ fn install_wheels(
             label: w.filename.clone(),
         })
         .collect();
-    let blobs = fetcher.fetch_all("wheels", &wants)?;
+    let blobs = fetcher.fetch_all("wheels", &wants, t.progress)?;
     let site = site_packages.trim_start_matches('/');
     for (w, data) in locked.wheels.iter().zip(&blobs) {
         python::wheel::install(data, &w.filename, site, tree)

@@ -1,26 +1,32 @@
-//! The build pipeline: spec -> resolve -> lock -> fetch -> assemble -> prune -> layers -> outputs.
+//! The build pipeline: spec -> resolve -> lock -> fetch -> assemble -> prune -> layers -> outputs
+//! -> (load).
 //!
 //! [`resolve`] turns the spec into a [`Lock`] (network: signed indices, package index). Everything
-//! after it reads only the lock, the verified cache and the spec, so a build from a lock is the
-//! same bit for bit wherever it runs.
+//! after it reads only the lock, the verified cache and the spec (a [`Context`]; one image on one
+//! platform is a [`Target`]), so a build from a lock is the same bit for bit wherever it runs.
+//! Progress goes to the [`Reporter`] the caller hands in, one task per image and platform.
 
 mod assemble;
+mod context;
 pub mod interpreters;
+mod load;
 mod outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::debian;
 use crate::fetch::Fetcher;
 use crate::lock::{ImageLock, Lock, LockedPackage, LockedWheel, inputs_digest};
+use crate::progress::Reporter;
 use crate::python;
-use crate::spec::{Image, JavaRuntime, Platform, Spec, Stage};
-use crate::status::status;
+use crate::spec::{Platform, Spec, Stage};
 
 pub use assemble::{Assembled, assemble_image};
+pub use context::{Context, Target, scope};
+pub use load::{NoEngine, load};
 pub use outputs::{BuiltOutput, PlatformImage, archive_path, image_for, write_outputs};
 
 /// What `lucid build` was asked for.
@@ -34,10 +40,10 @@ pub struct BuildOptions {
     /// `-t NAME[:TAG]`: replaces the spec's tags (and, with one image, its name).
     pub tags: Vec<String>,
     pub output: PathBuf,
+    /// The caller loads the outputs afterwards ([`load`]): the host's platform must be built.
     pub load: bool,
     /// Refuse to build when the lock is missing or no longer matches the spec.
     pub locked: bool,
-    pub progress: bool,
     /// `SOURCE_DATE_EPOCH`; `None` takes the lock's.
     pub source_date_epoch: Option<i64>,
 }
@@ -63,7 +69,7 @@ pub fn now() -> i64 {
 
 /// Resolves every image of the spec for every platform against the signed Debian indices and
 /// the package index: the network half of a build, whose result is the lock.
-pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
+pub fn resolve(spec: &Spec, fetcher: &Fetcher, reporter: &Reporter) -> Result<Lock> {
     let requirements = requirements_texts(spec)?;
     let keyring = &spec.keyring;
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
@@ -71,8 +77,9 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
     let mut epoch = 0i64;
     let mut wheel_cache: BTreeMap<(String, String), Vec<LockedWheel>> = BTreeMap::new();
     for platform in &spec.platforms {
-        status("Resolving", format!("{} for {platform} from {} suite(s)", spec.path.display(), sources.len()));
-        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now())
+        reporter.status("Resolving", format!("{} for {platform} from {} suite(s)", spec.path.display(), sources.len()));
+        let progress = reporter.task(format!("{} ({platform})", spec.path.display()));
+        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now(), &progress)
             .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
         epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
         let mut closures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -88,7 +95,7 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher) -> Result<Lock> {
             // A jlink runtime is made from the JDK package's closure: build tools, locked per
             // platform so the lock does not depend on the machine that made it.
             let mut tools = Vec::new();
-            if let Some(java) = makes_jlink_runtime(spec, img) {
+            if let Some(java) = spec.makes_jlink_runtime(img) {
                 let found = debian::resolver::resolve(&universe, std::slice::from_ref(&java.jdk), &img.exclude)
                     .with_context(|| {
                         format!("cannot resolve the JDK {} (images.{}.java.jdk) for {platform}", java.jdk, img.name)
@@ -137,14 +144,6 @@ fn locked_package(p: &debian::packages::Package) -> LockedPackage {
     }
 }
 
-/// The Java settings of `img` when it links its own runtime: a `jlink` runtime that its parent
-/// (if any) does not already have with the same settings.
-pub fn makes_jlink_runtime<'a>(spec: &Spec, img: &'a Image) -> Option<&'a crate::spec::Java> {
-    let java = img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jlink)?;
-    let parent = img.extends.as_ref().and_then(|p| spec.image(p).ok());
-    if parent.is_some_and(|p| p.java.as_ref() == Some(java)) { None } else { Some(java) }
-}
-
 fn pick_wheels(
     spec: &Spec,
     image: &str,
@@ -179,7 +178,7 @@ fn pick_wheels(
 /// The lock to build from: the existing one when it still matches the spec, otherwise a fresh
 /// resolution written beside the spec (refused with `locked`). Returns the lock and whether it
 /// was (re)written.
-pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool) -> Result<(Lock, bool)> {
+pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool, reporter: &Reporter) -> Result<(Lock, bool)> {
     let path = spec.lock_path();
     let inputs = inputs_digest(spec, &requirements_texts(spec)?);
     match Lock::read(&path)? {
@@ -192,9 +191,9 @@ pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool) -> Result<(L
         ),
         None if locked => bail!("--locked: there is no lock file at {}; run `lucid lock` first", path.display()),
         _ => {
-            let lock = resolve(spec, fetcher)?;
+            let lock = resolve(spec, fetcher, reporter)?;
             lock.write(&path)?;
-            status("Locked", path.display());
+            reporter.status("Locked", path.display());
             Ok((lock, true))
         }
     }
@@ -223,8 +222,9 @@ pub fn select_images(spec: &Spec, opts: &BuildOptions) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Runs a whole build and returns one result per image and platform.
-pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<BuiltOutput>> {
+/// Runs a whole build and returns one result per image and platform, every output written
+/// (loading them is [`load`]'s, afterwards).
+pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Reporter) -> Result<Vec<BuiltOutput>> {
     let selected = select_images(spec, opts)?;
     if !opts.tags.is_empty() && selected.len() > 1 && opts.tags.iter().any(|t| !t.starts_with(':')) {
         bail!(
@@ -233,8 +233,6 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
             selected.join(", ")
         );
     }
-    let (lock, _) = lock_for_build(spec, fetcher, opts.locked)?;
-    let epoch = opts.source_date_epoch.unwrap_or(lock.source_date_epoch);
     let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
     let host = Platform::host();
     for p in &platforms {
@@ -246,6 +244,9 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
                 listed.join(", ")
             );
         }
+    }
+    if opts.load && !platforms.contains(&host) {
+        bail!("--load hands the host's platform ({host}) to the engine, and it is not among those built");
     }
     // Byte code is the same on every architecture and is compiled by the host's interpreter: a
     // foreign platform borrows the host platform's tree of the same image, so the host platform
@@ -259,22 +260,64 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
             spec.path.display()
         );
     }
+    let (lock, _) = lock_for_build(spec, fetcher, opts.locked, reporter)?;
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
-    let needed: Vec<String> = spec
+    let ctx = Context {
+        spec,
+        lock: &lock,
+        epoch: opts.source_date_epoch.unwrap_or(lock.source_date_epoch),
+        sources: &sources,
+        fetcher,
+        reporter,
+    };
+    let assembled = assemble_all(&ctx, &selected, &assemble_for)?;
+    std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
+    let (staging, _claim) = crate::oci::stale::claimed_tempdir(&opts.output, "lucid-staging")?;
+    let mut results = Vec::new();
+    for name in &selected {
+        let img = spec.image(name)?;
+        let mut images = Vec::new();
+        for platform in &platforms {
+            let a = &assembled[&(name.clone(), platform.clone())];
+            let progress = reporter.task(scope(name, platform));
+            let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
+            let built = image_for(&target, a, staging.path())?;
+            images.push(PlatformImage { platform: platform.clone(), assembled: a, built });
+        }
+        reporter.status(
+            "Writing",
+            format!(
+                "{name} ({}) to {}",
+                platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                opts.output.display()
+            ),
+        );
+        results.extend(write_outputs(&ctx, img, &images, opts)?);
+    }
+    Ok(results)
+}
+
+/// Assembles every image `selected` needs (their parents too) for every platform of
+/// `assemble_for`, the host's first: one thread per platform (see `interpreters` for how they
+/// share the compiler), each reporting as `IMAGE (PLATFORM)`.
+fn assemble_all(
+    ctx: &Context,
+    selected: &[String],
+    assemble_for: &[Platform],
+) -> Result<BTreeMap<(String, Platform), Assembled>> {
+    let spec = ctx.spec;
+    let needed: Vec<&crate::spec::Image> = spec
         .images
         .iter()
-        .map(|i| i.name.clone())
-        .filter(|name| {
-            selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|i| &i.name == name)).unwrap_or(false))
-        })
+        .filter(|i| selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|c| c.name == i.name)).unwrap_or(false)))
         .collect();
-    // Platforms assemble in parallel threads; see `interpreters` for how they share the compiler.
     let interpreters = interpreters::Interpreters::default();
+    let host = &assemble_for[0];
     let per_platform: Vec<Result<Vec<(String, Assembled)>>> = std::thread::scope(|s| {
         let threads: Vec<_> = assemble_for
             .iter()
             .map(|platform| {
-                let (interpreters, needed, lock, sources, host) = (&interpreters, &needed, &lock, &sources, &host);
+                let (interpreters, needed) = (&interpreters, &needed);
                 s.spawn(move || -> Result<Vec<(String, Assembled)>> {
                     let _close = (platform == host).then(|| interpreters.closer());
                     let mode = if platform == host {
@@ -283,14 +326,14 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
                         interpreters::Interpreter::Borrow(interpreters)
                     };
                     let mut done: Vec<(String, Assembled)> = Vec::new();
-                    for name in needed {
-                        let img = spec.image(name)?;
+                    for img in needed {
                         let parent =
                             img.extends.as_ref().and_then(|p| done.iter().find(|(n, _)| n == p)).map(|(_, a)| a);
-                        status("Assembling", format!("{name} ({platform})"));
-                        let a = assemble_image(spec, img, platform, lock, parent, mode, sources, fetcher, epoch)
-                            .with_context(|| format!("{name} ({platform})"))?;
-                        done.push((name.clone(), a));
+                        let progress = ctx.reporter.task(scope(&img.name, platform));
+                        progress.step("Assembling", "");
+                        let target = Target { ctx, image: img, platform, progress: &progress };
+                        let a = assemble_image(&target, parent, mode).with_context(|| scope(&img.name, platform))?;
+                        done.push((img.name.clone(), a));
                     }
                     Ok(done)
                 })
@@ -307,30 +350,5 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Vec<
             assembled.insert((name, platform.clone()), a);
         }
     }
-    std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
-    let (staging, _claim) = crate::oci::stale::claimed_tempdir(&opts.output, "lucid-staging")?;
-    let mut results = Vec::new();
-    for name in &selected {
-        let img = spec.image(name)?;
-        let mut images = Vec::new();
-        for platform in &platforms {
-            let a = &assembled[&(name.clone(), platform.clone())];
-            let built = image_for(spec, img, platform, a, epoch, &fetcher.cache, staging.path())?;
-            images.push(PlatformImage { platform: platform.clone(), assembled: a, built });
-        }
-        status(
-            "Writing",
-            format!(
-                "{name} ({}) to {}",
-                platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
-                opts.output.display()
-            ),
-        );
-        let outs = write_outputs(spec, img, &images, opts, epoch)?;
-        for out in outs.iter().filter(|o| o.loaded) {
-            status("Loaded", format!("{} ({}) into the Docker engine", out.references.join(", "), out.platform));
-        }
-        results.extend(outs);
-    }
-    Ok(results)
+    Ok(assembled)
 }

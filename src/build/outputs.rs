@@ -1,14 +1,16 @@
-//! Outputs: layers, the image config and manifest, the OCI layout, the docker-archive and the
-//! Docker engine. Every file is written to a temporary path and renamed, so a failed build
-//! leaves the previous output (or none) in place, never half an image.
+//! Outputs: layers, the image config and manifest, the OCI layout and the docker-archive (the
+//! engine gets them afterwards, see [`super::load`]). Every file is written to a temporary path
+//! and renamed, so a failed build leaves the previous output (or none) in place, never half an
+//! image.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 
 use super::BuildOptions;
 use super::assemble::Assembled;
+use super::context::{Context, Target};
 use crate::oci;
 use crate::oci::image::BuiltImage;
 use crate::spec::{Image, Platform, Spec};
@@ -36,6 +38,7 @@ pub struct BuiltOutput {
     pub packages: usize,
     pub wheels: usize,
     pub layers: usize,
+    /// Handed to the Docker engine ([`super::load`]).
     pub loaded: bool,
 }
 
@@ -63,15 +66,10 @@ fn env_list(env: &BTreeMap<String, String>) -> Vec<String> {
 
 /// Writes the layers of one assembled platform image into `staging` and makes its config and
 /// manifest.
-pub fn image_for(
-    spec: &Spec,
-    img: &Image,
-    platform: &Platform,
-    assembled: &Assembled,
-    epoch: i64,
-    cache: &crate::fetch::Cache,
-    staging: &Path,
-) -> Result<BuiltImage> {
+pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<BuiltImage> {
+    let (spec, img, platform, epoch) = (t.ctx.spec, t.image, t.platform, t.ctx.epoch);
+    let cache = &t.ctx.fetcher.cache;
+    t.progress.step("Compressing", format!("{} layers", assembled.layers.len()));
     let mut blobs = Vec::new();
     let mut history = Vec::new();
     for layer in &assembled.layers {
@@ -96,10 +94,12 @@ pub fn image_for(
     let mut env = BTreeMap::from([("HOME".to_string(), spec.user.home.clone())]);
     env.extend(assembled.env.clone());
     env.extend(img.env.clone());
+    // The config carries the platform in the OCI JSON shape.
+    let oci::image::Platform { architecture, os, variant } = platform.into();
     let config = oci::image::ImageConfig {
-        architecture: platform.arch.clone(),
-        os: platform.os.clone(),
-        variant: platform.variant.clone(),
+        architecture,
+        os,
+        variant,
         user: format!("{}:{}", spec.user.uid, spec.user.gid),
         env: env_list(&env),
         entrypoint: img.entrypoint.clone(),
@@ -129,17 +129,15 @@ pub fn archive_path(output: &Path, image: &str, platform: &Platform, platforms: 
     }
 }
 
-/// Writes the OCI layout `<output>/<image>` (one manifest, or an index over every platform),
-/// a docker-archive per platform, and loads the host's platform into the Docker engine when
-/// asked, as `docker buildx build --load` does.
+/// Writes the OCI layout `<output>/<image>` (one manifest, or an index over every platform) and
+/// a docker-archive per platform.
 pub fn write_outputs(
-    spec: &Spec,
+    ctx: &Context,
     img: &Image,
     images: &[PlatformImage],
     opts: &BuildOptions,
-    epoch: i64,
 ) -> Result<Vec<BuiltOutput>> {
-    let references = references(spec, img, opts, epoch);
+    let references = references(ctx.spec, img, opts, ctx.epoch);
     let tags: Vec<String> = references.iter().filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string())).collect();
     let layout = opts.output.join(&img.name);
     let index_digest = if let [only] = images {
@@ -149,18 +147,10 @@ pub fn write_outputs(
         let built: Vec<&BuiltImage> = images.iter().map(|i| &i.built).collect();
         Some(oci::layout::write_multiarch_layout(&layout, &built, &tags)?)
     };
-    if opts.load && !images.iter().any(|i| i.platform == Platform::host()) {
-        bail!("--load hands the host's platform ({}) to the engine, and it was not built", Platform::host());
-    }
     let mut out = Vec::new();
     for image in images {
         let archive = archive_path(&opts.output, &img.name, &image.platform, images.len());
         oci::archive::write_docker_archive(&archive, &image.built, &references)?;
-        let loaded = opts.load && image.platform == Platform::host();
-        if loaded {
-            oci::engine::load(&archive)
-                .with_context(|| format!("cannot load {} into the Docker engine", archive.display()))?;
-        }
         out.push(BuiltOutput {
             image: img.name.clone(),
             platform: image.platform.clone(),
@@ -176,7 +166,7 @@ pub fn write_outputs(
             packages: image.assembled.packages.len(),
             wheels: image.assembled.wheels.len(),
             layers: image.built.layers.len(),
-            loaded,
+            loaded: false,
         });
     }
     Ok(out)

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use lucid::build::{self, BuildOptions, BuiltOutput};
+use lucid::build::{self, BuildOptions, BuiltOutput, NoEngine};
+use lucid::progress::Reporter;
 use lucid::spec::{Platform, Stage, format_size};
-use lucid::status::status;
+
+use super::EXIT_USAGE;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -17,7 +19,14 @@ use lucid::status::status;
   SOURCE_DATE_EPOCH=1700000000 lucid build     pin every timestamp (default: the lock's)
 
 Outputs: OUTPUT/IMAGE is an OCI image layout (skopeo inspect oci:out/lucid-python-base:latest),
-OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar).")]
+OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar).
+
+--load: every image is written to OUTPUT first, then the host platform's archive of each goes to
+the Docker engine at DOCKER_HOST (default unix:///var/run/docker.sock). With no engine answering,
+nothing is loaded, every image is still in OUTPUT, and lucid says how to start one (exit 3).
+
+Exit codes: 0 built (and loaded, with --load); 1 an image over its budget, a failed --verify, or
+a build error; 3 --load found no Docker engine (usage or configuration).")]
 pub struct Args {
     /// Images to build (default: every image in the spec).
     #[arg(value_name = "IMAGE")]
@@ -37,7 +46,8 @@ pub struct Args {
     /// Where the OCI layouts and docker-archives go.
     #[arg(short = 'o', long, default_value = "out", value_name = "DIR")]
     pub output: PathBuf,
-    /// Load the built images into the Docker engine (DOCKER_HOST or /var/run/docker.sock).
+    /// Load the built images into the Docker engine (DOCKER_HOST or /var/run/docker.sock), after
+    /// every image is written to OUTPUT; exit 3, nothing loaded, when no engine answers.
     #[arg(long)]
     pub load: bool,
     /// Fail if the lock file is missing or no longer matches the spec.
@@ -57,7 +67,7 @@ pub struct Args {
     pub registry_opts: super::RegistryArgs,
 }
 
-pub fn run(args: Args) -> Result<i32> {
+pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let spec = super::load_spec(&args.file)?;
     let platforms = if args.platform.is_empty() {
         None
@@ -78,13 +88,14 @@ pub fn run(args: Args) -> Result<i32> {
         output: args.output,
         load: args.load,
         locked: args.locked,
-        progress: true,
         source_date_epoch,
     };
     let fetcher = super::fetcher()?;
     let started = std::time::Instant::now();
-    let results = build::build(&spec, &opts, &fetcher)?;
-    status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
+    let mut results = build::build(&spec, &opts, &fetcher, reporter)?;
+    // Every output is written before anything is loaded: without an engine, out/ is still whole.
+    let loaded = if args.load { build::load(&mut results, &opts.output, reporter) } else { Ok(()) };
+    reporter.status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
     let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
     for r in &over {
@@ -96,16 +107,28 @@ pub fn run(args: Args) -> Result<i32> {
             format_size(r.budget.unwrap_or(0))
         );
     }
+    if let Err(e) = loaded {
+        if e.is::<NoEngine>() {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+        return Err(e);
+    }
     let mut verdict = i32::from(!over.is_empty());
     if args.verify && verdict == 0 {
-        verdict = verify_built(&spec, &results, args.load)?;
+        verdict = verify_built(&spec, &results, args.load, reporter)?;
     }
     // Only what passed its budget (and verification, when asked) reaches a registry.
     if args.push {
         if verdict != 0 {
             eprintln!("error: nothing pushed: the build did not pass");
         } else {
-            super::push::push_built(&results, args.registry.as_deref().unwrap_or_default(), &args.registry_opts)?;
+            super::push::push_built(
+                &results,
+                args.registry.as_deref().unwrap_or_default(),
+                &args.registry_opts,
+                reporter,
+            )?;
         }
     }
     Ok(verdict)
@@ -114,7 +137,7 @@ pub fn run(args: Args) -> Result<i32> {
 /// `--verify`: every built image (all its platforms, through its OCI layout) against the default
 /// policy with the spec's budgets. Runtime checks need the image in an engine, so they run only
 /// after `--load`.
-fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool) -> Result<i32> {
+fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool, reporter: &Reporter) -> Result<i32> {
     use lucid::report::{Format, Severity, render};
     use lucid::verify::{Policy, RuntimeMode, verify_all};
     let mut references: Vec<String> = Vec::new();
@@ -125,7 +148,7 @@ fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool)
             references.push(reference);
         }
     }
-    status("Verifying", format!("{} image(s)", references.len()));
+    reporter.status("Verifying", format!("{} image(s)", references.len()));
     let policy = Policy {
         spec: Some(spec.clone()),
         runtime: if loaded { RuntimeMode::Auto } else { RuntimeMode::Off },

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use lucid::build;
-use lucid::status::status;
+use lucid::progress::Reporter;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -15,16 +15,16 @@ pub struct Args {
     pub check: bool,
 }
 
-pub fn run(args: Args) -> Result<i32> {
+pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let spec = super::load_spec(&args.file)?;
     let fetcher = super::fetcher()?;
-    status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
+    reporter.status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
     let path = spec.lock_path();
     let old = lucid::lock::Lock::read(&path).ok().flatten();
-    let lock = build::resolve(&spec, &fetcher)?.settle(old.as_ref());
+    let lock = build::resolve(&spec, &fetcher, reporter)?.settle(old.as_ref());
     if args.check {
         if old.as_ref() == Some(&lock) {
-            status("Fresh", path.display());
+            reporter.status("Fresh", path.display());
             return Ok(0);
         }
         eprintln!("error: {} is out of date; run `lucid lock`", path.display());
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<i32> {
     lock.write(&path)?;
     let packages: usize = lock.images.values().flat_map(|m| m.values()).map(|i| i.packages.len()).sum();
     let wheels: usize = lock.images.values().flat_map(|m| m.values()).map(|i| i.wheels.len()).sum();
-    status(
+    reporter.status(
         if old.as_ref() == Some(&lock) { "Unchanged" } else { "Locked" },
         format!("{} ({packages} packages, {wheels} wheels)", path.display()),
     );

@@ -15,10 +15,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use lucid::fetch::{Cache, Fetcher};
+use lucid::progress::{Reporter, Style};
 use lucid::spec::Spec;
 
 /// Exit code of verify, report, diff and sbom when an image cannot be read (1 means findings).
 pub const EXIT_UNREADABLE: i32 = 2;
+
+/// Exit code of a usage or configuration problem (an `--app` that is no application, `--load`
+/// with no Docker engine answering).
+pub const EXIT_USAGE: i32 = 3;
 
 /// The spec used when `--file` is not given, relative to the current directory.
 pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";
@@ -33,11 +38,23 @@ pub fn load_spec(path: &Option<PathBuf>) -> Result<Spec> {
     Spec::load(&p)
 }
 
-/// Progress bars only when a person is watching: stderr is a terminal and CI is not set.
-pub fn fetcher() -> Result<Fetcher> {
+/// Where progress goes: nothing with `--quiet`; live lines only when a person is watching
+/// (stderr is a terminal and CI is not set); plain lines in CI, pipes and logs.
+pub fn reporter(quiet: bool) -> Reporter {
     use std::io::IsTerminal;
-    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && !lucid::status::is_quiet();
-    Fetcher::new(Cache::from_env()?, progress)
+    let style = if quiet {
+        Style::Quiet
+    } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        Style::Live
+    } else {
+        Style::Plain
+    };
+    Reporter::new(style)
+}
+
+/// The download cache of `$LUCID_CACHE` (or `~/.cache/lucid`) and an HTTP client.
+pub fn fetcher() -> Result<Fetcher> {
+    Fetcher::new(Cache::from_env()?)
 }
 
 /// Registry options shared by every command that reads from or writes to a registry.

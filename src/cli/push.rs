@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use lucid::build::BuiltOutput;
 use lucid::oci::push::{PushStats, Pusher};
 use lucid::oci::registry::RegistryRef;
+use lucid::progress::Reporter;
 use lucid::spec::format_size;
-use lucid::status::status;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -47,7 +47,7 @@ fn summary(stats: &PushStats) -> String {
     )
 }
 
-pub fn run(args: Args) -> Result<i32> {
+pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let Some(layout) = args.source.strip_prefix("oci:") else {
         bail!("push source {:?}: expected oci:DIR[:TAG] (lucid build writes one per image)", args.source);
     };
@@ -60,14 +60,19 @@ pub fn run(args: Args) -> Result<i32> {
     let digest = pusher
         .push_layout(&PathBuf::from(dir), tag, &dest, &args.tags)
         .with_context(|| format!("cannot push {} to {}", args.source, args.destination))?;
-    status("Pushed", format!("{} {digest}: {}", args.destination, summary(&pusher.stats)));
+    reporter.status("Pushed", format!("{} {digest}: {}", args.destination, summary(&pusher.stats)));
     println!("{digest}");
     Ok(0)
 }
 
 /// `lucid build --push --registry HOST[:PORT]/PREFIX`: every built image to
 /// `PREFIX/IMAGE:TAG` under each of its tags, sharing one session so common layers are mounted.
-pub fn push_built(results: &[BuiltOutput], registry: &str, opts: &super::RegistryArgs) -> Result<PushStats> {
+pub fn push_built(
+    results: &[BuiltOutput],
+    registry: &str,
+    opts: &super::RegistryArgs,
+    reporter: &Reporter,
+) -> Result<PushStats> {
     let prefix = registry.trim_start_matches("docker://").trim_end_matches('/');
     let host = prefix.split('/').next().unwrap_or(prefix);
     let mut pusher = Pusher::new(opts.auth_for(host)?);
@@ -84,8 +89,8 @@ pub fn push_built(results: &[BuiltOutput], registry: &str, opts: &super::Registr
         let digest = pusher
             .push_layout(&r.layout, &first, &dest, &tags)
             .with_context(|| format!("cannot push {} to {prefix}", r.image))?;
-        status("Pushed", format!("{prefix}/{}:{{{}}} {digest}", r.image, tags.join(",")));
+        reporter.status("Pushed", format!("{prefix}/{}:{{{}}} {digest}", r.image, tags.join(",")));
     }
-    status("Registry", summary(&pusher.stats));
+    reporter.status("Registry", summary(&pusher.stats));
     Ok(pusher.stats)
 }

@@ -12,6 +12,7 @@ use super::release::{Release, verify_inrelease};
 use super::version;
 use crate::fetch::{Fetcher, Want, join_url};
 use crate::limits::{Bounded, Counting};
+use crate::progress::Task;
 
 /// All packages of all sources for one architecture (plus `Architecture: all`).
 #[derive(Clone, Debug, Default)]
@@ -103,8 +104,16 @@ impl Universe {
 
 /// For each source: GET `dists/<suite>/InRelease` (always fresh), verify it against `keyring`
 /// at `now`, then fetch `<component>/binary-<arch>/Packages` (`.xz`, else `.gz`, else plain, as
-/// the Release lists them) through the verified cache with the digest the Release promises.
-pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, now: i64) -> Result<Universe> {
+/// the Release lists them) through the verified cache with the digest the Release promises,
+/// counting the bytes on `progress`.
+pub fn load(
+    fetcher: &Fetcher,
+    sources: &[Source],
+    arch: &str,
+    keyring: &Path,
+    now: i64,
+    progress: &Task,
+) -> Result<Universe> {
     let keys = std::fs::read(keyring).with_context(|| format!("cannot read the keyring {}", keyring.display()))?;
     let mut universe = Universe::new(arch);
     for source in sources {
@@ -137,7 +146,9 @@ pub fn load(fetcher: &Fetcher, sources: &[Source], arch: &str, keyring: &Path, n
             let url = format!("{dists}/{path}");
             let want =
                 Want { url: url.clone(), sha256, size: Some(size), label: format!("{} index {path}", source.suite) };
-            let compressed = fetcher.fetch(&want, &|_| {})?;
+            let bytes = progress.bytes(&format!("{} {path}", source.suite), size);
+            let compressed = fetcher.fetch(&want, &|n| bytes.add(n))?;
+            drop(bytes);
             let text = decompress(&compressed, &path).with_context(|| format!("cannot decompress {url}"))?;
             let text = String::from_utf8(text).with_context(|| format!("{url}: not UTF-8"))?;
             let packages = parse_packages(&text, &source.uri, &source.suite, &url)?;

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::progress::Task;
 
 pub use cache::{Cache, sha256_hex, write_atomic};
 pub use http::{Http, join_url};
@@ -29,8 +30,6 @@ pub struct Want {
 pub struct Fetcher {
     pub cache: Cache,
     pub http: Http,
-    /// Show progress bars on stderr (off in tests and when stderr is not a terminal).
-    pub progress: bool,
 }
 
 /// Parallel downloads: the mirror and the index serve many small files, so a few connections
@@ -38,8 +37,8 @@ pub struct Fetcher {
 const PARALLEL: usize = 6;
 
 impl Fetcher {
-    pub fn new(cache: Cache, progress: bool) -> Result<Fetcher> {
-        Ok(Fetcher { cache, http: Http::new()?, progress })
+    pub fn new(cache: Cache) -> Result<Fetcher> {
+        Ok(Fetcher { cache, http: Http::new()? })
     }
 
     /// The bytes of `want`, from the cache when it holds them intact, else downloaded, checked
@@ -78,11 +77,15 @@ impl Fetcher {
         Ok(data)
     }
 
-    /// Fetches all of `wants` with a few parallel connections and one progress bar, returning
-    /// the bytes in the same order. The first failure stops the rest and is returned.
-    pub fn fetch_all(&self, what: &str, wants: &[Want]) -> Result<Vec<Arc<Vec<u8>>>> {
+    /// Fetches all of `wants` with a few parallel connections, counting bytes on `progress`'s
+    /// line as `Fetching WHAT`, and returns the bytes in the same order. The first failure stops
+    /// the rest and is returned.
+    pub fn fetch_all(&self, what: &str, wants: &[Want], progress: &Task) -> Result<Vec<Arc<Vec<u8>>>> {
+        if wants.is_empty() {
+            return Ok(Vec::new());
+        }
         let total: u64 = wants.iter().filter_map(|w| w.size).sum();
-        let bar = self.bar(what, total);
+        let bytes = progress.bytes(what, total);
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Arc<Vec<u8>>>>> = Mutex::new(vec![None; wants.len()]);
         let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -95,7 +98,7 @@ impl Fetcher {
                         }
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(want) = wants.get(i) else { return };
-                        match self.fetch(want, &|n| bar.inc(n)) {
+                        match self.fetch(want, &|n| bytes.add(n)) {
                             Ok(data) => results.lock().unwrap()[i] = Some(Arc::new(data)),
                             Err(e) => {
                                 failure.lock().unwrap().get_or_insert(e);
@@ -106,25 +109,10 @@ impl Fetcher {
                 });
             }
         });
-        bar.finish_and_clear();
+        drop(bytes);
         if let Some(e) = failure.into_inner().unwrap() {
             return Err(e);
         }
         Ok(results.into_inner().unwrap().into_iter().map(|r| r.expect("every item fetched")).collect())
-    }
-
-    /// A byte-counting progress bar, hidden unless progress is on.
-    pub fn bar(&self, what: &str, total: u64) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_message(what.to_string());
-        bar
     }
 }

@@ -4,6 +4,7 @@
 //! (Podman's compatible socket works through `DOCKER_HOST`). The API version is negotiated
 //! because Debian 12's engine speaks API 1.41, older than bollard's default.
 
+use std::future::Future;
 use std::io::Read;
 use std::path::Path;
 
@@ -28,15 +29,35 @@ pub fn load(archive: &Path) -> Result<Vec<String>> {
 /// [`load`] into the engine at `host` (`unix:///path`, `tcp://host:port`), whatever `DOCKER_HOST`
 /// says.
 pub fn load_at(host: &str, archive: &Path) -> Result<Vec<String>> {
-    let run = || -> Result<Vec<String>> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime for the Docker API")?;
-        rt.block_on(load_async(host, archive))
-    };
+    block_on(|| load_async(host, archive))
+}
+
+/// Whether an engine answers at `host`: connects and negotiates the API version, nothing more
+/// (so `build --load` can say that nothing was loaded before it tries).
+pub fn ping(host: &str) -> Result<()> {
+    block_on(|| async { connect(host).await.map(drop) })
+}
+
+/// A single-threaded runtime for the engine's API (callers that keep one for a session).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for the Docker API")
+}
+
+/// Runs the future `make` returns to completion and returns its result. Safe to call from
+/// inside a tokio runtime too: the work then runs on its own thread with its own runtime
+/// instead of panicking on a nested `block_on`.
+pub fn block_on<T, F, Fut>(make: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+{
+    let run = move || runtime()?.block_on(make());
     if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(run).join().map_err(|_| anyhow!("the Docker load thread panicked"))?)
+        std::thread::scope(|s| s.spawn(run).join().map_err(|_| anyhow!("the Docker API thread panicked"))?)
     } else {
         run()
     }

@@ -314,13 +314,17 @@ pub fn pick(req: &Requirement, files: &[IndexFile], target: &Target) -> Result<W
 }
 
 /// Downloads the chosen wheels into the verified cache (each checked against its pinned SHA-256)
-/// and returns their bytes, in the order of `pins`.
-pub fn fetch_wheels(fetcher: &Fetcher, pins: &[WheelPin]) -> Result<Vec<std::sync::Arc<Vec<u8>>>> {
+/// and returns their bytes, in the order of `pins`, counting bytes on `progress`.
+pub fn fetch_wheels(
+    fetcher: &Fetcher,
+    pins: &[WheelPin],
+    progress: &crate::progress::Task,
+) -> Result<Vec<std::sync::Arc<Vec<u8>>>> {
     let wants: Vec<Want> = pins
         .iter()
         .map(|p| Want { url: p.url.clone(), sha256: p.sha256.clone(), size: None, label: p.filename.clone() })
         .collect();
-    fetcher.fetch_all("wheels", &wants)
+    fetcher.fetch_all("wheels", &wants, progress)
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ use globset::GlobBuilder;
 use super::tree::{Node, Tree};
 use crate::formats::elf;
 use crate::limits::MAX_PATH_BYTES;
-use crate::spec::Platform;
+use crate::platform::Platform;
 
 /// Where the cache goes.
 pub const PATH: &str = "etc/ld.so.cache";

@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 use super::ldcache::{self, LdCache};
 use super::tree::{Entry, Node, Origin, Tree};
 use crate::formats::pem;
-use crate::spec::{Platform, User};
+use crate::platform::Platform;
+use crate::spec::User;
 
 /// Root, the image user and nobody, with homes that their owners own. Login shells point at
 /// `/sbin/nologin` (absent on purpose): nobody logs into a container.

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+pub use crate::platform::Platform;
 pub use size::{format_size, parse_size};
 
 /// Which half of a multi-stage build an image serves.
@@ -332,59 +333,6 @@ pub struct Spec {
     pub images: Vec<Image>,
 }
 
-/// An OS/architecture pair as `docker buildx` writes it (`linux/arm64`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Platform {
-    pub os: String,
-    pub arch: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    pub fn parse(s: &str) -> Result<Platform> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let (os, arch, variant) = match parts.as_slice() {
-            [os, arch] => (*os, *arch, None),
-            [os, arch, v] => (*os, *arch, Some(v.to_string())),
-            _ => bail!("bad platform {s:?}: expected OS/ARCH such as linux/amd64"),
-        };
-        if os != "linux" {
-            bail!("bad platform {s:?}: only linux images are built");
-        }
-        let variant = match (arch, variant) {
-            ("amd64", None) => None,
-            ("arm64", None | Some(_)) => Some("v8".to_string()),
-            (a, _) => bail!("unsupported architecture {a:?} in {s:?}: lucid builds linux/amd64 and linux/arm64"),
-        };
-        Ok(Platform { os: os.to_string(), arch: arch.to_string(), variant })
-    }
-
-    /// The build host's own platform.
-    pub fn host() -> Platform {
-        let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
-        Platform::parse(&format!("linux/{arch}")).expect("host platform is supported")
-    }
-
-    /// Debian's name for the architecture (the same words as OCI for amd64/arm64).
-    pub fn debian_arch(&self) -> &str {
-        &self.arch
-    }
-
-    /// The kernel's name (`uname -m`): what wheel tags and multiarch paths use.
-    pub fn machine(&self) -> &str {
-        match self.arch.as_str() {
-            "arm64" => "aarch64",
-            _ => "x86_64",
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.arch)
-    }
-}
-
 /// "file:line:col" for messages.
 fn at(path: &Path, loc: serde_saphyr::Location) -> String {
     format!("{}:{}:{}", path.display(), loc.line(), loc.column())
@@ -585,6 +533,15 @@ impl Spec {
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// The Java settings of `img` when it links its own runtime: a `jlink` runtime that its
+    /// parent (if any) does not already have with the same settings. Resolution locks the JDK's
+    /// closure for such an image, and assembly links from it.
+    pub fn makes_jlink_runtime<'a>(&self, img: &'a Image) -> Option<&'a Java> {
+        let java = img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jlink)?;
+        let parent = img.extends.as_ref().and_then(|p| self.image(p).ok());
+        if parent.is_some_and(|p| p.java.as_ref() == Some(java)) { None } else { Some(java) }
     }
 
     /// Tags with `{date}` expanded (YYYYMMDD, UTC, from `epoch`).

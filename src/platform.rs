@@ -1,0 +1,83 @@
+//! The platform an image is built for or read as: one domain type, [`Platform`]. The spec's
+//! `platforms:`, `--platform`, the lock's keys, the build and `ld.so.cache` all use it; the OCI
+//! JSON shape ([`crate::oci::image::Platform`], `architecture`/`os`/`variant`) is only its
+//! serialization, converted at the edge.
+
+use anyhow::{Result, bail};
+
+/// An OS/architecture pair as `docker buildx` writes it (`linux/arm64`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn parse(s: &str) -> Result<Platform> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, v] => (*os, *arch, Some(v.to_string())),
+            _ => bail!("bad platform {s:?}: expected OS/ARCH such as linux/amd64"),
+        };
+        if os != "linux" {
+            bail!("bad platform {s:?}: only linux images are built");
+        }
+        let variant = match (arch, variant) {
+            ("amd64", None) => None,
+            ("arm64", None | Some(_)) => Some("v8".to_string()),
+            (a, _) => bail!("unsupported architecture {a:?} in {s:?}: lucid builds linux/amd64 and linux/arm64"),
+        };
+        Ok(Platform { os: os.to_string(), arch: arch.to_string(), variant })
+    }
+
+    /// The build host's own platform.
+    pub fn host() -> Platform {
+        let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+        Platform::parse(&format!("linux/{arch}")).expect("host platform is supported")
+    }
+
+    /// Debian's name for the architecture (the same words as OCI for amd64/arm64).
+    pub fn debian_arch(&self) -> &str {
+        &self.arch
+    }
+
+    /// The kernel's name (`uname -m`): what wheel tags and multiarch paths use.
+    pub fn machine(&self) -> &str {
+        match self.arch.as_str() {
+            "arm64" => "aarch64",
+            _ => "x86_64",
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.arch)
+    }
+}
+
+impl From<&Platform> for crate::oci::image::Platform {
+    fn from(p: &Platform) -> Self {
+        crate::oci::image::Platform { architecture: p.arch.clone(), os: p.os.clone(), variant: p.variant.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_buildx_writes_and_serializes_as_oci() {
+        let arm = Platform::parse("linux/arm64").unwrap();
+        assert_eq!(arm, Platform::parse("linux/arm64/v8").unwrap());
+        assert_eq!((arm.to_string().as_str(), arm.machine()), ("linux/arm64", "aarch64"));
+        let json = crate::oci::image::Platform::from(&arm);
+        assert_eq!(
+            (json.os.as_str(), json.architecture.as_str(), json.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
+        assert!(Platform::parse("windows/amd64").is_err() && Platform::parse("linux/s390x").is_err());
+    }
+}
