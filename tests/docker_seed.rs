@@ -11,8 +11,8 @@
 //! - `docker run --rm IMG /bin/sh -c ...`, `id`, `whoami`: must fail (no shell, no coreutils); the
 //!   same facts are proved with the image's own Python.
 //! - `pip --version`: fails in the runtime image, works in the build-stage image.
-//! - Java commands: run once the Java images build (`lucid build lucid-java-base`); skipped with a
-//!   message until then.
+//! - Java commands: `Dockerfile.java-base` built the same way on the Java images lucid built and
+//!   loaded; `java -version` works in both, `javac -version` only in the build-stage image.
 
 #[path = "support/seed_context.rs"]
 mod seed_context;
