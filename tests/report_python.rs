@@ -10,9 +10,22 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use support::{lucid, repo_root};
+
+/// The two Python images of the spec, built once for all the tests of this file (they only read
+/// them; each writes its own outputs to its own temporary directory). Under the target directory,
+/// so nothing is left in /tmp; each run builds them again.
+fn images() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_python-images");
+        build(&out);
+        out
+    })
+}
 
 fn build(out: &Path) {
     let run = lucid()
@@ -38,9 +51,7 @@ fn gunzipped_len(path: &Path) -> u64 {
 
 #[test]
 fn python_base_totals_and_package_bytes() {
-    let out = tempfile::tempdir().unwrap();
-    build(out.path());
-    let layout = out.path().join("lucid-python-base");
+    let layout = images().join("lucid-python-base");
     let image = format!("oci:{}:latest", layout.display());
     let v: Value = serde_json::from_slice(&lucid_ok(&["report", &image, "--format", "json"])).unwrap();
     let a = &v[0];
@@ -93,7 +104,7 @@ fn python_base_totals_and_package_bytes() {
     assert!(text.contains("lucid-python-base"), "{text}");
 
     // lucid diff base -> build: pip, dash, coreutils arrive.
-    let build_img = format!("oci:{}:latest", out.path().join("lucid-python-build").display());
+    let build_img = format!("oci:{}:latest", images().join("lucid-python-build").display());
     let d: Value = serde_json::from_slice(&lucid_ok(&["diff", &image, &build_img, "--format", "json"])).unwrap();
     let added: Vec<&str> = d["packages"]
         .as_array()
@@ -138,10 +149,9 @@ if err is not None:
 #[test]
 fn sboms_pass_real_validators() {
     let out = tempfile::tempdir().unwrap();
-    build(out.path());
     let venv = validators();
     for image in ["lucid-python-base", "lucid-python-build"] {
-        let reference = format!("oci:{}:latest", out.path().join(image).display());
+        let reference = format!("oci:{}:latest", images().join(image).display());
         let spdx = out.path().join(format!("{image}.spdx.json"));
         let cdx = out.path().join(format!("{image}.cdx.json"));
         // The spec builds both platforms: one document per platform, the platform before the
@@ -246,10 +256,9 @@ fn chromium(page: &Path, screenshot: &Path) -> (Vec<String>, String) {
 #[test]
 fn html_page_renders_in_chromium() {
     let out = tempfile::tempdir().unwrap();
-    build(out.path());
     let page = out.path().join("report.html");
-    let base = format!("oci:{}:latest", out.path().join("lucid-python-base").display());
-    let bld = format!("oci:{}:latest", out.path().join("lucid-python-build").display());
+    let base = format!("oci:{}:latest", images().join("lucid-python-base").display());
+    let bld = format!("oci:{}:latest", images().join("lucid-python-build").display());
     lucid_ok(&["report", &base, &bld, "--format", "html", "-o", page.to_str().unwrap()]);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains("http://") && !html.contains("src=\""), "self-contained, nothing fetched");
