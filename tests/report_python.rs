@@ -10,31 +10,14 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 use support::{lucid, repo_root};
 
-/// The two Python images of the spec, built once for all the tests of this file (they only read
-/// them; each writes its own outputs to its own temporary directory). Under the target directory,
-/// so nothing is left in /tmp; each run builds them again.
-fn images() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_python-images");
-        build(&out);
-        out
-    })
-}
-
-fn build(out: &Path) {
-    let run = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "lucid-python-build", "--quiet", "-o"])
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "lucid build: {}", String::from_utf8_lossy(&run.stderr));
+/// The images of the spec, built once for the whole test run (these tests only read them; each
+/// writes its own outputs to its own temporary directory).
+fn images() -> PathBuf {
+    support::spec_images(&[])
 }
 
 fn lucid_ok(args: &[&str]) -> Vec<u8> {
