@@ -11,8 +11,8 @@
 //! - `docker run --rm IMG /bin/sh -c ...`, `id`, `whoami`: must fail (no shell, no coreutils); the
 //!   same facts are proved with the image's own Python.
 //! - `pip --version`: fails in the runtime image, works in the build-stage image.
-//! - Java commands: run once the Java images build (`lucid build lucid-java-base`); skipped with a
-//!   message until then.
+//! - Java commands: `Dockerfile.java-base` built the same way on the Java images lucid built and
+//!   loaded; `java -version` works in both, `javac -version` only in the build-stage image.
 
 #[path = "support/seed_context.rs"]
 mod seed_context;
@@ -50,14 +50,7 @@ fn seed_dockerfiles_build_on_lucid_images_and_pass_the_seed_commands() {
     support::require_docker();
 
     // Lucid builds and loads its images; every base image below is one of them.
-    let out = tempfile::tempdir().unwrap();
-    let run = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "lucid-python-build", "--load", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "lucid build failed:\n{}", String::from_utf8_lossy(&run.stderr));
+    support::spec_images(&["lucid-python-base", "lucid-python-build"]);
 
     // `lucid lint` passes the seed's Dockerfiles before Docker sees them.
     let lint = lucid().current_dir(repo_root()).args(["lint", "--fail-on", "warning"]).output().unwrap();
@@ -185,14 +178,7 @@ fn seed_dockerfiles_build_on_lucid_images_and_pass_the_seed_commands() {
 
 /// Section 2 and the Java half of section 5.
 fn java_seed() {
-    let out = tempfile::tempdir().unwrap();
-    let run = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-java-base", "lucid-java-build", "--load", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "lucid build of the Java images failed: {}", String::from_utf8_lossy(&run.stderr));
+    support::spec_images(&["lucid-java-base", "lucid-java-build"]);
     let (tag, build_tag) = (date_tag("lucid-java-base"), date_tag("lucid-java-build"));
     let ctx: PathBuf = repo_root().join(BASE_DIR);
     for (target, name) in [("runtime-stage", "lucid-java-base:docker"), ("build-stage", "lucid-java-build:docker")] {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
 
 use lucid::dockerfile::parse::{Args, Pos, parse};
 use lucid::dockerfile::stages::{ImageRef, Stages, expand};
@@ -150,41 +149,4 @@ fn never_panics_on_mangled_input() {
         let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
         let _ = lint_str(&String::from_utf8_lossy(&bytes), "fuzz", &opts);
     }
-}
-
-/// Lint every Dockerfile under `LUCID_LINT_EXTERNAL` (a public project's files, extracted from a
-/// `fetch`ed mirror; see docs/lint.md) and report the time per file. No parse error may occur,
-/// except in BuildKit's own `testfiles-negative`, which are invalid on purpose.
-#[test]
-#[ignore = "needs LUCID_LINT_EXTERNAL=DIR of Dockerfiles"]
-fn external_project_lints_without_parse_errors() {
-    let Some(dir) = std::env::var_os("LUCID_LINT_EXTERNAL") else { return };
-    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() { walk(&p, out) } else { out.push(p) }
-        }
-    }
-    let mut files = Vec::new();
-    walk(Path::new(&dir), &mut files);
-    let mut bytes = 0;
-    let mut findings = 0;
-    let mut bad = Vec::new();
-    let t = Instant::now();
-    for f in &files {
-        let src = std::fs::read_to_string(f).unwrap();
-        bytes += src.len();
-        let fs = lint_str(&src, &f.display().to_string(), &LintOptions::new());
-        findings += fs.len();
-        if !f.to_string_lossy().contains("testfiles-negative") {
-            bad.extend(fs.into_iter().filter(|x| x.rule == "LUCID-DF-000"));
-        }
-    }
-    let el = t.elapsed();
-    eprintln!(
-        "{} files, {bytes} bytes, {findings} findings in {el:?}: {:.1} µs per file",
-        files.len(),
-        el.as_secs_f64() * 1e6 / files.len().max(1) as f64
-    );
-    assert!(bad.is_empty(), "{bad:#?}");
 }

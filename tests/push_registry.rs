@@ -154,15 +154,8 @@ fn push_with_basic_auth_from_flags_and_docker_config() {
     let registry = LocalRegistry::start(Some(&htpasswd));
 
     // Something small to push: lucid-python-base from the repository's own spec.
-    let out = tempfile::tempdir().unwrap();
-    let o = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "-q", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let source = format!("oci:{}:latest", out.path().join("lucid-python-base").display());
+    let out = support::spec_images(&[]);
+    let source = format!("oci:{}:latest", out.join("lucid-python-base").display());
     let dest = format!("docker://{}/lucid/base:latest", registry.host());
     let empty_config = tempfile::tempdir().unwrap();
 
@@ -185,7 +178,7 @@ fn push_with_basic_auth_from_flags_and_docker_config() {
         .unwrap();
     assert!(flags.status.success(), "{}", String::from_utf8_lossy(&flags.stderr));
     let digest = String::from_utf8_lossy(&flags.stdout).trim().to_string();
-    assert_eq!(digest, index_digest(&out.path().join("lucid-python-base")));
+    assert_eq!(digest, index_digest(&out.join("lucid-python-base")));
 
     // What `docker login` would have stored: auths.<host>.auth = base64("alice:s3cret").
     let config = tempfile::tempdir().unwrap();

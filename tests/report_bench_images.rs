@@ -55,7 +55,7 @@ fn publish(name: &str, image: &lucid::oci::BuiltImage) {
 }
 
 #[test]
-#[ignore]
+#[ignore = "not a check: writes a benchmark image (up to 1 GB) for scripts/bench-report"]
 fn bench150() {
     let dir = out();
     let src = lucid::oci::read::open_layout(&dir.join("lucid-python-build"), Some("latest")).unwrap();
@@ -84,7 +84,7 @@ fn bench150() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "not a check: writes a benchmark image (up to 1 GB) for scripts/bench-report"]
 fn bench1g() {
     let dir = out();
     let mut layers = Vec::new();

@@ -14,14 +14,7 @@ use support::{docker, lucid, repo_root};
 #[test]
 fn report_on_the_seed_dockerfile_built_by_docker() {
     support::require_docker();
-    let out = tempfile::tempdir().unwrap();
-    let run = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "lucid-python-build", "--load", "--quiet", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "lucid build: {}", String::from_utf8_lossy(&run.stderr));
+    support::spec_images(&["lucid-python-base", "lucid-python-build"]);
     let ctx = seed_context::python_context();
     seed_context::docker_build(
         ctx.path(),

@@ -14,14 +14,10 @@ use std::process::Command;
 use serde_json::Value;
 use support::{lucid, repo_root};
 
-fn build(out: &Path) {
-    let run = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "lucid-python-build", "--quiet", "-o"])
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "lucid build: {}", String::from_utf8_lossy(&run.stderr));
+/// The images of the spec, built once for the whole test run (these tests only read them; each
+/// writes its own outputs to its own temporary directory).
+fn images() -> PathBuf {
+    support::spec_images(&[])
 }
 
 fn lucid_ok(args: &[&str]) -> Vec<u8> {
@@ -38,9 +34,7 @@ fn gunzipped_len(path: &Path) -> u64 {
 
 #[test]
 fn python_base_totals_and_package_bytes() {
-    let out = tempfile::tempdir().unwrap();
-    build(out.path());
-    let layout = out.path().join("lucid-python-base");
+    let layout = images().join("lucid-python-base");
     let image = format!("oci:{}:latest", layout.display());
     let v: Value = serde_json::from_slice(&lucid_ok(&["report", &image, "--format", "json"])).unwrap();
     let a = &v[0];
@@ -93,7 +87,7 @@ fn python_base_totals_and_package_bytes() {
     assert!(text.contains("lucid-python-base"), "{text}");
 
     // lucid diff base -> build: pip, dash, coreutils arrive.
-    let build_img = format!("oci:{}:latest", out.path().join("lucid-python-build").display());
+    let build_img = format!("oci:{}:latest", images().join("lucid-python-build").display());
     let d: Value = serde_json::from_slice(&lucid_ok(&["diff", &image, &build_img, "--format", "json"])).unwrap();
     let added: Vec<&str> = d["packages"]
         .as_array()
@@ -138,30 +132,66 @@ if err is not None:
 #[test]
 fn sboms_pass_real_validators() {
     let out = tempfile::tempdir().unwrap();
-    build(out.path());
     let venv = validators();
     for image in ["lucid-python-base", "lucid-python-build"] {
-        let reference = format!("oci:{}:latest", out.path().join(image).display());
+        let reference = format!("oci:{}:latest", images().join(image).display());
         let spdx = out.path().join(format!("{image}.spdx.json"));
         let cdx = out.path().join(format!("{image}.cdx.json"));
+        // The spec builds both platforms: one document per platform, the platform before the
+        // last extension, and no file under the name given.
         lucid_ok(&["sbom", &reference, "--format", "spdx", "-o", spdx.to_str().unwrap()]);
         lucid_ok(&["sbom", &reference, "--format", "cyclonedx", "-o", cdx.to_str().unwrap()]);
-        let check = Command::new(venv.join("bin/pyspdxtools")).arg("-i").arg(&spdx).output().unwrap();
-        let said = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
-        assert!(check.status.success() && !said.contains("ERROR"), "pyspdxtools {}: {said}", spdx.display());
-        let check = Command::new(venv.join("bin/python")).args(["-c", CDX_CHECK]).arg(&cdx).output().unwrap();
-        assert!(check.status.success(), "CycloneDX 1.6 schema: {}", String::from_utf8_lossy(&check.stdout));
-        // Content: purls for every package and wheel, licences from copyright files.
-        let doc: Value = serde_json::from_slice(&std::fs::read(&cdx).unwrap()).unwrap();
-        let comps = doc["components"].as_array().unwrap();
-        assert!(comps.iter().any(|c| c["purl"].as_str().unwrap().starts_with("pkg:deb/debian/libc6@")));
-        assert!(comps.iter().any(|c| c["purl"].as_str().unwrap().starts_with("pkg:pypi/requests@")));
-        let with_licence = comps.iter().filter(|c| c.get("licenses").is_some()).count();
-        assert!(with_licence * 2 > comps.len(), "{with_licence} of {} components have a licence", comps.len());
-        // Reproducible: the same image gives the same document.
+        assert!(!spdx.exists() && !cdx.exists(), "one file for two platforms");
+        for arch in ["amd64", "arm64"] {
+            let spdx = out.path().join(format!("{image}.spdx.linux-{arch}.json"));
+            let cdx = out.path().join(format!("{image}.cdx.linux-{arch}.json"));
+            let check = Command::new(venv.join("bin/pyspdxtools")).arg("-i").arg(&spdx).output().unwrap();
+            let said = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+            assert!(check.status.success() && !said.contains("ERROR"), "pyspdxtools {}: {said}", spdx.display());
+            let check = Command::new(venv.join("bin/python")).args(["-c", CDX_CHECK]).arg(&cdx).output().unwrap();
+            assert!(check.status.success(), "CycloneDX 1.6 schema: {}", String::from_utf8_lossy(&check.stdout));
+            // Content: purls for every package and wheel, of this platform's architecture,
+            // licences from copyright files.
+            let doc: Value = serde_json::from_slice(&std::fs::read(&cdx).unwrap()).unwrap();
+            let comps = doc["components"].as_array().unwrap();
+            let libc = comps.iter().find(|c| c["purl"].as_str().unwrap().starts_with("pkg:deb/debian/libc6@"));
+            let libc = libc.expect("libc6 in the SBOM");
+            assert!(libc["purl"].as_str().unwrap().contains(&format!("arch={arch}")), "{}: {libc}", cdx.display());
+            assert!(comps.iter().any(|c| c["purl"].as_str().unwrap().starts_with("pkg:pypi/requests@")));
+            let with_licence = comps.iter().filter(|c| c.get("licenses").is_some()).count();
+            assert!(with_licence * 2 > comps.len(), "{with_licence} of {} components have a licence", comps.len());
+            let spdx_doc: Value = serde_json::from_slice(&std::fs::read(&spdx).unwrap()).unwrap();
+            let arch_in = |d: &Value| d.to_string().contains(&format!("arch={arch}"));
+            assert!(arch_in(&spdx_doc), "{}: no arch={arch} purl", spdx.display());
+        }
+        // Reproducible: the same image gives the same documents.
         let again = out.path().join("again.json");
         lucid_ok(&["sbom", &reference, "--format", "cyclonedx", "-o", again.to_str().unwrap()]);
-        assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&cdx).unwrap());
+        for arch in ["amd64", "arm64"] {
+            let first = std::fs::read(out.path().join(format!("{image}.cdx.linux-{arch}.json"))).unwrap();
+            assert_eq!(std::fs::read(out.path().join(format!("again.linux-{arch}.json"))).unwrap(), first);
+        }
+        // One platform picked: exactly the file named, the same document.
+        let one = out.path().join("one.json");
+        lucid_ok(&[
+            "sbom",
+            &reference,
+            "--format",
+            "cyclonedx",
+            "--platform",
+            "linux/amd64",
+            "-o",
+            one.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            std::fs::read(&one).unwrap(),
+            std::fs::read(out.path().join(format!("{image}.cdx.linux-amd64.json"))).unwrap()
+        );
+        // Two documents and only standard output: a usage error that says what to do, no output.
+        let both = lucid().current_dir(repo_root()).args(["sbom", &reference]).output().unwrap();
+        let said = String::from_utf8_lossy(&both.stderr);
+        assert_eq!(both.status.code(), Some(3), "{said}");
+        assert!(both.stdout.is_empty() && said.contains("-o FILE") && said.contains("--platform"), "{said}");
     }
     // The validators do reject a broken document (the checks above are not vacuous).
     let broken = out.path().join("broken.cdx.json");
@@ -209,10 +239,9 @@ fn chromium(page: &Path, screenshot: &Path) -> (Vec<String>, String) {
 #[test]
 fn html_page_renders_in_chromium() {
     let out = tempfile::tempdir().unwrap();
-    build(out.path());
     let page = out.path().join("report.html");
-    let base = format!("oci:{}:latest", out.path().join("lucid-python-base").display());
-    let bld = format!("oci:{}:latest", out.path().join("lucid-python-build").display());
+    let base = format!("oci:{}:latest", images().join("lucid-python-base").display());
+    let bld = format!("oci:{}:latest", images().join("lucid-python-build").display());
     lucid_ok(&["report", &base, &bld, "--format", "html", "-o", page.to_str().unwrap()]);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains("http://") && !html.contains("src=\""), "self-contained, nothing fetched");

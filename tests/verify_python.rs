@@ -36,22 +36,14 @@ fn verdicts(json: &str) -> Verdicts {
 fn python_images_pass_from_every_source() {
     support::require_docker();
     support::require_tool("skopeo");
-    let out = tempfile::tempdir().unwrap();
-    let build = lucid()
-        .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"])
-        .args(["--load", "--quiet", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "lucid build: {}", String::from_utf8_lossy(&build.stderr));
+    let out = support::spec_images(&support::SPEC_IMAGES);
     let reg = registry::Registry::start();
     for image in ["lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"] {
-        let layout = format!("oci:{}:latest", out.path().join(image).display());
+        let layout = format!("oci:{}:latest", out.join(image).display());
         let pushed = reg.push(&layout, &format!("lucid/{image}:latest"));
         let sources = [
             layout.clone(),
-            format!("docker-archive:{}", out.path().join(format!("{image}.tar")).display()),
+            format!("docker-archive:{}", out.join(format!("{image}.tar")).display()),
             format!("docker-daemon:{image}:latest"),
             pushed,
         ];

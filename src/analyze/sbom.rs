@@ -29,6 +29,28 @@ pub fn render(a: &ImageAnalysis, format: SbomFormat) -> anyhow::Result<String> {
     Ok(text + "\n")
 }
 
+/// Where each platform's document goes when one `-o FILE` asks for an index of several: the
+/// platform (`os-arch`, as the per-platform docker-archives are named) before the file's last
+/// extension, so `sbom.json` gives `sbom.linux-amd64.json` and `sbom.linux-arm64.json`, and a name
+/// with no extension gets it at the end. The variant joins the name only when two platforms would
+/// otherwise share one (`linux/arm/v6` and `linux/arm/v7`), so no document overwrites another.
+pub fn platform_paths(output: &std::path::Path, platforms: &[&str]) -> Vec<std::path::PathBuf> {
+    let short = |p: &str| p.split('/').take(2).collect::<Vec<_>>().join("-");
+    platforms
+        .iter()
+        .map(|p| {
+            let clash = platforms.iter().filter(|q| short(q) == short(p)).count() > 1;
+            let tag = if clash { p.replace('/', "-") } else { short(p) };
+            let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let named = match name.rsplit_once('.') {
+                Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{tag}.{ext}"),
+                _ => format!("{name}.{tag}"),
+            };
+            output.with_file_name(named)
+        })
+        .collect()
+}
+
 /// Characters a purl component keeps as is; the rest is percent-encoded (an epoch's `:`).
 fn purl_escape(s: &str) -> String {
     let mut out = String::new();
@@ -468,6 +490,8 @@ fn cyclonedx(a: &ImageAnalysis) -> CdxBom {
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::*;
 
     fn owner(kind: OwnerKind, name: &str, version: &str, lic: &[&str]) -> Owner {
@@ -501,5 +525,26 @@ mod tests {
         let or = owner(OwnerKind::Deb, "x", "1", &["GPL-2+ or LGPL-2.1+"]);
         assert_eq!(expression(&licences(&or)).unwrap(), "(GPL-2.0-or-later OR LGPL-2.1-or-later)");
         assert!(uuid_from("a").len() == 36 && uuid_from("a") == uuid_from("a"));
+    }
+
+    #[test]
+    fn one_file_per_platform_beside_the_output() {
+        let two = platform_paths(Path::new("out/sbom.json"), &["linux/amd64", "linux/arm64/v8"]);
+        assert_eq!(two, [PathBuf::from("out/sbom.linux-amd64.json"), PathBuf::from("out/sbom.linux-arm64.json")]);
+        let compound = platform_paths(Path::new("python.spdx.json"), &["linux/amd64"]);
+        assert_eq!(compound, [PathBuf::from("python.spdx.linux-amd64.json")]);
+        let bare = platform_paths(Path::new("sbom"), &["linux/amd64"]);
+        assert_eq!(bare, [PathBuf::from("sbom.linux-amd64")]);
+        let hidden = platform_paths(Path::new(".sbom"), &["linux/amd64"]);
+        assert_eq!(hidden, [PathBuf::from(".sbom.linux-amd64")]);
+        let variants = platform_paths(Path::new("s.json"), &["linux/arm/v6", "linux/arm/v7", "linux/amd64"]);
+        assert_eq!(
+            variants,
+            [
+                PathBuf::from("s.linux-arm-v6.json"),
+                PathBuf::from("s.linux-arm-v7.json"),
+                PathBuf::from("s.linux-amd64.json")
+            ]
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use lucid::analyze::{self, sbom};
+use lucid::analyze::{self, ImageAnalysis, sbom};
 
 use super::EXIT_UNREADABLE;
 use super::report::{ImageArgs, emit};
@@ -17,20 +17,32 @@ use super::report::{ImageArgs, emit};
 Every Debian package (status.d), wheel (*.dist-info) and Java runtime (release file) with its
 version, purl and the licences its copyright file (DEP-5) or metadata states. The output is a
 pure function of the image (timestamps from its config), so it is reproducible.
-An index gives one document per platform; use -o with one platform, or pick one with --platform.")]
+
+One document per platform. An index of several platforms with -o FILE writes one file each, the
+platform before FILE's last extension (-o sbom.json: sbom.linux-amd64.json and
+sbom.linux-arm64.json), each written whole or not at all; to standard output it is a usage error
+(exit 3): give -o, or pick one with --platform. One platform (a daemon image, --platform, an
+index of one) writes exactly FILE, or standard output.
+
+Exit codes: 0 written; 1 --platform names no platform of the image; 2 the image could not be
+read; 3 several platforms and no -o.")]
 pub struct Args {
     #[arg(value_name = "IMAGE")]
     pub image_ref: String,
     #[arg(long, value_enum, default_value = "spdx")]
     pub format: sbom::SbomFormat,
-    /// Platform to describe when the reference names an index (default: the first).
+    /// Platform to describe when the reference names an index (default: every platform).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// Where to write; with several platforms, one file per platform beside it (see below).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub image: ImageArgs,
 }
+
+/// Several platforms and nowhere to put one document each.
+const EXIT_USAGE: i32 = 3;
 
 pub fn run(args: Args) -> Result<i32> {
     let opts = args.image.options()?;
@@ -41,13 +53,33 @@ pub fn run(args: Args) -> Result<i32> {
             return Ok(EXIT_UNREADABLE);
         }
     };
-    let chosen = match &args.platform {
-        Some(p) => all.iter().find(|a| &a.platform == p),
-        None => all.first(),
+    let chosen: Vec<&ImageAnalysis> = match &args.platform {
+        Some(p) => all.iter().filter(|a| &a.platform == p).take(1).collect(),
+        None => all.iter().collect(),
     };
-    let Some(a) = chosen else {
-        anyhow::bail!("{} has no image for platform {:?}", args.image_ref, args.platform);
-    };
-    emit(&sbom::render(a, args.format)?, &args.output)?;
+    match (chosen.as_slice(), &args.output) {
+        ([], _) => anyhow::bail!("{} has no image for platform {:?}", args.image_ref, args.platform),
+        ([one], output) => emit(&sbom::render(one, args.format)?, output)?,
+        (several, None) => {
+            let platforms: Vec<&str> = several.iter().map(|a| a.platform.as_str()).collect();
+            eprintln!(
+                "error: {} holds {} platforms ({}), one document each: give -o FILE (one file per platform \
+                 beside it) or pick one with --platform",
+                args.image_ref,
+                platforms.len(),
+                platforms.join(", ")
+            );
+            return Ok(EXIT_USAGE);
+        }
+        (several, Some(output)) => {
+            let platforms: Vec<&str> = several.iter().map(|a| a.platform.as_str()).collect();
+            // Every document is rendered before the first is written, so a failure leaves no
+            // half set behind; each file is then written to a temporary name and renamed.
+            let docs = several.iter().map(|a| sbom::render(a, args.format)).collect::<Result<Vec<_>>>()?;
+            for (path, doc) in sbom::platform_paths(output, &platforms).iter().zip(&docs) {
+                lucid::report::write_atomic(path, doc)?;
+            }
+        }
+    }
     Ok(0)
 }

@@ -5,8 +5,11 @@ pub mod debrepo;
 pub mod faulty;
 pub mod hermetic;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
 
 /// The `lucid` binary under test.
 pub fn lucid() -> Command {
@@ -57,24 +60,39 @@ pub fn docker_ok(args: &[&str]) -> bool {
     Command::new("docker").args(args).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
-/// `lucid build IMAGES... --load -o TMP` from the repository's spec (plus `extra` arguments),
+/// The four images of the repository's spec.
+pub const SPEC_IMAGES: [&str; 4] = ["lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"];
+
+/// The output directory of a build: shared by every test of the run (read it; write your own
+/// files elsewhere) or the test's own.
+pub struct Built {
+    path: PathBuf,
+    _own: Option<tempfile::TempDir>,
+}
+
+impl Built {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `lucid build IMAGES... --load -o DIR` from the repository's spec (plus `extra` arguments),
 /// asserting success, that the size table shows `runtime` within `budget_mb` ("NNNMB ok") and
 /// names every image, and that each image has its OCI layout and docker-archive. Returns the
 /// output directory and the table.
-pub fn build_and_load(images: &[&str], extra: &[&str], runtime: &str, budget_mb: u32) -> (tempfile::TempDir, String) {
-    let out = tempfile::tempdir().unwrap();
-    let run = lucid()
-        .current_dir(repo_root())
-        .arg("build")
-        .args(images)
-        .args(extra)
-        .args(["--load", "-o"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "lucid build failed:\n{stdout}\n{stderr}");
+///
+/// With no `extra`, the images come from [`spec_build`]: built and loaded once for the whole test
+/// run instead of once per test, and loaded again only when the engine holds something else under
+/// their names.
+pub fn build_and_load(images: &[&str], extra: &[&str], runtime: &str, budget_mb: u32) -> (Built, String) {
+    let (built, stdout) = if extra.is_empty() && images.iter().all(|i| SPEC_IMAGES.contains(i)) {
+        let path = spec_images(images);
+        (Built { path, _own: None }, spec_build().1)
+    } else {
+        let out = tempfile::tempdir().unwrap();
+        let stdout = build_loaded(images, extra, out.path());
+        (Built { path: out.path().to_path_buf(), _own: Some(out) }, stdout)
+    };
     let row = stdout
         .lines()
         .find(|l| l.starts_with(&format!("{runtime} ")) && l.contains(" latest "))
@@ -84,8 +102,97 @@ pub fn build_and_load(images: &[&str], extra: &[&str], runtime: &str, budget_mb:
     assert!(size_mb < f64::from(budget_mb), "{row}");
     for img in images {
         assert!(stdout.lines().any(|l| l.starts_with(&format!("{img} "))), "{stdout}");
-        assert!(out.path().join(img).join("index.json").is_file(), "{img}: no OCI layout");
-        assert!(out.path().join(format!("{img}.tar")).is_file(), "{img}: no docker-archive");
+        assert!(built.path().join(img).join("index.json").is_file(), "{img}: no OCI layout");
+        assert!(built.path().join(format!("{img}.tar")).is_file(), "{img}: no docker-archive");
     }
-    (out, stdout)
+    (built, stdout)
+}
+
+/// `lucid build IMAGES... EXTRA... --load -o OUT`, asserting success; returns the size table.
+fn build_loaded(images: &[&str], extra: &[&str], out: &Path) -> String {
+    let run = lucid()
+        .current_dir(repo_root())
+        .arg("build")
+        .args(images)
+        .args(extra)
+        .args(["--load", "-o"])
+        .arg(out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "lucid build failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
+/// The four images of the spec, both platforms, built with `lucid build --load` once per test
+/// run and shared by every test and test binary that only reads them (CI time: each of them
+/// otherwise built and loaded the same images again). Kept under CARGO_TARGET_TMPDIR with the
+/// size table, and reused while the lucid binary under test, the spec, its lock and requirements
+/// and SOURCE_DATE_EPOCH are what they were built from; a file lock keeps two runs apart.
+pub fn spec_build() -> (PathBuf, String) {
+    static BUILT: OnceLock<(PathBuf, String)> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("spec-images");
+            std::fs::create_dir_all(&root).unwrap();
+            let lock = std::fs::File::create(root.join("lock")).unwrap();
+            lock.lock().unwrap();
+            let (out, table, key_file) = (root.join("out"), root.join("table.txt"), root.join("key"));
+            let key = spec_key();
+            if std::fs::read_to_string(&key_file).is_ok_and(|k| k == key) {
+                return (out, std::fs::read_to_string(&table).unwrap());
+            }
+            let _ = std::fs::remove_file(&key_file);
+            let stdout = build_loaded(&SPEC_IMAGES, &[], &out);
+            std::fs::write(&table, &stdout).unwrap();
+            std::fs::write(&key_file, key).unwrap();
+            (out, stdout)
+        })
+        .clone()
+}
+
+/// The output directory of [`spec_build`], with `loaded` in the engine as `lucid build --load`
+/// leaves them (both tags). Tests read it and write their own files elsewhere.
+pub fn spec_images(loaded: &[&str]) -> PathBuf {
+    let (out, _) = spec_build();
+    for image in loaded {
+        load_unless_there(&out, image);
+    }
+    out
+}
+
+/// What the shared build depends on: the binary under test (size and time) and the inputs.
+fn spec_key() -> String {
+    let bin = std::fs::metadata(env!("CARGO_BIN_EXE_lucid")).unwrap();
+    let mut h = Sha256::new();
+    h.update(format!("{} {:?}\n", bin.len(), bin.modified().unwrap()));
+    for f in ["build-args.yml", "build-args.lock", "requirements.txt"] {
+        h.update(std::fs::read(repo_root().join("infrastructure/containers/base").join(f)).unwrap());
+    }
+    h.update(std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+/// Loads `out/IMAGE.tar` (the host's platform, tagged as `lucid build --load` tags it) unless the
+/// engine's `IMAGE:latest` is already that image (its config digest).
+fn load_unless_there(out: &Path, image: &str) {
+    let json = |p: PathBuf| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let blob = |digest: &str| out.join(image).join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index = json(out.join(image).join("index.json"));
+    let mut manifest = json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    if let Some(platforms) = manifest["manifests"].as_array() {
+        let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+        let entry = platforms.iter().find(|m| m["platform"]["architecture"] == host).expect("the host's platform");
+        manifest = json(blob(entry["digest"].as_str().unwrap()));
+    }
+    let want = manifest["config"]["digest"].as_str().unwrap().to_string();
+    let have = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", &format!("{image}:latest")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if have != want {
+        docker(&["load", "-i", out.join(format!("{image}.tar")).to_str().unwrap()]);
+    }
 }
