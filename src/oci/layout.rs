@@ -323,4 +323,28 @@ mod tests {
         assert_eq!(nested.manifests.len(), 2);
         assert!(out.join("blobs/sha256").join(&arm.layers[0].digest[7..]).exists());
     }
+
+    /// The sinks take any image: a multi-arch layout read back (every platform) and written out
+    /// again as a layout and as docker-archives keeps every digest, with nothing converted by hand.
+    #[test]
+    fn an_image_read_back_is_written_again_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let amd = image(&tmp.path().join("layers"), "amd64");
+        let arm = image(&tmp.path().join("layers"), "arm64");
+        let first = tmp.path().join("first");
+        let index = write_multiarch_layout(&first, &[&amd, &arm], &["latest".into()]).unwrap();
+        let read = crate::oci::source::open_layout_all(&first, Some("latest")).unwrap();
+        let views: Vec<&dyn Image> = read.iter().map(|v| v as &dyn Image).collect();
+        let again = tmp.path().join("again");
+        assert_eq!(write_multiarch_layout(&again, &views, &["latest".into()]).unwrap(), index);
+        for (view, built) in read.iter().zip([&amd, &arm]) {
+            assert_eq!(view.platform(), built.platform());
+            let file = tmp.path().join(format!("{}.tar", built.config.architecture));
+            crate::oci::archive::write_docker_archive(&file, view, &["x:latest".into()]).unwrap();
+            let back = crate::oci::read::open_docker_archive(&file).unwrap();
+            assert_eq!(back.config_digest, built.config_digest);
+            assert_eq!(back.created(), built.config.created, "the created time survives");
+            back.verify().unwrap();
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Reading images back: an OCI layout or a docker-archive becomes one [`ImageView`] (config,
-//! manifest when there is one, layers), and a layer becomes its tar entries.
+//! manifest when there is one, layers with their media type), an [`Image`] like the built one;
+//! and a layer becomes its tar entries.
 //!
-//! This is the source side of the `oci` module, used by tests and `lucid verify`; callers never
-//! need to know which transport an image came from. Everything read is checked: config and
+//! This is the source side of the `oci` module ([`super::source`] puts every transport behind
+//! it); callers never need to know which transport an image came from. Everything read is checked: config and
 //! manifest against their digests on open, layers on [`ImageView::verify`], and tar entry names
 //! through the same normalisation the rootfs uses, so a hostile archive cannot name `..`.
 
@@ -526,5 +527,41 @@ mod tests {
         assert!(err.contains("unsupported image reference"), "{err}");
         let err = format!("{:#}", open("oci:/nonexistent/layout:latest").unwrap_err());
         assert!(err.contains("/nonexistent/layout/index.json"), "{err}");
+    }
+
+    /// A `docker save` archive holds plain tars: read as such, their size is no compressed size,
+    /// their digest is their diff_id, and the merged view says so per layer.
+    #[test]
+    fn plain_tar_layers_of_a_docker_archive_are_not_called_compressed() {
+        let layer = raw_tar(&[("etc/", b'5')]);
+        let diff_id = digest_of(&layer);
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!([
+            {"Config": "config.json", "RepoTags": ["x:latest"], "Layers": ["l/layer.tar"]}
+        ]))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saved.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        for (name, data) in [("config.json", &config), ("l/layer.tar", &layer), ("manifest.json", &manifest)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        tar.finish().unwrap();
+        drop(tar);
+        let view = open(&format!("docker-archive:{}", path.display())).unwrap();
+        let l = &view.layers[0];
+        assert!(!l.compressed(), "{}", l.media_type);
+        assert_eq!(l.digest.as_deref(), Some(diff_id.as_str()));
+        assert_eq!(l.uncompressed_size, Some(layer.len() as u64));
+        let merged = super::super::view::merge(&view, &Default::default()).unwrap();
+        assert!(!merged.layers[0].compressed);
+        assert_eq!(merged.layers[0].stored, layer.len() as u64);
     }
 }
