@@ -60,7 +60,7 @@ pub fn size_rows(images: &[ImageAnalysis]) -> Vec<Vec<String>> {
             a.repository.clone(),
             a.tag.clone(),
             fmt(a.size),
-            fmt_compressed(a.compressed),
+            a.compressed.map_or_else(|| "unknown".to_string(), fmt),
             budget,
             a.platform.clone(),
         ]);
@@ -390,8 +390,8 @@ pub fn render_diff(d: &ImageDiff, format: DiffFormat) -> Result<String> {
         vec!["size".into(), fmt(d.size_from), fmt(d.size_to), sign(d.size_from, d.size_to)],
         vec![
             "compressed".into(),
-            fmt_compressed(d.compressed_from),
-            fmt_compressed(d.compressed_to),
+            d.compressed_from.map_or_else(|| "unknown".to_string(), fmt),
+            d.compressed_to.map_or_else(|| "unknown".to_string(), fmt),
             d.compressed_from.zip(d.compressed_to).map_or_else(String::new, |(f, t)| sign(f, t)),
         ],
         vec!["layers".into(), d.layers_from.to_string(), d.layers_to.to_string(), "".into()],
