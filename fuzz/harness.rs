@@ -9,7 +9,8 @@ use std::io::Read;
 use lucid::debian::{control, packages, relation, release, version};
 use lucid::oci::archive;
 use lucid::oci::image::{ConfigFile, Index, Manifest};
-use lucid::oci::read::{self, ImageView, LayerRef, Location};
+use lucid::oci::read::{self, ImageView};
+use lucid::oci::{Image, Layer, Location};
 use sha2::{Digest, Sha256};
 
 /// A target body: takes any bytes, must never panic.
@@ -219,7 +220,14 @@ pub fn view(data: &[u8]) {
         }
         let diff_id = format!("sha256:{}", hex::encode(hasher.finalize()));
         diff_ids.push(diff_id.clone());
-        layers.push(LayerRef { digest: None, diff_id, size: part.len() as u64, location: Location::File(path) });
+        layers.push(Layer {
+            digest: None,
+            diff_id,
+            size: part.len() as u64,
+            media_type: lucid::oci::MEDIA_TYPE_LAYER_TAR.into(),
+            uncompressed_size: None,
+            location: Location::File(path),
+        });
     }
     let config_json = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}
@@ -233,10 +241,11 @@ pub fn view(data: &[u8]) {
         manifest: None,
         tags: vec![],
         layers,
+        declared: None,
     };
     let capture: BTreeSet<String> =
         ["etc/passwd", "etc/group", "etc/os-release"].iter().map(|s| s.to_string()).collect();
-    if let Ok(merged) = lucid::verify::view::merge(&view, &capture) {
+    if let Ok(merged) = lucid::oci::view::merge(&view, &capture) {
         for path in merged.entries.keys().take(64) {
             let _ = merged.resolve(path);
         }

@@ -6,6 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use lucid::oci::Image;
 use support::debrepo::{Hostile, TestRepo, pkg};
 use support::lucid;
 

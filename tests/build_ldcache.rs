@@ -12,6 +12,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use lucid::oci::Image;
 use lucid::rootfs::ldcache;
 use lucid::rootfs::{Node, Tree};
 use lucid::spec::Platform;

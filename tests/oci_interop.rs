@@ -8,7 +8,7 @@ mod oci_image;
 
 use std::process::Command;
 
-use lucid::oci::{archive, engine, layout, read};
+use lucid::oci::{Image, archive, engine, layout, read};
 use oci_image::{GREETING, build, require_docker_engine, require_tool, run};
 
 /// Removes a Docker image tag when a test ends, passed or not.

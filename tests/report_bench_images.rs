@@ -63,7 +63,7 @@ fn bench150() {
         .layers
         .iter()
         .map(|l| {
-            let lucid::oci::read::Location::File(path) = &l.location else { unreachable!("a layout") };
+            let lucid::oci::Location::File(path) = &l.location else { unreachable!("a layout") };
             LayerBlob {
                 digest: l.digest.clone().unwrap(),
                 diff_id: l.diff_id.clone(),

@@ -7,11 +7,12 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use super::libraries::LibraryScan;
 use super::{PathWaste, jimage, owners};
 use crate::formats::elf;
-use crate::oci::read::{EntryKind, ImageView};
-use crate::verify::app::LibraryScan;
-use crate::verify::view::{Event, MergedView, layer_number, merge_observed};
+use crate::oci::Image;
+use crate::oci::read::EntryKind;
+use crate::oci::view::{Event, MergedView, layer_number, merge_observed};
 
 /// ELF files bigger than this are hashed but not parsed (their section table is at the end,
 /// so parsing needs the whole file in memory).
@@ -58,7 +59,7 @@ struct DivePath {
 
 /// Reads `view` once: the merged filesystem and the facts; with `scan`, also what an
 /// application's loader would find (`--app`).
-pub(super) fn run(view: &ImageView, mut scan: Option<&mut LibraryScan>) -> Result<(MergedView, Facts)> {
+pub(super) fn run(view: &dyn Image, mut scan: Option<&mut LibraryScan>) -> Result<(MergedView, Facts)> {
     let mut facts = Facts::default();
     let mut meta: HashMap<String, (usize, Vec<u8>)> = HashMap::new();
     let mut dive: HashMap<String, DivePath> = HashMap::new();

@@ -45,8 +45,9 @@ pub struct ImageDiff {
     pub to: String,
     pub size_from: u64,
     pub size_to: u64,
-    pub compressed_from: u64,
-    pub compressed_to: u64,
+    /// `None` where the image's compressed size is unknown (see [`super::ImageAnalysis::compressed`]).
+    pub compressed_from: Option<u64>,
+    pub compressed_to: Option<u64>,
     pub layers_from: usize,
     pub layers_to: usize,
     pub packages: Vec<PackageChange>,

@@ -1,7 +1,7 @@
 //! Layer and size analysis: where an image's bytes are, what wastes them and what to do about it.
 //!
 //! `image source -> merged view (one streaming pass, shared with lucid verify) -> analysis ->
-//! renderers`. The pass is [`crate::verify::view::merge_observed`]: while it merges layers, the
+//! renderers`. The pass is [`crate::oci::view::merge_observed`]: while it merges layers, the
 //! [`collect`] observer hashes every file (duplicates, dive's per-path accounting), reads ELF
 //! headers (unstripped binaries, what links to what) and keeps the package metadata files. Memory
 //! grows with the number of files, never with their size.
@@ -9,7 +9,13 @@
 //! Sizes: `size` is the bytes of file content in the final filesystem (what `docker images`
 //! shows and budgets are checked against); `tar_bytes` the uncompressed layer tars (content plus
 //! 512-byte headers, padding to 512 bytes and the end-of-archive blocks: the stated overhead);
-//! `compressed` the stored layer blobs (what a registry stores and a pull moves).
+//! `compressed` the stored layer blobs (what a registry stores and a pull moves), when they are
+//! compressed: an engine export and `docker save` hold plain tars, whose size is no compressed
+//! size, so there it is unknown (`None`) rather than a wrong figure.
+//!
+//! `lucid report --app` also shows what `lucid verify --app` finds: those checks are verify's,
+//! so the caller passes them in ([`AppCheck`]) and they see the image, merged view and
+//! [`libraries::Libraries`] of the same pass; nothing here depends on `verify`.
 
 mod collect;
 pub mod diff;
@@ -17,21 +23,25 @@ pub mod jars;
 pub mod java_modules;
 pub mod jdeps;
 pub mod jimage;
+pub mod libraries;
 pub mod owners;
 pub mod recommend;
 pub mod sbom;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::formats::elf;
-use crate::oci::read::EntryKind;
-use crate::oci::source::{self, SourceImage, SourceOptions};
+use crate::oci::labels::{BUDGET_LABEL, STAGE_LABEL, TITLE_LABEL};
+use crate::oci::read::{EntryKind, ImageView};
+use crate::oci::source::{self, SourceOptions};
+use crate::oci::view::{LayerStats, MergedView};
+use crate::oci::{Image, ImageRef};
+use crate::report::Finding;
 use crate::spec::Spec;
-use crate::verify::view::MergedView;
+use libraries::{Libraries, LibraryScan};
 pub use owners::{ListSource, Owner, OwnerKind};
 pub use recommend::Recommendation;
 
@@ -60,10 +70,20 @@ pub struct Options {
     /// Application jars (`--app`) and the modules they need, checked against the image's Java
     /// runtime.
     pub app: Option<jdeps::AppModules>,
-    /// Applications (`--app`) whose fit to each image `lucid verify --app` would check: their
-    /// findings go into [`ImageAnalysis::app_findings`].
-    pub app_checks: Vec<PathBuf>,
 }
+
+/// One image as the application checks of `--app` see it, from the analysis's own pass.
+pub struct AppSubject<'a> {
+    /// `oci:out/x:latest (linux/amd64)`: names the image in findings.
+    pub name: String,
+    pub image: &'a dyn Image,
+    pub fs: &'a MergedView,
+    pub libs: &'a Libraries,
+}
+
+/// The checks `lucid report --app` runs on each image (verify's, passed in by the command):
+/// their findings go into [`ImageAnalysis::app_findings`].
+pub type AppCheck<'a> = dyn FnMut(&AppSubject<'_>) -> Result<Vec<Finding>> + 'a;
 
 /// One module of a Java runtime in the image.
 #[derive(Clone, Debug, Serialize)]
@@ -93,7 +113,8 @@ pub struct LayerRow {
     pub digest: Option<String>,
     /// Bytes of file content the layer adds (what `docker history` shows as SIZE).
     pub size: u64,
-    pub compressed: u64,
+    /// Bytes of the stored blob when it is compressed; `None` for a plain tar (an engine export).
+    pub compressed: Option<u64>,
     pub tar_bytes: u64,
     pub entries: u64,
     pub whiteouts: u64,
@@ -205,8 +226,9 @@ pub struct ImageAnalysis {
     pub labels: BTreeMap<String, String>,
     /// Bytes of file content in the final filesystem (`docker images` SIZE).
     pub size: u64,
-    /// Bytes of the stored (compressed) layer blobs.
-    pub compressed: u64,
+    /// Bytes of the stored layer blobs when they are all compressed; `None` when some layer is
+    /// stored as a plain tar (an engine export, `docker save`): its size is no compressed size.
+    pub compressed: Option<u64>,
     /// Bytes of the uncompressed layer tars.
     pub tar_bytes: u64,
     /// `tar_bytes` less the file content the layers carry: headers, padding, end blocks.
@@ -267,23 +289,44 @@ pub(crate) struct FileInfo {
 
 /// Analyses every image `reference` names (one per platform).
 pub fn analyze_reference(reference: &str, opts: &Options) -> Result<Vec<ImageAnalysis>> {
+    analyze_reference_with(reference, opts, None)
+}
+
+/// [`analyze_reference`], running `app_check` on every image (`lucid report --app`).
+pub fn analyze_reference_with(
+    reference: &str,
+    opts: &Options,
+    mut app_check: Option<&mut AppCheck<'_>>,
+) -> Result<Vec<ImageAnalysis>> {
     let src = source::open(reference, &opts.source).with_context(|| format!("cannot read {reference}"))?;
     src.images
         .iter()
         .map(|img| {
-            analyze(reference, img, opts).with_context(|| format!("cannot analyse {reference} ({})", img.platform()))
+            analyze(&src.reference, reference, img, opts, app_check.as_deref_mut())
+                .with_context(|| format!("cannot analyse {reference} ({})", img.platform()))
         })
         .collect()
 }
 
-/// Analyses one image.
-pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<ImageAnalysis> {
-    let view = &image.view;
-    let mut scan = crate::verify::app::LibraryScan::default();
-    let wants_scan = !opts.app_checks.is_empty();
-    let (fs, facts) = collect::run(view, wants_scan.then_some(&mut scan))?;
-    let labels = view.config.config.labels.clone();
-    let app_findings = app_findings(reference, image, &fs, scan, opts)?;
+/// Analyses one image of `parsed` (`reference` as the user wrote it).
+fn analyze(
+    parsed: &ImageRef,
+    reference: &str,
+    image: &ImageView,
+    opts: &Options,
+    app_check: Option<&mut AppCheck<'_>>,
+) -> Result<ImageAnalysis> {
+    let mut scan = LibraryScan::default();
+    let (fs, facts) = collect::run(image, app_check.is_some().then_some(&mut scan))?;
+    let labels = image.config.config.labels.clone();
+    let app_findings = match app_check {
+        Some(check) => {
+            let libs = scan.finish(&fs);
+            let name = format!("{reference} ({})", image.platform());
+            check(&AppSubject { name, image, fs: &fs, libs: &libs })?
+        }
+        None => Vec::new(),
+    };
     let mut owners = owners::read_owners(&facts.meta);
     let mut package_lists = ListSource::None;
     let debs: Vec<&Owner> = owners.iter().filter(|o| o.kind == OwnerKind::Deb).collect();
@@ -309,7 +352,8 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
     attribute(&mut files, &owners);
 
     let size = fs.content_size();
-    let compressed: u64 = view.layers.iter().map(|l| l.size).sum();
+    // A compressed size only when every layer is stored compressed (see the module doc).
+    let compressed = fs.layers.iter().all(|l| l.compressed).then(|| fs.layers.iter().map(|l| l.stored).sum());
     let tar_bytes: u64 = fs.layers.iter().map(|l| l.tar_bytes).sum();
     let layer_content: u64 = fs.layers.iter().map(|l| l.content_bytes).sum();
     let count = |k: EntryKind| fs.entries.values().filter(|e| e.kind == k).count() as u64;
@@ -387,16 +431,16 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         inefficient: facts.dive.inefficient.clone(),
     };
 
-    let (repository, tag) = repo_and_tag(reference, image);
+    let (repository, tag) = repo_and_tag(parsed, image);
     Ok(ImageAnalysis {
         reference: reference.to_string(),
         repository,
         tag,
         platform: image.platform(),
-        digest: view.manifest.as_ref().map(|m| m.2.clone()),
-        config_digest: view.config_digest.clone(),
-        created: view.config.created.clone(),
-        stage: labels.get(crate::verify::STAGE_LABEL).cloned(),
+        digest: image.manifest().map(|(_, d)| d.to_string()),
+        config_digest: image.config_digest.clone(),
+        created: image.config.created.clone(),
+        stage: labels.get(STAGE_LABEL).cloned(),
         budget: budget(opts, &labels, size)?,
         labels,
         size,
@@ -432,26 +476,6 @@ pub fn analyze(reference: &str, image: &SourceImage, opts: &Options) -> Result<I
         contents: files,
         owner_list: owners,
     })
-}
-
-/// The findings of `lucid verify --app` for each of `opts.app_checks` on `image`.
-fn app_findings(
-    reference: &str,
-    image: &SourceImage,
-    fs: &MergedView,
-    scan: crate::verify::app::LibraryScan,
-    opts: &Options,
-) -> Result<Vec<crate::report::Finding>> {
-    if opts.app_checks.is_empty() {
-        return Ok(Vec::new());
-    }
-    let libs = scan.finish(fs);
-    let host = crate::verify::app::Host::new(format!("{reference} ({})", image.platform()), image, fs, &libs);
-    let mut out = Vec::new();
-    for path in &opts.app_checks {
-        out.extend(crate::verify::app::check(&host, path)?);
-    }
-    Ok(out)
 }
 
 /// The modules of the image's Java runtime (its `release` file's MODULES) with their bytes from
@@ -616,10 +640,10 @@ fn site_packages(files: &[FileInfo]) -> Vec<(String, u64)> {
 }
 
 /// `docker history` rows, newest first, with config-only steps as 0-byte rows.
-fn history(image: &SourceImage, fs: &MergedView) -> Vec<LayerRow> {
+fn history(image: &ImageView, fs: &MergedView) -> Vec<LayerRow> {
     let mut rows = Vec::new();
     let mut layer = 0;
-    let cfg_history = &image.view.config.history;
+    let cfg_history = &image.config.history;
     for h in cfg_history {
         if h.empty_layer {
             rows.push(LayerRow {
@@ -628,7 +652,7 @@ fn history(image: &SourceImage, fs: &MergedView) -> Vec<LayerRow> {
                 created: h.created.clone(),
                 digest: None,
                 size: 0,
-                compressed: 0,
+                compressed: Some(0),
                 tar_bytes: 0,
                 entries: 0,
                 whiteouts: 0,
@@ -648,14 +672,14 @@ fn history(image: &SourceImage, fs: &MergedView) -> Vec<LayerRow> {
     rows
 }
 
-fn layer_row(i: usize, l: &crate::verify::view::LayerStats, by: Option<String>, at: Option<String>) -> LayerRow {
+fn layer_row(i: usize, l: &LayerStats, by: Option<String>, at: Option<String>) -> LayerRow {
     LayerRow {
         index: Some(i + 1),
         created_by: by.unwrap_or_default(),
         created: at,
         digest: Some(l.digest.clone()),
         size: l.content_bytes,
-        compressed: l.stored,
+        compressed: l.compressed.then_some(l.stored),
         tar_bytes: l.tar_bytes,
         entries: l.entries,
         whiteouts: l.whiteouts,
@@ -663,37 +687,32 @@ fn layer_row(i: usize, l: &crate::verify::view::LayerStats, by: Option<String>, 
 }
 
 /// `REPOSITORY` and `TAG` as `docker images` shows them: the archive's or layout's tag, else
-/// the title label, else the reference.
-fn repo_and_tag(reference: &str, image: &SourceImage) -> (String, String) {
-    let tags = &image.view.tags;
+/// the title label, else the reference's repository.
+fn repo_and_tag(reference: &ImageRef, image: &ImageView) -> (String, String) {
+    let tags = &image.tags;
     if let Some(t) = tags.iter().find(|t| t.contains(':')) {
         let (r, t) = t.rsplit_once(':').unwrap_or((t, "latest"));
         if !r.is_empty() && !r.ends_with('/') {
             return (r.to_string(), t.to_string());
         }
     }
-    let title = image.view.config.config.labels.get("org.opencontainers.image.title").cloned();
     let tag = tags.first().cloned().unwrap_or_else(|| "<none>".into());
-    match title {
-        Some(t) => (t, tag),
-        None => {
-            let name = reference.split_once(':').map_or(reference, |(_, r)| r);
-            let name = name.rsplit('/').next().unwrap_or(name);
-            (name.split(':').next().unwrap_or(name).to_string(), tag)
-        }
+    match image.config.config.labels.get(TITLE_LABEL) {
+        Some(t) => (t.clone(), tag),
+        None => (reference.repository(), tag),
     }
 }
 
 fn budget(opts: &Options, labels: &BTreeMap<String, String>, size: u64) -> Result<Option<Budget>> {
     let found = if let Some(b) = opts.max_size {
         Some((b, "--max-size".to_string()))
-    } else if let (Some(spec), Some(title)) = (&opts.spec, labels.get("org.opencontainers.image.title"))
+    } else if let (Some(spec), Some(title)) = (&opts.spec, labels.get(TITLE_LABEL))
         && let Some(b) = spec.images.iter().find(|i| &i.name == title).and_then(|i| i.budget)
     {
         Some((b, format!("{} images.{title}.budget", spec.path.display())))
-    } else if let Some(v) = labels.get(crate::verify::BUDGET_LABEL) {
-        let b = crate::spec::parse_size(v).with_context(|| format!("label {}={v:?}", crate::verify::BUDGET_LABEL))?;
-        Some((b, format!("label {}", crate::verify::BUDGET_LABEL)))
+    } else if let Some(v) = labels.get(BUDGET_LABEL) {
+        let b = crate::spec::parse_size(v).with_context(|| format!("label {BUDGET_LABEL}={v:?}"))?;
+        Some((b, format!("label {BUDGET_LABEL}")))
     } else {
         None
     };

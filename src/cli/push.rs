@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 
 use lucid::build::BuiltOutput;
 use lucid::oci::push::{PushStats, Pusher};
-use lucid::oci::registry::RegistryRef;
+use lucid::oci::{ImageRef, RegistryRef};
 use lucid::progress::Reporter;
 use lucid::spec::format_size;
 
@@ -29,13 +29,6 @@ pub struct Args {
     pub registry: super::RegistryArgs,
 }
 
-fn parse_destination(dest: &str) -> Result<RegistryRef> {
-    let Some(rest) = dest.strip_prefix("docker://") else {
-        bail!("push destination {dest:?}: expected docker://HOST[:PORT]/REPO[:TAG]");
-    };
-    RegistryRef::parse(rest)
-}
-
 fn summary(stats: &PushStats) -> String {
     format!(
         "{} blob(s) uploaded ({}), {} already there, {} mounted, {} manifest(s)",
@@ -48,17 +41,15 @@ fn summary(stats: &PushStats) -> String {
 }
 
 pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
-    let Some(layout) = args.source.strip_prefix("oci:") else {
+    let Ok(ImageRef::Oci { dir, tag }) = ImageRef::parse(&args.source) else {
         bail!("push source {:?}: expected oci:DIR[:TAG] (lucid build writes one per image)", args.source);
     };
-    let (dir, tag) = match layout.rsplit_once(':') {
-        Some((d, t)) if !t.contains('/') => (d, t),
-        _ => (layout, "latest"),
-    };
-    let dest = parse_destination(&args.destination)?;
+    let tag = tag.as_deref().unwrap_or("latest");
+    let dest = RegistryRef::parse_url(&args.destination)
+        .with_context(|| format!("push destination {:?}", args.destination))?;
     let mut pusher = Pusher::new(args.registry.auth_for(&dest.host)?);
     let digest = pusher
-        .push_layout(&PathBuf::from(dir), tag, &dest, &args.tags)
+        .push_layout(&dir, tag, &dest, &args.tags)
         .with_context(|| format!("cannot push {} to {}", args.source, args.destination))?;
     reporter.status("Pushed", format!("{} {digest}: {}", args.destination, summary(&pusher.stats)));
     println!("{digest}");

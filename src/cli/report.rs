@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use lucid::analyze::{self, Options};
+use lucid::analyze::{self, AppCheck, AppSubject, Options};
+use lucid::report::Finding;
 use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
 use lucid::verify::app::AppKind;
@@ -53,13 +54,14 @@ pub fn run(args: Args) -> Result<i32> {
     let mut opts: Options = args.image.options()?;
     opts.max_size = args.max_size;
     let mut jars = Vec::new();
+    let mut app_checks = Vec::new();
     for path in &args.app {
         match lucid::verify::app::kind(path) {
             Ok(AppKind::Java) => {
                 jars.push(path.clone());
-                opts.app_checks.push(path.clone());
+                app_checks.push(path.clone());
             }
-            Ok(AppKind::Python) => opts.app_checks.push(path.clone()),
+            Ok(AppKind::Python) => app_checks.push(path.clone()),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(e.exit_code());
@@ -75,9 +77,19 @@ pub fn run(args: Args) -> Result<i32> {
             }
         }
     }
+    // `verify --app`'s checks, run on each image from the analysis's own pass over its layers.
+    let mut check = |s: &AppSubject<'_>| -> Result<Vec<Finding>> {
+        let host = lucid::verify::app::Host::new(s.name.clone(), s.image, s.fs, s.libs);
+        let mut out = Vec::new();
+        for path in &app_checks {
+            out.extend(lucid::verify::app::check(&host, path)?);
+        }
+        Ok(out)
+    };
+    let mut app_check: Option<&mut AppCheck<'_>> = (!app_checks.is_empty()).then_some(&mut check);
     let mut all = Vec::new();
     for r in &args.images {
-        match analyze::analyze_reference(r, &opts) {
+        match analyze::analyze_reference_with(r, &opts, app_check.as_deref_mut()) {
             Ok(a) => all.extend(a),
             Err(e) => {
                 eprintln!("error: {e:#}");

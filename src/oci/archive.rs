@@ -8,14 +8,14 @@
 //! the digests the OCI manifest names. Entries have fixed metadata, so the archive is
 //! reproducible too.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use super::image::{BuiltImage, Index, check_ref_name};
+use super::image::{Index, check_ref_name};
+use super::interface::Image;
 use super::{ANNOTATION_REF_NAME, HashReader, digest_hex};
 
 /// One element of `manifest.json`.
@@ -38,9 +38,10 @@ pub fn blob_name(digest: &str) -> Result<String> {
     Ok(format!("blobs/sha256/{}", digest_hex(digest)?))
 }
 
-/// Writes `image` as a docker-archive at `path`, tagged `repo_tags` (`lucid-python-base:latest`).
-/// The file appears complete or not at all (temporary file in the same directory, then rename).
-pub fn write_docker_archive(path: &Path, image: &BuiltImage, repo_tags: &[String]) -> Result<()> {
+/// Writes `image` (built, or read from any source) as a docker-archive at `path`, tagged
+/// `repo_tags` (`lucid-python-base:latest`). The file appears complete or not at all (temporary
+/// file in the same directory, then rename). Every layer is copied through a digest check.
+pub fn write_docker_archive(path: &Path, image: &dyn Image, repo_tags: &[String]) -> Result<()> {
     for tag in repo_tags {
         check_repo_tag(tag)?;
     }
@@ -57,24 +58,32 @@ pub fn write_docker_archive(path: &Path, image: &BuiltImage, repo_tags: &[String
     // Locked while written, so another run's sweep of the output directory leaves it alone.
     tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
 
+    let (manifest_json, manifest_digest) =
+        image.manifest().with_context(|| format!("{}: the image has no manifest to write", path.display()))?;
+    let descriptor = image.manifest_descriptor().with_context(|| format!("{}: no manifest", path.display()))?;
+    let layers = image.layers();
+    let digests: Vec<&str> = layers
+        .iter()
+        .map(|l| l.digest.as_deref().with_context(|| format!("layer {} has no blob digest", l.diff_id)))
+        .collect::<Result<_>>()?;
     let manifest = vec![ArchiveManifest {
-        config: blob_name(&image.config_digest)?,
+        config: blob_name(image.config_digest())?,
         repo_tags: repo_tags.to_vec(),
-        layers: image.layers.iter().map(|l| blob_name(&l.digest)).collect::<Result<_>>()?,
+        layers: digests.iter().map(|d| blob_name(d)).collect::<Result<_>>()?,
     }];
     let refs = if repo_tags.is_empty() {
-        vec![image.manifest_descriptor()]
+        vec![descriptor]
     } else {
         repo_tags
             .iter()
             .map(|t| {
-                let mut d = image.manifest_descriptor();
+                let mut d = descriptor.clone();
                 d.annotations.insert(ANNOTATION_REF_NAME.to_string(), t.clone());
                 d
             })
             .collect()
     };
-    let mtime = u64::try_from(image.config.created).unwrap_or(0);
+    let mtime = u64::try_from(image.created()).unwrap_or(0);
     let werr = |e: std::io::Error| anyhow!(e).context(format!("cannot write {}", path.display()));
 
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
@@ -86,26 +95,23 @@ pub fn write_docker_archive(path: &Path, image: &BuiltImage, repo_tags: &[String
     }
 
     let mut seen = std::collections::BTreeSet::new();
-    for l in &image.layers {
-        if !seen.insert(l.digest.clone()) {
+    for (l, want) in layers.iter().zip(&digests) {
+        if !seen.insert(*want) {
             continue;
         }
-        let file =
-            File::open(&l.path).with_context(|| format!("cannot open layer {} at {}", l.digest, l.path.display()))?;
-        let mut reader = HashReader::new(file);
-        tar.append_data(&mut header(l.size, mtime), blob_name(&l.digest)?, &mut reader)
-            .map_err(|e| anyhow!(e).context(format!("cannot copy layer {} from {}", l.digest, l.path.display())))?;
+        let at = || format!("{want} at {:?}", l.location);
+        let mut reader = HashReader::new(l.blob().with_context(|| format!("cannot open layer {}", at()))?);
+        tar.append_data(&mut header(l.size, mtime), blob_name(want)?, &mut reader)
+            .map_err(|e| anyhow!(e).context(format!("cannot copy layer {}", at())))?;
         let (digest, n) = reader.finish();
-        if digest != l.digest || n != l.size {
-            bail!("layer {} changed since it was written: found {digest} ({n} bytes)", l.path.display());
+        if digest != *want || n != l.size {
+            bail!("layer {} changed since it was written: found {digest} ({n} bytes)", at());
         }
     }
-    let blobs = [
-        (blob_name(&image.config_digest)?, image.config_json.clone()),
-        (blob_name(&image.manifest_digest)?, image.manifest_json.clone()),
-    ];
+    let blobs =
+        [(blob_name(image.config_digest())?, image.config_json()), (blob_name(manifest_digest)?, manifest_json)];
     for (name, data) in &blobs {
-        tar.append_data(&mut header(data.len() as u64, mtime), name, data.as_slice()).map_err(werr)?;
+        tar.append_data(&mut header(data.len() as u64, mtime), name, *data).map_err(werr)?;
     }
     let index = serde_json::to_vec(&Index::new(refs)).context("cannot serialize index.json")?;
     let manifest_json = serde_json::to_vec(&manifest).context("cannot serialize manifest.json")?;

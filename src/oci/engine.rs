@@ -1,17 +1,20 @@
-//! Loading images into a Docker engine through its API (no `docker` CLI needed).
+//! The Docker engine, through its API (no `docker` CLI needed): connect, load an image into it,
+//! export an image out of it. Every blocking call goes through [`block_on`].
 //!
 //! The engine is found as the Docker CLI finds it: `DOCKER_HOST`, else `/var/run/docker.sock`
 //! (Podman's compatible socket works through `DOCKER_HOST`). The API version is negotiated
 //! because Debian 12's engine speaks API 1.41, older than bollard's default.
 
 use std::future::Future;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::Docker;
 use bollard::query_parameters::ImportImageOptions;
 use futures_util::StreamExt;
+
+use super::interface::Image;
 
 /// Chunk size for streaming an archive to the engine: large enough to keep the socket busy,
 /// small enough that multi-hundred-megabyte images never sit in memory whole.
@@ -36,6 +39,38 @@ pub fn load_at(host: &str, archive: &Path) -> Result<Vec<String>> {
 /// (so `build --load` can say that nothing was loaded before it tries).
 pub fn ping(host: &str) -> Result<()> {
     block_on(|| async { connect(host).await.map(drop) })
+}
+
+/// Loads `image`, from wherever it was read, into the engine at `host` under `tag`: written as a
+/// docker-archive in a temporary directory (removed afterwards), then loaded.
+pub fn load_image(host: &str, image: &dyn Image, tag: &str) -> Result<Vec<String>> {
+    let dir =
+        tempfile::Builder::new().prefix("lucid-load-").tempdir().context("cannot create a temporary directory")?;
+    let file = dir.path().join("image.tar");
+    super::archive::write_docker_archive(&file, image, &[tag.to_string()])?;
+    load_at(host, &file)
+}
+
+/// Exports image `name` from the engine at `host` (`GET /images/NAME/get`, what `docker save`
+/// does) into the docker-archive `file`, streaming.
+pub fn export(host: &str, name: &str, file: &Path) -> Result<()> {
+    block_on(|| async {
+        let docker = connect(host).await?;
+        docker
+            .inspect_image(name)
+            .await
+            .with_context(|| format!("the Docker engine at {host} has no image {name:?}"))?;
+        let mut out = std::io::BufWriter::with_capacity(
+            CHUNK,
+            std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?,
+        );
+        let mut stream = docker.export_image(name);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("the Docker engine at {host} failed to export {name}"))?;
+            out.write_all(&chunk).with_context(|| format!("cannot write {}", file.display()))?;
+        }
+        out.flush().with_context(|| format!("cannot write {}", file.display()))
+    })
 }
 
 /// A single-threaded runtime for the engine's API (callers that keep one for a session).

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::interface::{Image, Layer, Location};
 use super::{
     ANNOTATION_REF_NAME, LayerBlob, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST,
     digest_hex, digest_of,
@@ -45,6 +46,8 @@ pub struct ImageConfig {
 #[derive(Clone, Debug)]
 pub struct BuiltImage {
     pub config: ImageConfig,
+    /// `config_json` parsed (what [`Image::config_file`] gives every reader).
+    pub config_file: ConfigFile,
     pub config_json: Vec<u8>,
     pub config_digest: String,
     pub manifest_json: Vec<u8>,
@@ -55,26 +58,58 @@ pub struct BuiltImage {
 impl BuiltImage {
     /// The descriptor that points at this image's manifest, with its platform.
     pub fn manifest_descriptor(&self) -> Descriptor {
-        Descriptor {
-            media_type: MEDIA_TYPE_MANIFEST.to_string(),
-            digest: self.manifest_digest.clone(),
-            size: self.manifest_json.len() as u64,
-            platform: Some(Platform {
-                architecture: self.config.architecture.clone(),
-                os: self.config.os.clone(),
-                variant: self.config.variant.clone(),
-            }),
-            annotations: BTreeMap::new(),
-        }
+        Image::manifest_descriptor(self).expect("a built image has a manifest")
     }
 
-    /// `linux/amd64`, `linux/arm64/v8`.
+    /// `linux/amd64`, `linux/arm64/v8`: what the image was built for.
     pub fn platform(&self) -> String {
         let c = &self.config;
         match &c.variant {
             Some(v) => format!("{}/{}/{v}", c.os, c.architecture),
             None => format!("{}/{}", c.os, c.architecture),
         }
+    }
+}
+
+impl Image for BuiltImage {
+    fn config_json(&self) -> &[u8] {
+        &self.config_json
+    }
+    fn config_digest(&self) -> &str {
+        &self.config_digest
+    }
+    fn config_file(&self) -> &ConfigFile {
+        &self.config_file
+    }
+    fn manifest(&self) -> Option<(&[u8], &str)> {
+        Some((&self.manifest_json, &self.manifest_digest))
+    }
+    fn layers(&self) -> Vec<Layer> {
+        self.layers
+            .iter()
+            .map(|l| Layer {
+                digest: Some(l.digest.clone()),
+                diff_id: l.diff_id.clone(),
+                size: l.size,
+                media_type: MEDIA_TYPE_LAYER_GZIP.to_string(),
+                uncompressed_size: Some(l.uncompressed_size),
+                location: Location::File(l.path.clone()),
+            })
+            .collect()
+    }
+    /// What the build says the image is for (an index lists it under this platform).
+    fn platform_spec(&self) -> Platform {
+        Platform {
+            architecture: self.config.architecture.clone(),
+            os: self.config.os.clone(),
+            variant: self.config.variant.clone(),
+        }
+    }
+    fn platform(&self) -> String {
+        BuiltImage::platform(self)
+    }
+    fn created(&self) -> i64 {
+        self.config.created
     }
 }
 
@@ -289,12 +324,12 @@ pub fn assemble(config: ImageConfig, layers: Vec<LayerBlob>) -> Result<BuiltImag
     };
     let manifest_json = serde_json::to_vec(&manifest).context("cannot serialize the image manifest")?;
     let manifest_digest = digest_of(&manifest_json);
-    Ok(BuiltImage { config, config_json, config_digest, manifest_json, manifest_digest, layers })
+    Ok(BuiltImage { config, config_file: file, config_json, config_digest, manifest_json, manifest_digest, layers })
 }
 
 /// An OCI image index over per-platform images (multi-arch): returns its JSON and digest.
 /// Two images for the same platform are an error: a client could not choose between them.
-pub fn index(images: &[&BuiltImage]) -> Result<(Vec<u8>, String)> {
+pub fn index<I: Image + ?Sized>(images: &[&I]) -> Result<(Vec<u8>, String)> {
     if images.is_empty() {
         bail!("an image index needs at least one image");
     }
@@ -304,8 +339,11 @@ pub fn index(images: &[&BuiltImage]) -> Result<(Vec<u8>, String)> {
             bail!("two images for platform {} in one index", img.platform());
         }
     }
-    let json = serde_json::to_vec(&Index::new(images.iter().map(|i| i.manifest_descriptor()).collect()))
-        .context("cannot serialize the image index")?;
+    let manifests = images
+        .iter()
+        .map(|i| i.manifest_descriptor().context("an image without a manifest cannot go into an index"))
+        .collect::<Result<_>>()?;
+    let json = serde_json::to_vec(&Index::new(manifests)).context("cannot serialize the image index")?;
     let digest = digest_of(&json);
     Ok((json, digest))
 }

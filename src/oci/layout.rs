@@ -10,21 +10,22 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::image::{BuiltImage, Descriptor, Index, check_ref_name};
+use super::image::{Descriptor, Index, check_ref_name};
+use super::interface::{Image, Location};
 use super::stale::{OWNER_FILE, claimed_tempdir, sweep_stale, work_prefix};
-use super::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX, check_blob_file, digest_hex, digest_of};
+use super::{ANNOTATION_REF_NAME, HashWriter, MEDIA_TYPE_INDEX, check_blob_file, digest_hex, digest_of};
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// Writes an OCI layout at `dir` holding `images`, each under its tags (an `index.json` entry per
 /// tag, annotated `org.opencontainers.image.ref.name`; an image with no tags gets one entry
 /// without a name). Replaces an existing layout at `dir`; refuses to replace anything else.
-pub fn write_layout(dir: &Path, images: &[(&BuiltImage, Vec<String>)]) -> Result<()> {
+pub fn write_layout<I: Image + ?Sized>(dir: &Path, images: &[(&I, Vec<String>)]) -> Result<()> {
     let mut refs = Vec::new();
     let mut staged = Staging::new(dir)?;
     for (image, tags) in images {
-        staged.add_image(image)?;
-        let desc = image.manifest_descriptor();
+        staged.add_image(*image)?;
+        let desc = image.manifest_descriptor().context("an image without a manifest cannot go into a layout")?;
         if tags.is_empty() {
             refs.push(desc.clone());
         }
@@ -37,11 +38,11 @@ pub fn write_layout(dir: &Path, images: &[(&BuiltImage, Vec<String>)]) -> Result
 
 /// Writes an OCI layout at `dir` whose `tags` name one image index over `images` (one image per
 /// platform): what a multi-arch `oci:DIR:TAG` looks like.
-pub fn write_multiarch_layout(dir: &Path, images: &[&BuiltImage], tags: &[String]) -> Result<String> {
+pub fn write_multiarch_layout<I: Image + ?Sized>(dir: &Path, images: &[&I], tags: &[String]) -> Result<String> {
     let (json, digest) = super::image::index(images)?;
     let mut staged = Staging::new(dir)?;
     for image in images {
-        staged.add_image(image)?;
+        staged.add_image(*image)?;
     }
     staged.add_bytes(&digest, &json)?;
     let desc = Descriptor {
@@ -119,12 +120,34 @@ impl Staging {
         Ok(())
     }
 
-    fn add_image(&mut self, image: &BuiltImage) -> Result<()> {
-        for l in &image.layers {
-            self.add_file(&l.digest, l.size, &l.path)?;
+    /// Streams a blob from `src` into the layout, checking it against `digest` and `size`.
+    fn add_stream(&mut self, digest: &str, size: u64, src: &mut dyn std::io::Read) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        if path.exists() {
+            return Ok(());
         }
-        self.add_bytes(&image.config_digest, &image.config_json)?;
-        self.add_bytes(&image.manifest_digest, &image.manifest_json)
+        let file = fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = HashWriter::new(std::io::BufWriter::new(file));
+        std::io::copy(src, &mut w).with_context(|| format!("cannot write {}", path.display()))?;
+        let (mut inner, actual, n) = w.finish();
+        std::io::Write::flush(&mut inner).with_context(|| format!("cannot write {}", path.display()))?;
+        if actual != digest || n != size {
+            bail!("blob {digest} ({size} bytes) reads as {actual} ({n} bytes)");
+        }
+        Ok(())
+    }
+
+    fn add_image<I: Image + ?Sized>(&mut self, image: &I) -> Result<()> {
+        for l in image.layers() {
+            let digest = l.digest.as_deref().with_context(|| format!("layer {} has no blob digest", l.diff_id))?;
+            match &l.location {
+                Location::File(path) => self.add_file(digest, l.size, path)?,
+                Location::Member { .. } => self.add_stream(digest, l.size, &mut l.blob()?)?,
+            }
+        }
+        let (manifest_json, manifest_digest) = image.manifest().context("the image has no manifest")?;
+        self.add_bytes(image.config_digest(), image.config_json())?;
+        self.add_bytes(manifest_digest, manifest_json)
     }
 
     fn commit(self, refs: Vec<Descriptor>) -> Result<()> {
@@ -197,7 +220,7 @@ fn replace_dir(tmp: tempfile::TempDir, dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::{ImageConfig, assemble, write_layer};
+    use crate::oci::{BuiltImage, ImageConfig, assemble, write_layer};
     use crate::rootfs::{Entry, Tree};
 
     fn image(dir: &Path, arch: &str) -> BuiltImage {
@@ -299,5 +322,29 @@ mod tests {
             serde_json::from_slice(&fs::read(out.join("blobs/sha256").join(&digest[7..])).unwrap()).unwrap();
         assert_eq!(nested.manifests.len(), 2);
         assert!(out.join("blobs/sha256").join(&arm.layers[0].digest[7..]).exists());
+    }
+
+    /// The sinks take any image: a multi-arch layout read back (every platform) and written out
+    /// again as a layout and as docker-archives keeps every digest, with nothing converted by hand.
+    #[test]
+    fn an_image_read_back_is_written_again_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let amd = image(&tmp.path().join("layers"), "amd64");
+        let arm = image(&tmp.path().join("layers"), "arm64");
+        let first = tmp.path().join("first");
+        let index = write_multiarch_layout(&first, &[&amd, &arm], &["latest".into()]).unwrap();
+        let read = crate::oci::source::open_layout_all(&first, Some("latest")).unwrap();
+        let views: Vec<&dyn Image> = read.iter().map(|v| v as &dyn Image).collect();
+        let again = tmp.path().join("again");
+        assert_eq!(write_multiarch_layout(&again, &views, &["latest".into()]).unwrap(), index);
+        for (view, built) in read.iter().zip([&amd, &arm]) {
+            assert_eq!(view.platform(), built.platform());
+            let file = tmp.path().join(format!("{}.tar", built.config.architecture));
+            crate::oci::archive::write_docker_archive(&file, view, &["x:latest".into()]).unwrap();
+            let back = crate::oci::read::open_docker_archive(&file).unwrap();
+            assert_eq!(back.config_digest, built.config_digest);
+            assert_eq!(back.created(), built.config.created, "the created time survives");
+            back.verify().unwrap();
+        }
     }
 }

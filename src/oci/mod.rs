@@ -1,10 +1,17 @@
-//! OCI images: deterministic layers, config/manifest/index, OCI layout, docker-archive and the
-//! Docker Engine API.
+//! OCI images: one image interface, its sources and sinks, and the flattened filesystem.
 //!
-//! The shape follows go-containerregistry: a [`image::BuiltImage`] is plain data (config and
-//! manifest bytes plus layer blobs on disk), and every output ([`layout`], [`archive`],
-//! [`engine`]) is only a sink for it, so the build never cares where an image goes. [`read`] is
-//! the matching source for tests and `lucid verify`.
+//! The shape follows go-containerregistry's `pkg/v1`: [`Image`] ([`interface`]) is the one
+//! interface (config, manifest, platform, layers with digest, diff_id, size, media type and a
+//! reader). The built image ([`image::BuiltImage`]: config and manifest bytes plus layer blobs
+//! on disk) and every source ([`read::ImageView`], opened from an [`ImageRef`] by [`source`]:
+//! OCI layout, docker-archive, engine export, registry pull) implement it. The outputs
+//! ([`layout`], [`archive`], [`engine`]'s load, [`push`] from a layout) are only sinks, so the
+//! build never cares where an image goes and an image read from anywhere can be written
+//! anywhere. [`view`] flattens an image's layers into its final filesystem (go-containerregistry's
+//! `mutate.Extract`), for `lucid verify` and `lucid report`.
+//!
+//! This module reads nothing from the commands above it (verify, analyze, report, cli) nor from
+//! the build's sources (debian, python, java).
 //!
 //! Everything written here is reproducible: the same tree, mtime and config give the same bytes,
 //! hence the same digests, and every output is written to a temporary path and renamed, so a
@@ -13,16 +20,22 @@
 pub mod archive;
 pub mod engine;
 pub mod image;
+pub mod interface;
+pub mod labels;
 pub mod layer;
 pub mod layout;
 pub mod push;
 pub mod read;
+pub mod reference;
 pub mod registry;
 pub mod source;
 pub mod stale;
+pub mod view;
 
 pub use image::{BuiltImage, ImageConfig, assemble, index};
+pub use interface::{Image, Layer, Location};
 pub use layer::{LayerBlob, write_layer};
+pub use reference::{ImageRef, RegistryRef};
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -37,6 +50,8 @@ pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// An uncompressed layer (what `docker save` and an engine export hold): read, never written.
+pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// Docker's own manifest types, which registries and `docker push` still serve: read, never
 /// written.
 pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";

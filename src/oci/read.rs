@@ -1,45 +1,32 @@
 //! Reading images back: an OCI layout or a docker-archive becomes one [`ImageView`] (config,
-//! manifest when there is one, layers), and a layer becomes its tar entries.
+//! manifest when there is one, layers with their media type), an [`Image`] like the built one;
+//! and a layer becomes its tar entries.
 //!
-//! This is the source side of the `oci` module, used by tests and `lucid verify`; callers never
-//! need to know which transport an image came from. Everything read is checked: config and
+//! This is the source side of the `oci` module ([`super::source`] puts every transport behind
+//! it); callers never need to know which transport an image came from. Everything read is checked: config and
 //! manifest against their digests on open, layers on [`ImageView::verify`], and tar entry names
 //! through the same normalisation the rootfs uses, so a hostile archive cannot name `..`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use super::archive::{ArchiveManifest, parse_manifest};
-use super::image::{ConfigFile, Descriptor, Index, Manifest};
-use super::{ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, digest_hex, digest_of};
+use super::image::{ConfigFile, Descriptor, Index, Manifest, Platform};
+use super::interface::{Image, Layer, Location};
+use super::reference::ImageRef;
+use super::{
+    ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, digest_hex, digest_of,
+};
 use crate::limits::{Bounded, Counting, EntryCounter, MAX_JSON_BYTES, check_path_len, read_capped};
 use crate::rootfs::{Entry, Node, Tree, tree::normalize};
 
-/// Where a layer's bytes are.
-#[derive(Clone, Debug)]
-pub enum Location {
-    /// A whole file (an OCI layout blob).
-    File(PathBuf),
-    /// A member of a tar file (a docker-archive), as byte range.
-    Member { archive: PathBuf, offset: u64, size: u64 },
-}
-
-#[derive(Clone, Debug)]
-pub struct LayerRef {
-    /// Digest of the blob as stored (compressed or not), when a manifest names it.
-    pub digest: Option<String>,
-    /// The config's diff_id for this layer (digest of the uncompressed tar).
-    pub diff_id: String,
-    /// Bytes of the blob as stored.
-    pub size: u64,
-    pub location: Location,
-}
-
-/// An image read from any transport.
+/// An image read from any transport: an OCI layout's manifest, a docker-archive's first image,
+/// an engine export or a registry pull. Implements [`Image`].
 #[derive(Clone, Debug)]
 pub struct ImageView {
     pub config_json: Vec<u8>,
@@ -50,24 +37,51 @@ pub struct ImageView {
     pub manifest: Option<(Vec<u8>, Manifest, String)>,
     /// `RepoTags` of a docker-archive, or the tag an OCI layout was opened with.
     pub tags: Vec<String>,
-    pub layers: Vec<LayerRef>,
+    pub layers: Vec<Layer>,
+    /// The platform the index says this manifest is for (`None` for a lone image).
+    pub declared: Option<Platform>,
 }
 
-/// Opens a skopeo-style reference: `oci:DIR[:TAG]` or `docker-archive:FILE`.
+impl Image for ImageView {
+    fn config_json(&self) -> &[u8] {
+        &self.config_json
+    }
+    fn config_digest(&self) -> &str {
+        &self.config_digest
+    }
+    fn config_file(&self) -> &ConfigFile {
+        &self.config
+    }
+    fn manifest(&self) -> Option<(&[u8], &str)> {
+        self.manifest.as_ref().map(|(json, _, digest)| (json.as_slice(), digest.as_str()))
+    }
+    fn layers(&self) -> Vec<Layer> {
+        self.layers.clone()
+    }
+    /// The manifest keeps the media type it was stored with (a registry's Docker manifest is no
+    /// OCI one), and the platform its index declared.
+    fn manifest_descriptor(&self) -> Option<Descriptor> {
+        let (json, manifest, digest) = self.manifest.as_ref()?;
+        Some(Descriptor {
+            media_type: manifest.media_type.clone().unwrap_or_else(|| MEDIA_TYPE_MANIFEST.to_string()),
+            digest: digest.clone(),
+            size: json.len() as u64,
+            platform: Some(self.declared.clone().unwrap_or_else(|| self.platform_spec())),
+            annotations: Default::default(),
+        })
+    }
+}
+
+/// Opens a reference to a local image: `oci:DIR[:TAG]` or `docker-archive:FILE` (tests; the
+/// commands open every transport through [`super::source::open`]).
 pub fn open(reference: &str) -> Result<ImageView> {
-    if let Some(rest) = reference.strip_prefix("oci:") {
-        let (dir, tag) = match rest.split_once(':') {
-            Some((d, t)) if !t.is_empty() => (d, Some(t)),
-            Some((d, _)) => (d, None),
-            None => (rest, None),
-        };
-        open_layout(Path::new(dir), tag)
-    } else if let Some(file) = reference.strip_prefix("docker-archive:") {
-        // A trailing `:name:tag` selects an image in skopeo; we read the first (only) one.
-        let file = file.split_once(':').map_or(file, |(f, _)| f);
-        open_docker_archive(Path::new(file))
-    } else {
-        bail!("unsupported image reference {reference:?}: use oci:DIR[:TAG] or docker-archive:FILE")
+    match ImageRef::parse(reference)? {
+        ImageRef::Oci { dir, tag } => open_layout(&dir, tag.as_deref()),
+        ImageRef::DockerArchive { file, .. } => open_docker_archive(&file),
+        other => bail!(
+            "unsupported image reference {reference:?} here: {} images open through source::open",
+            other.transport()
+        ),
     }
 }
 
@@ -183,10 +197,12 @@ pub fn open_layout_manifest(dir: &Path, desc: &Descriptor, tag: Option<&str>) ->
         .iter()
         .zip(&config.rootfs.diff_ids)
         .map(|(l, diff_id)| {
-            Ok(LayerRef {
+            Ok(Layer {
                 digest: Some(l.digest.clone()),
                 diff_id: diff_id.clone(),
                 size: l.size,
+                media_type: l.media_type.clone(),
+                uncompressed_size: None,
                 location: Location::File(dir.join("blobs/sha256").join(digest_hex(&l.digest)?)),
             })
         })
@@ -198,6 +214,7 @@ pub fn open_layout_manifest(dir: &Path, desc: &Descriptor, tag: Option<&str>) ->
         manifest: Some((manifest_json, manifest, desc.digest.clone())),
         tags: tag.map(|t| vec![t.to_string()]).unwrap_or_default(),
         layers,
+        declared: desc.platform.clone(),
     })
 }
 
@@ -256,11 +273,20 @@ pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
             let key = normalize(name).with_context(|| format!("in {}", path.display()))?;
             let (offset, size) =
                 *members.get(&key).with_context(|| format!("{} has no layer member {name:?}", path.display()))?;
-            Ok(LayerRef {
-                digest: None,
+            let location = Location::Member { archive: path.to_path_buf(), offset, size };
+            // `docker save` (and an engine export) writes plain tars, lucid gzip blobs: which one
+            // decides whether the stored size is a compressed size. A plain tar is its own blob,
+            // so its digest is the diff_id (checked when the layer is read).
+            let mut head = [0u8; 2];
+            let n = layer_head(&location, &mut head).with_context(|| format!("layer {name} in {}", path.display()))?;
+            let gzip = head[..n] == [0x1f, 0x8b];
+            Ok(Layer {
+                digest: (!gzip).then(|| diff_id.clone()),
                 diff_id: diff_id.clone(),
                 size,
-                location: Location::Member { archive: path.to_path_buf(), offset, size },
+                media_type: if gzip { MEDIA_TYPE_LAYER_GZIP } else { MEDIA_TYPE_LAYER_TAR }.to_string(),
+                uncompressed_size: (!gzip).then_some(size),
+                location,
             })
         })
         .collect::<Result<_>>()?;
@@ -271,28 +297,24 @@ pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
         manifest: None,
         tags: repo_tags,
         layers,
+        declared: None,
     })
 }
 
+/// Reads the first bytes of a stored layer into `buf`; returns how many there were.
+fn layer_head(location: &Location, buf: &mut [u8]) -> Result<usize> {
+    let mut blob = location.open()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match blob.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 impl ImageView {
-    /// The stored bytes of layer `i` (compressed or not, as stored).
-    pub fn layer_blob(&self, i: usize) -> Result<Box<dyn Read>> {
-        let layer = self.layers.get(i).with_context(|| format!("the image has no layer {i}"))?;
-        Ok(match &layer.location {
-            Location::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open layer {}", p.display()))?),
-            Location::Member { archive, offset, size } => {
-                let mut f = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
-                f.seek(SeekFrom::Start(*offset)).with_context(|| format!("cannot seek in {}", archive.display()))?;
-                Box::new(f.take(*size))
-            }
-        })
-    }
-
-    /// Layer `i` as an uncompressed tar stream.
-    pub fn layer_tar(&self, i: usize) -> Result<Box<dyn Read>> {
-        decompressed(self.layer_blob(i)?)
-    }
-
     /// Checks every layer: the stored blob against its digest (when known) and the
     /// uncompressed tar against the config's diff_id.
     pub fn verify(&self) -> Result<()> {
@@ -501,9 +523,45 @@ mod tests {
 
     #[test]
     fn references_are_parsed_or_refused() {
-        let err = open("docker://somewhere/x").unwrap_err().to_string();
+        let err = open("docker://somewhere.example/x").unwrap_err().to_string();
         assert!(err.contains("unsupported image reference"), "{err}");
         let err = format!("{:#}", open("oci:/nonexistent/layout:latest").unwrap_err());
         assert!(err.contains("/nonexistent/layout/index.json"), "{err}");
+    }
+
+    /// A `docker save` archive holds plain tars: read as such, their size is no compressed size,
+    /// their digest is their diff_id, and the merged view says so per layer.
+    #[test]
+    fn plain_tar_layers_of_a_docker_archive_are_not_called_compressed() {
+        let layer = raw_tar(&[("etc/", b'5')]);
+        let diff_id = digest_of(&layer);
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!([
+            {"Config": "config.json", "RepoTags": ["x:latest"], "Layers": ["l/layer.tar"]}
+        ]))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saved.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        for (name, data) in [("config.json", &config), ("l/layer.tar", &layer), ("manifest.json", &manifest)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        tar.finish().unwrap();
+        drop(tar);
+        let view = open(&format!("docker-archive:{}", path.display())).unwrap();
+        let l = &view.layers[0];
+        assert!(!l.compressed(), "{}", l.media_type);
+        assert_eq!(l.digest.as_deref(), Some(diff_id.as_str()));
+        assert_eq!(l.uncompressed_size, Some(layer.len() as u64));
+        let merged = super::super::view::merge(&view, &Default::default()).unwrap();
+        assert!(!merged.layers[0].compressed);
+        assert_eq!(merged.layers[0].stored, layer.len() as u64);
     }
 }

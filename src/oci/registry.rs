@@ -32,54 +32,7 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.o
                       application/vnd.docker.distribution.manifest.list.v2+json, \
                       application/vnd.docker.distribution.manifest.v2+json";
 
-/// A parsed `docker://` reference.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegistryRef {
-    /// `host[:port]`.
-    pub host: String,
-    /// `team/image`.
-    pub repository: String,
-    /// A tag or a `sha256:` digest.
-    pub reference: String,
-}
-
-impl RegistryRef {
-    /// Parses `HOST[:PORT]/REPO[:TAG|@DIGEST]` (the part after `docker://`). The first component
-    /// must be a host (it has a `.` or `:`, or is `localhost`): lucid has no default registry.
-    pub fn parse(s: &str) -> Result<RegistryRef> {
-        let s = s.strip_prefix("//").unwrap_or(s);
-        let (host, rest) = s.split_once('/').unwrap_or((s, ""));
-        if rest.is_empty() || !(host.contains('.') || host.contains(':') || host == "localhost") {
-            bail!("docker://{s}: {host:?} is not a registry host; name one (docker://HOST[:PORT]/REPO:TAG)");
-        }
-        let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {
-            digest_hex(d).with_context(|| format!("docker://{s}"))?;
-            (r, d.to_string())
-        } else {
-            match rest.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r, t.to_string()),
-                _ => (rest, "latest".to_string()),
-            }
-        };
-        let ok_repo = !repository.is_empty()
-            && repository.split('/').all(|c| {
-                !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            });
-        if !ok_repo {
-            bail!("docker://{s}: invalid repository name {repository:?}");
-        }
-        if reference.is_empty() || reference.len() > 128 || reference.contains('/') {
-            bail!("docker://{s}: invalid tag {reference:?}");
-        }
-        Ok(RegistryRef { host: host.to_string(), repository: repository.to_string(), reference })
-    }
-
-    /// Whether the host is this machine: plain HTTP is allowed there, as Docker allows it.
-    pub fn is_loopback(&self) -> bool {
-        let name = self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, _)| h);
-        name == "localhost" || name.starts_with("127.") || name == "[::1]"
-    }
-}
+pub use super::reference::RegistryRef;
 
 /// How to reach a registry.
 #[derive(Clone, Debug, Default)]
@@ -363,23 +316,6 @@ pub fn pull_to_layout(r: &RegistryRef, auth: &RegistryAuth, dir: &Path) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_need_a_host() {
-        let r = RegistryRef::parse("127.0.0.1:5000/lucid/python-base:latest").unwrap();
-        assert_eq!(
-            (r.host.as_str(), r.repository.as_str(), r.reference.as_str()),
-            ("127.0.0.1:5000", "lucid/python-base", "latest")
-        );
-        assert!(r.is_loopback());
-        assert_eq!(RegistryRef::parse("localhost/x").unwrap().reference, "latest");
-        let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(RegistryRef::parse(&format!("reg.example:443/x@{d}")).unwrap().reference, d);
-        assert!(RegistryRef::parse("python:3.11").is_err(), "no default registry");
-        assert!(RegistryRef::parse("library/python").is_err());
-        assert!(RegistryRef::parse("h.example/UPPER").is_err());
-        assert!(RegistryRef::parse("h.example/x@sha256:zz").is_err());
-    }
 
     #[test]
     fn challenges_are_parsed() {

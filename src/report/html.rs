@@ -81,7 +81,7 @@ pub fn render(images: &[ImageAnalysis]) -> Result<String> {
             fmt(a.size),
             fmt(a.tar_bytes),
             fmt(a.tar_overhead),
-            fmt(a.compressed)
+            super::size::fmt_compressed(a.compressed)
         ));
         body.push_str("<h3>Layers</h3>\n");
         body.push_str(&table(&history_rows(a)));

@@ -11,6 +11,12 @@ use crate::analyze::{DirNode, ImageAnalysis, ListSource};
 use crate::report::Status;
 use crate::spec::format_size as fmt;
 
+/// A compressed size, or the truth when there is none: an engine export and `docker save`
+/// store plain tars, whose size is no compressed size.
+pub(crate) fn fmt_compressed(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "unknown (layers stored uncompressed)".to_string(), fmt)
+}
+
 /// How many rows the text and Markdown lists show (JSON has everything).
 const ROWS: usize = 15;
 
@@ -54,7 +60,7 @@ pub fn size_rows(images: &[ImageAnalysis]) -> Vec<Vec<String>> {
             a.repository.clone(),
             a.tag.clone(),
             fmt(a.size),
-            fmt(a.compressed),
+            a.compressed.map_or_else(|| "unknown".to_string(), fmt),
             budget,
             a.platform.clone(),
         ]);
@@ -74,7 +80,13 @@ pub fn history_rows(a: &ImageAnalysis) -> Vec<Vec<String>> {
         if by.chars().count() > 60 {
             by = by.chars().take(57).collect::<String>() + "...";
         }
-        rows.push(vec![short(&h.digest), by, fmt(h.size), fmt(h.compressed), h.entries.to_string()]);
+        rows.push(vec![
+            short(&h.digest),
+            by,
+            fmt(h.size),
+            h.compressed.map_or_else(|| "-".to_string(), fmt),
+            h.entries.to_string(),
+        ]);
     }
     rows
 }
@@ -123,7 +135,7 @@ fn text(images: &[ImageAnalysis]) -> String {
             fmt(a.size),
             fmt(a.tar_bytes),
             fmt(a.tar_overhead),
-            fmt(a.compressed)
+            fmt_compressed(a.compressed)
         ));
         out.push('\n');
         out.push_str(&indent(&table(&history_rows(a))));
@@ -275,7 +287,7 @@ pub fn markdown(images: &[ImageAnalysis]) -> String {
             a.history.iter().filter(|h| h.index.is_some()).count(),
             fmt(a.tar_bytes),
             fmt(a.tar_overhead),
-            fmt(a.compressed)
+            fmt_compressed(a.compressed)
         ));
         out.push_str(&md_table(&history_rows(a)));
         out.push_str(&format!(
@@ -378,9 +390,9 @@ pub fn render_diff(d: &ImageDiff, format: DiffFormat) -> Result<String> {
         vec!["size".into(), fmt(d.size_from), fmt(d.size_to), sign(d.size_from, d.size_to)],
         vec![
             "compressed".into(),
-            fmt(d.compressed_from),
-            fmt(d.compressed_to),
-            sign(d.compressed_from, d.compressed_to),
+            d.compressed_from.map_or_else(|| "unknown".to_string(), fmt),
+            d.compressed_to.map_or_else(|| "unknown".to_string(), fmt),
+            d.compressed_from.zip(d.compressed_to).map_or_else(String::new, |(f, t)| sign(f, t)),
         ],
         vec!["layers".into(), d.layers_from.to_string(), d.layers_to.to_string(), "".into()],
     ];

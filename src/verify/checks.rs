@@ -9,7 +9,8 @@ use crate::spec::{Stage, format_size};
 
 use super::Subject;
 use super::catalogue;
-use super::view::FsEntry;
+use crate::oci::Image;
+use crate::oci::view::FsEntry;
 
 /// At most this many locations per finding; the message gives the full count.
 const MAX_LOCATIONS: usize = 10;
@@ -173,7 +174,7 @@ fn records(s: &Subject, path: &str) -> Option<Vec<Vec<String>>> {
 
 /// The config User resolved: (uid, gid if known) or why not.
 pub fn resolve_user(s: &Subject) -> Result<(u32, Option<u32>), String> {
-    let user = s.image.view.config.config.user.trim();
+    let user = s.image.config.config.user.trim();
     if user.is_empty() {
         return Ok((0, Some(0)));
     }
@@ -208,7 +209,7 @@ pub fn resolve_user(s: &Subject) -> Result<(u32, Option<u32>), String> {
 }
 
 pub fn user(s: &Subject) -> Vec<Finding> {
-    let user = s.image.view.config.config.user.trim().to_string();
+    let user = s.image.config.config.user.trim().to_string();
     let name = &s.name;
     let resolved = resolve_user(s);
     let f1 = match &resolved {
@@ -395,7 +396,7 @@ pub fn secrets(s: &Subject) -> Vec<Finding> {
         }
     }
     let cred_finding = from_paths(s, "LUCID-SECRET-002", creds, "credential file(s)", "no credential files");
-    let cfg = &s.image.view.config.config;
+    let cfg = &s.image.config.config;
     let mut hits = Vec::new();
     for e in &cfg.env {
         let (k, v) = e.split_once('=').unwrap_or((e, ""));
@@ -422,7 +423,7 @@ pub fn secrets(s: &Subject) -> Vec<Finding> {
 }
 
 pub fn metadata(s: &Subject) -> Vec<Finding> {
-    let cfg = &s.image.view.config;
+    let cfg = &s.image.config;
     let name = &s.name;
     let missing: Vec<&String> =
         s.required_labels.iter().filter(|l| cfg.config.labels.get(*l).is_none_or(|v| v.trim().is_empty())).collect();

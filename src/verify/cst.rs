@@ -284,7 +284,7 @@ pub fn run(suite: &Suite, s: &Subject, session: &mut Session) -> Vec<Finding> {
 }
 
 fn metadata(m: &MetadataTest, s: &Subject) -> Vec<String> {
-    let c = &s.image.view.config.config;
+    let c = &s.image.config.config;
     let mut p = Vec::new();
     let check_kv = |p: &mut Vec<String>, what: &str, want: &EnvVar, got: Option<&str>| match got {
         None => p.push(format!("{what} {} is not set", want.key)),

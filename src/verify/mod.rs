@@ -1,8 +1,8 @@
 //! `lucid verify`: prove an image distroless, non-root, within budget and working.
 //!
 //! `image source -> image view (config + merged tree + per-layer provenance) -> checks -> findings`.
-//! Any transport ([`crate::oci::source`]) gives the same views, so the verdicts do not depend on
-//! where an image came from. Static checks ([`checks`]) need no daemon; runtime checks
+//! Any transport ([`crate::oci::source`]) gives the same [`crate::oci::Image`], flattened by
+//! [`crate::oci::view`], so the verdicts do not depend on where an image came from. Static checks ([`checks`]) need no daemon; runtime checks
 //! ([`runtime`]) and container-structure-test command tests ([`cst`]) run through the Docker
 //! Engine API and are skipped, with the reason, when no engine answers.
 //!
@@ -14,23 +14,20 @@ pub mod checks;
 pub mod cst;
 pub mod dockerfile;
 pub mod runtime;
-pub mod view;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::oci::source::{self, SourceImage, SourceOptions};
+use crate::analyze::libraries::LibraryScan;
+use crate::oci::Image;
+use crate::oci::labels::{BUDGET_LABEL, STAGE_LABEL, TITLE_LABEL};
+use crate::oci::read::ImageView;
+use crate::oci::source::{self, SourceOptions};
+use crate::oci::view::{self, MergedView};
 use crate::report::{Finding, Report, Severity, Status};
 use crate::spec::{Spec, Stage, parse_size};
-use view::MergedView;
-
-/// The label lucid writes to say which stage an image serves.
-pub const STAGE_LABEL: &str = "dev.lucid.stage";
-/// An optional label carrying the image's size budget (`100MB`), for images verified without
-/// their spec.
-pub const BUDGET_LABEL: &str = "dev.lucid.budget";
 /// The UID every Lucid image runs as (distroless's `nonroot`).
 pub const DEFAULT_UID: u32 = 65532;
 /// Labels expected on every image unless `--require-label` says otherwise.
@@ -89,7 +86,7 @@ impl Default for Policy {
 pub struct Subject<'a> {
     /// `oci:out/lucid-python-base:latest (linux/amd64)`: names the image in findings.
     pub name: String,
-    pub image: &'a SourceImage,
+    pub image: &'a ImageView,
     pub fs: &'a MergedView,
     pub raw_config: serde_json::Value,
     pub stage: Stage,
@@ -119,13 +116,13 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
     for image in &src.images {
         let name = format!("{reference} ({})", image.platform());
         // The libraries an application would load are learnt in the same pass as the tree.
-        let mut scan = app::LibraryScan::default();
-        let fs = view::merge_observed(&image.view, &capture, &mut |ev| scan.observe(ev))
+        let mut scan = LibraryScan::default();
+        let fs = view::merge_observed(image, &capture, &mut |ev| scan.observe(ev))
             .with_context(|| format!("cannot read {name}"))?;
         let libs = scan.finish(&fs);
-        let raw_config: serde_json::Value = serde_json::from_slice(&image.view.config_json)
-            .with_context(|| format!("{name}: config {} is not JSON", image.view.config_digest))?;
-        let labels = &image.view.config.config.labels;
+        let raw_config: serde_json::Value = serde_json::from_slice(&image.config_json)
+            .with_context(|| format!("{name}: config {} is not JSON", image.config_digest))?;
+        let labels = &image.config.config.labels;
         let (stage, stage_source) = match (policy.stage, labels.get(STAGE_LABEL).map(String::as_str)) {
             (Some(s), _) => (s, "--stage".to_string()),
             (None, Some("build-stage")) => (Stage::Build, format!("label {STAGE_LABEL}")),
@@ -150,8 +147,8 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         report.facts.push(fact("stage", format!("{} ({stage_source})", stage.as_str())));
         report.facts.push(fact("size", crate::spec::format_size(fs.content_size())));
         report.facts.push(fact("layers", fs.layers.len().to_string()));
-        if let Some(d) = image.view.manifest.as_ref().map(|m| m.2.clone()) {
-            report.facts.push(fact("digest", d));
+        if let Some((_, d)) = image.manifest() {
+            report.facts.push(fact("digest", d.to_string()));
         }
         let mut findings: Vec<Finding> = Vec::new();
         findings.extend(checks::size(&subject));
@@ -185,12 +182,12 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
 
 /// The budget for `image`: `--max-size`, else the spec's budget for the image its title label
 /// names, else the `dev.lucid.budget` label.
-fn budget_for(policy: &Policy, image: &SourceImage) -> Result<Option<(u64, String)>> {
+fn budget_for(policy: &Policy, image: &ImageView) -> Result<Option<(u64, String)>> {
     if let Some(b) = policy.max_size {
         return Ok(Some((b, "--max-size".into())));
     }
-    let labels = &image.view.config.config.labels;
-    if let (Some(spec), Some(title)) = (&policy.spec, labels.get("org.opencontainers.image.title"))
+    let labels = &image.config.config.labels;
+    if let (Some(spec), Some(title)) = (&policy.spec, labels.get(TITLE_LABEL))
         && let Some(img) = spec.images.iter().find(|i| &i.name == title)
         && let Some(b) = img.budget
     {

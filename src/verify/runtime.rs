@@ -7,7 +7,6 @@
 //! network and are always removed. With no engine, every check is skipped with the reason (or
 //! failed under `--require-runtime`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -19,8 +18,9 @@ use futures_util::StreamExt;
 
 use super::checks::{finding, resolve_user};
 use super::{RuntimeMode, Subject};
-use crate::oci::source::{Source, SourceImage, Transport};
-use crate::oci::{BuiltImage, ImageConfig, LayerBlob, archive, read::Location};
+use crate::oci::read::ImageView;
+use crate::oci::source::Source;
+use crate::oci::{Image, ImageRef, engine};
 use crate::report::{Finding, Status};
 use crate::spec::Stage;
 
@@ -37,7 +37,7 @@ pub struct Engine {
 impl Engine {
     /// Connects (once per run) unless runtime checks are off.
     pub fn for_policy(mode: RuntimeMode) -> Engine {
-        let host = crate::oci::engine::engine_host();
+        let host = engine::engine_host();
         let conn = if mode == RuntimeMode::Off {
             Err("runtime checks are off (--no-runtime)".to_string())
         } else {
@@ -47,17 +47,14 @@ impl Engine {
     }
 
     /// A session for one image of `src` (loads it on first use).
-    pub fn session<'a>(&'a self, src: &'a Source, image: &'a SourceImage) -> Session<'a> {
+    pub fn session<'a>(&'a self, src: &'a Source, image: &'a ImageView) -> Session<'a> {
         Session { engine: self, src, image, image_ref: None, cleanup: None }
     }
 }
 
 fn connect(host: &str) -> Result<(tokio::runtime::Runtime, Docker)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime for the Docker API")?;
-    let docker = rt.block_on(crate::oci::engine::connect(host))?;
+    let rt = engine::runtime()?;
+    let docker = rt.block_on(engine::connect(host))?;
     Ok((rt, docker))
 }
 
@@ -87,7 +84,7 @@ impl RunResult {
 pub struct Session<'a> {
     engine: &'a Engine,
     src: &'a Source,
-    image: &'a SourceImage,
+    image: &'a ImageView,
     image_ref: Option<std::result::Result<String, String>>,
     cleanup: Option<String>,
 }
@@ -127,80 +124,32 @@ impl Session<'_> {
     fn load(&mut self) -> std::result::Result<String, String> {
         self.engine.conn.as_ref().map_err(Clone::clone)?;
         let host_arch = crate::oci::read::host_arch();
-        let arch = &self.image.view.config.architecture;
+        let arch = &self.image.config.architecture;
         if arch != host_arch && !emulated(arch) {
             return Err(format!(
                 "{} does not run on this {host_arch} engine (no binfmt_misc handler for it: install qemu-user-static)",
                 self.image.platform()
             ));
         }
-        let loaded = match self.src.transport {
-            Transport::DockerDaemon => return Ok(self.src.engine_name.clone().unwrap_or_default()),
-            Transport::DockerArchive => {
-                let path = match &self.image.view.layers.first().map(|l| &l.location) {
-                    Some(Location::Member { archive, .. }) => archive.clone(),
-                    _ => PathBuf::from(self.src.reference.trim_start_matches("docker-archive:")),
-                };
-                crate::oci::engine::load_at(&self.engine.host, &path).map_err(|e| format!("{e:#}"))?;
+        let loaded = match &self.src.reference {
+            // Already there: run it by the name the engine knows.
+            ImageRef::DockerDaemon { name } => return Ok(name.clone()),
+            ImageRef::DockerArchive { file, .. } => {
+                engine::load_at(&self.engine.host, file).map_err(|e| format!("{e:#}"))?;
                 // The engine's image ID is the config digest.
-                return Ok(self.image.view.config_digest.clone());
+                return Ok(self.image.config_digest.clone());
             }
-            Transport::Oci | Transport::Registry => self.load_layout_image(),
+            ImageRef::Oci { .. } | ImageRef::Registry(_) => {
+                // Loaded under a temporary tag, removed by [`Session::finish`].
+                let tag = match crate::oci::digest_hex(&self.image.config_digest) {
+                    Ok(hex) => format!("lucid-verify:{}", &hex[..12]),
+                    Err(e) => return Err(format!("{e:#}")),
+                };
+                engine::load_image(&self.engine.host, self.image, &tag).map(|_| tag)
+            }
         };
         let tag = loaded.map_err(|e| format!("cannot load the image into the engine: {e:#}"))?;
         self.cleanup = Some(tag.clone());
-        Ok(tag)
-    }
-
-    /// Writes the image as a docker-archive under a temporary tag and loads it.
-    fn load_layout_image(&self) -> Result<String> {
-        let view = &self.image.view;
-        let (manifest_json, _, manifest_digest) = view.manifest.clone().context("the image has no manifest")?;
-        let hex = crate::oci::digest_hex(&view.config_digest)?;
-        let tag = format!("lucid-verify:{}", &hex[..12]);
-        let c = &view.config;
-        let config = ImageConfig {
-            architecture: c.architecture.clone(),
-            os: c.os.clone(),
-            variant: c.variant.clone(),
-            user: c.config.user.clone(),
-            env: c.config.env.clone(),
-            entrypoint: c.config.entrypoint.clone(),
-            cmd: c.config.cmd.clone(),
-            working_dir: c.config.working_dir.clone(),
-            labels: c.config.labels.clone(),
-            created: 0,
-            history: Vec::new(),
-        };
-        let layers = view
-            .layers
-            .iter()
-            .map(|l| match &l.location {
-                Location::File(path) => Ok(LayerBlob {
-                    digest: l.digest.clone().unwrap_or_default(),
-                    diff_id: l.diff_id.clone(),
-                    size: l.size,
-                    uncompressed_size: 0,
-                    path: path.clone(),
-                }),
-                Location::Member { .. } => Err(anyhow!("layer {} is not a file", l.diff_id)),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let built = BuiltImage {
-            config,
-            config_json: view.config_json.clone(),
-            config_digest: view.config_digest.clone(),
-            manifest_json,
-            manifest_digest,
-            layers,
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("lucid-verify-")
-            .tempdir()
-            .context("cannot create a temporary directory")?;
-        let file = dir.path().join("image.tar");
-        archive::write_docker_archive(&file, &built, std::slice::from_ref(&tag))?;
-        crate::oci::engine::load_at(&self.engine.host, &file)?;
         Ok(tag)
     }
 
@@ -282,7 +231,6 @@ enum Interpreter {
 fn interpreter(s: &Subject) -> Option<(Interpreter, String)> {
     let path = s
         .image
-        .view
         .config
         .config
         .env

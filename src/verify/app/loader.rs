@@ -15,8 +15,9 @@ use crate::formats::elf::{self, Dynamic};
 use crate::report::{Finding, Location, Status};
 use crate::verify::checks::finding;
 
-use super::host::{Host, LibFacts, Lookup};
+use super::host::{Host, Lookup};
 use super::policy;
+use crate::analyze::libraries::LibFacts;
 
 /// At most this many files are named in a finding's locations; the message gives the count.
 const MAX_LOCATIONS: usize = 10;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-pub use host::{Host, Libraries, LibraryScan};
+pub use host::Host;
 
 use crate::report::Finding;
 

@@ -12,8 +12,9 @@ use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 
-use crate::oci::HashReader;
-use crate::oci::read::{EntryKind, ImageView, LayerEntry, decompressed_flagged, for_each_entry};
+use super::HashReader;
+use super::interface::Image;
+use super::read::{EntryKind, LayerEntry, decompressed_flagged, for_each_entry};
 
 /// Files bigger than this are not scanned for private keys (keys are a few kilobytes; what is
 /// bigger is libraries and data).
@@ -57,8 +58,11 @@ pub struct LayerStats {
     /// Manifest digest of the stored blob, or the diff_id when the source has no manifest.
     pub digest: String,
     pub diff_id: String,
-    /// Bytes as stored (compressed, usually).
+    /// Bytes as stored.
     pub stored: u64,
+    /// Whether the stored bytes are compressed (gzip), as read: only then is `stored` a
+    /// compressed size. An engine exports plain tars.
+    pub compressed: bool,
     /// Bytes of the uncompressed tar.
     pub tar_bytes: u64,
     pub entries: u64,
@@ -191,7 +195,7 @@ fn key_pattern() -> &'static regex::bytes::Regex {
 
 /// Reads every layer of `view` once and builds the merged filesystem. `capture` names the files
 /// (canonical, no leading `/`) whose final content the checks want.
-pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView> {
+pub fn merge(view: &dyn Image, capture: &BTreeSet<String>) -> Result<MergedView> {
     merge_observed(view, capture, &mut |_| Ok(()))
 }
 
@@ -199,16 +203,16 @@ pub fn merge(view: &ImageView, capture: &BTreeSet<String>) -> Result<MergedView>
 /// `lucid report` can hash content and read ELF headers and package lists without reading the
 /// layers a second time.
 pub fn merge_observed(
-    view: &ImageView,
+    view: &dyn Image,
     capture: &BTreeSet<String>,
     observe: &mut dyn FnMut(Event<'_>) -> Result<()>,
 ) -> Result<MergedView> {
     let mut out = MergedView::default();
     let history: Vec<Option<String>> =
-        view.config.history.iter().filter(|h| !h.empty_layer).map(|h| h.created_by.clone()).collect();
+        view.config_file().history.iter().filter(|h| !h.empty_layer).map(|h| h.created_by.clone()).collect();
     let mut buf = Vec::new();
     let max_paths = crate::limits::max_entries();
-    for (i, layer) in view.layers.iter().enumerate() {
+    for (i, layer) in view.layers().iter().enumerate() {
         let number = layer_number(i)?;
         let name = layer.digest.clone().unwrap_or_else(|| layer.diff_id.clone());
         let mut stats = LayerStats {
@@ -219,7 +223,7 @@ pub fn merge_observed(
             ..Default::default()
         };
         let ctx = || format!("layer {} ({name})", i + 1);
-        let mut blob = HashReader::new(view.layer_blob(i).with_context(ctx)?);
+        let mut blob = HashReader::new(layer.blob().with_context(ctx)?);
         let (tar_digest, tar_bytes, compressed) = {
             let (tar, compressed) = decompressed_flagged(&mut blob).with_context(ctx)?;
             let mut tar = if compressed { HashReader::new(tar) } else { HashReader::counting(tar) };
@@ -353,6 +357,7 @@ pub fn merge_observed(
             bail!("layer {} ({name}): the uncompressed tar is {diff_id}, the config says {}", i + 1, layer.diff_id);
         }
         stats.tar_bytes = tar_bytes;
+        stats.compressed = compressed;
         out.layers.push(stats);
     }
     // Files deleted by a later layer may leave their captured content behind: drop it.

@@ -1,0 +1,10 @@
+//! The labels lucid writes into an image config and reads back: verify and report read them
+//! from any image, the build writes them, so they belong to the image model.
+
+/// Which stage an image serves: `build-stage` or `runtime-stage`.
+pub const STAGE_LABEL: &str = "dev.lucid.stage";
+/// An optional label carrying the image's size budget (`100MB`), for images verified or
+/// reported on without their spec.
+pub const BUDGET_LABEL: &str = "dev.lucid.budget";
+/// The image's name (`lucid-python-base`), by which a spec's budget applies to it.
+pub const TITLE_LABEL: &str = "org.opencontainers.image.title";

@@ -1,0 +1,352 @@
+//! Image references, parsed once: the skopeo transports lucid reads and writes.
+//!
+//! | reference | what it names |
+//! | --- | --- |
+//! | `oci:DIR[:REF]` | an OCI layout directory, optionally the image its `index.json` tags `REF` |
+//! | `docker-archive:FILE[:NAME:TAG]` | a `docker save` tarball (its first image) |
+//! | `docker-daemon:NAME[:TAG\|@DIGEST]` | an image of the Docker engine |
+//! | `docker://HOST[:PORT]/REPO[:TAG\|@DIGEST]` | an image of a registry (no default host) |
+//!
+//! Every command takes its image arguments through [`ImageRef::parse`] and reads the fields,
+//! so a reference means the same to `verify`, `report`, `diff`, `sbom` and `push`.
+//!
+//! Where a reference is ambiguous the rule is written down here, once:
+//! - `oci:`: the text after the LAST colon is the tag when it holds no `/` (so a directory may
+//!   contain colons: `oci:/tmp/a:b/layout:latest` is the directory `/tmp/a:b/layout`, tag
+//!   `latest`); a trailing colon means no tag.
+//! - `docker-archive:`: the FIRST colon ends the file (skopeo's rule); what follows names an
+//!   image of the archive, which lucid records but does not need (its archives hold one image).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use super::digest_hex;
+
+/// One parsed image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageRef {
+    /// `oci:DIR[:REF]`.
+    Oci { dir: PathBuf, tag: Option<String> },
+    /// `docker-archive:FILE[:NAME:TAG]`.
+    DockerArchive { file: PathBuf, name: Option<String> },
+    /// `docker-daemon:NAME[:TAG|@DIGEST]`: `name` is what the engine is asked for, as given.
+    DockerDaemon { name: String },
+    /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`.
+    Registry(RegistryRef),
+}
+
+/// The forms accepted, for error messages.
+pub const FORMS: &str = "oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME[:TAG|@DIGEST] or \
+                         docker://HOST[:PORT]/REPO[:TAG|@DIGEST]";
+
+impl ImageRef {
+    /// Parses a skopeo-style reference. Never panics; every refusal names the reference.
+    pub fn parse(s: &str) -> Result<ImageRef> {
+        if s.chars().any(char::is_control) {
+            bail!("image reference {s:?} holds control characters");
+        }
+        if let Some(rest) = s.strip_prefix("oci:") {
+            let (dir, tag) = match rest.rsplit_once(':') {
+                Some((d, t)) if !t.is_empty() && !t.contains('/') => (d, Some(t.to_string())),
+                Some((d, "")) => (d, None),
+                _ => (rest, None),
+            };
+            if dir.is_empty() {
+                bail!("image reference {s:?}: oci: needs a directory (oci:DIR[:TAG])");
+            }
+            Ok(ImageRef::Oci { dir: PathBuf::from(dir), tag })
+        } else if let Some(rest) = s.strip_prefix("docker-archive:") {
+            let (file, name) = match rest.split_once(':') {
+                Some((f, n)) => (f, (!n.is_empty()).then(|| n.to_string())),
+                None => (rest, None),
+            };
+            if file.is_empty() {
+                bail!("image reference {s:?}: docker-archive: needs a file (docker-archive:FILE)");
+            }
+            Ok(ImageRef::DockerArchive { file: PathBuf::from(file), name })
+        } else if let Some(name) = s.strip_prefix("docker-daemon:") {
+            check_daemon_name(name).with_context(|| format!("image reference {s:?}"))?;
+            Ok(ImageRef::DockerDaemon { name: name.to_string() })
+        } else if let Some(rest) = s.strip_prefix("docker://") {
+            Ok(ImageRef::Registry(RegistryRef::parse(rest)?))
+        } else {
+            bail!("unsupported image reference {s:?}: use {FORMS}")
+        }
+    }
+
+    /// The transport's name, as skopeo spells it (`oci`, `docker-archive`...).
+    pub fn transport(&self) -> &'static str {
+        match self {
+            ImageRef::Oci { .. } => "oci",
+            ImageRef::DockerArchive { .. } => "docker-archive",
+            ImageRef::DockerDaemon { .. } => "docker-daemon",
+            ImageRef::Registry(_) => "docker",
+        }
+    }
+
+    /// `REPOSITORY` as `docker images` would show it when the image itself names none: the
+    /// engine's or registry's repository, else the layout directory's or archive file's name.
+    pub fn repository(&self) -> String {
+        let base =
+            |p: &PathBuf| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+        match self {
+            ImageRef::Oci { dir, .. } => base(dir),
+            ImageRef::DockerArchive { file, .. } => {
+                let name = base(file);
+                name.strip_suffix(".tar").map_or(name.clone(), str::to_string)
+            }
+            ImageRef::DockerDaemon { name } => split_name(name).0.to_string(),
+            ImageRef::Registry(r) => r.repository.clone(),
+        }
+    }
+}
+
+/// `NAME[:TAG]` or `NAME@DIGEST` -> (name, tag or digest). A colon inside a registry host's port
+/// (`host:5000/x`) is not a tag.
+fn split_name(name: &str) -> (&str, Option<&str>) {
+    if let Some((n, d)) = name.split_once('@') {
+        return (n, Some(d));
+    }
+    match name.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (name, None),
+    }
+}
+
+/// An engine image name: a repository (with an optional registry host), then a tag or digest;
+/// or an image ID (`sha256:<hex>`, or hex).
+fn check_daemon_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        bail!("docker-daemon: needs an image name (docker-daemon:NAME[:TAG])");
+    }
+    if name.len() > 512 || name.bytes().any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic()) {
+        bail!("{name:?} is not an image name");
+    }
+    if name.starts_with("sha256:") {
+        digest_hex(name)?;
+        return Ok(());
+    }
+    let (repo, tag) = split_name(name);
+    if repo.is_empty() || repo.starts_with('/') || repo.ends_with('/') || repo.contains("//") {
+        bail!("{name:?}: invalid repository {repo:?}");
+    }
+    match tag {
+        Some(d) if name.contains('@') => {
+            digest_hex(d)?;
+        }
+        Some(t) if t.is_empty() || t.len() > 128 => bail!("{name:?}: invalid tag {t:?}"),
+        _ => {}
+    }
+    Ok(())
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageRef::Oci { dir, tag } => {
+                write!(f, "oci:{}", dir.display())?;
+                match tag {
+                    Some(t) => write!(f, ":{t}"),
+                    // A directory holding a colon needs the trailing one to parse back the same.
+                    None if dir.to_string_lossy().contains(':') => write!(f, ":"),
+                    None => Ok(()),
+                }
+            }
+            ImageRef::DockerArchive { file, name } => {
+                write!(f, "docker-archive:{}", file.display())?;
+                name.as_ref().map_or(Ok(()), |n| write!(f, ":{n}"))
+            }
+            ImageRef::DockerDaemon { name } => write!(f, "docker-daemon:{name}"),
+            ImageRef::Registry(r) => write!(f, "docker://{r}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ImageRef {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<ImageRef> {
+        ImageRef::parse(s)
+    }
+}
+
+/// A registry image: the `docker://` form of an [`ImageRef`], also what `lucid push` writes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryRef {
+    /// `host[:port]`.
+    pub host: String,
+    /// `team/image`.
+    pub repository: String,
+    /// A tag or a `sha256:` digest.
+    pub reference: String,
+}
+
+impl RegistryRef {
+    /// Parses `HOST[:PORT]/REPO[:TAG|@DIGEST]` (the part after `docker://`). The first component
+    /// must be a host (it has a `.` or `:`, or is `localhost`): lucid has no default registry.
+    pub fn parse(s: &str) -> Result<RegistryRef> {
+        let s = s.strip_prefix("//").unwrap_or(s);
+        let (host, rest) = s.split_once('/').unwrap_or((s, ""));
+        if rest.is_empty() || !(host.contains('.') || host.contains(':') || host == "localhost") {
+            bail!("docker://{s}: {host:?} is not a registry host; name one (docker://HOST[:PORT]/REPO:TAG)");
+        }
+        let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {
+            digest_hex(d).with_context(|| format!("docker://{s}"))?;
+            (r, d.to_string())
+        } else {
+            match rest.rsplit_once(':') {
+                Some((r, t)) if !t.contains('/') => (r, t.to_string()),
+                _ => (rest, "latest".to_string()),
+            }
+        };
+        let ok_repo = !repository.is_empty()
+            && repository.split('/').all(|c| {
+                !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            });
+        if !ok_repo {
+            bail!("docker://{s}: invalid repository name {repository:?}");
+        }
+        if reference.is_empty() || reference.len() > 128 || reference.contains('/') {
+            bail!("docker://{s}: invalid tag {reference:?}");
+        }
+        Ok(RegistryRef { host: host.to_string(), repository: repository.to_string(), reference })
+    }
+
+    /// Parses a full `docker://HOST/REPO[:TAG]` reference (a push destination).
+    pub fn parse_url(s: &str) -> Result<RegistryRef> {
+        let Some(rest) = s.strip_prefix("docker://") else {
+            bail!("{s:?}: expected docker://HOST[:PORT]/REPO[:TAG]");
+        };
+        RegistryRef::parse(rest)
+    }
+
+    /// Whether the host is this machine: plain HTTP is allowed there, as Docker allows it.
+    pub fn is_loopback(&self) -> bool {
+        let name = self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, _)| h);
+        name == "localhost" || name.starts_with("127.") || name == "[::1]"
+    }
+}
+
+impl fmt::Display for RegistryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sep = if self.reference.starts_with("sha256:") { '@' } else { ':' };
+        write!(f, "{}/{}{sep}{}", self.host, self.repository, self.reference)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oci(dir: &str, tag: Option<&str>) -> ImageRef {
+        ImageRef::Oci { dir: dir.into(), tag: tag.map(String::from) }
+    }
+
+    #[test]
+    fn oci_layouts_with_and_without_tags() {
+        assert_eq!(ImageRef::parse("oci:out/lucid-python-base").unwrap(), oci("out/lucid-python-base", None));
+        assert_eq!(ImageRef::parse("oci:out/x:latest").unwrap(), oci("out/x", Some("latest")));
+        assert_eq!(ImageRef::parse("oci:out/x:").unwrap(), oci("out/x", None));
+        // Colons in the directory: the tag is after the last colon, when it has no slash.
+        assert_eq!(ImageRef::parse("oci:/tmp/a:b/layout").unwrap(), oci("/tmp/a:b/layout", None));
+        assert_eq!(ImageRef::parse("oci:/tmp/a:b/layout:20240101").unwrap(), oci("/tmp/a:b/layout", Some("20240101")));
+        assert_eq!(ImageRef::parse("oci:/tmp/a:b:").unwrap(), oci("/tmp/a:b", None));
+        assert!(ImageRef::parse("oci:").is_err());
+        assert!(ImageRef::parse("oci::latest").is_err());
+    }
+
+    #[test]
+    fn archives_daemons_and_registries() {
+        assert_eq!(
+            ImageRef::parse("docker-archive:out/x.tar").unwrap(),
+            ImageRef::DockerArchive { file: "out/x.tar".into(), name: None }
+        );
+        assert_eq!(
+            ImageRef::parse("docker-archive:x.tar:lucid-python-base:latest").unwrap(),
+            ImageRef::DockerArchive { file: "x.tar".into(), name: Some("lucid-python-base:latest".into()) }
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        for ok in ["lucid-python-base:latest", "lucid-python-base", "127.0.0.1:5000/lucid/x:1", &format!("x@{d}"), &d] {
+            let r = ImageRef::parse(&format!("docker-daemon:{ok}")).unwrap();
+            assert_eq!(r, ImageRef::DockerDaemon { name: ok.to_string() }, "{ok}");
+        }
+        assert_eq!(
+            ImageRef::parse("docker-daemon:lucid-python-base:latest").unwrap().repository(),
+            "lucid-python-base"
+        );
+        assert_eq!(ImageRef::parse("docker-daemon:host:5000/team/x").unwrap().repository(), "host:5000/team/x");
+        assert_eq!(ImageRef::parse(&format!("docker-daemon:x@{d}")).unwrap().repository(), "x");
+        for bad in ["", "x@sha256:zz", "a b", "x:", "/x", "sha256:12"] {
+            assert!(ImageRef::parse(&format!("docker-daemon:{bad}")).is_err(), "{bad:?}");
+        }
+        let ImageRef::Registry(r) = ImageRef::parse("docker://127.0.0.1:5000/lucid/python-base:latest").unwrap() else {
+            panic!("a registry reference")
+        };
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str(), r.reference.as_str()),
+            ("127.0.0.1:5000", "lucid/python-base", "latest")
+        );
+        assert!(r.is_loopback());
+        assert_eq!(RegistryRef::parse("localhost/x").unwrap().reference, "latest");
+        assert_eq!(RegistryRef::parse(&format!("reg.example:443/x@{d}")).unwrap().reference, d);
+        assert!(RegistryRef::parse("python:3.11").is_err(), "no default registry");
+        assert!(RegistryRef::parse("library/python").is_err());
+        assert!(RegistryRef::parse("h.example/UPPER").is_err());
+        assert!(RegistryRef::parse("h.example/x@sha256:zz").is_err());
+        assert!(RegistryRef::parse_url("h.example/x").is_err(), "a push destination says docker://");
+        assert_eq!(RegistryRef::parse_url("docker://h.example/x:1").unwrap().reference, "1");
+        let err = ImageRef::parse("python:3.11").unwrap_err().to_string();
+        assert!(err.contains("unsupported image reference"), "{err}");
+    }
+
+    #[test]
+    fn display_parses_back_the_same() {
+        let d = format!("sha256:{}", "b".repeat(64));
+        for s in [
+            "oci:out/x",
+            "oci:out/x:latest",
+            "oci:/tmp/a:b/layout:",
+            "docker-archive:x.tar",
+            "docker-archive:x.tar:n:t",
+            "docker-daemon:lucid-python-base:latest",
+            "docker://localhost:5000/a/b:c",
+            &format!("docker://h.example/x@{d}"),
+        ] {
+            let r = ImageRef::parse(s).unwrap();
+            assert_eq!(ImageRef::parse(&r.to_string()).unwrap(), r, "{s}");
+        }
+    }
+
+    /// Garbage never panics: random bytes, random mixes of the grammar's characters, and every
+    /// prefix of valid references.
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet: Vec<char> = "oci:docker-archive:daemon://@sha256/.:aA0 \u{0}\u{7f}é:/@@::".chars().collect();
+        let prefixes = ["", "oci:", "docker-archive:", "docker-daemon:", "docker://", "docker-daemon:sha256:"];
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let tail: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let s = format!("{}{tail}", prefixes[(next() % prefixes.len() as u64) as usize]);
+            if let Ok(r) = ImageRef::parse(&s) {
+                let _ = (r.to_string(), r.repository(), r.transport());
+            }
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let _ = ImageRef::parse(&String::from_utf8_lossy(&bytes));
+        }
+        let long = format!("docker://h.example/{}", "a/".repeat(10_000));
+        assert!(ImageRef::parse(&long).is_err());
+        for full in ["oci:/tmp/a:b/layout:latest", "docker://localhost:5000/a/b@sha256:00"] {
+            for i in 0..=full.len() {
+                let _ = ImageRef::parse(&full[..i]);
+            }
+        }
+    }
+}
