@@ -9,25 +9,7 @@
 //! its build time for features we do not use. Every read is bounds-checked (`get`), so a truncated
 //! or hostile file yields `None` or fewer facts, never a panic.
 
-/// What `lucid report` wants to know about one ELF file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ElfInfo {
-    /// Has a `.symtab` (the definition of unstripped that `file(1)` and DESIGN.md use).
-    pub has_symtab: bool,
-    /// Bytes in `.symtab`, `.strtab` and `.debug_*`/`.zdebug_*` sections: what `strip` removes.
-    pub strippable: u64,
-    /// `DT_NEEDED` entries (`libc.so.6`).
-    pub needed: Vec<String>,
-    /// `DT_SONAME`, for shared libraries.
-    pub soname: Option<String>,
-    /// `e_type` (`ET_DYN`, 3, for a shared object) and `e_machine` (62 x86-64, 183 AArch64), for
-    /// the builder's `ld.so.cache` (`rootfs::ldcache`).
-    pub kind: u16,
-    pub machine: u16,
-    /// The dynamic segment was read whole, with every name it points at: what ldconfig needs
-    /// before it lists a library (a truncated file has no such thing).
-    pub dynamic: bool,
-}
+pub use crate::findings::figures::ElfInfo;
 
 const SHT_SYMTAB: u32 = 2;
 const SHT_NOBITS: u32 = 8;

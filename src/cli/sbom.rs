@@ -21,7 +21,7 @@ An index gives one document per platform; use -o with one platform, or pick one 
 pub struct Args {
     #[arg(value_name = "IMAGE")]
     pub image_ref: String,
-    #[arg(long, value_enum, default_value = "spdx")]
+    #[arg(long, value_parser = super::choice::<sbom::SbomFormat>(), default_value = "spdx")]
     pub format: sbom::SbomFormat,
     /// Platform to describe when the reference names an index (default: the first).
     #[arg(long, value_name = "OS/ARCH")]

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use lucid::report::{self, Format, Severity};
+use lucid::findings::{self, Severity};
+use lucid::report::{self, Format};
 use lucid::spec::{Stage, parse_size};
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
@@ -47,7 +48,7 @@ pub struct Args {
     #[arg(long)]
     pub list_checks: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_parser = super::choice::<Format>(), default_value = "text")]
     pub format: Format,
     /// Write the report here (atomically) instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -120,9 +121,9 @@ pub fn run(args: Args) -> Result<i32> {
             return Ok(e.exit_code());
         }
     }
-    let mut ignored: BTreeSet<String> = report::read_ignore_file(&args.ignore_file)?;
+    let mut ignored: BTreeSet<String> = findings::read_ignore_file(&args.ignore_file)?;
     for id in &args.ignore {
-        if !report::is_check_id(id) {
+        if !findings::is_check_id(id) {
             bail!("--ignore {id:?} is not a check ID (lucid verify --list-checks)");
         }
         ignored.insert(id.clone());
@@ -170,7 +171,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
     };
     for file in &args.dockerfile {
-        match verify::dockerfile::check(file) {
+        match lucid::dockerfile::findings(file, &lucid::dockerfile::LintOptions::new()) {
             Ok(findings) => {
                 rep.subjects.push(file.display().to_string());
                 rep.findings.extend(findings);
@@ -184,7 +185,7 @@ pub fn run(args: Args) -> Result<i32> {
     rep.apply_ignores(&ignored);
     let text = report::render(&rep, args.format, args.verbose)?;
     match &args.output {
-        Some(path) => report::write_atomic(path, &text)?,
+        Some(path) => lucid::files::write_atomic(path, &text)?,
         None => print!("{text}"),
     }
     Ok(rep.exit_code(args.fail_on))

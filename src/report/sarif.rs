@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::{Report, Severity, Status};
+use crate::findings::{Report, Severity, Status};
 
 fn level(s: Severity) -> &'static str {
     match s {
@@ -42,6 +42,9 @@ pub fn render(report: &Report) -> Result<String> {
                     let mut region = json!({});
                     if let Some(line) = l.line {
                         region = json!({"startLine": line});
+                        if let Some(col) = l.column {
+                            region["startColumn"] = json!(col);
+                        }
                     }
                     let mut loc = json!({
                         "physicalLocation": {"artifactLocation": {"uri": l.path.trim_start_matches('/')}},

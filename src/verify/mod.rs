@@ -12,7 +12,6 @@ pub mod app;
 pub mod catalogue;
 pub mod checks;
 pub mod cst;
-pub mod dockerfile;
 pub mod runtime;
 pub mod view;
 
@@ -21,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::findings::{Finding, Report, Severity, Status};
 use crate::oci::source::{self, SourceImage, SourceOptions};
-use crate::report::{Finding, Report, Severity, Status};
 use crate::spec::{Spec, Stage, parse_size};
 use view::MergedView;
 
@@ -168,7 +167,7 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
             // What the application checks say for information is shown on a line of its own,
             // read without --verbose.
             for f in found.iter().filter(|f| f.severity == Severity::Info && f.status == Status::Pass) {
-                report.facts.push(fact(crate::report::NOTE, format!("{}: {}", f.id, f.message)));
+                report.facts.push(fact(crate::findings::NOTE, format!("{}: {}", f.id, f.message)));
             }
             findings.extend(found);
         }

@@ -19,9 +19,9 @@ use futures_util::StreamExt;
 
 use super::checks::{finding, resolve_user};
 use super::{RuntimeMode, Subject};
+use crate::findings::{Finding, Status};
 use crate::oci::source::{Source, SourceImage, Transport};
 use crate::oci::{BuiltImage, ImageConfig, LayerBlob, archive, read::Location};
-use crate::report::{Finding, Status};
 use crate::spec::Stage;
 
 /// No container of a smoke test should take longer (a JVM start is about a second).
