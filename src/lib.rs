@@ -3,7 +3,9 @@
 //!
 //! Data flows one way (see `docs/architecture.md`):
 //! `spec -> debian (resolve), lock -> fetch -> rootfs (assemble, prune) -> oci (layers, image, outputs)`.
-//! A module reads only what is to its left.
+//! A module reads only what is to its left. `verify`, `lint` (`dockerfile`) and `analyze` produce
+//! `findings` (the one findings model and the figures); `report` only renders them. `files`,
+//! `units` and `names` are foundations that import nothing of the crate.
 
 pub mod analyze;
 pub mod build;

@@ -4,7 +4,7 @@
 //!
 //! A foundation module: it imports nothing of the crate.
 
-/// An enum whose values have names, as [`named_enum!`] declares it.
+/// An enum whose values have names, as [`crate::named_enum!`] declares it.
 pub trait Named: Copy + std::str::FromStr + std::fmt::Display {
     /// Every value's name, in declaration order (what `--help` lists).
     const NAMES: &'static [&'static str];

@@ -1,7 +1,8 @@
 //! Layer and size analysis: where an image's bytes are, what wastes them and what to do about it.
 //!
 //! `image source -> merged view (one streaming pass, shared with lucid verify) -> analysis ->
-//! renderers`. The pass is [`crate::verify::view::merge_observed`]: while it merges layers, the
+//! renderers`. The analysis is plain figures ([`crate::findings::figures`], re-exported here),
+//! which `report` renders. The pass is [`crate::verify::view::merge_observed`]: while it merges layers, the
 //! [`collect`] observer hashes every file (duplicates, dive's per-path accounting), reads ELF
 //! headers (unstripped binaries, what links to what) and keeps the package metadata files. Memory
 //! grows with the number of files, never with their size.

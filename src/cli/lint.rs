@@ -43,7 +43,7 @@ pub struct Args {
     /// Build context directory whose .dockerignore is checked (default: each Dockerfile's directory).
     #[arg(long)]
     pub context: Option<PathBuf>,
-    /// Print the rule catalogue and exit.
+    /// Print the rule catalogue and exit (`lucid verify --list-checks` lists every ID of the tool).
     #[arg(long)]
     pub list_rules: bool,
     /// Also list the rules that passed and the findings ignored (text and markdown).
@@ -53,12 +53,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     if a.list_rules {
-        for r in RULES {
-            println!(
-                "{}  {:<7}  {}\n    seed: {}\n    fix:  {}",
-                r.id, r.severity, r.title, r.seed_action, r.remediation
-            );
-        }
+        print!("{}", lucid::report::catalogue(RULES));
         return Ok(0);
     }
     let format: Format = a.format.parse()?;

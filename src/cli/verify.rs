@@ -44,7 +44,8 @@ pub struct Args {
     /// class file versions against its Java version.
     #[arg(long, value_name = "PATH")]
     pub app: Vec<PathBuf>,
-    /// Print the check catalogue and exit.
+    /// Print every check ID of the tool and exit: verify's checks, lint's Dockerfile rules and
+    /// report's recommendations, each with its severity, title, seed action and fix.
     #[arg(long)]
     pub list_checks: bool,
     /// Output format.
@@ -101,11 +102,20 @@ fn parse_stage(s: &str) -> Result<Stage> {
     }
 }
 
+/// Every catalogue of the tool, as one list with a heading each: verify's checks, then the
+/// Dockerfile rules (`lucid lint`, `--dockerfile`), then `lucid report`'s recommendations. Their
+/// IDs never collide (tests/check_ids.rs), so an ID names one thing wherever it appears.
 fn list_checks() -> String {
+    let recommendations = lucid::analyze::recommend::catalogue();
+    let sections: [(&str, &[lucid::findings::Check]); 3] = [
+        ("lucid verify: image and application checks", catalogue::CHECKS),
+        ("lucid lint and lucid verify --dockerfile: Dockerfile rules", lucid::dockerfile::RULES),
+        ("lucid report: size recommendations (advice, never a failure)", &recommendations),
+    ];
     let mut out = String::new();
-    for c in catalogue::CHECKS {
-        out.push_str(&format!("{:<19} {:<8} {}\n", c.id, c.severity.as_str(), c.title));
-        out.push_str(&format!("{:<28} seed: {}\n{:<28} fix:  {}\n", "", c.seed_action, "", c.remediation));
+    for (i, (heading, checks)) in sections.iter().enumerate() {
+        let gap = if i == 0 { "" } else { "\n" };
+        out.push_str(&format!("{gap}# {heading}\n{}", report::catalogue(checks)));
     }
     out
 }

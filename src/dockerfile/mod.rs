@@ -5,7 +5,7 @@
 //! where the base has none, pinned bases, no secrets in ARG/ENV, a context that leaves out .git
 //! and secrets. The rules say where they fire ([`Hit`]); [`findings_of`] turns that into the
 //! tool's one findings model, so `lucid lint` and `lucid verify --dockerfile` report the same
-//! checks through the same renderers (`crate::report`).
+//! checks through the same renderers (the `report` module).
 
 pub mod catalogue;
 pub mod parse;

@@ -5,7 +5,7 @@
 //! A check's static facts (stable ID, title, severity, seed action, fix) are a [`Check`]; the
 //! three catalogues of the tool (verify's checks, lint's rules, report's recommendations) use
 //! IDs that never collide (`tests/check_ids.rs`). [`figures`] holds the measurements `lucid
-//! report` and `lucid diff` show. Nothing here formats: `crate::report` is the only code that
+//! report` and `lucid diff` show. Nothing here formats: the `report` module is the only code that
 //! turns findings and figures into text, JSON, JUnit, SARIF, Markdown or HTML.
 //!
 //! This module imports nothing else of the crate, so the analysers that fill it and the

@@ -21,7 +21,7 @@ pub use text::table;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::findings::{Counts, Report};
+use crate::findings::{Check, Counts, Report};
 
 crate::named_enum! {
     "format";
@@ -56,6 +56,17 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> Result<String> 
         Format::Sarif => sarif::render(report)?,
         Format::Markdown => markdown::render(report, verbose),
     })
+}
+
+/// A catalogue as `--list-checks` and `--list-rules` print it: a line per check (ID, severity,
+/// title), then the seed action it serves and its fix.
+pub fn catalogue(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        out.push_str(&format!("{:<19} {:<8} {}\n", c.id, c.severity.as_str(), c.title));
+        out.push_str(&format!("{:<28} seed: {}\n{:<28} fix:  {}\n", "", c.seed_action, "", c.remediation));
+    }
+    out
 }
 
 /// XML text escaping for the JUnit renderer (and anything else that writes markup).

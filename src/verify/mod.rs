@@ -6,6 +6,9 @@
 //! ([`runtime`]) and container-structure-test command tests ([`cst`]) run through the Docker
 //! Engine API and are skipped, with the reason, when no engine answers.
 //!
+//! Findings are the tool's one model ([`crate::findings`]); verify never formats them (the CLI
+//! renders its [`crate::findings::Report`] through `report`).
+//!
 //! The entry point for other commands (`lucid build --verify`) is [`verify_image`].
 
 pub mod app;
