@@ -164,6 +164,8 @@ mod tests {
         let sarif: serde_json::Value = serde_json::from_str(&render(&r, Format::Sarif, false).unwrap()).unwrap();
         let region = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
         assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(11), Some(6)));
+        let uri = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+        assert_eq!(uri, "Dockerfile");
         for fmt in [Format::Junit, Format::Markdown] {
             let out = render(&r, fmt, false).unwrap();
             assert!(out.contains("Dockerfile:11:6"), "{fmt:?}: {out}");

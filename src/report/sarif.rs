@@ -46,8 +46,11 @@ pub fn render(report: &Report) -> Result<String> {
                             region["startColumn"] = json!(col);
                         }
                     }
+                    // A file in an image is relative to the image's root; a source file (a
+                    // Dockerfile: it has a line) keeps the path it was given.
+                    let uri = if l.line.is_some() { l.path.as_str() } else { l.path.trim_start_matches('/') };
                     let mut loc = json!({
-                        "physicalLocation": {"artifactLocation": {"uri": l.path.trim_start_matches('/')}},
+                        "physicalLocation": {"artifactLocation": {"uri": uri}},
                         "logicalLocations": [{"name": f.subject, "kind": "module"}],
                     });
                     if l.line.is_some() {
