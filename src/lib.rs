@@ -3,17 +3,22 @@
 //!
 //! Data flows one way (see `docs/architecture.md`):
 //! `spec -> debian (resolve), lock -> fetch -> rootfs (assemble, prune) -> oci (layers, image, outputs)`.
-//! A module reads only what is to its left.
+//! A module reads only what is to its left. `verify`, `lint` (`dockerfile`) and `analyze` produce
+//! `findings` (the one findings model and the figures); `report` only renders them. `files`,
+//! `units` and `names` are foundations that import nothing of the crate.
 
 pub mod analyze;
 pub mod build;
 pub mod debian;
 pub mod dockerfile;
 pub mod fetch;
+pub mod files;
+pub mod findings;
 pub mod formats;
 pub mod java;
 pub mod limits;
 pub mod lock;
+pub mod names;
 pub mod oci;
 pub mod platform;
 pub mod progress;
@@ -21,4 +26,5 @@ pub mod python;
 pub mod report;
 pub mod rootfs;
 pub mod spec;
+pub mod units;
 pub mod verify;

@@ -202,7 +202,7 @@ fn report_app_modules(out: &Path, hello: &Path) {
         assert!(kept.contains(&m), "{m} not kept: {modules:?}");
     }
     let recs = r["recommendations"].as_array().unwrap();
-    let rec = recs.iter().find(|x| x["id"] == "LUCID-SIZE-011").expect("LUCID-SIZE-011");
+    let rec = recs.iter().find(|x| x["id"] == "LUCID-REC-011").expect("LUCID-REC-011");
     assert_eq!(rec["saves"].as_u64().unwrap(), advised.iter().map(|m| bytes(m)).sum::<u64>());
     let examples = rec["examples"].as_array().unwrap();
     assert!(examples.iter().any(|e| e.as_str().unwrap().starts_with("java.desktop ")), "{rec}");

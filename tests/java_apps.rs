@@ -388,7 +388,7 @@ fn tomcat_service_runs_on_java_base_and_verifies() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|x| x["id"] == "LUCID-SIZE-011")
+            .filter(|x| x["id"] == "LUCID-REC-011")
             .flat_map(|x| x["examples"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()))
             .collect();
         for m in NEVER_ADVISED_HERE {

@@ -17,7 +17,7 @@ fn run(args: &[&str]) -> (i32, String) {
 fn seed_files_are_clean_by_default() {
     let (code, out) = run(&["lint"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("2 file(s): 0 error(s), 0 warning(s), 0 info"), "{out}");
+    assert!(out.contains("2 subject(s): 0 error(s), 0 warning(s), 0 info"), "{out}");
 }
 
 #[test]
@@ -41,7 +41,9 @@ fn every_format_renders() {
     let (_, json) = run(&["lint", "-f", "json", &f]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["summary"]["errors"], 1);
-    assert_eq!(v["findings"][0]["line"], 11);
+    let failed: Vec<&serde_json::Value> =
+        v["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "fail").collect();
+    assert_eq!(failed[0]["locations"][0]["line"], 11);
     let (_, sarif) = run(&["lint", "-f", "sarif", &f]);
     let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
     assert_eq!(v["version"], "2.1.0");
@@ -51,7 +53,7 @@ fn every_format_renders() {
         junit.starts_with("<?xml") && junit.contains("<failure type=\"error\"") && junit.ends_with("</testsuites>\n")
     );
     let (_, md) = run(&["lint", "-f", "markdown", &f]);
-    assert!(md.contains("| severity | rule |") && md.contains("LUCID-DF-007"), "{md}");
+    assert!(md.contains("| ID | Severity |") && md.contains("LUCID-DF-007"), "{md}");
     let (code, rules) = run(&["lint", "--list-rules"]);
     assert_eq!(code, 0);
     assert!(rules.contains("LUCID-DF-027"));

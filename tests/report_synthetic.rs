@@ -111,9 +111,9 @@ fn figures_are_exact_from_every_source() {
         .iter()
         .map(|r| (r["id"].as_str().unwrap(), r["saves"].as_u64().unwrap()))
         .collect();
-    assert!(recs.contains(&("LUCID-SIZE-001", 1000)), "{recs:?}");
-    assert!(recs.contains(&("LUCID-SIZE-008", 23_000)), "{recs:?}");
-    assert!(recs.contains(&("LUCID-SIZE-009", 5000)), "{recs:?}");
+    assert!(recs.contains(&("LUCID-REC-001", 1000)), "{recs:?}");
+    assert!(recs.contains(&("LUCID-REC-008", 23_000)), "{recs:?}");
+    assert!(recs.contains(&("LUCID-REC-009", 5000)), "{recs:?}");
     // The docker-archive gives the same figures (only the digest column differs).
     let (w, _) = report(&archive, &[]);
     for k in ["size", "tar_bytes", "tar_overhead", "compressed", "efficiency", "owners", "recommendations", "tree"] {
@@ -135,7 +135,7 @@ fn text_markdown_and_diff() {
     let text = lucid().args(["report", &a]).output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.starts_with("REPOSITORY"), "{text}");
-    assert!(text.contains("corpus") && text.contains("LUCID-SIZE-009"), "{text}");
+    assert!(text.contains("corpus") && text.contains("LUCID-REC-009"), "{text}");
     let md = lucid().args(["report", &a, "--format", "markdown"]).output().unwrap();
     let md = String::from_utf8(md.stdout).unwrap();
     assert!(md.contains("| REPOSITORY | TAG | SIZE |"), "{md}");

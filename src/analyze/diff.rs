@@ -2,61 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use super::ImageAnalysis;
 
-use super::{ImageAnalysis, OwnerKind};
-
-/// How a package or path changed from A to B.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    Added,
-    Removed,
-    Changed,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct PackageChange {
-    pub kind: OwnerKind,
-    pub name: String,
-    pub change: Change,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-    pub bytes_from: u64,
-    pub bytes_to: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct PathChange {
-    pub path: String,
-    pub change: Change,
-    pub bytes_from: u64,
-    pub bytes_to: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-}
-
-/// Two images compared.
-#[derive(Clone, Debug, Serialize)]
-pub struct ImageDiff {
-    pub from: String,
-    pub to: String,
-    pub size_from: u64,
-    pub size_to: u64,
-    /// `None` where the image's compressed size is unknown (see [`super::ImageAnalysis::compressed`]).
-    pub compressed_from: Option<u64>,
-    pub compressed_to: Option<u64>,
-    pub layers_from: usize,
-    pub layers_to: usize,
-    pub packages: Vec<PackageChange>,
-    /// Every path added, removed or changed (content or size), biggest change first.
-    pub paths: Vec<PathChange>,
-    pub added_bytes: u64,
-    pub removed_bytes: u64,
-    pub unchanged_files: u64,
-}
+pub use crate::findings::figures::{Change, ImageDiff, PackageChange, PathChange};
 
 fn signed(c: &PathChange) -> i128 {
     i128::from(c.bytes_to) - i128::from(c.bytes_from)

@@ -1,7 +1,8 @@
 //! Layer and size analysis: where an image's bytes are, what wastes them and what to do about it.
 //!
 //! `image source -> merged view (one streaming pass, shared with lucid verify) -> analysis ->
-//! renderers`. The pass is [`crate::oci::view::merge_observed`]: while it merges layers, the
+//! renderers`. The analysis is plain figures ([`crate::findings::figures`], re-exported here),
+//! which `report` renders. The pass is [`crate::oci::view::merge_observed`]: while it merges layers, the
 //! [`collect`] observer hashes every file (duplicates, dive's per-path accounting), reads ELF
 //! headers (unstripped binaries, what links to what) and keeps the package metadata files. Memory
 //! grows with the number of files, never with their size.
@@ -31,15 +32,18 @@ pub mod sbom;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 
-use crate::formats::elf;
+use crate::findings::Finding;
+pub(crate) use crate::findings::figures::FileInfo;
+pub use crate::findings::figures::{
+    Budget, DirNode, DuplicateGroup, Efficiency, ElfRow, FileRow, ImageAnalysis, JavaModule, LayerRow, OwnerRow,
+    PathWaste,
+};
 use crate::oci::labels::{BUDGET_LABEL, STAGE_LABEL, TITLE_LABEL};
 use crate::oci::read::{EntryKind, ImageView};
 use crate::oci::source::{self, SourceOptions};
 use crate::oci::view::{LayerStats, MergedView};
 use crate::oci::{Image, ImageRef};
-use crate::report::Finding;
 use crate::spec::Spec;
 use libraries::{Libraries, LibraryScan};
 pub use owners::{ListSource, Owner, OwnerKind};
@@ -84,208 +88,6 @@ pub struct AppSubject<'a> {
 /// The checks `lucid report --app` runs on each image (verify's, passed in by the command):
 /// their findings go into [`ImageAnalysis::app_findings`].
 pub type AppCheck<'a> = dyn FnMut(&AppSubject<'_>) -> Result<Vec<Finding>> + 'a;
-
-/// One module of a Java runtime in the image.
-#[derive(Clone, Debug, Serialize)]
-pub struct JavaModule {
-    pub name: String,
-    /// Bytes of its classes and resources in `lib/modules` (0 when the index could not be read).
-    pub bytes: u64,
-    /// Whether the `--app` jars need it (directly or through `requires`); absent without `--app`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub used: Option<bool>,
-    /// Why it stays although jdeps finds no use of it (a service provider, a reflection target,
-    /// what the jars declare; see [`java_modules::kept`]); absent without `--app` or when used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kept: Option<String>,
-}
-
-/// One row of `docker history`: a layer, or a config-only step (`empty_layer`).
-#[derive(Clone, Debug, Serialize)]
-pub struct LayerRow {
-    /// 1-based layer number; `None` for history entries that made no layer.
-    pub index: Option<usize>,
-    pub created_by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// Blob digest (or diff_id when the source has no manifest).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// Bytes of file content the layer adds (what `docker history` shows as SIZE).
-    pub size: u64,
-    /// Bytes of the stored blob when it is compressed; `None` for a plain tar (an engine export).
-    pub compressed: Option<u64>,
-    pub tar_bytes: u64,
-    pub entries: u64,
-    pub whiteouts: u64,
-}
-
-/// dive's efficiency, computed as dive does, and measures that still mean something when an
-/// image has a single layer.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Efficiency {
-    /// dive: sum over paths of the smallest size seen / sum of every size seen (1.0 = no path is
-    /// written twice). Always 1.0 for a single layer.
-    pub dive_score: f64,
-    /// dive: total size of every path written in more than one layer (all copies).
-    pub dive_wasted_bytes: u64,
-    /// dive's CI metric: wasted bytes / bytes of every layer but the first.
-    pub dive_user_wasted_percent: f64,
-    /// Bytes that lower layers ship but upper layers delete or overwrite (invisible, yet pulled).
-    pub hidden_bytes: u64,
-    /// Bytes of files whose exact content is also at another path (every copy but one).
-    pub duplicate_bytes: u64,
-    /// Bytes the recommendations would save, each file counted once.
-    pub reclaimable_bytes: u64,
-    /// 1 - reclaimable / (size + hidden): how much of what is shipped is needed, by the
-    /// recommendations' reckoning. Meaningful for one layer as for many.
-    pub lean_score: f64,
-    /// Paths written in more than one layer, biggest first (dive's list).
-    pub inefficient: Vec<PathWaste>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct PathWaste {
-    pub path: String,
-    pub copies: u32,
-    pub bytes: u64,
-}
-
-/// A directory and the bytes below it (treemap node).
-#[derive(Clone, Debug, Serialize)]
-pub struct DirNode {
-    pub name: String,
-    pub bytes: u64,
-    pub files: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub children: Vec<DirNode>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FileRow {
-    pub path: String,
-    pub bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    pub layer: usize,
-}
-
-/// Bytes per package, wheel or runtime.
-#[derive(Clone, Debug, Serialize)]
-pub struct OwnerRow {
-    #[serde(flatten)]
-    pub owner: Owner,
-    /// Bytes of the files it owns that are in the image.
-    pub bytes: u64,
-    pub files: u64,
-    /// Of which: byte code compiled from its `.py` files (`__pycache__`), counted to it.
-    pub bytecode_bytes: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ElfRow {
-    pub path: String,
-    pub bytes: u64,
-    /// What `strip` would remove (symbol tables, debug sections).
-    pub strippable: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct DuplicateGroup {
-    /// Bytes of each copy.
-    pub bytes: u64,
-    pub paths: Vec<String>,
-}
-
-/// The budget an image is held to, and whether it fits.
-#[derive(Clone, Debug, Serialize)]
-pub struct Budget {
-    pub bytes: u64,
-    pub source: String,
-    pub within: bool,
-}
-
-/// Everything `lucid report` knows about one image (one platform).
-#[derive(Clone, Debug, Serialize)]
-pub struct ImageAnalysis {
-    /// The reference as given (`oci:out/lucid-python-base:latest`).
-    pub reference: String,
-    /// `REPOSITORY` and `TAG` as `docker images` would show them.
-    pub repository: String,
-    pub tag: String,
-    pub platform: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    pub config_digest: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    /// Bytes of file content in the final filesystem (`docker images` SIZE).
-    pub size: u64,
-    /// Bytes of the stored layer blobs when they are all compressed; `None` when some layer is
-    /// stored as a plain tar (an engine export, `docker save`): its size is no compressed size.
-    pub compressed: Option<u64>,
-    /// Bytes of the uncompressed layer tars.
-    pub tar_bytes: u64,
-    /// `tar_bytes` less the file content the layers carry: headers, padding, end blocks.
-    pub tar_overhead: u64,
-    pub files: u64,
-    pub dirs: u64,
-    pub symlinks: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub budget: Option<Budget>,
-    pub history: Vec<LayerRow>,
-    pub efficiency: Efficiency,
-    /// The directory tree, big directories only (see [`tree`]).
-    pub tree: DirNode,
-    pub largest_files: Vec<FileRow>,
-    /// Where the Debian file lists came from.
-    pub package_lists: ListSource,
-    pub owners: Vec<OwnerRow>,
-    /// Bytes and files that no package, wheel or runtime owns (on a lucid image: what the builder
-    /// made: accounts, CA bundle, status files...).
-    pub unowned_bytes: u64,
-    pub unowned_files: u64,
-    /// The largest unowned files.
-    pub unowned: Vec<FileRow>,
-    /// `site-packages` and `dist-packages` directories and their bytes (the seed's `du -sh`).
-    pub site_packages: Vec<(String, u64)>,
-    pub unstripped: Vec<ElfRow>,
-    pub duplicates: Vec<DuplicateGroup>,
-    pub recommendations: Vec<Recommendation>,
-    /// The modules of the image's Java runtime with their bytes, largest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub java_modules: Vec<JavaModule>,
-    /// Whether the `--app` applications fit this image: the findings of `lucid verify --app`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub app_findings: Vec<crate::report::Finding>,
-    /// With `--app`: what the module analysis rests on and what it cannot see, said plainly.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub java_note: Option<String>,
-    /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
-    #[serde(skip)]
-    pub(crate) contents: Vec<FileInfo>,
-    /// The owners as found (`FileInfo::owner` indexes this).
-    #[serde(skip)]
-    pub(crate) owner_list: Vec<Owner>,
-}
-
-/// One file of the final filesystem with what the pass learnt about it.
-#[derive(Clone, Debug)]
-pub(crate) struct FileInfo {
-    pub path: String,
-    pub size: u64,
-    pub layer: usize,
-    pub hash: Option<[u8; 16]>,
-    pub hardlink: bool,
-    pub elf: Option<elf::ElfInfo>,
-    pub owner: Option<usize>,
-    pub bytecode: bool,
-}
 
 /// Analyses every image `reference` names (one per platform).
 pub fn analyze_reference(reference: &str, opts: &Options) -> Result<Vec<ImageAnalysis>> {
@@ -480,7 +282,7 @@ fn analyze(
 
 /// The modules of the image's Java runtime (its `release` file's MODULES) with their bytes from
 /// the `lib/modules` index, and, with `--app`, the recommendations about them: modules the
-/// application does not use and nothing keeps (LUCID-SIZE-011; see [`java_modules::kept`]) and
+/// application does not use and nothing keeps (LUCID-REC-011; see [`java_modules::kept`]) and
 /// modules it needs that are missing (LUCID-JAVA-001).
 fn java_modules(
     owners: &[Owner],
@@ -518,7 +320,7 @@ fn java_modules(
         let unused: Vec<&JavaModule> = modules.iter().filter(|m| m.used == Some(false) && m.kept.is_none()).collect();
         if !unused.is_empty() {
             recs.push(Recommendation {
-                id: "LUCID-SIZE-011".into(),
+                id: recommend::UNUSED_JAVA_MODULES.id.into(),
                 title: format!("Java modules {apps} does not use"),
                 saves: unused.iter().map(|m| m.bytes).sum(),
                 count: unused.len() as u64,

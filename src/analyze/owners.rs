@@ -10,56 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use crate::debian::control;
 
-/// What kind of thing owns files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OwnerKind {
-    Deb,
-    Wheel,
-    Java,
-}
-
-/// One package, wheel or runtime found in the image.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Owner {
-    pub kind: OwnerKind,
-    pub name: String,
-    pub version: String,
-    /// Debian architecture (`amd64`, `all`); empty for wheels.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub arch: String,
-    /// Debian source package, when it differs from the name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// Licence names as the package states them (DEP-5 `License:` short names, wheel metadata).
-    pub licenses: Vec<String>,
-    /// Where the licences were read (`usr/share/doc/libc6/copyright`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub license_file: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub homepage: Option<String>,
-    /// The metadata file that declares it (`var/lib/dpkg/status.d/libc6`).
-    pub declared_in: String,
-    /// Files it owns (canonical paths), as listed; the report keeps those present.
-    #[serde(skip)]
-    pub files: Vec<String>,
-}
-
-/// Where the Debian file lists came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ListSource {
-    /// The image lists its packages' files (status.d md5sums/list, or dpkg's info/*.list).
-    Image,
-    /// The `.deb` files a lucid lock names, from the download cache.
-    Lock,
-    /// No file lists: package bytes are unknown.
-    None,
-}
+pub use crate::findings::figures::{ListSource, Owner, OwnerKind};
 
 /// Whether `path` is metadata this module reads (the collector keeps the content of these).
 pub fn wanted(path: &str) -> bool {

@@ -1,27 +1,16 @@
 //! Recommendations computed from the content, each with the bytes it would save and the paths
 //! that make it up, so a person can check it before acting on it.
+//!
+//! Every recommendation has a stable `LUCID-REC-NNN` ID, listed in [`catalogue`] as a
+//! [`Check`] (severity info, its `how` as the fix) beside verify's checks and lint's rules;
+//! no ID means two things across the tool (`tests/check_ids.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
-
 use super::{DuplicateGroup, FileInfo, Owner, OwnerKind};
+use crate::findings::{Check, Severity};
 
-/// One thing to do, and what it saves.
-#[derive(Clone, Debug, Serialize)]
-pub struct Recommendation {
-    /// Stable ID (`LUCID-SIZE-001`).
-    pub id: String,
-    pub title: String,
-    /// Bytes it would save.
-    pub saves: u64,
-    /// How many files (or packages, or groups) it concerns.
-    pub count: u64,
-    /// The biggest examples (paths or package names).
-    pub examples: Vec<String>,
-    /// How to do it (a lucid prune rule, a Dockerfile change).
-    pub how: String,
-}
+pub use crate::findings::figures::Recommendation;
 
 pub(super) struct Input<'a> {
     pub files: &'a [FileInfo],
@@ -30,12 +19,18 @@ pub(super) struct Input<'a> {
     pub duplicates: &'a [DuplicateGroup],
 }
 
+/// The seed action every recommendation serves.
+const SEED: &str = "Size optimization strategies";
+
+/// A recommendation's catalogue entry: informational, its `how` as the fix.
+const fn rec(id: &'static str, title: &'static str, how: &'static str) -> Check {
+    Check { id, title, severity: Severity::Info, seed_action: SEED, remediation: how }
+}
+
 /// A rule that removes whole files matched by path.
 struct PathRule {
-    id: &'static str,
-    title: &'static str,
+    rec: Check,
     matches: fn(&str) -> bool,
-    how: &'static str,
 }
 
 fn under_any(path: &str, dirs: &[&str]) -> bool {
@@ -69,42 +64,89 @@ fn is_cache(p: &str) -> bool {
 
 const PATH_RULES: &[PathRule] = &[
     PathRule {
-        id: "LUCID-SIZE-001",
-        title: "Documentation (every copyright file kept)",
+        rec: rec(
+            "LUCID-REC-001",
+            "Documentation (every copyright file kept)",
+            "prune usr/share/doc/** except */copyright (lucid: images.NAME.prune; Dockerfile: delete in the same RUN)",
+        ),
         matches: is_doc,
-        how: "prune usr/share/doc/** except */copyright (lucid: images.NAME.prune; Dockerfile: delete in the same RUN)",
     },
     PathRule {
-        id: "LUCID-SIZE-002",
-        title: "Man pages, info pages, lintian overrides",
+        rec: rec(
+            "LUCID-REC-002",
+            "Man pages, info pages, lintian overrides",
+            "prune usr/share/man, usr/share/info, usr/share/lintian",
+        ),
         matches: is_man,
-        how: "prune usr/share/man, usr/share/info, usr/share/lintian",
     },
     PathRule {
-        id: "LUCID-SIZE-003",
-        title: "Translations and locale data (C.UTF-8 kept)",
+        rec: rec(
+            "LUCID-REC-003",
+            "Translations and locale data (C.UTF-8 kept)",
+            "prune usr/share/locale and usr/lib/locale except C.utf8; set LANG=C.UTF-8",
+        ),
         matches: is_locale,
-        how: "prune usr/share/locale and usr/lib/locale except C.utf8; set LANG=C.UTF-8",
     },
     PathRule {
-        id: "LUCID-SIZE-004",
-        title: "glibc iconv modules (gconv)",
+        rec: rec(
+            "LUCID-REC-004",
+            "glibc iconv modules (gconv)",
+            "prune usr/lib/*/gconv unless the application calls iconv for non-UTF encodings (Python's codecs do not)",
+        ),
         matches: is_gconv,
-        how: "prune usr/lib/*/gconv unless the application calls iconv for non-UTF encodings (Python's codecs do not)",
     },
     PathRule {
-        id: "LUCID-SIZE-005",
-        title: "Test suites shipped with Python packages",
+        rec: rec(
+            "LUCID-REC-005",
+            "Test suites shipped with Python packages",
+            "prune **/test/**, **/tests/** under the Python library directories",
+        ),
         matches: is_test,
-        how: "prune **/test/**, **/tests/** under the Python library directories",
     },
     PathRule {
-        id: "LUCID-SIZE-006",
-        title: "Caches and leftovers (apt lists, pip cache, tmp, stray .pyc)",
+        rec: rec(
+            "LUCID-REC-006",
+            "Caches and leftovers (apt lists, pip cache, tmp, stray .pyc)",
+            "clean caches in the same layer that fills them (pip --no-cache-dir, rm -rf /var/lib/apt/lists/*)",
+        ),
         matches: is_cache,
-        how: "clean caches in the same layer that fills them (pip --no-cache-dir, rm -rf /var/lib/apt/lists/*)",
     },
 ];
+
+const UNSTRIPPED: Check = rec(
+    "LUCID-REC-007",
+    "Unstripped ELF binaries and libraries",
+    "strip --strip-unneeded (or install from packages built stripped; keep debug symbols in a separate image)",
+);
+const HIDDEN: Check = rec(
+    "LUCID-REC-008",
+    "Files deleted or overwritten by a later layer (still pulled)",
+    "delete files in the RUN that creates them, or copy the result into a fresh stage (multi-stage build)",
+);
+const DUPLICATES: Check =
+    rec("LUCID-REC-009", "Identical files at several paths", "make the copies hard links or symlinks, or keep one");
+const UNLINKED: Check = rec(
+    "LUCID-REC-010",
+    "Library packages nothing in the image links to",
+    "leave the package out (lucid: debian.exclude) after checking nothing loads it with dlopen",
+);
+/// With `--app`: the Java modules the application does not use (computed with the module list,
+/// in `analyze`; the title there names the application).
+pub const UNUSED_JAVA_MODULES: Check = rec(
+    "LUCID-REC-011",
+    "Java modules the application does not use",
+    "leave them out of java.modules of a runtime made for this application (jlink --add-modules)",
+);
+
+/// Every recommendation `lucid report` can make, in ID order.
+pub fn catalogue() -> Vec<Check> {
+    PATH_RULES.iter().map(|r| r.rec).chain([UNSTRIPPED, HIDDEN, DUPLICATES, UNLINKED, UNUSED_JAVA_MODULES]).collect()
+}
+
+/// `rec` as advice for one image: what it saves, on how many things, the biggest examples.
+fn advise(rec: &Check, saves: u64, count: u64, examples: Vec<String>) -> Recommendation {
+    Recommendation { id: rec.id.into(), title: rec.title.into(), saves, count, examples, how: rec.remediation.into() }
+}
 
 fn top(mut items: Vec<(String, u64)>) -> Vec<String> {
     items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -119,14 +161,7 @@ pub(super) fn compute(input: &Input) -> Vec<Recommendation> {
             input.files.iter().filter(|f| (rule.matches)(&f.path)).map(|f| (format!("/{}", f.path), f.size)).collect();
         let saves: u64 = hits.iter().map(|h| h.1).sum();
         if saves > 0 {
-            out.push(Recommendation {
-                id: rule.id.into(),
-                title: rule.title.into(),
-                saves,
-                count: hits.len() as u64,
-                examples: top(hits),
-                how: rule.how.into(),
-            });
+            out.push(advise(&rule.rec, saves, hits.len() as u64, top(hits)));
         }
     }
     let unstripped: Vec<(String, u64)> = input
@@ -137,60 +172,26 @@ pub(super) fn compute(input: &Input) -> Vec<Recommendation> {
         .collect();
     let saves: u64 = unstripped.iter().map(|u| u.1).sum();
     if saves > 0 {
-        out.push(Recommendation {
-            id: "LUCID-SIZE-007".into(),
-            title: "Unstripped ELF binaries and libraries".into(),
-            saves,
-            count: unstripped.len() as u64,
-            examples: top(unstripped),
-            how: "strip --strip-unneeded (or install from packages built stripped; keep debug symbols in a separate image)"
-                .into(),
-        });
+        out.push(advise(&UNSTRIPPED, saves, unstripped.len() as u64, top(unstripped)));
     }
     if input.hidden_bytes > 0 {
-        out.push(Recommendation {
-            id: "LUCID-SIZE-008".into(),
-            title: "Files deleted or overwritten by a later layer (still pulled)".into(),
-            saves: input.hidden_bytes,
-            count: 0,
-            examples: vec![],
-            how: "delete files in the RUN that creates them, or copy the result into a fresh stage (multi-stage build)"
-                .into(),
-        });
+        out.push(advise(&HIDDEN, input.hidden_bytes, 0, vec![]));
     }
     let dup_saves: u64 = input.duplicates.iter().map(|g| g.bytes * (g.paths.len() as u64 - 1)).sum();
     if dup_saves > 0 {
-        out.push(Recommendation {
-            id: "LUCID-SIZE-009".into(),
-            title: "Identical files at several paths".into(),
-            saves: dup_saves,
-            count: input.duplicates.len() as u64,
-            examples: input
-                .duplicates
-                .iter()
-                .take(5)
-                .map(|g| {
-                    format!(
-                        "{} ({} copies of {})",
-                        g.paths.join(", "),
-                        g.paths.len(),
-                        crate::spec::format_size(g.bytes)
-                    )
-                })
-                .collect(),
-            how: "make the copies hard links or symlinks, or keep one".into(),
-        });
+        let examples = input
+            .duplicates
+            .iter()
+            .take(5)
+            .map(|g| {
+                format!("{} ({} copies of {})", g.paths.join(", "), g.paths.len(), crate::spec::format_size(g.bytes))
+            })
+            .collect();
+        out.push(advise(&DUPLICATES, dup_saves, input.duplicates.len() as u64, examples));
     }
     let unlinked = unlinked_packages(input);
     if !unlinked.is_empty() {
-        out.push(Recommendation {
-            id: "LUCID-SIZE-010".into(),
-            title: "Library packages nothing in the image links to".into(),
-            saves: unlinked.iter().map(|u| u.1).sum(),
-            count: unlinked.len() as u64,
-            examples: top(unlinked),
-            how: "leave the package out (lucid: debian.exclude) after checking nothing loads it with dlopen".into(),
-        });
+        out.push(advise(&UNLINKED, unlinked.iter().map(|u| u.1).sum(), unlinked.len() as u64, top(unlinked)));
     }
     out.sort_by(|a, b| b.saves.cmp(&a.saves).then_with(|| a.id.cmp(&b.id)));
     out
@@ -244,7 +245,7 @@ fn unlinked_packages(input: &Input) -> Vec<(String, u64)> {
 pub(super) fn reclaimable(files: &[FileInfo], owners: &[Owner], recs: &[Recommendation], hidden: u64) -> u64 {
     let unlinked: BTreeSet<&str> = recs
         .iter()
-        .filter(|r| r.id == "LUCID-SIZE-010")
+        .filter(|r| r.id == UNLINKED.id)
         .flat_map(|r| r.examples.iter().map(|e| e.split(" (").next().unwrap_or("")))
         .collect();
     let mut dup_seen: HashMap<([u8; 16], u64), bool> = HashMap::new();

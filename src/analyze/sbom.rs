@@ -13,11 +13,13 @@ use sha2::{Digest, Sha256};
 use super::owners::spdx_id;
 use super::{ImageAnalysis, Owner, OwnerKind};
 
-/// Which SBOM format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum SbomFormat {
-    Spdx,
-    Cyclonedx,
+crate::named_enum! {
+    "SBOM format";
+    /// Which SBOM format.
+    pub enum SbomFormat {
+        Spdx = "spdx",
+        Cyclonedx = "cyclonedx",
+    }
 }
 
 /// Renders the SBOM of `a` as pretty JSON.

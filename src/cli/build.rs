@@ -138,7 +138,8 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
 /// policy with the spec's budgets. Runtime checks need the image in an engine, so they run only
 /// after `--load`.
 fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool, reporter: &Reporter) -> Result<i32> {
-    use lucid::report::{Format, Severity, render};
+    use lucid::findings::Severity;
+    use lucid::report::{Format, render};
     use lucid::verify::{Policy, RuntimeMode, verify_all};
     let mut references: Vec<String> = Vec::new();
     for r in results {

@@ -23,7 +23,7 @@ pub struct Args {
     /// The image to compare to.
     #[arg(value_name = "B")]
     pub to: String,
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_parser = super::choice::<DiffFormat>(), default_value = "text")]
     pub format: DiffFormat,
     /// Platform to compare when a reference names an index (default: the first both have).
     #[arg(long, value_name = "OS/ARCH")]

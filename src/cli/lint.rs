@@ -1,12 +1,16 @@
-//! `lucid lint`: check Dockerfiles against the rules for distroless multi-stage builds.
+//! `lucid lint`: check Dockerfiles against the rules for distroless multi-stage builds. The
+//! findings are the tool's one model (`lucid::findings`), rendered by `lucid::report` as
+//! verify's are.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use lucid::dockerfile::{self, Format, LintOptions, RULES, Report, Severity};
+use lucid::dockerfile::{self, LintOptions, RULES};
+use lucid::findings::{self, Report, Severity};
+use lucid::report::{Format, render};
 
 /// Exit codes: 0 no finding at or above --fail-on; 1 some; 2 a file could not be read.
 #[derive(Parser, Debug)]
@@ -39,35 +43,24 @@ pub struct Args {
     /// Build context directory whose .dockerignore is checked (default: each Dockerfile's directory).
     #[arg(long)]
     pub context: Option<PathBuf>,
-    /// Print the rule catalogue and exit.
+    /// Print the rule catalogue and exit (`lucid verify --list-checks` lists every ID of the tool).
     #[arg(long)]
     pub list_rules: bool,
+    /// Also list the rules that passed and the findings ignored (text and markdown).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
     if a.list_rules {
-        for r in RULES {
-            println!(
-                "{}  {:<7}  {}\n    seed: {}\n    fix:  {}",
-                r.id, r.severity, r.title, r.seed_action, r.remediation
-            );
-        }
+        print!("{}", lucid::report::catalogue(RULES));
         return Ok(0);
     }
-    let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
-    let fail_on: Option<Severity> = if a.fail_on.eq_ignore_ascii_case("none") {
-        None
-    } else {
-        Some(a.fail_on.parse().map_err(anyhow::Error::msg)?)
-    };
+    let format: Format = a.format.parse()?;
+    let fail_on: Option<Severity> =
+        if a.fail_on.eq_ignore_ascii_case("none") { None } else { Some(a.fail_on.parse()?) };
     let mut ignore: BTreeSet<String> = a.ignore.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
-    if let Ok(text) = std::fs::read_to_string(".lucidignore") {
-        ignore.extend(
-            text.lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim().to_ascii_uppercase())
-                .filter(|l| !l.is_empty()),
-        );
-    }
+    ignore.extend(findings::read_ignore_file(Path::new(".lucidignore"))?);
     let mut opts = LintOptions::new();
     opts.context = a.context.clone();
     for b in &a.build_arg {
@@ -83,27 +76,26 @@ pub fn run(a: Args) -> Result<i32> {
         a.files.clone()
     };
 
-    let mut findings = Vec::new();
-    let mut names = Vec::new();
+    let mut report = Report { tool: "lucid lint".into(), ..Report::default() };
     let mut unreadable = false;
     for f in &files {
-        names.push(f.display().to_string());
-        match dockerfile::lint_file(f, &opts) {
-            Ok(fs) => findings.extend(fs.into_iter().filter(|x| !ignore.contains(x.rule))),
+        report.subjects.push(f.display().to_string());
+        match dockerfile::findings(f, &opts) {
+            Ok(fs) => report.findings.extend(fs),
             Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
+                eprintln!("error: {e:#}");
                 unreadable = true;
             }
         }
     }
-    let out = dockerfile::render(format, &Report { files: &names, findings: &findings });
+    report.apply_ignores(&ignore);
+    let out = render(&report, format, a.verbose)?;
     match &a.output {
-        Some(p) => std::fs::write(p, out).with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => lucid::files::write_atomic(p, &out)?,
         None => print!("{out}"),
     }
     if unreadable {
-        return Ok(2);
+        return Ok(super::EXIT_UNREADABLE);
     }
-    let failing = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
-    Ok(if failing { 1 } else { 0 })
+    Ok(fail_on.map_or(0, |t| report.exit_code(t)))
 }

@@ -18,6 +18,17 @@ use lucid::fetch::{Cache, Fetcher};
 use lucid::progress::{Reporter, Style};
 use lucid::spec::Spec;
 
+/// The value parser of a `--format`-like option over one of the library's plain enums: the
+/// choices `--help` lists are the enum's names, and parsing is the enum's own `FromStr`, so
+/// the library needs no clap derive.
+pub fn choice<T>() -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: lucid::names::Named<Err = anyhow::Error> + Clone + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::NAMES).try_map(|s| s.parse::<T>())
+}
+
 /// Exit code of verify, report, diff and sbom when an image cannot be read (1 means findings).
 pub const EXIT_UNREADABLE: i32 = 2;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use lucid::analyze::{self, AppCheck, AppSubject, Options};
-use lucid::report::Finding;
+use lucid::findings::Finding;
 use lucid::report::size::{ReportFormat, render_report};
 use lucid::spec::parse_size;
 use lucid::verify::app::AppKind;
@@ -30,7 +30,7 @@ pub struct Args {
     /// Images: oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://HOST/REPO:TAG.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_parser = super::choice::<ReportFormat>(), default_value = "text")]
     pub format: ReportFormat,
     /// Write the report here (atomically) instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     emit(&render_report(&all, args.format)?, &args.output)?;
     let over = all.iter().any(|a| a.budget.as_ref().is_some_and(|b| !b.within));
-    let unfit = all.iter().flat_map(|a| &a.app_findings).any(|f| f.fails_at(lucid::report::Severity::Error));
+    let unfit = all.iter().flat_map(|a| &a.app_findings).any(|f| f.fails_at(lucid::findings::Severity::Error));
     Ok(i32::from(over || unfit))
 }
 
@@ -147,7 +147,7 @@ impl lucid::analyze::PackageFiles for LockedDebs {
 /// Writes `text` to `output` atomically, or to stdout.
 pub fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {
     match output {
-        Some(path) => lucid::report::write_atomic(path, text),
+        Some(path) => lucid::files::write_atomic(path, text),
         None => {
             print!("{text}");
             Ok(())

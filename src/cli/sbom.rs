@@ -29,7 +29,7 @@ read; 3 several platforms and no -o.")]
 pub struct Args {
     #[arg(value_name = "IMAGE")]
     pub image_ref: String,
-    #[arg(long, value_enum, default_value = "spdx")]
+    #[arg(long, value_parser = super::choice::<sbom::SbomFormat>(), default_value = "spdx")]
     pub format: sbom::SbomFormat,
     /// Platform to describe when the reference names an index (default: every platform).
     #[arg(long, value_name = "OS/ARCH")]
@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<i32> {
             // half set behind; each file is then written to a temporary name and renamed.
             let docs = several.iter().map(|a| sbom::render(a, args.format)).collect::<Result<Vec<_>>>()?;
             for (path, doc) in sbom::platform_paths(output, &platforms).iter().zip(&docs) {
-                lucid::report::write_atomic(path, doc)?;
+                lucid::files::write_atomic(path, doc)?;
             }
         }
     }

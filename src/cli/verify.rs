@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use lucid::report::{self, Format, Severity};
+use lucid::findings::{self, Severity};
+use lucid::report::{self, Format};
 use lucid::spec::{Stage, parse_size};
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
@@ -43,11 +44,12 @@ pub struct Args {
     /// class file versions against its Java version.
     #[arg(long, value_name = "PATH")]
     pub app: Vec<PathBuf>,
-    /// Print the check catalogue and exit.
+    /// Print every check ID of the tool and exit: verify's checks, lint's Dockerfile rules and
+    /// report's recommendations, each with its severity, title, seed action and fix.
     #[arg(long)]
     pub list_checks: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_parser = super::choice::<Format>(), default_value = "text")]
     pub format: Format,
     /// Write the report here (atomically) instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -100,11 +102,20 @@ fn parse_stage(s: &str) -> Result<Stage> {
     }
 }
 
+/// Every catalogue of the tool, as one list with a heading each: verify's checks, then the
+/// Dockerfile rules (`lucid lint`, `--dockerfile`), then `lucid report`'s recommendations. Their
+/// IDs never collide (tests/check_ids.rs), so an ID names one thing wherever it appears.
 fn list_checks() -> String {
+    let recommendations = lucid::analyze::recommend::catalogue();
+    let sections: [(&str, &[lucid::findings::Check]); 3] = [
+        ("lucid verify: image and application checks", catalogue::CHECKS),
+        ("lucid lint and lucid verify --dockerfile: Dockerfile rules", lucid::dockerfile::RULES),
+        ("lucid report: size recommendations (advice, never a failure)", &recommendations),
+    ];
     let mut out = String::new();
-    for c in catalogue::CHECKS {
-        out.push_str(&format!("{:<19} {:<8} {}\n", c.id, c.severity.as_str(), c.title));
-        out.push_str(&format!("{:<28} seed: {}\n{:<28} fix:  {}\n", "", c.seed_action, "", c.remediation));
+    for (i, (heading, checks)) in sections.iter().enumerate() {
+        let gap = if i == 0 { "" } else { "\n" };
+        out.push_str(&format!("{gap}# {heading}\n{}", report::catalogue(checks)));
     }
     out
 }
@@ -120,9 +131,9 @@ pub fn run(args: Args) -> Result<i32> {
             return Ok(e.exit_code());
         }
     }
-    let mut ignored: BTreeSet<String> = report::read_ignore_file(&args.ignore_file)?;
+    let mut ignored: BTreeSet<String> = findings::read_ignore_file(&args.ignore_file)?;
     for id in &args.ignore {
-        if !report::is_check_id(id) {
+        if !findings::is_check_id(id) {
             bail!("--ignore {id:?} is not a check ID (lucid verify --list-checks)");
         }
         ignored.insert(id.clone());
@@ -170,7 +181,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
     };
     for file in &args.dockerfile {
-        match verify::dockerfile::check(file) {
+        match lucid::dockerfile::findings(file, &lucid::dockerfile::LintOptions::new()) {
             Ok(findings) => {
                 rep.subjects.push(file.display().to_string());
                 rep.findings.extend(findings);
@@ -184,7 +195,7 @@ pub fn run(args: Args) -> Result<i32> {
     rep.apply_ignores(&ignored);
     let text = report::render(&rep, args.format, args.verbose)?;
     match &args.output {
-        Some(path) => report::write_atomic(path, &text)?,
+        Some(path) => lucid::files::write_atomic(path, &text)?,
         None => print!("{text}"),
     }
     Ok(rep.exit_code(args.fail_on))

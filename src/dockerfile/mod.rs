@@ -1,25 +1,30 @@
 //! `lucid lint`: Dockerfile -> syntax tree -> rules -> findings -> renderers.
 //!
-//! The rules encode what a distroless multi-stage build needs (see `finding::RULES`): two stages
-//! named as the spec names them, a numeric non-root USER in the runtime stage, no shell where the
-//! base has none, pinned bases, no secrets in ARG/ENV, a context that leaves out .git and secrets.
+//! The rules encode what a distroless multi-stage build needs (see `catalogue::RULES`): two
+//! stages named as the spec names them, a numeric non-root USER in the runtime stage, no shell
+//! where the base has none, pinned bases, no secrets in ARG/ENV, a context that leaves out .git
+//! and secrets. The rules say where they fire ([`Hit`]); [`findings_of`] turns that into the
+//! tool's one findings model, so `lucid lint` and `lucid verify --dockerfile` report the same
+//! checks through the same renderers (the `report` module).
 
-pub mod finding;
+pub mod catalogue;
 pub mod parse;
-pub mod render;
 pub mod rules;
 pub mod stages;
 
 use std::path::Path;
 
-pub use finding::{Finding, RULES, Rule, Severity};
+use anyhow::{Context, Result};
+
+use crate::findings::{Finding, Location, Status};
+
+pub use catalogue::{RULES, rule};
 pub use parse::{Dockerfile, parse};
-pub use render::{Format, Report, render};
-pub use rules::{LintOptions, check};
+pub use rules::{Hit, LintOptions, check};
 
 /// Read, parse and check one file. The context directory defaults to the Dockerfile's own
 /// directory (the seed builds with `infrastructure/containers/base` as context).
-pub fn lint_file(path: &Path, opts: &LintOptions) -> std::io::Result<Vec<Finding>> {
+pub fn lint_file(path: &Path, opts: &LintOptions) -> std::io::Result<Vec<Hit>> {
     let bytes = std::fs::read(path)?;
     let text = String::from_utf8_lossy(&bytes);
     let mut o = opts.clone();
@@ -30,6 +35,56 @@ pub fn lint_file(path: &Path, opts: &LintOptions) -> std::io::Result<Vec<Finding
 }
 
 /// Lint source text directly (no .dockerignore check unless `opts.context` is set).
-pub fn lint_str(src: &str, file: &str, opts: &LintOptions) -> Vec<Finding> {
+pub fn lint_str(src: &str, file: &str, opts: &LintOptions) -> Vec<Hit> {
     check(&parse(src), file, opts)
+}
+
+/// Lints the Dockerfile at `path` into findings: see [`findings_of`]. An unreadable file is an
+/// error naming it.
+pub fn findings(path: &Path, opts: &LintOptions) -> Result<Vec<Finding>> {
+    let hits = lint_file(path, opts).with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
+    Ok(findings_of(&path.display().to_string(), &hits))
+}
+
+/// One finding per rule of the catalogue about the Dockerfile `subject`: failed once per place
+/// the rule fired (with file, line and column), or passed once when it did not, as verify lists
+/// its image checks.
+pub fn findings_of(subject: &str, hits: &[Hit]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        let mine: Vec<&Hit> = hits.iter().filter(|h| h.rule == rule.id).collect();
+        if mine.is_empty() {
+            out.push(rule.finding(subject, Status::Pass, "no finding"));
+        }
+        for hit in mine {
+            let mut f = rule.finding(subject, Status::Fail, hit.message.clone());
+            f.locations =
+                vec![Location { path: hit.file.clone(), line: Some(hit.line), column: Some(hit.column), layer: None }];
+            out.push(f);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_reported_once_per_hit_or_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let df = dir.path().join("Dockerfile");
+        std::fs::write(&df, "FROM debian:12\nRUN apt-get update\nUSER root\nCMD python app.py\n").unwrap();
+        let all = findings(&df, &LintOptions::new()).unwrap();
+        let failed: Vec<_> = all.iter().filter(|f| f.status == Status::Fail).collect();
+        assert!(!failed.is_empty());
+        assert!(failed.iter().all(|f| f.locations[0].line.is_some() && f.locations[0].column.is_some()));
+        for rule in RULES {
+            let n = all.iter().filter(|f| f.id == rule.id).count();
+            let fails = failed.iter().filter(|f| f.id == rule.id).count();
+            assert!(n >= 1 && (fails == 0 || fails == n), "{}: {n} findings, {fails} failed", rule.id);
+        }
+        let missing = findings(&dir.path().join("missing"), &LintOptions::new()).unwrap_err();
+        assert!(missing.to_string().contains("missing"));
+    }
 }

@@ -1,9 +1,10 @@
-//! The rules: each reads the syntax tree (and the context's .dockerignore) and returns findings.
+//! The rules: each reads the syntax tree (and the context's .dockerignore) and says where it
+//! fires, as [`Hit`]s; `dockerfile::findings_of` turns them into the findings model.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::finding::{Finding, rule};
+use super::catalogue::rule;
 use super::parse::{Args, Dockerfile, Instruction, Pos, key_values};
 use super::stages::{ImageRef, Stage, Stages};
 
@@ -28,31 +29,42 @@ impl LintOptions {
     }
 }
 
+/// Where a rule fired: the syntax-level result of a rule, before it becomes a finding (the rule's
+/// title, severity and fix come from the catalogue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The rule's ID (`LUCID-DF-004`).
+    pub rule: &'static str,
+    pub message: String,
+    /// The Dockerfile, or the `.dockerignore` the rule read.
+    pub file: String,
+    /// 1-based line and column.
+    pub line: u32,
+    pub column: u32,
+}
+
 struct Out<'a> {
     file: &'a str,
-    findings: Vec<Finding>,
+    findings: Vec<Hit>,
 }
 
 impl Out<'_> {
     fn add(&mut self, id: &'static str, pos: Pos, message: impl Into<String>) {
         // Every ID used below is in the catalogue; a typo would show up in the catalogue test.
         if let Some(r) = rule(id) {
-            self.findings.push(Finding {
+            self.findings.push(Hit {
                 rule: r.id,
-                severity: r.severity,
-                title: r.title,
                 message: message.into(),
                 file: self.file.to_string(),
                 line: pos.line.max(1),
                 column: pos.col.max(1),
-                remediation: r.remediation,
             });
         }
     }
 }
 
 /// Run every rule over a parsed Dockerfile. `file` is the name findings carry.
-pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Finding> {
+pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
     let mut out = Out { file, findings: Vec::new() };
     for e in &df.errors {
         out.add("LUCID-DF-000", e.pos, e.message.clone());
@@ -548,7 +560,7 @@ fn dockerignore(out: &mut Out, ctx: &Path, pos: Pos) {
 /// Drop findings that a `# lucid ignore=ID[,ID]` comment covers: the comment block right above
 /// the instruction the finding sits on (or a comment on line 1..n before the first instruction
 /// for findings at line 1, which are about the whole file).
-fn apply_inline_ignores(df: &Dockerfile, findings: Vec<Finding>) -> Vec<Finding> {
+fn apply_inline_ignores(df: &Dockerfile, findings: Vec<Hit>) -> Vec<Hit> {
     let mut by_line: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
     for c in &df.comments {
         let t = c.text.trim_start_matches('#').trim();

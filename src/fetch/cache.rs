@@ -6,7 +6,6 @@
 //! build killed mid-write never leave a partial blob under a real name.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -121,18 +120,7 @@ impl Cache {
     }
 }
 
-/// Writes `data` to `path` through a temporary file in the same directory and a rename, so
-/// readers see either the old file, or the whole new one, never a part.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(data).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", path.display()))?;
-    Ok(())
-}
+pub use crate::files::write_atomic;
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,24 @@
 //! its build time for features we do not use. Every read is bounds-checked (`get`), so a truncated
 //! or hostile file yields `None` or fewer facts, never a panic.
 
+/// The dynamic section tags (`DT_*`) this reader uses.
+mod dt {
+    pub const NULL: u64 = 0;
+    pub const NEEDED: u64 = 1;
+    pub const SONAME: u64 = 14;
+    pub const STRTAB: u64 = 5;
+    pub const STRSZ: u64 = 10;
+    pub const RPATH: u64 = 15;
+    pub const RUNPATH: u64 = 29;
+    pub const VERDEF: u64 = 0x6fff_fffc;
+    pub const VERDEFNUM: u64 = 0x6fff_fffd;
+    pub const VERNEED: u64 = 0x6fff_fffe;
+    pub const VERNEEDNUM: u64 = 0x6fff_ffff;
+}
+
+const SHT_SYMTAB: u32 = 2;
+const SHT_NOBITS: u32 = 8;
+
 /// What `lucid report` wants to know about one ELF file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ElfInfo {
@@ -28,24 +46,6 @@ pub struct ElfInfo {
     /// before it lists a library (a truncated file has no such thing).
     pub dynamic: bool,
 }
-
-/// The dynamic section tags (`DT_*`) this reader uses.
-mod dt {
-    pub const NULL: u64 = 0;
-    pub const NEEDED: u64 = 1;
-    pub const SONAME: u64 = 14;
-    pub const STRTAB: u64 = 5;
-    pub const STRSZ: u64 = 10;
-    pub const RPATH: u64 = 15;
-    pub const RUNPATH: u64 = 29;
-    pub const VERDEF: u64 = 0x6fff_fffc;
-    pub const VERDEFNUM: u64 = 0x6fff_fffd;
-    pub const VERNEED: u64 = 0x6fff_fffe;
-    pub const VERNEEDNUM: u64 = 0x6fff_ffff;
-}
-
-const SHT_SYMTAB: u32 = 2;
-const SHT_NOBITS: u32 = 8;
 
 /// Whether `head` starts like an ELF file.
 pub fn is_elf(head: &[u8]) -> bool {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::size::{app_rows, history_rows, largest_dirs, size_rows};
 use super::xml_escape as esc;
-use crate::analyze::{DirNode, ImageAnalysis};
-use crate::spec::format_size as fmt;
+use crate::findings::figures::{DirNode, ImageAnalysis};
+use crate::units::format_size as fmt;
 
 /// A treemap node as the script reads it: name, bytes, children.
 #[derive(Serialize)]

@@ -1,7 +1,8 @@
 //! JUnit XML, written by hand (the format is small and a crate for it would be most of a parser):
 //! one `<testsuite>` per subject, one `<testcase>` per finding, so CI systems show every check.
 
-use super::{Report, Status, xml_escape as x};
+use super::xml_escape as x;
+use crate::findings::{Report, Status};
 
 pub fn render(report: &Report) -> String {
     let total = report.findings.len();
@@ -23,7 +24,7 @@ pub fn render(report: &Report) -> String {
         ));
         for f in own {
             out.push_str(&format!("    <testcase classname=\"{}\" name=\"{}: {}\"", x(&f.id), x(&f.id), x(&f.title)));
-            let paths: Vec<&str> = f.locations.iter().map(|l| l.path.as_str()).collect();
+            let paths: Vec<String> = f.locations.iter().map(ToString::to_string).collect();
             match (f.ignored, f.status) {
                 (false, Status::Pass) => out.push_str("/>\n"),
                 (true, _) | (false, Status::Skip) => {
@@ -31,9 +32,9 @@ pub fn render(report: &Report) -> String {
                     out.push_str(&format!(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", x(why)));
                 }
                 (false, Status::Fail) => out.push_str(&format!(
-                    ">\n      <failure message=\"{}\" type=\"{}\">{}\n{}\nfix: {}</failure>\n    </testcase>\n",
-                    x(&f.message),
+                    ">\n      <failure type=\"{}\" message=\"{}\">{}\n{}\nfix: {}</failure>\n    </testcase>\n",
                     f.severity.as_str(),
+                    x(&f.message),
                     x(&f.message),
                     x(&paths.join("\n")),
                     x(&f.remediation)

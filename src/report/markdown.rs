@@ -1,6 +1,6 @@
 //! Markdown: a summary table per subject, for pull-request comments and job summaries.
 
-use super::{Report, Status};
+use crate::findings::{Report, Status};
 
 /// `|` and newlines would break a table cell.
 pub(crate) fn cell(s: &str) -> String {
@@ -26,7 +26,7 @@ pub fn render(report: &Report, verbose: bool) -> String {
                 (_, Status::Fail) => "❌",
                 (_, Status::Skip) => "⏭️",
             };
-            let paths: Vec<String> = f.locations.iter().map(|l| format!("`{}`", cell(&l.path))).collect();
+            let paths: Vec<String> = f.locations.iter().map(|l| format!("`{}`", cell(&l.to_string()))).collect();
             let detail =
                 if paths.is_empty() { cell(&f.message) } else { format!("{} {}", cell(&f.message), paths.join(" ")) };
             let fix = if f.status == Status::Fail { cell(&f.remediation) } else { String::new() };

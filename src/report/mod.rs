@@ -1,11 +1,13 @@
-//! Findings as plain data, and the renderers that are the only code that formats them.
+//! The renderers: the only code that formats findings and figures.
 //!
-//! `lucid verify` (images) and `lucid lint` (Dockerfiles) both produce a [`Report`]: a list of
-//! subjects (what was examined) and [`Finding`]s (one per check and subject, passed or not).
-//! Renderers turn a report into text (a table), JSON, JUnit XML, SARIF 2.1.0 or Markdown;
-//! nothing else formats findings, so every format says the same thing. `lucid report` and
-//! `lucid diff` render their analyses through [`size`] (text, JSON, Markdown) and `html` (the
-//! self-contained page), sharing the table and escaping helpers.
+//! `lucid verify` and `lucid lint` both hand a [`Report`] of the findings model
+//! ([`crate::findings`]) to [`render`]: text (a table per subject, with located findings as
+//! `file:line:col` lines editors jump to), JSON, JUnit XML, SARIF 2.1.0 or Markdown; nothing else
+//! formats findings, so every command and every format says the same thing. `lucid report` and
+//! `lucid diff` render their figures ([`crate::findings::figures`]) through [`size`] (text,
+//! JSON, Markdown) and `html` (the self-contained page), sharing the table and escaping helpers.
+//!
+//! This module imports only the findings model and the size units: it never reads an image.
 
 mod html;
 mod junit;
@@ -16,217 +18,55 @@ mod text;
 
 pub use text::table;
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use anyhow::{Context, Result};
+use serde::Serialize;
 
-use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use crate::findings::{Check, Counts, Report};
 
-/// How bad a failed check is. Ordered: `Info < Warning < Error`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-    pub fn parse(s: &str) -> Result<Severity> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "info" => Severity::Info,
-            "warn" | "warning" => Severity::Warning,
-            "error" | "fatal" => Severity::Error,
-            _ => bail!("unknown severity {s:?}: use info, warning or error"),
-        })
+crate::named_enum! {
+    "format";
+    /// An output format of findings (`lucid verify`, `lucid lint`).
+    pub enum Format {
+        Text = "text",
+        Json = "json",
+        Junit = "junit" | "junit-xml",
+        Sarif = "sarif",
+        Markdown = "markdown" | "md",
     }
 }
 
-/// The fact key of a sentence shown as an information line of its own (what an analysis could
-/// not see), not in the facts line.
-pub const NOTE: &str = "note";
-
-/// What became of a check on one subject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// Not applicable, or could not run (the message says why: no engine, build-stage image...).
-    Skip,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Skip => "skip",
-        }
-    }
-}
-
-/// Where a finding points: a file in an image (with the layer that put it there) or a line of a
-/// Dockerfile.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Location {
-    /// `/usr/bin/sh`, or `Dockerfile`.
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    /// Digest (or diff_id) of the layer that holds `path`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layer: Option<String>,
-}
-
-/// The result of one check on one subject.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Stable ID: `LUCID-SHELL-001`.
-    pub id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub status: Status,
-    /// What was examined: `oci:out/lucid-python-base:latest (linux/amd64)`, `Dockerfile`.
-    pub subject: String,
-    /// What was found, in one or two sentences.
-    pub message: String,
-    /// Up to a handful of places; the message gives the count when there are more.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub locations: Vec<Location>,
-    pub remediation: String,
-    /// The seed action this check serves (`4. Ensure Non-Root User (UID 65532)`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub seed_action: String,
-    /// Set by `--ignore` / `.lucidignore`: shown, never counted.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ignored: bool,
-}
-
-impl Finding {
-    /// A failed, not ignored finding at or above `level`.
-    pub fn fails_at(&self, level: Severity) -> bool {
-        self.status == Status::Fail && !self.ignored && self.severity >= level
-    }
-}
-
-/// Everything one run examined and found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    /// `lucid verify`, `lucid lint`.
-    pub tool: String,
-    pub subjects: Vec<String>,
-    pub findings: Vec<Finding>,
-    /// Facts worth showing beside the findings (sizes, layers), per subject: `(subject, key, value)`.
-    /// Those keyed [`NOTE`] are sentences for the reader, each shown on its own line.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub facts: Vec<(String, String, String)>,
-}
-
-impl Report {
-    /// Counts of (passed, failed, skipped, ignored).
-    pub fn counts(&self) -> (usize, usize, usize, usize) {
-        let mut c = (0, 0, 0, 0);
-        for f in &self.findings {
-            if f.ignored {
-                c.3 += 1;
-                continue;
-            }
-            match f.status {
-                Status::Pass => c.0 += 1,
-                Status::Fail => c.1 += 1,
-                Status::Skip => c.2 += 1,
-            }
-        }
-        c
-    }
-
-    /// The exit code of a CI gate, as dockle's `--exit-level` and dive's `--ci`: 1 when any
-    /// finding at or above `fail_on` failed, else 0.
-    pub fn exit_code(&self, fail_on: Severity) -> i32 {
-        i32::from(self.findings.iter().any(|f| f.fails_at(fail_on)))
-    }
-
-    /// Marks findings whose ID is in `ignored` (shown, not counted).
-    pub fn apply_ignores(&mut self, ignored: &BTreeSet<String>) {
-        for f in &mut self.findings {
-            if ignored.contains(&f.id) {
-                f.ignored = true;
-            }
-        }
-    }
-}
-
-/// An output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-    Junit,
-    Sarif,
-    Markdown,
+/// The JSON document: the report as the model serialises it, and the counts every other format
+/// shows in its summary.
+#[derive(Serialize)]
+struct Json<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    summary: Counts,
 }
 
 /// Renders `report`. `verbose` (text, markdown) also lists passed and skipped checks.
 pub fn render(report: &Report, format: Format, verbose: bool) -> Result<String> {
     Ok(match format {
         Format::Text => text::render(report, verbose),
-        Format::Json => serde_json::to_string_pretty(report).context("cannot render JSON")? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&Json { report, summary: report.tally() }).context("cannot render JSON")?
+                + "\n"
+        }
         Format::Junit => junit::render(report),
         Format::Sarif => sarif::render(report)?,
         Format::Markdown => markdown::render(report, verbose),
     })
 }
 
-/// Writes `text` to `path` atomically (temporary file in the same directory, then rename), so a
-/// CI job never reads half a report.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lucid-report-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// Reads an ignore file: one check ID per line, `#` comments, blank lines allowed. A missing
-/// file is an empty set.
-pub fn read_ignore_file(path: &Path) -> Result<BTreeSet<String>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let mut out = BTreeSet::new();
-    for (n, line) in text.lines().enumerate() {
-        let id = line.split('#').next().unwrap_or("").trim();
-        if id.is_empty() {
-            continue;
-        }
-        if !is_check_id(id) {
-            bail!("{}:{}: {id:?} is not a check ID (like LUCID-USER-001)", path.display(), n + 1);
-        }
-        out.insert(id.to_string());
+/// A catalogue as `--list-checks` and `--list-rules` print it: a line per check (ID, severity,
+/// title), then the seed action it serves and its fix.
+pub fn catalogue(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        out.push_str(&format!("{:<19} {:<8} {}\n", c.id, c.severity.as_str(), c.title));
+        out.push_str(&format!("{:<28} seed: {}\n{:<28} fix:  {}\n", "", c.seed_action, "", c.remediation));
     }
-    Ok(out)
-}
-
-/// `LUCID-AREA-NNN` (or another tool's upper-case ID: `DL3008`).
-pub fn is_check_id(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+    out
 }
 
 /// XML text escaping for the JUnit renderer (and anything else that writes markup).
@@ -250,6 +90,7 @@ pub(crate) fn xml_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::{Finding, Location, Severity, Status};
 
     pub(crate) fn sample() -> Report {
         let f = |id: &str, sev, status, msg: &str| Finding {
@@ -259,7 +100,11 @@ mod tests {
             status,
             subject: "oci:out/x:latest (linux/amd64)".into(),
             message: msg.into(),
-            locations: vec![Location { path: "/usr/bin/sh".into(), line: None, layer: Some("sha256:ab".into()) }],
+            locations: vec![Location {
+                path: "/usr/bin/sh".into(),
+                layer: Some("sha256:ab".into()),
+                ..Location::default()
+            }],
             remediation: "remove it".into(),
             seed_action: "Security Validation".into(),
             ignored: false,
@@ -277,15 +122,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn exit_codes_follow_the_threshold_and_ignores() {
+    /// A lint finding: a Dockerfile line and column.
+    fn located() -> Report {
         let mut r = sample();
-        assert_eq!(r.exit_code(Severity::Error), 1);
-        assert_eq!(r.counts(), (1, 2, 1, 0));
-        r.apply_ignores(&["LUCID-SHELL-001".to_string()].into());
-        assert_eq!(r.exit_code(Severity::Error), 0);
-        assert_eq!(r.exit_code(Severity::Info), 1);
-        assert_eq!(r.counts(), (1, 1, 1, 1));
+        r.findings[0].locations =
+            vec![Location { path: "Dockerfile".into(), line: Some(11), column: Some(6), layer: None }];
+        r
     }
 
     #[test]
@@ -295,27 +137,45 @@ mod tests {
             let out = render(&r, fmt, true).unwrap();
             assert!(out.contains("LUCID-SHELL-001"), "{fmt:?}: {out}");
         }
-        let json: Report = serde_json::from_str(&render(&r, Format::Json, false).unwrap()).unwrap();
-        assert_eq!(json, r);
+        let text = render(&r, Format::Text, false).unwrap();
+        assert!(
+            text.contains("1 subject(s): 1 error(s), 0 warning(s), 1 info\n1 passed, 2 failed, 1 skipped"),
+            "{text}"
+        );
+        let json = render(&r, Format::Json, false).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!((v["summary"]["errors"].as_u64(), v["summary"]["passed"].as_u64()), (Some(1), Some(1)));
         let sarif: serde_json::Value = serde_json::from_str(&render(&r, Format::Sarif, false).unwrap()).unwrap();
         assert_eq!(sarif["version"], "2.1.0");
         assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
         let junit = render(&r, Format::Junit, false).unwrap();
         assert!(junit.contains("a shell &lt;sh&gt; &amp; &quot;more&quot;"), "{junit}");
         assert!(junit.contains("tests=\"4\" failures=\"2\" skipped=\"1\""), "{junit}");
+        assert!(junit.contains("<failure type=\"error\""), "{junit}");
     }
 
     #[test]
-    fn ignore_files_are_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(".lucidignore");
-        assert!(read_ignore_file(&p).unwrap().is_empty());
-        std::fs::write(&p, "# accepted\nLUCID-META-005  # no healthcheck in base images\n\n").unwrap();
-        assert_eq!(read_ignore_file(&p).unwrap().len(), 1);
-        std::fs::write(&p, "shell\n").unwrap();
-        assert!(format!("{:#}", read_ignore_file(&p).unwrap_err()).contains(":1:"));
-        let out = dir.path().join("r.json");
-        write_atomic(&out, "{}").unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{}");
+    fn located_findings_point_at_line_and_column() {
+        let r = located();
+        let text = render(&r, Format::Text, false).unwrap();
+        assert!(text.contains("\nDockerfile:11:6: error[LUCID-SHELL-001] title of LUCID-SHELL-001: a shell"), "{text}");
+        assert!(text.contains("\n    fix: remove it\n"), "{text}");
+        let sarif: serde_json::Value = serde_json::from_str(&render(&r, Format::Sarif, false).unwrap()).unwrap();
+        let region = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+        assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(11), Some(6)));
+        let uri = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+        assert_eq!(uri, "Dockerfile");
+        for fmt in [Format::Junit, Format::Markdown] {
+            let out = render(&r, fmt, false).unwrap();
+            assert!(out.contains("Dockerfile:11:6"), "{fmt:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn formats_have_names() {
+        assert_eq!("JUNIT-XML".parse::<Format>().unwrap(), Format::Junit);
+        assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
+        assert!("pdf".parse::<Format>().unwrap_err().to_string().contains("text, json, junit, sarif, markdown"));
     }
 }

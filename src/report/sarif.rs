@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::{Report, Severity, Status};
+use crate::findings::{Report, Severity, Status};
 
 fn level(s: Severity) -> &'static str {
     match s {
@@ -42,9 +42,15 @@ pub fn render(report: &Report) -> Result<String> {
                     let mut region = json!({});
                     if let Some(line) = l.line {
                         region = json!({"startLine": line});
+                        if let Some(col) = l.column {
+                            region["startColumn"] = json!(col);
+                        }
                     }
+                    // A file in an image is relative to the image's root; a source file (a
+                    // Dockerfile: it has a line) keeps the path it was given.
+                    let uri = if l.line.is_some() { l.path.as_str() } else { l.path.trim_start_matches('/') };
                     let mut loc = json!({
-                        "physicalLocation": {"artifactLocation": {"uri": l.path.trim_start_matches('/')}},
+                        "physicalLocation": {"artifactLocation": {"uri": uri}},
                         "logicalLocations": [{"name": f.subject, "kind": "module"}],
                     });
                     if l.line.is_some() {

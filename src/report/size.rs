@@ -6,10 +6,9 @@ use anyhow::{Context, Result};
 
 use super::markdown::cell;
 use super::text::table;
-use crate::analyze::diff::{Change, ImageDiff};
-use crate::analyze::{DirNode, ImageAnalysis, ListSource};
-use crate::report::Status;
-use crate::spec::format_size as fmt;
+use crate::findings::Status;
+use crate::findings::figures::{Change, DirNode, ImageAnalysis, ImageDiff, ListSource};
+use crate::units::format_size as fmt;
 
 /// A compressed size, or the truth when there is none: an engine export and `docker save`
 /// store plain tars, whose size is no compressed size.
@@ -20,21 +19,25 @@ pub(crate) fn fmt_compressed(bytes: Option<u64>) -> String {
 /// How many rows the text and Markdown lists show (JSON has everything).
 const ROWS: usize = 15;
 
-/// Output formats of `lucid report`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Text,
-    Json,
-    Markdown,
-    Html,
+crate::named_enum! {
+    "format";
+    /// Output formats of `lucid report`.
+    pub enum ReportFormat {
+        Text = "text",
+        Json = "json",
+        Markdown = "markdown",
+        Html = "html",
+    }
 }
 
-/// Output formats of `lucid diff`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DiffFormat {
-    Text,
-    Json,
-    Markdown,
+crate::named_enum! {
+    "format";
+    /// Output formats of `lucid diff`.
+    pub enum DiffFormat {
+        Text = "text",
+        Json = "json",
+        Markdown = "markdown",
+    }
 }
 
 /// Renders the analyses of one run.

@@ -1,13 +1,15 @@
 //! The default, human renderer: per subject, its facts and a table of findings, then a summary.
+//! A failure that points at a line (a Dockerfile's) is written `file:line:col: severity[ID] ...`
+//! instead, as compilers write theirs, so editors and CI problem matchers jump to it.
 
-use super::{Finding, NOTE, Report, Status};
+use crate::findings::{Finding, NOTE, Report, Status};
 
 /// The column the first location is shown in; longer lists say how many more.
 fn where_(f: &Finding) -> String {
     match f.locations.as_slice() {
         [] => String::new(),
-        [one] => one.path.clone(),
-        [first, rest @ ..] => format!("{} (+{} more)", first.path, rest.len()),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
     }
 }
 
@@ -53,6 +55,11 @@ pub fn render(report: &Report, verbose: bool) -> String {
             if !verbose && (f.status != Status::Fail || f.ignored) {
                 continue;
             }
+            if let Some(at) = line_of(f) {
+                out.push_str(&format!("{at}: {}[{}] {}: {}\n", f.severity, f.id, f.title, f.message));
+                out.push_str(&format!("    fix: {}\n", f.remediation));
+                continue;
+            }
             let detail = match where_(f) {
                 w if w.is_empty() => f.message.clone(),
                 w => format!("{}: {w}", f.message),
@@ -71,7 +78,19 @@ pub fn render(report: &Report, verbose: bool) -> String {
         }
         out.push('\n');
     }
-    let (pass, fail, skip, ignored) = report.counts();
-    out.push_str(&format!("{pass} passed, {fail} failed, {skip} skipped, {ignored} ignored\n"));
+    let c = report.tally();
+    out.push_str(&format!(
+        "{} subject(s): {} error(s), {} warning(s), {} info\n",
+        report.subjects.len(),
+        c.errors,
+        c.warnings,
+        c.info
+    ));
+    out.push_str(&format!("{} passed, {} failed, {} skipped, {} ignored\n", c.passed, c.failed, c.skipped, c.ignored));
     out
+}
+
+/// A failed, counted finding whose first location has a line: shown compiler-style.
+fn line_of(f: &Finding) -> Option<&crate::findings::Location> {
+    f.locations.first().filter(|l| l.line.is_some() && f.status == Status::Fail && !f.ignored)
 }

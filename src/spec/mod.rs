@@ -4,8 +4,6 @@
 //! error names the file, the line and the key. [`Spec::load`] returns a validated spec whose
 //! images are already merged with the images they extend and the global settings they inherit.
 
-mod size;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +12,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 pub use crate::platform::Platform;
-pub use size::{format_size, parse_size};
+/// Sizes live in the foundation module [`crate::units`]; re-exported where budgets are parsed.
+pub use crate::units::{format_size, parse_size};
 
 /// Which half of a multi-stage build an image serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -2,18 +2,8 @@
 //! seed action it serves and how to fix a failure. IDs never change meaning; a retired check
 //! keeps its number unused.
 
-use crate::report::Severity;
-
-/// Static facts about a check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Check {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub severity: Severity,
-    /// The action of the seed (step 23) this check proves.
-    pub seed_action: &'static str,
-    pub remediation: &'static str,
-}
+pub use crate::findings::Check;
+use crate::findings::Severity;
 
 const SIZE: &str = "1/2. Verify image size (Python < 100MB, Java < 150MB)";
 const DISTROLESS: &str = "1/2. Distroless base image; Security Validation: no shell, no package manager";
@@ -327,7 +317,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for c in CHECKS {
             assert!(seen.insert(c.id), "duplicate {}", c.id);
-            assert!(crate::report::is_check_id(c.id) && c.id.starts_with("LUCID-"), "{}", c.id);
+            assert!(crate::findings::is_check_id(c.id) && c.id.starts_with("LUCID-"), "{}", c.id);
             assert!(!c.title.is_empty() && !c.remediation.is_empty() && !c.seed_action.is_empty());
         }
         assert!(check("LUCID-USER-001").is_some());

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::findings::{Finding, Location, Severity, Status};
 use crate::oci::read::EntryKind;
-use crate::report::{Finding, Location, Status};
 use crate::spec::{Stage, format_size};
 
 use super::Subject;
@@ -17,18 +17,21 @@ const MAX_LOCATIONS: usize = 10;
 
 /// A finding of check `id` about `subject`, with the catalogue's title, severity and remediation.
 pub fn finding(id: &str, subject: &str, status: Status, message: impl Into<String>) -> Finding {
-    let c = catalogue::check(id);
-    Finding {
-        id: id.to_string(),
-        title: c.map_or(id, |c| c.title).to_string(),
-        severity: c.map_or(crate::report::Severity::Error, |c| c.severity),
-        status,
-        subject: subject.to_string(),
-        message: message.into(),
-        locations: Vec::new(),
-        remediation: c.map_or("", |c| c.remediation).to_string(),
-        seed_action: c.map_or("", |c| c.seed_action).to_string(),
-        ignored: false,
+    match catalogue::check(id) {
+        Some(c) => c.finding(subject, status, message),
+        // Not in the catalogue: the ID is its own title, an error with no advice.
+        None => Finding {
+            id: id.to_string(),
+            title: id.to_string(),
+            severity: Severity::Error,
+            status,
+            subject: subject.to_string(),
+            message: message.into(),
+            locations: Vec::new(),
+            remediation: String::new(),
+            seed_action: String::new(),
+            ignored: false,
+        },
     }
 }
 
@@ -43,7 +46,7 @@ fn from_paths(s: &Subject, id: &str, paths: Vec<String>, what: &str, ok: &str) -
     f.locations = paths
         .iter()
         .take(MAX_LOCATIONS)
-        .map(|p| Location { path: format!("/{p}"), line: None, layer: s.fs.layer_of(p) })
+        .map(|p| Location { path: format!("/{p}"), layer: s.fs.layer_of(p), ..Default::default() })
         .collect();
     f
 }
@@ -275,7 +278,11 @@ fn account(s: &Subject, resolved: &Result<(u32, Option<u32>), String>) -> Findin
         ),
     };
     if f.status == Status::Fail {
-        f.locations.push(Location { path: "/etc/passwd".into(), line: None, layer: s.fs.layer_of("etc/passwd") });
+        f.locations.push(Location {
+            path: "/etc/passwd".into(),
+            layer: s.fs.layer_of("etc/passwd"),
+            ..Default::default()
+        });
     }
     f
 }

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::Subject;
 use super::checks::finding;
 use super::runtime::Session;
+use crate::findings::{Finding, Location, Status};
 use crate::oci::read::EntryKind;
-use crate::report::{Finding, Location, Status};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -192,7 +192,7 @@ pub fn run(suite: &Suite, s: &Subject, session: &mut Session) -> Vec<Finding> {
         let (status, msg) = if problems.is_empty() { (Status::Pass, ok) } else { (Status::Fail, problems.join("; ")) };
         let mut f = finding(id, &s.name, status, format!("{name}: {msg}"));
         f.title = format!("{}: {name}", f.title);
-        f.locations.push(Location { path: file.clone(), line: None, layer: None });
+        f.locations.push(Location { path: file.clone(), ..Default::default() });
         out.push(f);
     };
     for t in &suite.command_tests {

@@ -6,13 +6,15 @@
 //! ([`runtime`]) and container-structure-test command tests ([`cst`]) run through the Docker
 //! Engine API and are skipped, with the reason, when no engine answers.
 //!
+//! Findings are the tool's one model ([`crate::findings`]); verify never formats them (the CLI
+//! renders its [`crate::findings::Report`] through `report`).
+//!
 //! The entry point for other commands (`lucid build --verify`) is [`verify_image`].
 
 pub mod app;
 pub mod catalogue;
 pub mod checks;
 pub mod cst;
-pub mod dockerfile;
 pub mod runtime;
 
 use std::collections::BTreeSet;
@@ -21,12 +23,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::analyze::libraries::LibraryScan;
+use crate::findings::{Finding, Report, Severity, Status};
 use crate::oci::Image;
 use crate::oci::labels::{BUDGET_LABEL, STAGE_LABEL, TITLE_LABEL};
 use crate::oci::read::ImageView;
 use crate::oci::source::{self, SourceOptions};
 use crate::oci::view::{self, MergedView};
-use crate::report::{Finding, Report, Severity, Status};
 use crate::spec::{Spec, Stage, parse_size};
 /// The UID every Lucid image runs as (distroless's `nonroot`).
 pub const DEFAULT_UID: u32 = 65532;
@@ -165,7 +167,7 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
             // What the application checks say for information is shown on a line of its own,
             // read without --verbose.
             for f in found.iter().filter(|f| f.severity == Severity::Info && f.status == Status::Pass) {
-                report.facts.push(fact(crate::report::NOTE, format!("{}: {}", f.id, f.message)));
+                report.facts.push(fact(crate::findings::NOTE, format!("{}: {}", f.id, f.message)));
             }
             findings.extend(found);
         }

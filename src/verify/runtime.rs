@@ -18,10 +18,10 @@ use futures_util::StreamExt;
 
 use super::checks::{finding, resolve_user};
 use super::{RuntimeMode, Subject};
+use crate::findings::{Finding, Status};
 use crate::oci::read::ImageView;
 use crate::oci::source::Source;
 use crate::oci::{Image, ImageRef, engine};
-use crate::report::{Finding, Status};
 use crate::spec::Stage;
 
 /// No container of a smoke test should take longer (a JVM start is about a second).

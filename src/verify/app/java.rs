@@ -23,7 +23,7 @@ use super::Host;
 use crate::analyze::jars::Jar;
 use crate::analyze::java_modules::{self, JavaRuntime};
 use crate::analyze::jdeps::{Known, Use, UsesPerJar, with_known};
-use crate::report::{Finding, Location, Status};
+use crate::findings::{Finding, Location, Status};
 use crate::verify::checks::finding;
 
 /// Jars named in one finding before "and N more".
@@ -76,7 +76,8 @@ pub fn runtime_modules(host: &Host) -> Vec<Finding> {
                 ),
             );
             let release = format!("{}/release", rt.home);
-            f.locations = vec![Location { path: format!("/{release}"), line: None, layer: host.fs.layer_of(&release) }];
+            f.locations =
+                vec![Location { path: format!("/{release}"), layer: host.fs.layer_of(&release), ..Default::default() }];
             f
         })
         .collect()
@@ -97,7 +98,7 @@ fn some(items: &[String]) -> String {
 }
 
 fn jar_locations<'a>(jars: impl Iterator<Item = &'a Jar>) -> Vec<Location> {
-    jars.take(10).map(|j| Location { path: j.name.clone(), line: None, layer: None }).collect()
+    jars.take(10).map(|j| Location { path: j.name.clone(), ..Default::default() }).collect()
 }
 
 /// The package of a class name (`java.beans.Introspector` -> `java.beans`).

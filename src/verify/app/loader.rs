@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::findings::{Finding, Location, Status};
 use crate::formats::elf::{self, Dynamic};
-use crate::report::{Finding, Location, Status};
 use crate::verify::checks::finding;
 
 use super::host::{Host, Lookup};
@@ -192,7 +192,7 @@ fn some_files(elfs: &[AppElf], which: &[usize]) -> String {
 }
 
 fn locations(elfs: &[AppElf], which: &[usize]) -> Vec<Location> {
-    which.iter().take(MAX_LOCATIONS).map(|&i| Location { path: elfs[i].location(), line: None, layer: None }).collect()
+    which.iter().take(MAX_LOCATIONS).map(|&i| Location { path: elfs[i].location(), ..Default::default() }).collect()
 }
 
 /// A library some ELF files need and the loader would not find.

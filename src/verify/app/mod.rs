@@ -24,7 +24,7 @@ use anyhow::Result;
 
 pub use host::Host;
 
-use crate::report::Finding;
+use crate::findings::Finding;
 
 /// What an `--app` PATH holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //!
 //! Also the Debian package that ships a library, so a finding can say what to add.
 
-use crate::report::{Finding, Status};
+use crate::findings::{Finding, Status};
 use crate::verify::checks::finding;
 
 use super::host::{Host, Lookup};

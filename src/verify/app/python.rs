@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::findings::{Finding, Status};
 use crate::formats::elf;
 use crate::formats::wheel::normalize_name;
 use crate::formats::wheel::{Target, WheelName, parse_wheel_name};
 use crate::limits::{max_entries, read_capped};
-use crate::report::{Finding, Status};
 use crate::verify::checks::finding;
 
 use super::host::Host;
@@ -283,7 +283,7 @@ fn tag_findings(host: &Host, app: &str, dists: &[Dist], fits: &[Fit], target: Op
                 }
                 None => "check a Python application against an image with a Python interpreter".into(),
             };
-            f.locations.push(crate::report::Location { path: dist_location(app, &dists[i]), line: None, layer: None });
+            f.locations.push(crate::findings::Location { path: dist_location(app, &dists[i]), ..Default::default() });
             out.push(f);
         }
     }

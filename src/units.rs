@@ -1,4 +1,7 @@
 //! Sizes as people write them in budgets (`100MB`, `1.5 GiB`) and as tables print them.
+//!
+//! A foundation module (it imports nothing of the crate): the spec parses budgets with it and
+//! the renderers in `report` print sizes with it, without either depending on the other.
 
 use anyhow::{Result, bail};
 

@@ -1,74 +1,9 @@
-//! Findings and the rule catalogue.
-//!
-//! Kept self-contained in `dockerfile/`: lint's findings carry a column and render as
-//! `file:line:col` for editors. `lucid verify --dockerfile` maps them into `src/report`'s findings
-//! (`src/verify/dockerfile.rs`), one check per rule, so CI gets both in one report.
+//! The rule catalogue of `lucid lint`: every rule's stable ID, severity, title, the seed action
+//! it serves and its fix, as [`crate::findings::Check`]s like verify's checks (IDs never collide
+//! across the tool: `tests/check_ids.rs`).
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::Serialize;
-
-/// How bad a finding is; `--fail-on` compares against it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "info" | "note" => Ok(Severity::Info),
-            "warning" | "warn" => Ok(Severity::Warning),
-            "error" => Ok(Severity::Error),
-            _ => Err(format!("unknown severity {s:?} (info, warning, error)")),
-        }
-    }
-}
-
-/// A rule of the catalogue: its ID never changes meaning once released.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Rule {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub title: &'static str,
-    /// Which action of the seed document (step 23) the rule serves.
-    pub seed_action: &'static str,
-    pub remediation: &'static str,
-}
-
-/// One problem at one place. Plain data: only the renderers format it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub rule: &'static str,
-    pub severity: Severity,
-    pub title: &'static str,
-    pub message: String,
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    pub remediation: &'static str,
-}
+use crate::findings::Check as Rule;
+use crate::findings::Severity;
 
 const S3: &str = "3. Validate multi-stage build patterns";
 const S4: &str = "4. Ensure non-root user (UID 65532)";
