@@ -506,19 +506,32 @@ fn repo_and_tag(reference: &ImageRef, image: &ImageView) -> (String, String) {
 }
 
 fn budget(opts: &Options, labels: &BTreeMap<String, String>, size: u64) -> Result<Option<Budget>> {
-    let found = if let Some(b) = opts.max_size {
-        Some((b, "--max-size".to_string()))
-    } else if let (Some(spec), Some(title)) = (&opts.spec, labels.get(TITLE_LABEL))
+    let found = budget_for(opts.max_size, opts.spec.as_ref(), labels)?;
+    Ok(found.map(|(bytes, source)| Budget { bytes, source, within: size <= bytes }))
+}
+
+/// The size budget an image is held to, and where it comes from: `max_size` (`--max-size`),
+/// else the spec's budget for the image its title label names, else the `dev.lucid.budget`
+/// label the build writes (so an image verified or reported on without its spec keeps its
+/// budget). `lucid verify` and `lucid report` both ask here, so they never disagree.
+pub fn budget_for(
+    max_size: Option<u64>,
+    spec: Option<&Spec>,
+    labels: &BTreeMap<String, String>,
+) -> Result<Option<(u64, String)>> {
+    if let Some(b) = max_size {
+        return Ok(Some((b, "--max-size".into())));
+    }
+    if let (Some(spec), Some(title)) = (spec, labels.get(TITLE_LABEL))
         && let Some(b) = spec.images.iter().find(|i| &i.name == title).and_then(|i| i.budget)
     {
-        Some((b, format!("{} images.{title}.budget", spec.path.display())))
-    } else if let Some(v) = labels.get(BUDGET_LABEL) {
+        return Ok(Some((b, format!("{} images.{title}.budget", spec.path.display()))));
+    }
+    if let Some(v) = labels.get(BUDGET_LABEL) {
         let b = crate::spec::parse_size(v).with_context(|| format!("label {BUDGET_LABEL}={v:?}"))?;
-        Some((b, format!("label {BUDGET_LABEL}")))
-    } else {
-        None
-    };
-    Ok(found.map(|(bytes, source)| Budget { bytes, source, within: size <= bytes }))
+        return Ok(Some((b, format!("label {BUDGET_LABEL}"))));
+    }
+    Ok(None)
 }
 
 /// Children below this share of the image are folded into one "(N smaller)" node, so the tree

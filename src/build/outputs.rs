@@ -77,15 +77,15 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
         history.push(layer.created_by.clone());
     }
     let mut labels = img.labels.clone();
-    labels.insert("org.opencontainers.image.title".into(), img.name.clone());
+    labels.insert(oci::labels::TITLE_LABEL.into(), img.name.clone());
     if let Some(d) = &img.description {
-        labels.insert("org.opencontainers.image.description".into(), d.clone());
+        labels.insert(oci::labels::DESCRIPTION_LABEL.into(), d.clone());
     }
-    labels.insert("org.opencontainers.image.created".into(), oci::image::rfc3339(epoch)?);
-    labels.insert("dev.lucid.stage".into(), img.stage.as_str().into());
+    labels.insert(oci::labels::CREATED_LABEL.into(), oci::image::rfc3339(epoch)?);
+    labels.insert(oci::labels::STAGE_LABEL.into(), img.stage.as_str().into());
     // The budget travels with the image, so `lucid verify` holds it to it without the spec.
     if let Some(b) = img.budget {
-        labels.insert("dev.lucid.budget".into(), b.to_string());
+        labels.insert(oci::labels::BUDGET_LABEL.into(), b.to_string());
     }
     // HOME for every UID, not only those /etc/passwd lists: Docker takes HOME from the passwd
     // entry, and an arbitrary UID (OpenShift's restricted policy runs a random UID in group 0)

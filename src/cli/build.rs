@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use lucid::build::{self, BuildOptions, BuiltOutput, NoEngine};
+use lucid::oci::ImageRef;
 use lucid::progress::Reporter;
 use lucid::spec::{Platform, Stage, format_size};
 
@@ -144,7 +145,7 @@ fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool,
     let mut references: Vec<String> = Vec::new();
     for r in results {
         let tag = r.references.first().and_then(|t| t.rsplit_once(':')).map(|(_, t)| t).unwrap_or("latest");
-        let reference = format!("oci:{}:{tag}", r.layout.display());
+        let reference = ImageRef::Oci { dir: r.layout.clone(), tag: Some(tag.to_string()) }.to_string();
         if !references.contains(&reference) {
             references.push(reference);
         }

@@ -8,3 +8,8 @@ pub const STAGE_LABEL: &str = "dev.lucid.stage";
 pub const BUDGET_LABEL: &str = "dev.lucid.budget";
 /// The image's name (`lucid-python-base`), by which a spec's budget applies to it.
 pub const TITLE_LABEL: &str = "org.opencontainers.image.title";
+/// The image's description, from the spec.
+pub const DESCRIPTION_LABEL: &str = "org.opencontainers.image.description";
+/// When the image was made: `SOURCE_DATE_EPOCH` as RFC 3339, the same instant as the config's
+/// `created`.
+pub const CREATED_LABEL: &str = "org.opencontainers.image.created";

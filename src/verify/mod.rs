@@ -22,14 +22,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::analyze::budget_for;
 use crate::analyze::libraries::LibraryScan;
 use crate::findings::{Finding, Report, Severity, Status};
 use crate::oci::Image;
-use crate::oci::labels::{BUDGET_LABEL, STAGE_LABEL, TITLE_LABEL};
+use crate::oci::labels::STAGE_LABEL;
 use crate::oci::read::ImageView;
 use crate::oci::source::{self, SourceOptions};
 use crate::oci::view::{self, MergedView};
-use crate::spec::{Spec, Stage, parse_size};
+use crate::spec::{Spec, Stage};
 /// The UID every Lucid image runs as (distroless's `nonroot`).
 pub const DEFAULT_UID: u32 = 65532;
 /// Labels expected on every image unless `--require-label` says otherwise.
@@ -132,7 +133,7 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
             // Without a word from the image, hold it to the strict, distroless standard.
             _ => (Stage::Runtime, "default".to_string()),
         };
-        let budget = budget_for(policy, image)?;
+        let budget = budget_for(policy.max_size, policy.spec.as_ref(), &image.config.config.labels)?;
         let subject = Subject {
             name: name.clone(),
             image,
@@ -180,26 +181,6 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         report.findings.extend(findings);
     }
     Ok(report)
-}
-
-/// The budget for `image`: `--max-size`, else the spec's budget for the image its title label
-/// names, else the `dev.lucid.budget` label.
-fn budget_for(policy: &Policy, image: &ImageView) -> Result<Option<(u64, String)>> {
-    if let Some(b) = policy.max_size {
-        return Ok(Some((b, "--max-size".into())));
-    }
-    let labels = &image.config.config.labels;
-    if let (Some(spec), Some(title)) = (&policy.spec, labels.get(TITLE_LABEL))
-        && let Some(img) = spec.images.iter().find(|i| &i.name == title)
-        && let Some(b) = img.budget
-    {
-        return Ok(Some((b, format!("{} images.{title}.budget", spec.path.display()))));
-    }
-    if let Some(v) = labels.get(BUDGET_LABEL) {
-        let b = parse_size(v).with_context(|| format!("label {BUDGET_LABEL}={v:?}"))?;
-        return Ok(Some((b, format!("label {BUDGET_LABEL}"))));
-    }
-    Ok(None)
 }
 
 /// Verifies several references into one report (an unreadable image is an error for all).
