@@ -1,7 +1,8 @@
 //! The platform an image is built for or read as: one domain type, [`Platform`]. The spec's
-//! `platforms:`, `--platform`, the lock's keys, the build and `ld.so.cache` all use it; the OCI
-//! JSON shape ([`crate::oci::image::Platform`], `architecture`/`os`/`variant`) is only its
-//! serialization, converted at the edge.
+//! `platforms:`, `--platform`, the lock's keys, the build, `ld.so.cache`, the image config the
+//! build makes and every image read back all use it; the OCI JSON shape (`oci::image::Platform`,
+//! `architecture`/`os`/`variant`) is only its serialization, converted in `oci`. A leaf: it
+//! imports nothing from the crate, so every module may name it.
 
 use anyhow::{Result, bail};
 
@@ -43,6 +44,16 @@ impl Platform {
         &self.arch
     }
 
+    /// `linux/arm64/v8`: with the variant, as an image config or index spells the platform out;
+    /// how verify and report name an image's platform. ([`Display`](std::fmt::Display) leaves the
+    /// variant out, as the spec, the lock and `--platform` write it.)
+    pub fn qualified(&self) -> String {
+        match self.variant.as_deref() {
+            Some(v) if !v.is_empty() => format!("{self}/{v}"),
+            _ => self.to_string(),
+        }
+    }
+
     /// The kernel's name (`uname -m`): what wheel tags and multiarch paths use.
     pub fn machine(&self) -> &str {
         match self.arch.as_str() {
@@ -58,26 +69,17 @@ impl std::fmt::Display for Platform {
     }
 }
 
-impl From<&Platform> for crate::oci::image::Platform {
-    fn from(p: &Platform) -> Self {
-        crate::oci::image::Platform { architecture: p.arch.clone(), os: p.os.clone(), variant: p.variant.clone() }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_what_buildx_writes_and_serializes_as_oci() {
+    fn parses_what_buildx_writes() {
         let arm = Platform::parse("linux/arm64").unwrap();
         assert_eq!(arm, Platform::parse("linux/arm64/v8").unwrap());
         assert_eq!((arm.to_string().as_str(), arm.machine()), ("linux/arm64", "aarch64"));
-        let json = crate::oci::image::Platform::from(&arm);
-        assert_eq!(
-            (json.os.as_str(), json.architecture.as_str(), json.variant.as_deref()),
-            ("linux", "arm64", Some("v8"))
-        );
+        assert_eq!(arm.qualified(), "linux/arm64/v8");
+        assert_eq!(Platform::parse("linux/amd64").unwrap().qualified(), "linux/amd64");
         assert!(Platform::parse("windows/amd64").is_err() && Platform::parse("linux/s390x").is_err());
     }
 }

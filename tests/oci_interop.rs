@@ -56,8 +56,7 @@ fn skopeo_resolves_a_multiarch_layout_to_the_host_platform() {
     // The other platform's image (its content does not matter to inspect).
     let other_arch = if oci_image::host_arch() == "amd64" { "arm64" } else { "amd64" };
     let mut cfg = oci_image::config();
-    cfg.architecture = other_arch.to_string();
-    cfg.variant = (other_arch == "arm64").then(|| "v8".to_string());
+    cfg.platform = lucid::platform::Platform::parse(&format!("linux/{other_arch}")).unwrap();
     let other = lucid::oci::assemble(cfg, host.layers.clone()).unwrap();
     let dir = tmp.path().join("multi");
     let index_digest = layout::write_multiarch_layout(&dir, &[&host, &other], &["latest".into()]).unwrap();

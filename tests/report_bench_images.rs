@@ -33,9 +33,7 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 
 fn config(title: &str, history: Vec<String>) -> ImageConfig {
     ImageConfig {
-        architecture: "amd64".into(),
-        os: "linux".into(),
-        variant: None,
+        platform: lucid::platform::Platform::parse("linux/amd64").unwrap(),
         user: "65532:65532".into(),
         env: vec![],
         entrypoint: vec![],

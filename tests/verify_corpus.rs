@@ -194,13 +194,12 @@ fn multiarch(dir: &Path, arm_arch_in_config: &str) -> String {
     let amd =
         lucid::oci::assemble(good_config(), vec![lucid::oci::write_layer(&good_tree(), 0, &blobs).unwrap()]).unwrap();
     let mut arm_cfg = good_config();
-    arm_cfg.architecture = "arm64".into();
-    arm_cfg.variant = Some("v8".into());
+    arm_cfg.platform = lucid::platform::Platform::parse("linux/arm64").unwrap();
     let mut arm = lucid::oci::assemble(arm_cfg, amd.layers.clone()).unwrap();
     if arm_arch_in_config != "arm64" {
         // The index says arm64; the config it points at says otherwise.
         let mut cfg = arm.config.clone();
-        cfg.architecture = arm_arch_in_config.into();
+        cfg.platform.arch = arm_arch_in_config.into();
         let lying = lucid::oci::assemble(cfg, amd.layers.clone()).unwrap();
         arm = lucid::oci::BuiltImage { config: arm.config.clone(), ..lying };
     }

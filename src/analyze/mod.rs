@@ -105,7 +105,7 @@ pub fn analyze_reference_with(
         .iter()
         .map(|img| {
             analyze(&src.reference, reference, img, opts, app_check.as_deref_mut())
-                .with_context(|| format!("cannot analyse {reference} ({})", img.platform()))
+                .with_context(|| format!("cannot analyse {reference} ({})", img.platform().qualified()))
         })
         .collect()
 }
@@ -124,7 +124,7 @@ fn analyze(
     let app_findings = match app_check {
         Some(check) => {
             let libs = scan.finish(&fs);
-            let name = format!("{reference} ({})", image.platform());
+            let name = format!("{reference} ({})", image.platform().qualified());
             check(&AppSubject { name, image, fs: &fs, libs: &libs })?
         }
         None => Vec::new(),
@@ -238,7 +238,7 @@ fn analyze(
         reference: reference.to_string(),
         repository,
         tag,
-        platform: image.platform(),
+        platform: image.platform().qualified(),
         digest: image.manifest().map(|(_, d)| d.to_string()),
         config_digest: image.config_digest.clone(),
         created: image.config.created.clone(),

@@ -94,12 +94,8 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
     let mut env = BTreeMap::from([("HOME".to_string(), spec.user.home.clone())]);
     env.extend(assembled.env.clone());
     env.extend(img.env.clone());
-    // The config carries the platform in the OCI JSON shape.
-    let oci::image::Platform { architecture, os, variant } = platform.into();
     let config = oci::image::ImageConfig {
-        architecture,
-        os,
-        variant,
+        platform: platform.clone(),
         user: format!("{}:{}", spec.user.uid, spec.user.gid),
         env: env_list(&env),
         entrypoint: img.entrypoint.clone(),

@@ -20,12 +20,8 @@ use super::{
 /// What the build says about an image, before any JSON exists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageConfig {
-    /// GOARCH-style: `amd64`, `arm64`.
-    pub architecture: String,
-    /// `linux`.
-    pub os: String,
-    /// `v8` for arm64, none for amd64.
-    pub variant: Option<String>,
+    /// What the image is built for: the config's `os`, `architecture` and `variant`.
+    pub platform: crate::platform::Platform,
     /// `65532` or `65532:65532` (numeric, so it works without /etc/passwd lookups).
     pub user: String,
     /// `KEY=value`.
@@ -60,15 +56,6 @@ impl BuiltImage {
     pub fn manifest_descriptor(&self) -> Descriptor {
         Image::manifest_descriptor(self).expect("a built image has a manifest")
     }
-
-    /// `linux/amd64`, `linux/arm64/v8`: what the image was built for.
-    pub fn platform(&self) -> String {
-        let c = &self.config;
-        match &c.variant {
-            Some(v) => format!("{}/{}/{v}", c.os, c.architecture),
-            None => format!("{}/{}", c.os, c.architecture),
-        }
-    }
 }
 
 impl Image for BuiltImage {
@@ -98,15 +85,8 @@ impl Image for BuiltImage {
             .collect()
     }
     /// What the build says the image is for (an index lists it under this platform).
-    fn platform_spec(&self) -> Platform {
-        Platform {
-            architecture: self.config.architecture.clone(),
-            os: self.config.os.clone(),
-            variant: self.config.variant.clone(),
-        }
-    }
-    fn platform(&self) -> String {
-        BuiltImage::platform(self)
+    fn platform(&self) -> crate::platform::Platform {
+        self.config.platform.clone()
     }
     fn created(&self) -> i64 {
         self.config.created
@@ -207,12 +187,32 @@ pub struct Descriptor {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A descriptor's platform as the OCI JSON spells it: only the serialization of
+/// [`crate::platform::Platform`], converted here, at the edge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
     pub architecture: String,
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+}
+
+impl From<&crate::platform::Platform> for Platform {
+    fn from(p: &crate::platform::Platform) -> Self {
+        Platform { architecture: p.arch.clone(), os: p.os.clone(), variant: p.variant.clone() }
+    }
+}
+
+/// What an index declares: any os and architecture (not only those lucid builds), an empty
+/// variant read as none.
+impl From<&Platform> for crate::platform::Platform {
+    fn from(p: &Platform) -> Self {
+        crate::platform::Platform {
+            os: p.os.clone(),
+            arch: p.architecture.clone(),
+            variant: p.variant.clone().filter(|v| !v.is_empty()),
+        }
+    }
 }
 
 /// The OCI image manifest.
@@ -261,8 +261,9 @@ pub fn rfc3339(unix: i64) -> Result<String> {
 /// Builds the config and manifest for `layers` (bottom layer first). The JSON is compact and
 /// byte-stable: the same config and layers always give the same digests.
 pub fn assemble(config: ImageConfig, layers: Vec<LayerBlob>) -> Result<BuiltImage> {
-    if config.architecture.is_empty() || config.os.is_empty() {
-        bail!("image config needs an architecture and an os (got {:?}/{:?})", config.os, config.architecture);
+    let platform = &config.platform;
+    if platform.arch.is_empty() || platform.os.is_empty() {
+        bail!("image config needs an architecture and an os (got {:?}/{:?})", platform.os, platform.arch);
     }
     if !config.history.is_empty() && config.history.len() != layers.len() {
         bail!("image config has {} history entries for {} layers", config.history.len(), layers.len());
@@ -284,9 +285,9 @@ pub fn assemble(config: ImageConfig, layers: Vec<LayerBlob>) -> Result<BuiltImag
         .collect();
     let file = ConfigFile {
         created: Some(created),
-        architecture: config.architecture.clone(),
-        variant: config.variant.clone(),
-        os: config.os.clone(),
+        architecture: platform.arch.clone(),
+        variant: platform.variant.clone(),
+        os: platform.os.clone(),
         config: ContainerConfig {
             user: config.user.clone(),
             env: config.env.clone(),
@@ -336,7 +337,7 @@ pub fn index<I: Image + ?Sized>(images: &[&I]) -> Result<(Vec<u8>, String)> {
     let mut seen = std::collections::BTreeSet::new();
     for img in images {
         if !seen.insert(img.platform()) {
-            bail!("two images for platform {} in one index", img.platform());
+            bail!("two images for platform {} in one index", img.platform().qualified());
         }
     }
     let manifests = images
@@ -383,9 +384,7 @@ mod tests {
             labels.insert(k.to_string(), v.to_string());
         }
         ImageConfig {
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            variant: None,
+            platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
             user: "65532:65532".into(),
             env: vec!["PATH=/usr/bin".into(), "LANG=C.UTF-8".into()],
             entrypoint: vec![],
@@ -429,8 +428,7 @@ mod tests {
         let m: ImageManifest = serde_json::from_slice(&a.manifest_json).unwrap();
         assert_eq!(m.layers().len(), 2);
         let mut arm = config();
-        arm.architecture = "arm64".into();
-        arm.variant = Some("v8".into());
+        arm.platform = crate::platform::Platform::parse("linux/arm64").unwrap();
         let b = assemble(arm, vec![fake_layer(4), fake_layer(5)]).unwrap();
         let (json, digest) = index(&[&a, &b]).unwrap();
         assert_eq!(digest, digest_of(&json));
@@ -455,5 +453,18 @@ mod tests {
         assert!(check_ref_name("lucid-python-base:20240101").is_ok());
         assert!(check_ref_name("").is_err());
         assert!(check_ref_name("bad tag").is_err());
+    }
+
+    #[test]
+    fn the_platform_serializes_as_oci_and_back() {
+        let arm = crate::platform::Platform::parse("linux/arm64").unwrap();
+        let json = Platform::from(&arm);
+        assert_eq!(
+            (json.os.as_str(), json.architecture.as_str(), json.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
+        assert_eq!(crate::platform::Platform::from(&json), arm);
+        let other = Platform { architecture: "s390x".into(), os: "linux".into(), variant: Some(String::new()) };
+        assert_eq!(crate::platform::Platform::from(&other).qualified(), "linux/s390x");
     }
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::image::{ConfigFile, Descriptor, Platform};
+use super::image::{ConfigFile, Descriptor};
 use super::{MEDIA_TYPE_MANIFEST, read::decompressed};
 
 /// Where a layer's stored bytes are.
@@ -90,23 +90,15 @@ pub trait Image {
     /// The layers, bottom first.
     fn layers(&self) -> Vec<Layer>;
 
-    /// The platform: what an index declares for it (or, for a built image, what it was built
-    /// for), else its config's.
-    fn platform_spec(&self) -> Platform {
+    /// The platform the config names (for a built image, what it was built for); its
+    /// [`qualified`](crate::platform::Platform::qualified) name (`linux/arm64/v8`) is how verify
+    /// and report name the image.
+    fn platform(&self) -> crate::platform::Platform {
         let c = self.config_file();
-        Platform {
-            architecture: c.architecture.clone(),
+        crate::platform::Platform {
             os: c.os.clone(),
+            arch: c.architecture.clone(),
             variant: c.variant.clone().filter(|v| !v.is_empty()),
-        }
-    }
-
-    /// `linux/amd64`, `linux/arm64/v8`, from the config.
-    fn platform(&self) -> String {
-        let c = self.config_file();
-        match c.variant.as_deref() {
-            Some(v) if !v.is_empty() => format!("{}/{}/{v}", c.os, c.architecture),
-            _ => format!("{}/{}", c.os, c.architecture),
         }
     }
 
@@ -127,7 +119,7 @@ pub trait Image {
             media_type: MEDIA_TYPE_MANIFEST.to_string(),
             digest: digest.to_string(),
             size: json.len() as u64,
-            platform: Some(self.platform_spec()),
+            platform: Some((&self.platform()).into()),
             annotations: Default::default(),
         })
     }

@@ -228,9 +228,7 @@ mod tests {
         t.insert("etc/hostname", Entry::file(arch.as_bytes().to_vec(), 0o644)).unwrap();
         let layer = write_layer(&t, 1_700_000_000, dir).unwrap();
         let cfg = ImageConfig {
-            architecture: arch.into(),
-            os: "linux".into(),
-            variant: (arch == "arm64").then(|| "v8".to_string()),
+            platform: crate::platform::Platform::parse(&format!("linux/{arch}")).unwrap(),
             user: "65532".into(),
             env: vec![],
             entrypoint: vec![],
@@ -339,7 +337,7 @@ mod tests {
         assert_eq!(write_multiarch_layout(&again, &views, &["latest".into()]).unwrap(), index);
         for (view, built) in read.iter().zip([&amd, &arm]) {
             assert_eq!(view.platform(), built.platform());
-            let file = tmp.path().join(format!("{}.tar", built.config.architecture));
+            let file = tmp.path().join(format!("{}.tar", built.config.platform.arch));
             crate::oci::archive::write_docker_archive(&file, view, &["x:latest".into()]).unwrap();
             let back = crate::oci::read::open_docker_archive(&file).unwrap();
             assert_eq!(back.config_digest, built.config_digest);

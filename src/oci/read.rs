@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::archive::{ArchiveManifest, parse_manifest};
-use super::image::{ConfigFile, Descriptor, Index, Manifest, Platform};
+use super::image::{ConfigFile, Descriptor, Index, Manifest};
 use super::interface::{Image, Layer, Location};
 use super::reference::ImageRef;
 use super::{
@@ -23,6 +23,7 @@ use super::{
     MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, digest_hex, digest_of,
 };
 use crate::limits::{Bounded, Counting, EntryCounter, MAX_JSON_BYTES, check_path_len, read_capped};
+use crate::platform::Platform;
 use crate::rootfs::{Entry, Node, Tree, tree::normalize};
 
 /// An image read from any transport: an OCI layout's manifest, a docker-archive's first image,
@@ -66,7 +67,7 @@ impl Image for ImageView {
             media_type: manifest.media_type.clone().unwrap_or_else(|| MEDIA_TYPE_MANIFEST.to_string()),
             digest: digest.clone(),
             size: json.len() as u64,
-            platform: Some(self.declared.clone().unwrap_or_else(|| self.platform_spec())),
+            platform: Some((&self.declared.clone().unwrap_or_else(|| self.platform())).into()),
             annotations: Default::default(),
         })
     }
@@ -92,15 +93,6 @@ pub(crate) fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
         bail!("blob {} does not match its digest {digest}", path.display());
     }
     Ok(data)
-}
-
-/// The GOARCH name of the machine we run on, to pick a platform out of an index.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 /// The descriptor `tag` names in the OCI layout `dir` (or its only image when `tag` is none: a
@@ -133,6 +125,7 @@ const MAX_INDEX_DEPTH: usize = 4;
 /// A tag naming an index resolves to the host's platform, else the index's first image.
 pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
     let mut desc = layout_entry(dir, tag)?;
+    let host = Platform::host();
     for _ in 0..MAX_INDEX_DEPTH {
         if desc.media_type != MEDIA_TYPE_INDEX {
             break;
@@ -142,7 +135,7 @@ pub fn open_layout(dir: &Path, tag: Option<&str>) -> Result<ImageView> {
         let pick = nested
             .manifests
             .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| p.architecture == host_arch()))
+            .find(|d| d.platform.as_ref().is_some_and(|p| p.architecture == host.arch))
             .or_else(|| nested.manifests.first())
             .with_context(|| format!("image index {} is empty", desc.digest))?;
         desc = pick.clone();
@@ -214,7 +207,7 @@ pub fn open_layout_manifest(dir: &Path, desc: &Descriptor, tag: Option<&str>) ->
         manifest: Some((manifest_json, manifest, desc.digest.clone())),
         tags: tag.map(|t| vec![t.to_string()]).unwrap_or_default(),
         layers,
-        declared: desc.platform.clone(),
+        declared: desc.platform.as_ref().map(Into::into),
     })
 }
 

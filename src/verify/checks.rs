@@ -447,17 +447,14 @@ pub fn metadata(s: &Subject) -> Vec<Finding> {
             Err(_) => finding("LUCID-META-002", name, Status::Fail, format!("created {c:?} is not RFC 3339")),
         },
     };
-    let platform = s.image.platform();
+    let platform = s.image.platform().qualified();
     let arch = match &s.image.declared {
         _ if cfg.os.is_empty() || cfg.architecture.is_empty() => {
             finding("LUCID-META-003", name, Status::Fail, "the config names no os or architecture")
         }
-        Some(d) if d.os != cfg.os || d.architecture != cfg.architecture => finding(
-            "LUCID-META-003",
-            name,
-            Status::Fail,
-            format!("the index says {}/{}, the config says {platform}", d.os, d.architecture),
-        ),
+        Some(d) if d.os != cfg.os || d.arch != cfg.architecture => {
+            finding("LUCID-META-003", name, Status::Fail, format!("the index says {d}, the config says {platform}"))
+        }
         _ => finding("LUCID-META-003", name, Status::Pass, platform),
     };
     let c = &cfg.config;

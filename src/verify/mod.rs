@@ -117,7 +117,7 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
     let mut report = Report { tool: "lucid verify".into(), ..Default::default() };
     let engine = runtime::Engine::for_policy(policy.runtime);
     for image in &src.images {
-        let name = format!("{reference} ({})", image.platform());
+        let name = format!("{reference} ({})", image.platform().qualified());
         // The libraries an application would load are learnt in the same pass as the tree.
         let mut scan = LibraryScan::default();
         let fs = view::merge_observed(image, &capture, &mut |ev| scan.observe(ev))

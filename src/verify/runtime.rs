@@ -123,12 +123,12 @@ impl Session<'_> {
 
     fn load(&mut self) -> std::result::Result<String, String> {
         self.engine.conn.as_ref().map_err(Clone::clone)?;
-        let host_arch = crate::oci::read::host_arch();
+        let host_arch = crate::platform::Platform::host().arch;
         let arch = &self.image.config.architecture;
-        if arch != host_arch && !emulated(arch) {
+        if *arch != host_arch && !emulated(arch) {
             return Err(format!(
                 "{} does not run on this {host_arch} engine (no binfmt_misc handler for it: install qemu-user-static)",
-                self.image.platform()
+                self.image.platform().qualified()
             ));
         }
         let loaded = match &self.src.reference {

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use lucid::oci::{BuiltImage, ImageConfig, assemble, write_layer};
+use lucid::platform::Platform;
 use lucid::rootfs::{Entry, Tree};
 
 pub const MTIME: i64 = 1_700_000_000;
@@ -44,12 +45,8 @@ pub fn hello_binary() -> &'static [u8] {
 }
 
 /// The GOARCH name of this machine: the test image runs natively.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
+pub fn host_arch() -> String {
+    Platform::host().arch
 }
 
 pub fn base_tree() -> Tree {
@@ -81,9 +78,7 @@ pub fn config() -> ImageConfig {
     labels.insert("org.opencontainers.image.title".to_string(), "lucid-oci-test".to_string());
     labels.insert("org.opencontainers.image.description".to_string(), "oci module interop test".to_string());
     ImageConfig {
-        architecture: host_arch().to_string(),
-        os: "linux".to_string(),
-        variant: (host_arch() == "arm64").then(|| "v8".to_string()),
+        platform: Platform::host(),
         user: "65532:65532".to_string(),
         env: vec!["PATH=/usr/bin:/bin".to_string()],
         entrypoint: vec!["/usr/bin/hello".to_string()],

@@ -40,9 +40,7 @@ pub fn good_config() -> ImageConfig {
         labels.insert(k.to_string(), v.to_string());
     }
     ImageConfig {
-        architecture: "amd64".into(),
-        os: "linux".into(),
-        variant: None,
+        platform: lucid::platform::Platform::parse("linux/amd64").unwrap(),
         user: "65532:65532".into(),
         env: vec!["PATH=/usr/bin".into()],
         entrypoint: vec![],

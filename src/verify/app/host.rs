@@ -53,7 +53,7 @@ impl<'a> Host<'a> {
         let config = image.config_file();
         Host {
             name,
-            platform: image.platform(),
+            platform: image.platform().qualified(),
             arch: config.architecture.clone(),
             fs,
             libs,
