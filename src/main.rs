@@ -28,7 +28,8 @@ enum Command {
     Build(cli::build::Args),
     /// Resolve the spec against the signed Debian indices and the package index; write the lock.
     Lock(cli::lock::Args),
-    /// Push an OCI layout's image or multi-platform index to a registry.
+    /// Push an image to a registry: an OCI layout's image or multi-platform index, a
+    /// docker-archive, an engine's or another registry's image.
     Push(cli::push::Args),
     /// Prove images distroless, non-root, within budget and working (static and runtime checks).
     Verify(cli::verify::Args),

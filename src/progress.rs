@@ -158,13 +158,18 @@ impl Task {
     /// task's live line until the returned counter is dropped. Nothing in plain lines: a
     /// download is a step, and its caller says what it fetched.
     pub fn bytes(&self, what: &str, total: u64) -> Bytes {
+        self.transfer("Fetching", what, total)
+    }
+
+    /// [`Task::bytes`] for a transfer other than a download: `Pushing` blobs to a registry.
+    pub fn transfer(&self, verb: &str, what: &str, total: u64) -> Bytes {
         let Some(bar) = &self.bar else { return Bytes { bar: None } };
         let template = if total > 0 {
             "{spinner} {prefix:.bold} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
         } else {
             "{spinner} {prefix:.bold} {msg} {bytes} {bytes_per_sec}"
         };
-        bar.set_message(format!("Fetching {what}"));
+        bar.set_message(format!("{verb} {what}"));
         bar.set_length(total);
         bar.set_position(0);
         bar.set_style(ProgressStyle::with_template(template).expect("static template").progress_chars("=> "));

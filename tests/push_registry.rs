@@ -194,3 +194,38 @@ fn push_with_basic_auth_from_flags_and_docker_config() {
         .unwrap();
     assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
 }
+
+#[test]
+fn push_takes_any_source_a_docker_archive_and_the_engines_image() {
+    require_docker();
+    require_tool("skopeo");
+    let registry = LocalRegistry::start(None);
+    let out = support::spec_images(&["lucid-python-base"]);
+    let archive = out.join("lucid-python-base.tar");
+    let engine_id = docker(&["inspect", "--format", "{{.Id}}", "lucid-python-base:latest"]).trim().to_string();
+    let archive_config = lucid::oci::read::open_docker_archive(&archive).unwrap().config_digest;
+    for (source, repo, config) in [
+        (format!("docker-archive:{}", archive.display()), "from-archive", &archive_config),
+        ("docker-daemon:lucid-python-base:latest".to_string(), "from-engine", &engine_id),
+    ] {
+        let dest = format!("{}/lucid/{repo}:latest", registry.host());
+        let o = lucid().args(["push", &source, &format!("docker://{dest}")]).output().unwrap();
+        assert!(o.status.success(), "{source}: {}", String::from_utf8_lossy(&o.stderr));
+        let reference = format!("docker://{dest}");
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--config", "--raw", "--tls-verify=false", &reference])
+            .output()
+            .unwrap();
+        assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+        assert_eq!(&lucid::oci::digest_of(&raw.stdout), config, "{source}: the registry holds another config");
+        // The manifest lucid made for an image that had none: the digest it printed, and a real
+        // engine pulls the image by it, as the image it was.
+        let digest = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let manifest =
+            Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &reference]).output().unwrap();
+        assert_eq!(lucid::oci::digest_of(&manifest.stdout), digest, "{source}");
+        docker(&["pull", "-q", &dest]);
+        assert_eq!(docker(&["inspect", "--format", "{{.Id}}", &dest]).trim(), config.as_str(), "{source}");
+        docker(&["rmi", &dest]);
+    }
+}

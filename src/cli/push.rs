@@ -1,11 +1,13 @@
-//! `lucid push`: an OCI layout's image or multi-platform index to a registry.
+//! `lucid push`: any image lucid reads (an OCI layout's image or multi-platform index, a
+//! docker-archive, an engine's image, another registry's) to a registry.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use lucid::build::BuiltOutput;
-use lucid::oci::push::{PushStats, Pusher};
+use lucid::oci::push::{Payload, PushStats, Pusher};
+use lucid::oci::source::{self, SourceOptions};
 use lucid::oci::{ImageRef, RegistryRef};
 use lucid::progress::Reporter;
 use lucid::spec::format_size;
@@ -14,11 +16,14 @@ use lucid::spec::format_size;
 #[command(after_help = "Examples:
   lucid push oci:out/lucid-python-base:latest docker://127.0.0.1:5000/lucid/python-base:latest
   lucid push oci:out/lucid-python-base:latest docker://registry.internal:5000/lucid/python-base:latest -t 20261125
+  lucid push docker-archive:out/lucid-python-base.tar docker://127.0.0.1:5000/lucid/python-base:latest
+  lucid push docker-daemon:lucid-python-base:latest docker://127.0.0.1:5000/lucid/python-base:latest
 
 Credentials: --creds USER:PASSWORD, else what `docker login` stored in ~/.docker/config.json
 (auths, credsStore, credHelpers). Plain HTTP is used for loopback registries or --insecure-registry.")]
 pub struct Args {
-    /// The image to push: oci:DIR[:TAG] (an image or a multi-platform index).
+    /// The image to push: oci:DIR[:TAG] (an image or a multi-platform index, pushed as such),
+    /// docker-archive:FILE, docker-daemon:NAME[:TAG] or docker://HOST/REPO[:TAG].
     pub source: String,
     /// Where to: docker://HOST[:PORT]/REPO[:TAG].
     pub destination: String,
@@ -41,16 +46,17 @@ fn summary(stats: &PushStats) -> String {
 }
 
 pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
-    let Ok(ImageRef::Oci { dir, tag }) = ImageRef::parse(&args.source) else {
-        bail!("push source {:?}: expected oci:DIR[:TAG] (lucid build writes one per image)", args.source);
-    };
-    let tag = tag.as_deref().unwrap_or("latest");
+    let reference = ImageRef::parse(&args.source).with_context(|| format!("push source {:?}", args.source))?;
     let dest = RegistryRef::parse_url(&args.destination)
         .with_context(|| format!("push destination {:?}", args.destination))?;
+    let opts = SourceOptions { registry: args.registry.auth() };
+    let src = source::open_ref(reference, &opts).with_context(|| format!("cannot read {}", args.source))?;
     let mut pusher = Pusher::new(args.registry.auth_for(&dest.host)?);
-    let digest = pusher
-        .push_layout(&dir, tag, &dest, &args.tags)
+    let task = reporter.task(&args.destination);
+    let digest = Payload::of(&src.images)
+        .and_then(|payload| pusher.push(&payload, &dest, &args.tags, &task))
         .with_context(|| format!("cannot push {} to {}", args.source, args.destination))?;
+    drop(task);
     reporter.status("Pushed", format!("{} {digest}: {}", args.destination, summary(&pusher.stats)));
     println!("{digest}");
     Ok(0)
@@ -77,9 +83,14 @@ pub fn push_built(
             r.references.iter().filter_map(|t| t.rsplit_once(':').map(|(_, tag)| tag.to_string())).collect();
         let first = tags.first().cloned().unwrap_or_else(|| "latest".into());
         let dest = RegistryRef::parse(&format!("{prefix}/{}:{first}", r.image))?;
-        let digest = pusher
-            .push_layout(&r.layout, &first, &dest, &tags)
+        let layout = ImageRef::Oci { dir: r.layout.clone(), tag: Some(first.clone()) };
+        let src = source::open_ref(layout, &SourceOptions::default())
+            .with_context(|| format!("cannot read {}", r.layout.display()))?;
+        let task = reporter.task(&r.image);
+        let digest = Payload::of(&src.images)
+            .and_then(|payload| pusher.push(&payload, &dest, &tags, &task))
             .with_context(|| format!("cannot push {} to {prefix}", r.image))?;
+        drop(task);
         reporter.status("Pushed", format!("{prefix}/{}:{{{}}} {digest}", r.image, tags.join(",")));
     }
     reporter.status("Registry", summary(&pusher.stats));

@@ -5,7 +5,8 @@
 //! media type, and a reader of the stored or uncompressed bytes). The built image
 //! ([`super::BuiltImage`]) and every source ([`super::read::ImageView`]: OCI layout,
 //! docker-archive, engine export, registry pull) implement it; the sinks (docker-archive, OCI
-//! layout, engine load) and the readers (the merged view, verify, report) take `&dyn Image`, so
+//! layout, engine load, registry push) and the readers (the merged view, verify, report) take
+//! `&dyn Image`, so
 //! an image read from anywhere can be written anywhere without being converted by hand.
 
 use std::fs::File;

@@ -5,7 +5,7 @@
 //! reader). The built image ([`image::BuiltImage`]: config and manifest bytes plus layer blobs
 //! on disk) and every source ([`read::ImageView`], opened from an [`ImageRef`] by [`source`]:
 //! OCI layout, docker-archive, engine export, registry pull) implement it. The outputs
-//! ([`layout`], [`archive`], [`engine`]'s load, [`push`] from a layout) are only sinks, so the
+//! ([`layout`], [`archive`], [`engine`]'s load, [`push`] to a registry) are only sinks, so the
 //! build never cares where an image goes and an image read from anywhere can be written
 //! anywhere. [`view`] flattens an image's layers into its final filesystem (go-containerregistry's
 //! `mutate.Extract`), for `lucid verify` and `lucid report`.

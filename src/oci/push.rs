@@ -1,11 +1,19 @@
-//! Pushing an OCI layout's image (or multi-platform index) to a registry (distribution v2 API).
+//! Pushing images to a registry (distribution v2 API): any [`Image`], whatever source it was
+//! read from (an OCI layout, a docker-archive, the engine, another registry) or the build.
+//!
+//! One image goes up as its manifest; the images of every platform go up as their manifests
+//! and an index over them ([`super::index`], so the images of a layout lucid wrote give the
+//! same index, byte for byte, as the layout's own). An image without a manifest (a
+//! docker-archive's, the engine's) gets one here, naming its config and its layers as stored.
 //!
 //! Blobs go first, each only if the registry lacks it: a `HEAD` says whether it is there, a
 //! cross-repository mount borrows it from another repository of the same registry that this
 //! session already pushed it to, and only then are the bytes sent: in one `PUT` for small blobs,
-//! in `PATCH` chunks for large ones. Manifests follow (platform images before the index that
-//! names them), each by digest and then under every tag. Transient failures (connection errors,
-//! 5xx, 429) are retried with backoff; anything else is a clear error naming the blob or tag.
+//! in `PATCH` chunks for large ones, read from the image's layer reader and checked against the
+//! digest on the way. Manifests follow (platform images before the index that names them), each
+//! by digest and then under every tag. Transient failures (connection errors, 5xx, 429) are
+//! retried with backoff; anything else is a clear error naming the blob or tag. The bytes go
+//! onto the caller's [`Task`], so a terminal shows the push's progress.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,14 +25,43 @@ use anyhow::{Context, Result, anyhow, bail};
 use reqwest::StatusCode;
 use reqwest::blocking::Response;
 
-use super::image::{Descriptor, Index, Manifest};
+use super::image::{Descriptor, Manifest};
+use super::interface::{Image, Layer};
 use super::registry::{Registry, RegistryAuth, RegistryRef};
-use super::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX, digest_hex};
+use super::{HashReader, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use crate::progress::{Bytes, Task};
 
 /// Blobs above this size are sent in chunks of this size.
 pub const CHUNK: u64 = 8 << 20;
 /// Attempts per request before a transient failure becomes an error.
 const ATTEMPTS: u32 = 4;
+
+/// What a push sends under one reference.
+pub enum Payload<'a> {
+    /// One image: its manifest goes under the tags.
+    Image(&'a dyn Image),
+    /// One image per platform: their manifests by digest, then an index over them under the tags.
+    Index(Vec<&'a dyn Image>),
+}
+
+impl<'a> Payload<'a> {
+    /// One image as itself, several (the platforms a source gave) as an index: what an
+    /// `oci:` layout holds under a tag, a lone manifest or an index, is pushed as it is.
+    pub fn of<I: Image>(images: &'a [I]) -> Result<Payload<'a>> {
+        match images {
+            [] => bail!("nothing to push: the source holds no image"),
+            [one] => Ok(Payload::Image(one)),
+            many => Ok(Payload::Index(many.iter().map(|i| i as &dyn Image).collect())),
+        }
+    }
+
+    fn images(&self) -> Vec<&'a dyn Image> {
+        match self {
+            Payload::Image(i) => vec![*i],
+            Payload::Index(v) => v.clone(),
+        }
+    }
+}
 
 /// What a push did, blob by blob.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,29 +86,79 @@ pub struct Pusher {
     pub stats: PushStats,
 }
 
-/// The top descriptor of `tag` in the OCI layout at `dir`, and the layout's blob directory.
-fn layout_entry(dir: &Path, tag: &str) -> Result<(Descriptor, PathBuf)> {
-    let index_path = dir.join("index.json");
-    let text = fs::read(&index_path).with_context(|| format!("cannot read {}", index_path.display()))?;
-    let index: Index =
-        serde_json::from_slice(&text).with_context(|| format!("{} is malformed", index_path.display()))?;
-    let entry = index
-        .manifests
-        .iter()
-        .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
-        .or_else(|| if index.manifests.len() == 1 { index.manifests.first() } else { None })
-        .with_context(|| format!("{} has no image tagged {tag:?}", dir.display()))?
-        .clone();
-    Ok((entry, dir.join("blobs/sha256")))
+/// A blob to make sure of: a config (in memory) or a layer (read through its reader).
+enum Blob<'a> {
+    Config { digest: &'a str, data: &'a [u8] },
+    Layer { digest: &'a str, layer: &'a Layer },
 }
 
-fn read_blob(blobs: &Path, digest: &str) -> Result<Vec<u8>> {
-    let path = blobs.join(digest_hex(digest)?);
-    let data = fs::read(&path).with_context(|| format!("cannot read blob {digest} ({})", path.display()))?;
-    if super::digest_of(&data) != digest {
-        bail!("blob {} does not match its digest {digest}", path.display());
+impl Blob<'_> {
+    fn digest(&self) -> &str {
+        match self {
+            Blob::Config { digest, .. } => digest,
+            Blob::Layer { digest, .. } => digest,
+        }
     }
-    Ok(data)
+
+    fn size(&self) -> u64 {
+        match self {
+            Blob::Config { data, .. } => data.len() as u64,
+            Blob::Layer { layer, .. } => layer.size,
+        }
+    }
+
+    fn reader(&self) -> Result<Box<dyn Read + '_>> {
+        Ok(match self {
+            Blob::Config { data, .. } => Box::new(*data),
+            Blob::Layer { layer, .. } => layer.blob()?,
+        })
+    }
+}
+
+/// The stored layers of `image`, each with its blob digest: the manifest's, else (a compressed
+/// layer of an archive without one) hashed from the bytes.
+fn layer_blobs(image: &dyn Image) -> Result<Vec<(String, Layer)>> {
+    image
+        .layers()
+        .into_iter()
+        .map(|layer| {
+            let digest = match &layer.digest {
+                Some(d) => d.clone(),
+                None => {
+                    let mut r = HashReader::new(layer.blob()?);
+                    std::io::copy(&mut r, &mut std::io::sink())
+                        .with_context(|| format!("cannot read layer {}", layer.diff_id))?;
+                    r.finish().0
+                }
+            };
+            Ok((digest, layer))
+        })
+        .collect()
+}
+
+/// The manifest of `image` (bytes, digest, media type): its own, or, for an image that has none,
+/// an OCI manifest naming its config and `layers` as stored.
+fn manifest_of(image: &dyn Image, layers: &[(String, Layer)]) -> Result<(Vec<u8>, String, String)> {
+    if let (Some((json, digest)), Some(desc)) = (image.manifest(), image.manifest_descriptor()) {
+        return Ok((json.to_vec(), digest.to_string(), desc.media_type));
+    }
+    let descriptor = |media_type: &str, digest: &str, size: u64| Descriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size,
+        platform: None,
+        annotations: BTreeMap::new(),
+    };
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.to_string()),
+        config: descriptor(MEDIA_TYPE_CONFIG, image.config_digest(), image.config_json().len() as u64),
+        layers: layers.iter().map(|(digest, l)| descriptor(&l.media_type, digest, l.size)).collect(),
+        annotations: BTreeMap::new(),
+    };
+    let json = serde_json::to_vec(&manifest).context("cannot serialize the image manifest")?;
+    let digest = super::digest_of(&json);
+    Ok((json, digest, MEDIA_TYPE_MANIFEST.to_string()))
 }
 
 /// Whether a response is worth another attempt.
@@ -118,41 +205,53 @@ impl Pusher {
         Pusher { auth, ..Pusher::default() }
     }
 
-    /// Pushes the image or index tagged `tag` in the OCI layout `layout` to `dest` (its
-    /// reference is the first tag), then tags it with every one of `tags`. Returns the digest
-    /// of what was pushed.
-    pub fn push_layout(&mut self, layout: &Path, tag: &str, dest: &RegistryRef, tags: &[String]) -> Result<String> {
-        let (top, blobs) = layout_entry(layout, tag)?;
+    /// Pushes `what` to `dest` (its reference is the first tag), then tags it with every one of
+    /// `tags`. The blobs' bytes go onto `task`. Returns the digest of what was pushed: the
+    /// image's manifest, or the index.
+    pub fn push(&mut self, what: &Payload<'_>, dest: &RegistryRef, tags: &[String], task: &Task) -> Result<String> {
         let mut reg = Registry::new(dest, &self.auth)?;
-        let top_bytes = read_blob(&blobs, &top.digest)?;
-        let mut manifests: Vec<(Vec<u8>, String, String)> = Vec::new();
-        if top.media_type == MEDIA_TYPE_INDEX {
-            let index: Index =
-                serde_json::from_slice(&top_bytes).with_context(|| format!("index {} is malformed", top.digest))?;
-            for d in &index.manifests {
-                manifests.push((read_blob(&blobs, &d.digest)?, d.media_type.clone(), d.digest.clone()));
-            }
+        let images = what.images();
+        let mut blobs = Vec::new();
+        for image in &images {
+            blobs.push(layer_blobs(*image)?);
         }
-        let single = manifests.is_empty();
-        if single {
-            manifests.push((top_bytes.clone(), top.media_type.clone(), top.digest.clone()));
-        }
-        for (bytes, _, digest) in &manifests {
-            let m: Manifest =
-                serde_json::from_slice(bytes).with_context(|| format!("manifest {digest} is malformed"))?;
-            for blob in std::iter::once(&m.config).chain(&m.layers) {
-                self.push_blob(&mut reg, &blobs, blob)?;
+        let total: u64 = images
+            .iter()
+            .zip(&blobs)
+            .map(|(i, layers)| i.config_json().len() as u64 + layers.iter().map(|(_, l)| l.size).sum::<u64>())
+            .sum();
+        let layers: usize = blobs.iter().map(Vec::len).sum();
+        task.step("Pushing", format!("{} image(s), {layers} layer(s) to {dest}", images.len()));
+        let bytes = task.transfer("Pushing", &dest.to_string(), total);
+        let mut manifests = Vec::new();
+        for (image, layers) in images.iter().zip(&blobs) {
+            self.push_blob(
+                &mut reg,
+                &Blob::Config { digest: image.config_digest(), data: image.config_json() },
+                &bytes,
+            )?;
+            for (digest, layer) in layers {
+                self.push_blob(&mut reg, &Blob::Layer { digest, layer }, &bytes)?;
             }
-            if !single {
-                self.put_manifest(&mut reg, bytes, &m.media_type.clone().unwrap_or_default(), digest)?;
-            }
+            manifests.push(manifest_of(*image, layers)?);
         }
+        drop(bytes);
+        let (top_bytes, top_digest, top_type) = match what {
+            Payload::Image(_) => manifests.pop().context("a push of one image has its manifest")?,
+            Payload::Index(images) => {
+                for (json, digest, media_type) in &manifests {
+                    self.put_manifest(&mut reg, json, media_type, digest)?;
+                }
+                let (json, digest) = super::index(images)?;
+                (json, digest, MEDIA_TYPE_INDEX.to_string())
+            }
+        };
         let mut all_tags: Vec<String> = vec![dest.reference.clone()];
         all_tags.extend(tags.iter().filter(|t| **t != dest.reference).cloned());
         for t in &all_tags {
-            self.put_manifest(&mut reg, &top_bytes, &top.media_type, t)?;
+            self.put_manifest(&mut reg, &top_bytes, &top_type, t)?;
         }
-        Ok(top.digest)
+        Ok(top_digest)
     }
 
     fn put_manifest(&mut self, reg: &mut Registry, bytes: &[u8], media_type: &str, reference: &str) -> Result<()> {
@@ -173,78 +272,91 @@ impl Pusher {
         Ok(())
     }
 
-    /// Makes sure the registry's repository has `blob`: already there, mounted, or uploaded.
-    fn push_blob(&mut self, reg: &mut Registry, blobs: &Path, blob: &Descriptor) -> Result<()> {
+    /// Makes sure the registry's repository has `blob`: already there, mounted, or uploaded
+    /// (its bytes counted on `progress` either way).
+    fn push_blob(&mut self, reg: &mut Registry, blob: &Blob<'_>, progress: &Bytes) -> Result<()> {
+        let (digest, size) = (blob.digest(), blob.size());
         let repo = reg.reference().repository.clone();
         let host = reg.reference().host.clone();
-        let url = reg.url("blobs", &blob.digest);
+        let key = format!("{host}/{digest}");
+        let url = reg.url("blobs", digest);
         let head = retrying(&format!("HEAD {url}"), || reg.send(&url, &|c| c.head(&url)))?;
         if head.status().is_success() {
             self.stats.existing += 1;
-            self.known.insert(format!("{host}/{}", blob.digest), repo);
+            self.known.insert(key, repo);
+            progress.add(size);
             return Ok(());
         }
         let uploads = format!("{}/", reg.url("blobs", "uploads"));
-        let from = self.known.get(&format!("{host}/{}", blob.digest)).filter(|r| **r != repo).cloned();
+        let from = self.known.get(&key).filter(|r| **r != repo).cloned();
         let start_url = match &from {
-            Some(other) => with_query(&with_query(&uploads, "mount", &blob.digest), "from", other),
+            Some(other) => with_query(&with_query(&uploads, "mount", digest), "from", other),
             None => uploads.clone(),
         };
-        let what = format!("upload of blob {} to {host}/{repo}", blob.digest);
+        let what = format!("upload of blob {digest} to {host}/{repo}");
         let start = retrying(&what, || reg.send(&start_url, &|c| c.post(&start_url)))?;
         if start.status() == StatusCode::CREATED && from.is_some() {
             self.stats.mounted += 1;
-            self.known.insert(format!("{host}/{}", blob.digest), repo);
+            self.known.insert(key, repo);
+            progress.add(size);
             return Ok(());
         }
         if start.status() != StatusCode::ACCEPTED {
             bail!("{what}: the registry answered {} to the upload request", start.status());
         }
         let mut upload = reg.absolute(&location(&start, &what)?);
-        let path = blobs.join(digest_hex(&blob.digest)?);
-        let size = fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
-        if size > CHUNK {
-            let mut file = fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let mut offset = 0u64;
-            while offset < size {
-                let mut chunk = vec![0u8; CHUNK.min(size - offset) as usize];
-                file.read_exact(&mut chunk).with_context(|| format!("cannot read {}", path.display()))?;
-                let range = format!("{offset}-{}", offset + chunk.len() as u64 - 1);
-                let target = upload.clone();
-                let resp = retrying(&what, || {
-                    reg.send(&target, &|c| {
-                        c.patch(&target)
-                            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                            .header(reqwest::header::CONTENT_RANGE, range.clone())
-                            .body(chunk.clone())
-                    })
-                })?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    bail!("{what}: the registry answered {} to the chunk at {range}", resp.status());
-                }
-                upload = reg.absolute(&location(&resp, &what)?);
-                offset += chunk.len() as u64;
+        // The bytes are hashed as they are read, so a blob that changed since the image was
+        // read fails here, naming it, before the upload is closed.
+        let mut reader = HashReader::new(blob.reader().with_context(|| format!("cannot read blob {digest}"))?);
+        let mut offset = 0u64;
+        // A small blob goes in the closing PUT; a large one in PATCH chunks before it.
+        let mut last = Vec::new();
+        while offset < size {
+            let mut chunk = vec![0u8; CHUNK.min(size - offset) as usize];
+            reader.read_exact(&mut chunk).with_context(|| format!("cannot read blob {digest} at byte {offset}"))?;
+            if size <= CHUNK {
+                last = chunk;
+                break;
             }
-            let done = with_query(&upload, "digest", &blob.digest);
-            let resp = retrying(&what, || reg.send(&done, &|c| c.put(&done).body(Vec::new())))?;
-            if resp.status() != StatusCode::CREATED {
-                bail!("{what}: the registry answered {} when the upload was closed", resp.status());
-            }
-        } else {
-            let data = read_blob(blobs, &blob.digest)?;
-            let done = with_query(&upload, "digest", &blob.digest);
+            let range = format!("{offset}-{}", offset + chunk.len() as u64 - 1);
+            let target = upload.clone();
             let resp = retrying(&what, || {
-                reg.send(&done, &|c| {
-                    c.put(&done).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(data.clone())
+                reg.send(&target, &|c| {
+                    c.patch(&target)
+                        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                        .header(reqwest::header::CONTENT_RANGE, range.clone())
+                        .body(chunk.clone())
                 })
             })?;
-            if resp.status() != StatusCode::CREATED {
-                bail!("{what}: the registry answered {}", resp.status());
+            if resp.status() != StatusCode::ACCEPTED {
+                bail!("{what}: the registry answered {} to the chunk at {range}", resp.status());
             }
+            upload = reg.absolute(&location(&resp, &what)?);
+            offset += chunk.len() as u64;
+            progress.add(chunk.len() as u64);
         }
+        let trailing = reader.read(&mut [0u8; 1]).with_context(|| format!("cannot read blob {digest}"))?;
+        let (actual, n) = reader.finish();
+        if actual != digest || trailing != 0 {
+            bail!(
+                "blob {digest} ({size} bytes) reads as {actual} ({} bytes): it changed since the image was read",
+                n + trailing as u64
+            );
+        }
+        let done = with_query(&upload, "digest", digest);
+        let sent = last.len() as u64;
+        let resp = retrying(&what, || {
+            reg.send(&done, &|c| {
+                c.put(&done).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(last.clone())
+            })
+        })?;
+        if resp.status() != StatusCode::CREATED {
+            bail!("{what}: the registry answered {} when the upload was closed", resp.status());
+        }
+        progress.add(sent);
         self.stats.uploaded += 1;
         self.stats.uploaded_bytes += size;
-        self.known.insert(format!("{host}/{}", blob.digest), repo);
+        self.known.insert(key, repo);
         Ok(())
     }
 }
