@@ -218,12 +218,13 @@ fn replace_dir(tmp: tempfile::TempDir, dir: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::oci::{BuiltImage, ImageConfig, assemble, write_layer};
     use crate::rootfs::{Entry, Tree};
 
-    fn image(dir: &Path, arch: &str) -> BuiltImage {
+    /// A one-layer image for `linux/ARCH` (other modules' tests use it too).
+    pub(crate) fn image(dir: &Path, arch: &str) -> BuiltImage {
         let mut t = Tree::new();
         t.insert("etc/hostname", Entry::file(arch.as_bytes().to_vec(), 0o644)).unwrap();
         let layer = write_layer(&t, 1_700_000_000, dir).unwrap();

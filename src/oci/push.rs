@@ -480,6 +480,27 @@ mod tests {
     }
 
     #[test]
+    fn an_image_without_a_manifest_gets_one_naming_its_blobs_as_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let built = crate::oci::layout::tests::image(&tmp.path().join("layers"), "amd64");
+        let file = tmp.path().join("image.tar");
+        crate::oci::archive::write_docker_archive(&file, &built, &["x:latest".into()]).unwrap();
+        let view = crate::oci::read::open_docker_archive(&file).unwrap();
+        assert!(view.manifest.is_none());
+        let layers = layer_blobs(&view).unwrap();
+        let (json, digest, media_type) = manifest_of(&view, &layers).unwrap();
+        assert_eq!((digest, media_type.as_str()), (super::super::digest_of(&json), MEDIA_TYPE_MANIFEST));
+        let m: Manifest = serde_json::from_slice(&json).unwrap();
+        assert_eq!(m.config.digest, built.config_digest);
+        // The archive's gzip layer has no digest of its own: hashed, it is the built blob's.
+        let stored: Vec<&str> = m.layers.iter().map(|l| l.digest.as_str()).collect();
+        assert_eq!(stored, built.layers.iter().map(|l| l.digest.as_str()).collect::<Vec<_>>());
+        // A built image keeps its own manifest.
+        let own = manifest_of(&built, &layer_blobs(&built).unwrap()).unwrap();
+        assert_eq!((own.0, own.1), (built.manifest_json.clone(), built.manifest_digest.clone()));
+    }
+
+    #[test]
     fn docker_config_auths() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("config.json"), r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYXNz"}}}"#).unwrap();
