@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use lucid::analyze::{self, ImageAnalysis, sbom};
 
-use super::EXIT_UNREADABLE;
+use super::{EXIT_UNREADABLE, EXIT_USAGE};
 use super::report::{ImageArgs, emit};
 
 #[derive(clap::Args, Debug)]
@@ -40,9 +40,6 @@ pub struct Args {
     #[command(flatten)]
     pub image: ImageArgs,
 }
-
-/// Several platforms and nowhere to put one document each.
-const EXIT_USAGE: i32 = 3;
 
 pub fn run(args: Args) -> Result<i32> {
     let opts = args.image.options()?;
