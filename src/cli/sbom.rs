@@ -6,8 +6,8 @@ use anyhow::Result;
 
 use lucid::analyze::{self, ImageAnalysis, sbom};
 
-use super::{EXIT_UNREADABLE, EXIT_USAGE};
 use super::report::{ImageArgs, emit};
+use super::{EXIT_UNREADABLE, EXIT_USAGE};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
