@@ -20,7 +20,7 @@ use crate::spec::Platform;
      Every image was built and written to {output} (`docker load -i {output}/IMAGE.tar` loads one).\n  \
      Start an engine (`sudo dockerd`, or `sudo systemctl start docker`), or set DOCKER_HOST to one \
      (unix:///PATH/docker.sock, tcp://HOST:2375), then build again with --load.",
-    why = if *.from_env { "DOCKER_HOST" } else { "DOCKER_HOST is not set" },
+    why = if *.from_env { "set by DOCKER_HOST" } else { "the default: DOCKER_HOST is not set" },
     output = output.display()
 )]
 pub struct NoEngine {
