@@ -223,8 +223,13 @@ impl RegistryRef {
 
     /// Whether the host is this machine: plain HTTP is allowed there, as Docker allows it.
     pub fn is_loopback(&self) -> bool {
-        let name = self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, _)| h);
-        name == "localhost" || name.starts_with("127.") || name == "[::1]"
+        // An address, parsed: a name that merely starts like one (`127.evil.example`) is a host
+        // anywhere on the network, and gets no plain-HTTP allowance.
+        let name = match self.host.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
+            None => self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, _)| h),
+        };
+        name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -288,6 +293,19 @@ mod tests {
             ("127.0.0.1:5000", "lucid/python-base", "latest")
         );
         assert!(r.is_loopback());
+        // Loopback by address, never by a name's first characters.
+        for (host, loopback) in [
+            ("localhost:5000", true),
+            ("127.0.0.2", true),
+            ("[::1]:5000", true),
+            ("127.evil.example", false),
+            ("127.0.0.1.evil.example:5000", false),
+            ("localhost.evil.example", false),
+            ("[::2]:5000", false),
+            ("10.0.0.1:5000", false),
+        ] {
+            assert_eq!(RegistryRef::parse(&format!("{host}/x")).unwrap().is_loopback(), loopback, "{host}");
+        }
         assert_eq!(RegistryRef::parse("localhost/x").unwrap().reference, "latest");
         assert_eq!(RegistryRef::parse(&format!("reg.example:443/x@{d}")).unwrap().reference, d);
         assert!(RegistryRef::parse("python:3.11").is_err(), "no default registry");
