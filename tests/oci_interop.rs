@@ -162,12 +162,12 @@ fn engine_api_loads_our_archive() {
     let tag = DockerTag("lucid-oci-test:api".into());
     archive::write_docker_archive(&file, &image, std::slice::from_ref(&tag.0)).unwrap();
 
-    let lines = engine::load(&file).unwrap();
+    let lines = engine::load_at(&engine::engine_host(), &file).unwrap();
     assert!(lines.iter().any(|l| l.contains("lucid-oci-test:api")), "{lines:?}");
     let out = run(Command::new("docker").args(["run", "--rm", "--network", "none", "--user", "65532", &tag.0]));
     assert!(out.contains(&format!("{GREETING}: uid=65532 gid=65532")), "{out}");
 
-    let missing = engine::load(&tmp.path().join("absent.tar")).unwrap_err();
+    let missing = engine::load_at(&engine::engine_host(), &tmp.path().join("absent.tar")).unwrap_err();
     assert!(format!("{missing:#}").contains("absent.tar"), "{missing:#}");
 }
 

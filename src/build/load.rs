@@ -47,7 +47,7 @@ pub fn load(outputs: &mut [BuiltOutput], output: &std::path::Path, reporter: &Re
     for out in outputs.iter_mut().filter(|o| o.platform == Platform::host()) {
         let progress = reporter.task(super::scope(&out.image, &out.platform));
         progress.step("Loading", out.archive.display());
-        oci::engine::load(&out.archive)
+        oci::engine::load_at(&host, &out.archive)
             .with_context(|| format!("cannot load {} into the Docker engine at {host}", out.archive.display()))?;
         out.loaded = true;
         reporter.status("Loaded", format!("{} ({}) into the Docker engine", out.references.join(", "), out.platform));

@@ -9,7 +9,7 @@ use lucid::build::BuiltOutput;
 use lucid::oci::push::{Payload, PushStats, Pusher};
 use lucid::oci::source::{self, SourceOptions};
 use lucid::oci::{ImageRef, RegistryRef};
-use lucid::progress::Reporter;
+use lucid::progress::{Reporter, Task};
 use lucid::spec::format_size;
 
 #[derive(clap::Args, Debug)]
@@ -50,11 +50,9 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let dest = RegistryRef::parse_url(&args.destination)
         .with_context(|| format!("push destination {:?}", args.destination))?;
     let opts = SourceOptions { registry: args.registry.auth() };
-    let src = source::open_ref(reference, &opts).with_context(|| format!("cannot read {}", args.source))?;
     let mut pusher = Pusher::new(args.registry.auth_for(&dest.host)?);
     let task = reporter.task(&args.destination);
-    let digest = Payload::of(&src.images)
-        .and_then(|payload| pusher.push(&payload, &dest, &args.tags, &task))
+    let digest = push_source(&mut pusher, reference, &opts, &dest, &args.tags, &task)
         .with_context(|| format!("cannot push {} to {}", args.source, args.destination))?;
     drop(task);
     reporter.status("Pushed", format!("{} {digest}: {}", args.destination, summary(&pusher.stats)));
@@ -84,15 +82,27 @@ pub fn push_built(
         let first = tags.first().cloned().unwrap_or_else(|| "latest".into());
         let dest = RegistryRef::parse(&format!("{prefix}/{}:{first}", r.image))?;
         let layout = ImageRef::Oci { dir: r.layout.clone(), tag: Some(first.clone()) };
-        let src = source::open_ref(layout, &SourceOptions::default())
-            .with_context(|| format!("cannot read {}", r.layout.display()))?;
         let task = reporter.task(&r.image);
-        let digest = Payload::of(&src.images)
-            .and_then(|payload| pusher.push(&payload, &dest, &tags, &task))
+        let digest = push_source(&mut pusher, layout, &SourceOptions::default(), &dest, &tags, &task)
             .with_context(|| format!("cannot push {} to {prefix}", r.image))?;
         drop(task);
         reporter.status("Pushed", format!("{prefix}/{}:{{{}}} {digest}", r.image, tags.join(",")));
     }
     reporter.status("Registry", summary(&pusher.stats));
     Ok(pusher.stats)
+}
+
+/// Opens `source` and pushes what it holds (one image, or one per platform under an index) to
+/// `dest` under `tags`, with its bytes on `task`'s line; the manifest or index digest.
+fn push_source(
+    pusher: &mut Pusher,
+    source: ImageRef,
+    opts: &SourceOptions,
+    dest: &RegistryRef,
+    tags: &[String],
+    task: &Task,
+) -> Result<String> {
+    let shown = source.to_string();
+    let src = source::open_ref(source, opts).with_context(|| format!("cannot read {shown}"))?;
+    pusher.push(&Payload::of(&src.images)?, dest, tags, task)
 }

@@ -20,17 +20,11 @@ use super::interface::Image;
 /// small enough that multi-hundred-megabyte images never sit in memory whole.
 const CHUNK: usize = 1 << 20;
 
-/// Loads the docker-archive at `archive` into the Docker engine (`POST /images/load`) and
+/// Loads the docker-archive at `archive` into the Docker engine at `host` (`unix:///path`,
+/// `tcp://host:port`; [`engine_host`] gives `DOCKER_HOST`'s) with `POST /images/load`, and
 /// returns what the engine reported (`Loaded image: NAME:TAG`, or `Loaded image ID: sha256:...`).
 ///
-/// Blocking. Safe to call from inside a tokio runtime too: the work then runs on its own thread
-/// with its own runtime instead of panicking on a nested `block_on`.
-pub fn load(archive: &Path) -> Result<Vec<String>> {
-    load_at(&engine_host(), archive)
-}
-
-/// [`load`] into the engine at `host` (`unix:///path`, `tcp://host:port`), whatever `DOCKER_HOST`
-/// says.
+/// Blocking. Safe to call from inside a tokio runtime too (see [`block_on`]).
 pub fn load_at(host: &str, archive: &Path) -> Result<Vec<String>> {
     block_on(|| load_async(host, archive))
 }
