@@ -5,12 +5,13 @@
 //! `spec -> debian (resolve), lock -> fetch -> rootfs (assemble, prune) -> oci (layers, image, outputs)`.
 //! A module reads only what is to its left. `verify`, `lint` (`dockerfile`) and `analyze` produce
 //! `findings` (the one findings model and the figures); `report` only renders them. `files`,
-//! `units` and `names` are foundations that import nothing of the crate.
+//! `units`, `names` and `exit` are foundations that import nothing of the crate.
 
 pub mod analyze;
 pub mod build;
 pub mod debian;
 pub mod dockerfile;
+pub mod exit;
 pub mod fetch;
 pub mod files;
 pub mod findings;

@@ -2,7 +2,7 @@
 
 mod cli;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Build, verify and report on distroless container base images, straight from Debian
 /// packages, without a Docker daemon.
@@ -45,8 +45,29 @@ enum Command {
     Sbom(cli::sbom::Args),
 }
 
+/// The command line, with the exit-code table at the end of every `--help`.
+fn parse() -> Result<Cli, clap::Error> {
+    let with_table = |help: Option<String>| match help {
+        Some(h) => format!("{h}\n\n{}", lucid::exit::TABLE),
+        None => lucid::exit::TABLE.to_string(),
+    };
+    let top = Cli::command().get_after_help().map(|h| h.to_string());
+    let command = Cli::command().after_help(with_table(top)).mut_subcommands(|s| {
+        let own = s.get_after_help().map(|h| h.to_string());
+        s.after_help(with_table(own))
+    });
+    Cli::from_arg_matches(&command.try_get_matches()?)
+}
+
 fn main() {
-    let cli = Cli::parse();
+    // clap exits 2 on a usage error; the project's table says 3 (2 is "input unreadable").
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { lucid::exit::USAGE } else { lucid::exit::PASSED });
+        }
+    };
     let reporter = cli::reporter(cli.quiet);
     let result = match cli.command {
         Command::Build(a) => cli::build::run(a, &reporter),
@@ -63,7 +84,7 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::exit(1);
+            std::process::exit(cli::exit_code(&e));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `lucid verify` on a corpus of images written with lucid's own writer: the good image passes
 //! every static check; each bad one fails exactly the check that should catch it and no other;
-//! broken archives end in a clear error (exit 2) that names what is broken.
+//! broken archives end in a clear error (exit 2) that names what is broken; a bad reference or
+//! structure-test file is a usage error (exit 3).
 
 #[path = "support/registry.rs"]
 mod registry;
@@ -27,7 +28,7 @@ fn verify(reference: &str, extra: &[&str]) -> (i32, BTreeSet<String>, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let code = out.status.code().unwrap_or(-1);
-    if code == 2 {
+    if code >= 2 {
         return (code, BTreeSet::new(), stderr);
     }
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
@@ -158,7 +159,8 @@ fn broken_images_end_in_clear_errors() {
     let (code, _, err) = verify("oci:/nonexistent/layout:latest", &[]);
     assert!(code == 2 && err.contains("/nonexistent/layout/index.json"), "{err}");
     let (code, _, err) = verify("docker://python:3.11", &[]);
-    assert!(code == 2 && err.contains("not a registry host"), "{err}");
+    // A reference that names no registry host is a usage error, not an unreadable image.
+    assert!(code == 3 && err.contains("not a registry host"), "{err}");
 }
 
 #[test]
@@ -260,5 +262,6 @@ fn whiteouts_shape_the_final_filesystem_seen_by_structure_tests() {
     // A malformed file is an error naming it.
     std::fs::write(&cst, "schemaVersion: 1.0.0\n").unwrap();
     let (code, _, err) = verify(&layout_ref(dir.path()), &["--config", cst.to_str().unwrap()]);
-    assert!(code == 2 && err.contains("cst.yaml") && err.contains("2.0.0"), "{err}");
+    // A structure-test file lucid cannot use is a configuration error.
+    assert!(code == 3 && err.contains("cst.yaml") && err.contains("2.0.0"), "{err}");
 }

@@ -243,7 +243,7 @@ fn analyze(
         config_digest: image.config_digest.clone(),
         created: image.config.created.clone(),
         stage: labels.get(STAGE_LABEL).cloned(),
-        budget: budget(opts, &labels, size)?,
+        budget: budget(opts, &labels, size),
         labels,
         size,
         compressed,
@@ -505,9 +505,18 @@ fn repo_and_tag(reference: &ImageRef, image: &ImageView) -> (String, String) {
     }
 }
 
-fn budget(opts: &Options, labels: &BTreeMap<String, String>, size: u64) -> Result<Option<Budget>> {
-    let found = budget_for(opts.max_size, opts.spec.as_ref(), labels)?;
-    Ok(found.map(|(bytes, source)| Budget { bytes, source, within: size <= bytes }))
+/// The budget report shows; a budget label that is no size is shown as such and fails the
+/// budget, rather than making the whole image unreadable.
+fn budget(opts: &Options, labels: &BTreeMap<String, String>, size: u64) -> Option<Budget> {
+    match budget_for(opts.max_size, opts.spec.as_ref(), labels) {
+        Ok(found) => found.map(|(bytes, source)| Budget { bytes, source, within: size <= bytes, unusable: None }),
+        Err(e) => Some(Budget {
+            bytes: 0,
+            source: format!("label {BUDGET_LABEL}"),
+            within: false,
+            unusable: Some(format!("{e:#}")),
+        }),
+    }
 }
 
 /// The size budget an image is held to, and where it comes from: `max_size` (`--max-size`),

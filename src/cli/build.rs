@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use lucid::build::{self, BuildOptions, BuiltOutput, NoEngine};
+use lucid::build::{self, BuildOptions, BuiltOutput};
 use lucid::oci::ImageRef;
 use lucid::progress::Reporter;
 use lucid::spec::{Platform, Stage, format_size};
-
-use super::EXIT_USAGE;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -73,11 +71,13 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let platforms = if args.platform.is_empty() {
         None
     } else {
-        Some(args.platform.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>()?)
+        Some(args.platform.iter().map(|p| Platform::parse(p)).collect::<Result<Vec<_>>>().map_err(lucid::exit::usage)?)
     };
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Some(
-            v.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| lucid::exit::Usage::msg(format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")))?,
         ),
         _ => None,
     };
@@ -108,13 +108,8 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
             format_size(r.budget.unwrap_or(0))
         );
     }
-    if let Err(e) = loaded {
-        if e.is::<NoEngine>() {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
-        return Err(e);
-    }
+    // Without an engine the outputs are whole; the error (exit 3) comes after the table.
+    loaded?;
     let mut verdict = i32::from(!over.is_empty());
     if args.verify && verdict == 0 {
         verdict = verify_built(&spec, &results, args.load, reporter)?;
@@ -156,9 +151,13 @@ fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool,
         runtime: if loaded { RuntimeMode::Auto } else { RuntimeMode::Off },
         ..Policy::default()
     };
-    let report = verify_all(&references, &policy)?;
+    let (report, unreadable) = verify_all(&references, &policy)?;
     print!("{}", render(&report, Format::Text, false)?);
-    Ok(report.exit_code(Severity::Error))
+    let codes: Vec<i32> = unreadable.iter().map(super::exit_code).collect();
+    for e in &unreadable {
+        eprintln!("error: {e:#}");
+    }
+    Ok(lucid::exit::worst(codes.into_iter().chain([report.exit_code(Severity::Error)])))
 }
 
 /// The closing table, in the shape of

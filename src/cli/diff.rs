@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use lucid::analyze::{self, diff};
 use lucid::report::size::{DiffFormat, render_diff};
 
-use super::EXIT_UNREADABLE;
 use super::report::{ImageArgs, emit};
 
 #[derive(clap::Args, Debug)]
@@ -37,13 +36,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     let opts = args.image.options()?;
     let read = |r: &str| analyze::analyze_reference(r, &opts);
-    let (a, b) = match (read(&args.from), read(&args.to)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e:#}");
-            return Ok(EXIT_UNREADABLE);
-        }
-    };
+    let (a, b) = (read(&args.from)?, read(&args.to)?);
     let pick = |set: &[analyze::ImageAnalysis], other: &[analyze::ImageAnalysis]| {
         let want = args.platform.clone().or_else(|| {
             set.iter().find(|x| other.iter().any(|y| y.platform == x.platform)).map(|x| x.platform.clone())
@@ -54,7 +47,10 @@ pub fn run(args: Args) -> Result<i32> {
         }
     };
     let (Some(x), Some(y)) = (pick(&a, &b), pick(&b, &a)) else {
-        bail!("no image for platform {:?} in both {} and {}", args.platform, args.from, args.to);
+        return Err(lucid::exit::Usage::msg(format!(
+            "no image for platform {:?} in both {} and {}",
+            args.platform, args.from, args.to
+        )));
     };
     emit(&render_diff(&diff::diff(&x, &y), args.format)?, &args.output)?;
     Ok(0)

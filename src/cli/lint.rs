@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 
 use lucid::dockerfile::{self, LintOptions, RULES};
@@ -56,15 +56,20 @@ pub fn run(a: Args) -> Result<i32> {
         print!("{}", lucid::report::catalogue(RULES));
         return Ok(0);
     }
-    let format: Format = a.format.parse()?;
-    let fail_on: Option<Severity> =
-        if a.fail_on.eq_ignore_ascii_case("none") { None } else { Some(a.fail_on.parse()?) };
+    let format: Format = a.format.parse().map_err(lucid::exit::usage)?;
+    let fail_on: Option<Severity> = if a.fail_on.eq_ignore_ascii_case("none") {
+        None
+    } else {
+        Some(a.fail_on.parse().map_err(lucid::exit::usage)?)
+    };
     let mut ignore: BTreeSet<String> = a.ignore.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
-    ignore.extend(findings::read_ignore_file(Path::new(".lucidignore"))?);
+    ignore.extend(findings::read_ignore_file(Path::new(".lucidignore")).map_err(lucid::exit::usage)?);
     let mut opts = LintOptions::new();
     opts.context = a.context.clone();
     for b in &a.build_arg {
-        let (k, v) = b.split_once('=').with_context(|| format!("--build-arg {b:?}: expected NAME=VALUE"))?;
+        let (k, v) = b
+            .split_once('=')
+            .ok_or_else(|| lucid::exit::Usage::msg(format!("--build-arg {b:?}: expected NAME=VALUE")))?;
         opts.build_args.insert(k.to_string(), v.to_string());
     }
     let files = if a.files.is_empty() {
@@ -94,8 +99,6 @@ pub fn run(a: Args) -> Result<i32> {
         Some(p) => lucid::files::write_atomic(p, &out)?,
         None => print!("{out}"),
     }
-    if unreadable {
-        return Ok(super::EXIT_UNREADABLE);
-    }
-    Ok(fail_on.map_or(0, |t| report.exit_code(t)))
+    let found = fail_on.map_or(lucid::exit::PASSED, |t| report.exit_code(t));
+    Ok(lucid::exit::worst([found, if unreadable { lucid::exit::UNREADABLE } else { lucid::exit::PASSED }]))
 }

@@ -29,12 +29,19 @@ where
     clap::builder::PossibleValuesParser::new(T::NAMES).try_map(|s| s.parse::<T>())
 }
 
-/// Exit code of verify, report, diff and sbom when an image cannot be read (1 means findings).
-pub const EXIT_UNREADABLE: i32 = 2;
-
-/// Exit code of a usage or configuration problem (an `--app` that is no application, `--load`
-/// with no Docker engine answering).
-pub const EXIT_USAGE: i32 = 3;
+/// The exit code of an error that ended a subcommand (see `lucid::exit`): configuration problems
+/// the library reports with their own types (no JDK for jdeps, an `--app` that is no
+/// application, `--load` with no engine) are usage errors like any `lucid::exit::Usage`;
+/// anything else is input that could not be read.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    let configuration = err.chain().any(|e| {
+        e.is::<lucid::analyze::jdeps::NoJdk>()
+            || e.is::<lucid::build::NoEngine>()
+            || e.downcast_ref::<lucid::verify::app::AppPathError>()
+                .is_some_and(|a| matches!(a, lucid::verify::app::AppPathError::NotAnApp { .. }))
+    });
+    if configuration { lucid::exit::USAGE } else { lucid::exit::code_of(err) }
+}
 
 /// The spec used when `--file` is not given, relative to the current directory.
 pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";
@@ -42,11 +49,21 @@ pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";
 pub fn load_spec(path: &Option<PathBuf>) -> Result<Spec> {
     let p = path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC));
     if path.is_none() && !Path::new(&p).exists() {
-        anyhow::bail!(
+        return Err(lucid::exit::Usage::msg(format!(
             "no spec at {DEFAULT_SPEC}: run lucid from the repository root or pass --file PATH/build-args.yml"
-        );
+        )));
     }
-    Spec::load(&p)
+    Spec::load(&p).map_err(lucid::exit::usage)
+}
+
+/// The spec for commands that read images: `--file`, else the default spec when it exists (the
+/// images may not be Lucid's). A spec that cannot be used is a configuration error.
+pub fn optional_spec(file: &Option<PathBuf>) -> Result<Option<Spec>> {
+    match file {
+        Some(p) => Spec::load(p).map(Some),
+        None => lucid::verify::load_spec_if_present(Path::new(DEFAULT_SPEC)),
+    }
+    .map_err(lucid::exit::usage)
 }
 
 /// Where progress goes: nothing with `--quiet`; live lines only when a person is watching

@@ -1,7 +1,7 @@
 //! `lucid report`: sizes, layers, where the bytes are and what to do about them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -62,20 +62,11 @@ pub fn run(args: Args) -> Result<i32> {
                 app_checks.push(path.clone());
             }
             Ok(AppKind::Python) => app_checks.push(path.clone()),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(e.exit_code());
-            }
+            Err(e) => return Err(e.into()),
         }
     }
     if !jars.is_empty() {
-        match analyze::jdeps::AppModules::of(&jars) {
-            Ok(app) => opts.app = Some(app),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return Ok(lucid::verify::app::exit_code(&e));
-            }
-        }
+        opts.app = Some(analyze::jdeps::AppModules::of(&jars)?);
     }
     // `verify --app`'s checks, run on each image from the analysis's own pass over its layers.
     let mut check = |s: &AppSubject<'_>| -> Result<Vec<Finding>> {
@@ -87,20 +78,27 @@ pub fn run(args: Args) -> Result<i32> {
         Ok(out)
     };
     let mut app_check: Option<&mut AppCheck<'_>> = (!app_checks.is_empty()).then_some(&mut check);
+    // Every readable image is reported; one that cannot be read is said on stderr and sets the
+    // exit code, and the others still get their report.
     let mut all = Vec::new();
+    let mut unreadable = Vec::new();
     for r in &args.images {
         match analyze::analyze_reference_with(r, &opts, app_check.as_deref_mut()) {
             Ok(a) => all.extend(a),
             Err(e) => {
                 eprintln!("error: {e:#}");
-                return Ok(lucid::verify::app::exit_code(&e));
+                unreadable.push(super::exit_code(&e));
             }
         }
+    }
+    if all.is_empty() && !unreadable.is_empty() {
+        return Ok(lucid::exit::worst(unreadable));
     }
     emit(&render_report(&all, args.format)?, &args.output)?;
     let over = all.iter().any(|a| a.budget.as_ref().is_some_and(|b| !b.within));
     let unfit = all.iter().flat_map(|a| &a.app_findings).any(|f| f.fails_at(lucid::findings::Severity::Error));
-    Ok(i32::from(over || unfit))
+    let found = if over || unfit { lucid::exit::FINDINGS } else { lucid::exit::PASSED };
+    Ok(lucid::exit::worst(unreadable.into_iter().chain([found])))
 }
 
 // What `lucid diff` and `lucid sbom` share with `lucid report`: how images are found and read,
@@ -120,10 +118,7 @@ pub struct ImageArgs {
 
 impl ImageArgs {
     pub fn options(&self) -> Result<Options> {
-        let spec = match &self.file {
-            Some(p) => Some(lucid::spec::Spec::load(p)?),
-            None => lucid::verify::load_spec_if_present(Path::new(super::DEFAULT_SPEC))?,
-        };
+        let spec = super::optional_spec(&self.file)?;
         let lock = self.lock.clone().or_else(|| spec.as_ref().map(|s| s.lock_path())).filter(|p| p.exists());
         let package_files = lock.map(|path| Arc::new(LockedDebs(path)) as Arc<dyn lucid::analyze::PackageFiles>);
         let mut opts = Options { spec, package_files, ..Options::default() };

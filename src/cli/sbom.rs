@@ -7,7 +7,6 @@ use anyhow::Result;
 use lucid::analyze::{self, ImageAnalysis, sbom};
 
 use super::report::{ImageArgs, emit};
-use super::{EXIT_UNREADABLE, EXIT_USAGE};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -43,30 +42,28 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     let opts = args.image.options()?;
-    let all = match analyze::analyze_reference(&args.image_ref, &opts) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Ok(EXIT_UNREADABLE);
-        }
-    };
+    let all = analyze::analyze_reference(&args.image_ref, &opts)?;
     let chosen: Vec<&ImageAnalysis> = match &args.platform {
         Some(p) => all.iter().filter(|a| &a.platform == p).take(1).collect(),
         None => all.iter().collect(),
     };
     match (chosen.as_slice(), &args.output) {
-        ([], _) => anyhow::bail!("{} has no image for platform {:?}", args.image_ref, args.platform),
+        ([], _) => {
+            return Err(lucid::exit::Usage::msg(format!(
+                "{} has no image for platform {:?}",
+                args.image_ref, args.platform
+            )));
+        }
         ([one], output) => emit(&sbom::render(one, args.format)?, output)?,
         (several, None) => {
             let platforms: Vec<&str> = several.iter().map(|a| a.platform.as_str()).collect();
-            eprintln!(
-                "error: {} holds {} platforms ({}), one document each: give -o FILE (one file per platform \
+            return Err(lucid::exit::Usage::msg(format!(
+                "{} holds {} platforms ({}), one document each: give -o FILE (one file per platform \
                  beside it) or pick one with --platform",
                 args.image_ref,
                 platforms.len(),
                 platforms.join(", ")
-            );
-            return Ok(EXIT_USAGE);
+            )));
         }
         (several, Some(output)) => {
             let platforms: Vec<&str> = several.iter().map(|a| a.platform.as_str()).collect();

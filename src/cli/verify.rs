@@ -3,14 +3,14 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use lucid::findings::{self, Severity};
 use lucid::report::{self, Format};
 use lucid::spec::{Stage, parse_size};
 use lucid::verify::{self, Policy, RuntimeMode, catalogue};
 
-use super::EXIT_UNREADABLE;
+use lucid::exit::Usage;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -126,25 +126,19 @@ pub fn run(args: Args) -> Result<i32> {
         return Ok(0);
     }
     for path in &args.app {
-        if let Err(e) = verify::app::kind(path) {
-            eprintln!("error: {e}");
-            return Ok(e.exit_code());
-        }
+        verify::app::kind(path)?;
     }
-    let mut ignored: BTreeSet<String> = findings::read_ignore_file(&args.ignore_file)?;
+    let mut ignored: BTreeSet<String> = findings::read_ignore_file(&args.ignore_file).map_err(lucid::exit::usage)?;
     for id in &args.ignore {
         if !findings::is_check_id(id) {
-            bail!("--ignore {id:?} is not a check ID (lucid verify --list-checks)");
+            return Err(Usage::msg(format!("--ignore {id:?} is not a check ID (lucid verify --list-checks)")));
         }
         ignored.insert(id.clone());
     }
-    let spec = match &args.file {
-        Some(p) => Some(lucid::spec::Spec::load(p)?),
-        None => verify::load_spec_if_present(std::path::Path::new(super::DEFAULT_SPEC))?,
-    };
+    let spec = super::optional_spec(&args.file)?;
     let uid = match args.uid.as_str() {
         "any" => None,
-        u => Some(u.parse::<u32>().with_context(|| format!("--uid {u:?} is not a number or `any`"))?),
+        u => Some(u.parse::<u32>().map_err(|_| Usage::msg(format!("--uid {u:?} is not a number or `any`")))?),
     };
     let mut policy = Policy {
         stage: args.stage,
@@ -168,29 +162,27 @@ pub fn run(args: Args) -> Result<i32> {
     policy.source.registry = args.registry.auth();
     // The jars are read (and a JDK looked for) before any image is.
     for path in args.app.iter().filter(|p| matches!(verify::app::kind(p), Ok(verify::app::AppKind::Java))) {
-        if let Err(e) = verify::app::java::preflight(path) {
-            eprintln!("error: {e:#}");
-            return Ok(verify::app::exit_code(&e));
-        }
+        verify::app::java::preflight(path)?;
     }
-    let mut rep = match verify::verify_all(&args.images, &policy) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Ok(verify::app::exit_code(&e));
-        }
-    };
+    // Every readable image (and Dockerfile) is reported; each one that cannot be read is said
+    // on stderr, and the exit code is the worst of all.
+    let (mut rep, mut unreadable) = verify::verify_all(&args.images, &policy)?;
     for file in &args.dockerfile {
         match lucid::dockerfile::findings(file, &lucid::dockerfile::LintOptions::new()) {
             Ok(findings) => {
                 rep.subjects.push(file.display().to_string());
                 rep.findings.extend(findings);
             }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return Ok(EXIT_UNREADABLE);
-            }
+            Err(e) => unreadable.push(e),
         }
+    }
+    let mut codes = vec![];
+    for e in &unreadable {
+        eprintln!("error: {e:#}");
+        codes.push(super::exit_code(e));
+    }
+    if rep.subjects.is_empty() {
+        return Ok(lucid::exit::worst(codes));
     }
     rep.apply_ignores(&ignored);
     let text = report::render(&rep, args.format, args.verbose)?;
@@ -198,5 +190,6 @@ pub fn run(args: Args) -> Result<i32> {
         Some(path) => lucid::files::write_atomic(path, &text)?,
         None => print!("{text}"),
     }
-    Ok(rep.exit_code(args.fail_on))
+    codes.push(rep.exit_code(args.fail_on));
+    Ok(lucid::exit::worst(codes))
 }

@@ -131,6 +131,10 @@ pub struct Budget {
     pub bytes: u64,
     pub source: String,
     pub within: bool,
+    /// Why the image's budget label could not be read as a size (then `within` is false: an
+    /// image whose budget cannot be checked does not pass it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
 }
 
 /// Everything `lucid report` knows about one image (one platform).

@@ -76,7 +76,7 @@ impl Image for ImageView {
 /// Opens a reference to a local image: `oci:DIR[:TAG]` or `docker-archive:FILE` (tests; the
 /// commands open every transport through [`super::source::open`]).
 pub fn open(reference: &str) -> Result<ImageView> {
-    match ImageRef::parse(reference)? {
+    match ImageRef::parse(reference).map_err(crate::exit::usage)? {
         ImageRef::Oci { dir, tag } => open_layout(&dir, tag.as_deref()),
         ImageRef::DockerArchive { file, .. } => open_docker_archive(&file),
         other => bail!(

@@ -34,7 +34,7 @@ pub struct SourceOptions {
 
 /// Parses and opens `reference` (see [`ImageRef`] for the forms).
 pub fn open(reference: &str, opts: &SourceOptions) -> Result<Source> {
-    open_ref(ImageRef::parse(reference)?, opts)
+    open_ref(ImageRef::parse(reference).map_err(crate::exit::usage)?, opts)
 }
 
 /// Opens a parsed reference.

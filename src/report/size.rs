@@ -56,6 +56,7 @@ pub fn size_rows(images: &[ImageAnalysis]) -> Vec<Vec<String>> {
     let mut rows = vec![["REPOSITORY", "TAG", "SIZE", "COMPRESSED", "BUDGET", "PLATFORM"].map(String::from).to_vec()];
     for a in images {
         let budget = match &a.budget {
+            Some(b) if b.unusable.is_some() => "BAD LABEL".to_string(),
             Some(b) => format!("{} {}", fmt(b.bytes), if b.within { "ok" } else { "OVER" }),
             None => "-".into(),
         };

@@ -94,19 +94,25 @@ pub fn size(s: &Subject) -> Vec<Finding> {
         s.fs.layers.len()
     );
     let budget = match &s.budget {
-        None => finding(
+        Err(why) => finding(
+            "LUCID-SIZE-001",
+            &s.name,
+            Status::Fail,
+            format!("{facts}; the image's budget cannot be used: {why} (write it like 60MB or 1.5GiB)"),
+        ),
+        Ok(None) => finding(
             "LUCID-SIZE-001",
             &s.name,
             Status::Skip,
             format!("{facts}; no budget (give --max-size, a spec budget, or the label dev.lucid.budget)"),
         ),
-        Some((b, from)) if content > *b => finding(
+        Ok(Some((b, from))) if content > *b => finding(
             "LUCID-SIZE-001",
             &s.name,
             Status::Fail,
             format!("{facts}, over the budget of {} ({from})", format_size(*b)),
         ),
-        Some((b, from)) => {
+        Ok(Some((b, from))) => {
             finding("LUCID-SIZE-001", &s.name, Status::Pass, format!("{facts}, within {} ({from})", format_size(*b)))
         }
     };

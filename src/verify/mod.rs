@@ -9,7 +9,7 @@
 //! Findings are the tool's one model ([`crate::findings`]); verify never formats them (the CLI
 //! renders its [`crate::findings::Report`] through `report`).
 //!
-//! The entry point for other commands (`lucid build --verify`) is [`verify_image`].
+//! The entry point for other commands (`lucid build --verify`) is [`verify_all`].
 
 pub mod app;
 pub mod catalogue;
@@ -96,7 +96,9 @@ pub struct Subject<'a> {
     /// Where the stage came from (`label dev.lucid.stage`, `--stage`, `default`).
     pub stage_source: String,
     /// Budget in bytes and where it came from.
-    pub budget: Option<(u64, String)>,
+    /// The budget and where it comes from; `Err` says why the image's budget label is no size
+    /// (a finding about the image, not an unreadable image).
+    pub budget: Result<Option<(u64, String)>, String>,
     pub expected_uid: Option<u32>,
     pub required_labels: Vec<String>,
 }
@@ -107,11 +109,10 @@ const SYSTEM_FILES: &[&str] = &["etc/passwd", "etc/group", "etc/shadow"];
 /// Verifies every image `reference` names (every platform of an index) and returns the report.
 /// Errors are for images that cannot be read at all (missing, corrupt, hostile): they name the
 /// file, layer or digest.
-pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
+fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Result<Report> {
     let src = source::open(reference, &policy.source).with_context(|| format!("cannot read {reference}"))?;
-    let suites = policy.structure_tests.iter().map(|p| cst::load(p)).collect::<Result<Vec<_>>>()?;
     let mut capture: BTreeSet<String> = SYSTEM_FILES.iter().map(|s| s.to_string()).collect();
-    for suite in &suites {
+    for suite in suites {
         capture.extend(suite.content_paths());
     }
     let mut report = Report { tool: "lucid verify".into(), ..Default::default() };
@@ -133,7 +134,8 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
             // Without a word from the image, hold it to the strict, distroless standard.
             _ => (Stage::Runtime, "default".to_string()),
         };
-        let budget = budget_for(policy.max_size, policy.spec.as_ref(), &image.config.config.labels)?;
+        let budget = budget_for(policy.max_size, policy.spec.as_ref(), &image.config.config.labels)
+            .map_err(|e| format!("{e:#}"));
         let subject = Subject {
             name: name.clone(),
             image,
@@ -174,7 +176,7 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
         }
         let mut run = engine.session(&src, image);
         findings.extend(runtime::checks(&subject, &mut run));
-        for suite in &suites {
+        for suite in suites {
             findings.extend(cst::run(suite, &subject, &mut run));
         }
         run.finish();
@@ -183,16 +185,26 @@ pub fn verify_image(reference: &str, policy: &Policy) -> Result<Report> {
     Ok(report)
 }
 
-/// Verifies several references into one report (an unreadable image is an error for all).
-pub fn verify_all(references: &[String], policy: &Policy) -> Result<Report> {
+/// Verifies every image `references` names into one report. An image that cannot be read does
+/// not stop the others: its error comes back beside the report of the rest, so CI sees every
+/// readable image's findings and still fails. The error of the whole call is a configuration
+/// problem (a `--config` file that cannot be used), found before any image is read.
+pub fn verify_all(references: &[String], policy: &Policy) -> Result<(Report, Vec<anyhow::Error>)> {
+    let suites =
+        policy.structure_tests.iter().map(|p| cst::load(p).map_err(crate::exit::usage)).collect::<Result<Vec<_>>>()?;
     let mut report = Report { tool: "lucid verify".into(), ..Default::default() };
+    let mut unreadable = Vec::new();
     for r in references {
-        let one = verify_image(r, policy)?;
-        report.subjects.extend(one.subjects);
-        report.findings.extend(one.findings);
-        report.facts.extend(one.facts);
+        match verify_image(r, policy, &suites) {
+            Ok(one) => {
+                report.subjects.extend(one.subjects);
+                report.findings.extend(one.findings);
+                report.facts.extend(one.facts);
+            }
+            Err(e) => unreadable.push(e),
+        }
     }
-    Ok(report)
+    Ok((report, unreadable))
 }
 
 /// The spec at `path`, if the file exists (a missing default spec is no error: the images may

@@ -49,16 +49,6 @@ pub enum AppPathError {
     NotAnApp { path: PathBuf, why: String },
 }
 
-impl AppPathError {
-    /// The exit code the project's table gives this error: 2 unreadable input, 3 usage.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            AppPathError::Unreadable { .. } => 2,
-            AppPathError::NotAnApp { .. } => 3,
-        }
-    }
-}
-
 /// Decides what `path` holds, from its name and (for a directory) the names at its top level.
 pub fn kind(path: &Path) -> Result<AppKind, AppPathError> {
     let unreadable = |e: std::io::Error| AppPathError::Unreadable { path: path.to_path_buf(), why: e.to_string() };
@@ -120,13 +110,4 @@ pub fn join_inside(base: &str, rel: &str) -> Option<String> {
         }
     }
     Some(parts.join("/"))
-}
-
-/// The exit code for an error of [`check`] or [`kind`]: 3 for a PATH that is no application or
-/// a machine without the JDK jdeps needs (configuration), else 2 (input that cannot be read).
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|e| e.is::<crate::analyze::jdeps::NoJdk>()) {
-        return 3;
-    }
-    err.chain().find_map(|e| e.downcast_ref::<AppPathError>()).map_or(2, AppPathError::exit_code)
 }
