@@ -89,6 +89,13 @@ pub struct RegistryAuth {
     pub insecure: bool,
 }
 
+/// A registry wants credentials that lucid has none of for it, or refused the ones it has: a
+/// usage or configuration problem (the CLI's exit 3), not an unreadable image. Found by
+/// downcasting anywhere in an error's chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CredentialsNeeded(pub String);
+
 /// What a registry gets once it asks: a user and password, or a ready token.
 #[derive(Clone, Debug)]
 enum Credential {
@@ -280,10 +287,11 @@ impl Registry {
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         if scheme.eq_ignore_ascii_case("basic") {
             let Some(Credential::Basic(user, password)) = &self.credential else {
-                bail!("it wants a user and password: {}", self.auth.missing_hint(&host));
+                let hint = self.auth.missing_hint(&host);
+                return Err(CredentialsNeeded(format!("it wants a user and password: {hint}")).into());
             };
             if self.authorization.is_some() {
-                bail!("the credentials were refused");
+                return Err(CredentialsNeeded("the credentials were refused".into()).into());
             }
             let encoded = base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
@@ -297,7 +305,7 @@ impl Registry {
         }
         if let Some(Credential::Token(t)) = &self.credential {
             if self.authorization.is_some() {
-                bail!("the token was refused");
+                return Err(CredentialsNeeded("the token was refused".into()).into());
             }
             self.authorization = Some(Secret::new(format!("Bearer {}", t.expose())));
             return Ok(());
