@@ -213,6 +213,30 @@ fn an_upload_location_on_another_origin_is_refused() {
     assert!(err.contains("upload Location on another origin"), "{err}");
     assert!(elsewhere.seen().is_empty(), "the other origin was sent the blob: {:?}", elsewhere.seen());
     assert_eq!(registry.seen()[0].authorization, None, "{:?}", registry.seen());
+
+    // The same through a redirect of the closing PUT: it is not followed, with or without the
+    // credentials, so the image's bytes go nowhere else either.
+    let target = format!("{}/stolen", elsewhere.url());
+    let registry = Stub::start("127.0.0.1", move |s| {
+        if s.authorization.as_deref() != Some(basic_header().as_str()) {
+            return Reply::status(401).header("WWW-Authenticate", r#"Basic realm="home""#);
+        }
+        match s.method.as_str() {
+            "HEAD" => Reply::status(404),
+            "POST" => Reply::status(202).header("Location", "/v2/x/blobs/uploads/1?_state=x"),
+            _ => Reply::status(307).header("Location", &target),
+        }
+    });
+    let o = lucid()
+        .env("DOCKER_CONFIG", config.path())
+        .args(["push", "--creds", &format!("{USER}:{PASSWORD}"), &source])
+        .arg(format!("docker://{}/x:latest", registry.addr))
+        .output()
+        .unwrap();
+    let err = no_secret(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("307"), "{err}");
+    assert!(elsewhere.seen().is_empty(), "a redirected upload reached the other origin: {:?}", elsewhere.seen());
 }
 
 #[test]

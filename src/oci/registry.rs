@@ -14,8 +14,9 @@
 //!   nowhere), else the Docker CLI's per-host entry (`credHelpers`, `credsStore`, `auths`);
 //! - an `Authorization` header is attached only to URLs on the registry's own origin (scheme,
 //!   host and port): redirects elsewhere (a blob on a storage backend) are followed without it
-//!   (reqwest drops it on any change of origin), and a push whose upload `Location` names another
-//!   origin is refused ([`Registry::upload_url`]);
+//!   (reqwest drops it on any change of origin), a push whose upload `Location` names another
+//!   origin is refused ([`Registry::upload_url`]); a redirect from https to plain http is
+//!   refused, and writes (PUT, PATCH, POST) follow no redirect at all;
 //! - a bearer challenge's token realm may be on another host (Docker Hub's is), as the protocol
 //!   has it, but only over https; a plain-http realm is accepted only when the registry itself is
 //!   plain http (loopback, or `--insecure-registry`), never after an https registry (no
@@ -179,7 +180,10 @@ fn realm_gets_credentials(registry: &Url, realm: &Url) -> Result<bool> {
 
 /// A pull or push session against one repository: remembers what the registry asked for.
 pub struct Registry {
+    /// GET and HEAD: redirects followed (see [`Registry::new`]).
     client: Client,
+    /// Every other method: no redirect followed.
+    writer: Client,
     base: Url,
     r: RegistryRef,
     auth: RegistryAuth,
@@ -192,18 +196,35 @@ pub struct Registry {
 impl Registry {
     pub fn new(r: &RegistryRef, auth: &RegistryAuth) -> Result<Registry> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // reqwest's default redirect policy (at most 10) drops Authorization on any change of
-        // scheme, host or port, so a redirect to a storage backend gets no credentials.
-        let client = Client::builder()
-            .user_agent(concat!("lucid/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(20))
-            .timeout(Duration::from_secs(1800))
+        let builder = || {
+            Client::builder()
+                .user_agent(concat!("lucid/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(20))
+                .timeout(Duration::from_secs(1800))
+        };
+        // Reads follow redirects (a blob on a storage backend): reqwest drops Authorization on
+        // any change of scheme, host or port, and an https-to-http step is refused outright.
+        let client = builder()
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let downgrade = attempt.previous().last().is_some_and(|p| p.scheme() == "https")
+                    && attempt.url().scheme() == "http";
+                if downgrade {
+                    attempt.error("the registry redirects from https to plain http: refused")
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .build()
             .context("cannot set up the HTTP client")?;
+        // Writes follow none: a redirected PUT or PATCH would carry the image's bytes elsewhere.
+        let writer =
+            builder().redirect(reqwest::redirect::Policy::none()).build().context("cannot set up the HTTP client")?;
         let scheme = if auth.insecure || r.is_loopback() { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{}/", r.host))
             .with_context(|| format!("docker://{r}: {:?} is not a registry host", r.host))?;
-        Ok(Registry { client, base, r: r.clone(), auth: auth.clone(), credential: None, authorization: None })
+        Ok(Registry { client, writer, base, r: r.clone(), auth: auth.clone(), credential: None, authorization: None })
     }
 
     pub(crate) fn url(&self, kind: &str, reference: &str) -> String {
@@ -263,7 +284,11 @@ impl Registry {
             }
             Ok(req)
         };
-        let resp = self.client.execute(build(self)?).map_err(|e| reach(e, &shown))?;
+        let execute = |s: &Registry, req: reqwest::blocking::Request| {
+            let reads = matches!(*req.method(), reqwest::Method::GET | reqwest::Method::HEAD);
+            (if reads { &s.client } else { &s.writer }).execute(req).map_err(|e| reach(e, &shown))
+        };
+        let resp = execute(self, build(self)?)?;
         if resp.status() != StatusCode::UNAUTHORIZED || !same_origin(resp.url(), &self.base) {
             return Ok(resp);
         }
@@ -274,7 +299,7 @@ impl Registry {
             .unwrap_or("")
             .to_string();
         self.answer(&challenge).with_context(|| format!("{shown}: the registry asks for authentication"))?;
-        self.client.execute(build(self)?).map_err(|e| reach(e, &shown))
+        execute(self, build(self)?)
     }
 
     /// Handles a `WWW-Authenticate` challenge: looks up this registry's credentials, then gets
