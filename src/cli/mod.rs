@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use lucid::fetch::{Cache, Fetcher};
+use lucid::oci::registry::Secret;
 use lucid::progress::{Reporter, Style};
 use lucid::spec::Spec;
 
@@ -75,27 +76,32 @@ pub fn fetcher() -> Result<Fetcher> {
 pub struct CredentialArgs {
     /// Registry credentials USER:PASSWORD for the registry named by --registry (push: the
     /// destination's by default); sent to it, or to the token service it names, only when it asks.
-    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
-    pub creds: Option<String>,
+    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub creds: Option<Secret>,
     /// A bearer token for the registry named by --registry (push: the destination's), sent as is
     /// when it asks.
-    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub registry_token: Option<String>,
+    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true, value_parser = secret)]
+    pub registry_token: Option<Secret>,
     /// Allow plain HTTP to the registry, and to a plain-HTTP token service on its own origin
     /// (both always allowed for loopback hosts).
     #[arg(long)]
     pub insecure_registry: bool,
 }
 
+/// A secret option's value: kept as a [`Secret`], so no debug print of the arguments shows it.
+/// Never refused here: clap would quote the refused value in its error.
+fn secret(s: &str) -> Result<Secret> {
+    Ok(Secret::new(s))
+}
+
 impl CredentialArgs {
     /// Credentials bound to `host` (none: bound to no registry, sent nowhere); every registry
     /// that asks and is not `host` gets its own entry of the Docker CLI configuration, if any.
     pub fn auth(&self, host: Option<&str>) -> lucid::oci::registry::RegistryAuth {
-        use lucid::oci::registry::{RegistryAuth, Secret};
-        RegistryAuth {
+        lucid::oci::registry::RegistryAuth {
             host: host.map(str::to_string),
-            credentials: self.creds.clone().map(Secret::new),
-            token: self.registry_token.clone().map(Secret::new),
+            credentials: self.creds.clone(),
+            token: self.registry_token.clone(),
             docker_config: true,
             insecure: self.insecure_registry,
         }
