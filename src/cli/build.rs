@@ -59,11 +59,12 @@ pub struct Args {
     /// Push every built image to the registry given by --registry, under each of its tags.
     #[arg(long, requires = "registry")]
     pub push: bool,
-    /// Where --push goes: HOST[:PORT]/PREFIX (images become PREFIX/IMAGE:TAG).
+    /// Where --push goes: HOST[:PORT]/PREFIX (images become PREFIX/IMAGE:TAG). --creds and
+    /// --registry-token are for this HOST[:PORT] only.
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
     #[command(flatten)]
-    pub registry_opts: super::RegistryArgs,
+    pub registry_opts: super::CredentialArgs,
 }
 
 pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {

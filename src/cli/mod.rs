@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use lucid::fetch::{Cache, Fetcher};
+use lucid::oci::registry::Secret;
 use lucid::progress::{Reporter, Style};
 use lucid::spec::Spec;
 
@@ -85,36 +86,73 @@ pub fn fetcher() -> Result<Fetcher> {
     Fetcher::new(Cache::from_env()?)
 }
 
-/// Registry options shared by every command that reads from or writes to a registry.
+/// Registry credentials, shared by every command that reads from or writes to a registry. They
+/// are bound to one registry (see [`RegistryArgs`] and `lucid build --registry`): no other host
+/// ever receives them, and even that one only after it asks (a 401 challenge).
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct RegistryArgs {
-    /// Registry credentials USER:PASSWORD (sent to the registry's token service or as basic auth).
-    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true)]
-    pub creds: Option<String>,
-    /// A registry bearer token, sent as is.
-    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub registry_token: Option<String>,
-    /// Allow plain HTTP to the registry (always allowed for loopback hosts).
+pub struct CredentialArgs {
+    /// Registry credentials USER:PASSWORD for the registry named by --registry (push: the
+    /// destination's by default); sent to it, or to the token service it names, only when it asks.
+    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub creds: Option<Secret>,
+    /// A bearer token for the registry named by --registry (push: the destination's), sent as is
+    /// when it asks.
+    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true, value_parser = secret)]
+    pub registry_token: Option<Secret>,
+    /// Allow plain HTTP to the registry, and to a plain-HTTP token service on its own origin
+    /// (both always allowed for loopback hosts).
     #[arg(long)]
     pub insecure_registry: bool,
 }
 
-impl RegistryArgs {
-    /// What was given on the command line (reading tries anonymous access first).
-    pub fn auth(&self) -> lucid::oci::registry::RegistryAuth {
+/// A secret option's value: kept as a [`Secret`], so no debug print of the arguments shows it.
+/// Never refused here: clap would quote the refused value in its error.
+fn secret(s: &str) -> Result<Secret> {
+    Ok(Secret::new(s))
+}
+
+impl CredentialArgs {
+    /// Credentials bound to `host` (none: bound to no registry, sent nowhere); every registry
+    /// that asks and is not `host` gets its own entry of the Docker CLI configuration, if any.
+    pub fn auth(&self, host: Option<&str>) -> lucid::oci::registry::RegistryAuth {
         lucid::oci::registry::RegistryAuth {
+            host: host.map(str::to_string),
             credentials: self.creds.clone(),
             token: self.registry_token.clone(),
+            docker_config: true,
             insecure: self.insecure_registry,
         }
     }
+}
 
-    /// For pushing to `host`: without --creds or --registry-token, what `docker login` stored.
-    pub fn auth_for(&self, host: &str) -> Result<lucid::oci::registry::RegistryAuth> {
-        let mut auth = self.auth();
-        if auth.credentials.is_none() && auth.token.is_none() {
-            auth.credentials = lucid::oci::push::docker_config_credentials(host)?;
-        }
-        Ok(auth)
+/// [`CredentialArgs`] with the registry they are for: what verify, report, sbom, diff and push
+/// take.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// The registry HOST[:PORT] that --creds and --registry-token are for: only docker:// images
+    /// on exactly that host and port get them (push: default, the destination's host). Other
+    /// registries get their own `docker login` entry, or nothing.
+    #[arg(long, env = "LUCID_REGISTRY", value_name = "HOST[:PORT]", value_parser = registry_host)]
+    pub registry: Option<String>,
+}
+
+/// `--registry`'s value: a registry's `host[:port]` (a `docker://` prefix is tolerated).
+fn registry_host(s: &str) -> Result<String> {
+    let host = s.strip_prefix("docker://").unwrap_or(s).trim_end_matches('/');
+    lucid::oci::reference::check_host(host)?;
+    Ok(host.to_string())
+}
+
+impl RegistryArgs {
+    /// For reading `docker://` images: the credentials go to the --registry host only.
+    pub fn auth(&self) -> lucid::oci::registry::RegistryAuth {
+        self.credentials.auth(self.registry.as_deref())
+    }
+
+    /// For pushing to `host`: the credentials are for --registry when given, else for `host`.
+    pub fn auth_for_push(&self, host: &str) -> lucid::oci::registry::RegistryAuth {
+        self.credentials.auth(Some(self.registry.as_deref().unwrap_or(host)))
     }
 }

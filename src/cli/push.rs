@@ -19,8 +19,12 @@ use lucid::spec::format_size;
   lucid push docker-archive:out/lucid-python-base.tar docker://127.0.0.1:5000/lucid/python-base:latest
   lucid push docker-daemon:lucid-python-base:latest docker://127.0.0.1:5000/lucid/python-base:latest
 
-Credentials: --creds USER:PASSWORD, else what `docker login` stored in ~/.docker/config.json
-(auths, credsStore, credHelpers). Plain HTTP is used for loopback registries or --insecure-registry.")]
+Credentials: --creds USER:PASSWORD (or --registry-token) are for the destination's registry, or
+for the one --registry names; no other host ever gets them (a docker:// source elsewhere is read
+anonymously or with its own `docker login` entry). Without them, what `docker login` stored in
+~/.docker/config.json (auths, credsStore, credHelpers) for that one host. Nothing is sent before
+the registry asks (401); an upload Location on another origin is refused. Plain HTTP is used for
+loopback registries or --insecure-registry.")]
 pub struct Args {
     /// The image to push: oci:DIR[:TAG] (an image or a multi-platform index, pushed as such),
     /// docker-archive:FILE, docker-daemon:NAME[:TAG] or docker://HOST/REPO[:TAG].
@@ -49,8 +53,10 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let reference = ImageRef::parse(&args.source).with_context(|| format!("push source {:?}", args.source))?;
     let dest = RegistryRef::parse_url(&args.destination)
         .with_context(|| format!("push destination {:?}", args.destination))?;
-    let opts = SourceOptions { registry: args.registry.auth() };
-    let mut pusher = Pusher::new(args.registry.auth_for(&dest.host)?);
+    // One binding for both ends: a docker:// source on another host gets none of them.
+    let auth = args.registry.auth_for_push(&dest.host);
+    let opts = SourceOptions { registry: auth.clone() };
+    let mut pusher = Pusher::new(auth);
     let task = reporter.task(&args.destination);
     let digest = push_source(&mut pusher, reference, &opts, &dest, &args.tags, &task)
         .with_context(|| format!("cannot push {} to {}", args.source, args.destination))?;
@@ -65,12 +71,13 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
 pub fn push_built(
     results: &[BuiltOutput],
     registry: &str,
-    opts: &super::RegistryArgs,
+    opts: &super::CredentialArgs,
     reporter: &Reporter,
 ) -> Result<PushStats> {
     let prefix = registry.trim_start_matches("docker://").trim_end_matches('/');
     let host = prefix.split('/').next().unwrap_or(prefix);
-    let mut pusher = Pusher::new(opts.auth_for(host)?);
+    lucid::oci::reference::check_host(host).with_context(|| format!("--registry {registry:?}"))?;
+    let mut pusher = Pusher::new(opts.auth(Some(host)));
     let mut seen: Vec<&PathBuf> = Vec::new();
     for r in results {
         if seen.contains(&&r.layout) {

@@ -119,15 +119,17 @@ pub fn load(
     for source in sources {
         let dists = join_url(&source.uri, &format!("dists/{}", source.suite));
         let inrelease_url = format!("{dists}/InRelease");
+        // Messages name the mirror without the user:token its URL may hold.
+        let shown = crate::fetch::redact_url(&inrelease_url);
         crate::fetch::http::check_scheme(&inrelease_url)?;
         let data = fetcher
             .http
             .get(&inrelease_url, None, &|_| {})
             .with_context(|| format!("cannot download the InRelease of suite {}", source.suite))?;
-        let release = verify_inrelease(&data, &keys, now, &inrelease_url)?;
+        let release = verify_inrelease(&data, &keys, now, &shown)?;
         if release.suite != source.suite && release.codename != source.suite {
             bail!(
-                "{inrelease_url}: signed for suite {:?} (codename {:?}), not {:?}: the mirror serves the wrong suite",
+                "{shown}: signed for suite {:?} (codename {:?}), not {:?}: the mirror serves the wrong suite",
                 release.suite,
                 release.codename,
                 source.suite
@@ -141,7 +143,7 @@ pub fn load(
                 .map(|ext| if ext.is_empty() { base.clone() } else { format!("{base}.{ext}") })
                 .find_map(|p| release.sha256.get(&p).map(|d| (p, d.clone())))
             else {
-                bail!("{inrelease_url}: the Release lists no {base} index (is {arch} an architecture of this suite?)");
+                bail!("{shown}: the Release lists no {base} index (is {arch} an architecture of this suite?)");
             };
             let url = format!("{dists}/{path}");
             let want =
@@ -149,6 +151,7 @@ pub fn load(
             let bytes = progress.bytes(&format!("{} {path}", source.suite), size);
             let compressed = fetcher.fetch(&want, &|n| bytes.add(n))?;
             drop(bytes);
+            let url = crate::fetch::redact_url(&url);
             let text = decompress(&compressed, &path).with_context(|| format!("cannot decompress {url}"))?;
             let text = String::from_utf8(text).with_context(|| format!("{url}: not UTF-8"))?;
             let packages = parse_packages(&text, &source.uri, &source.suite, &url)?;

@@ -121,6 +121,7 @@ impl Http {
             }
         }
         let tried = failures.len();
+        let url = redact_url(url);
         Err(last.context(format!("GET {url} failed after {tried} attempts ({})", summarize(&failures))))
     }
 
@@ -134,6 +135,8 @@ impl Http {
         on_bytes: &dyn Fn(u64),
     ) -> Result<(), Attempt> {
         let mut req = self.client.get(url);
+        // Messages name the URL without its userinfo (reqwest sends that as basic auth).
+        let url = &redact_url(url);
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
@@ -141,7 +144,7 @@ impl Http {
         if resume_from > 0 {
             req = req.header(reqwest::header::RANGE, format!("bytes={resume_from}-"));
         }
-        let mut resp = req.send().map_err(|e| Attempt::Retry(anyhow!("GET {url}: {}", cause(&e))))?;
+        let mut resp = req.send().map_err(|e| Attempt::Retry(anyhow!("GET {url}: {}", cause(e))))?;
         let status = resp.status();
         if !status.is_success() {
             let err = anyhow!("GET {url}: HTTP {status}");
@@ -208,9 +211,10 @@ impl Http {
 }
 
 /// The innermost cause of a reqwest error ("connection refused", "operation timed out"), which
-/// its Display leaves out.
-fn cause(e: &reqwest::Error) -> String {
-    chain(e)
+/// its Display leaves out. Without the URL reqwest would add, userinfo included: the caller names
+/// it, redacted.
+fn cause(e: reqwest::Error) -> String {
+    chain(&e.without_url())
 }
 
 /// An error and all its sources, joined by `: `.
@@ -245,6 +249,21 @@ fn summarize(failures: &[String]) -> String {
     kinds.iter().map(|(k, n)| if *n > 1 { format!("{k} x{n}") } else { k.clone() }).collect::<Vec<_>>().join(", ")
 }
 
+/// `url` as it may be shown: any `user:token@` before the host becomes `***@`. Every message,
+/// error and progress line that names a URL from outside (a mirror, a package index, a registry's
+/// `Location` or token realm) goes through this one function, so credentials written into a URL
+/// (`LUCID_INDEX_URL=https://user:token@host/simple`) are used but never printed. Works on text
+/// that does not parse as a URL too.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// Joins a base URL and a relative path with exactly one slash between them.
 pub fn join_url(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
@@ -255,6 +274,21 @@ pub fn check_scheme(url: &str) -> Result<()> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(())
     } else {
-        bail!("unsupported URL {url:?}: only http:// and https:// are fetched")
+        bail!("unsupported URL {:?}: only http:// and https:// are fetched", redact_url(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_never_shown() {
+        assert_eq!(redact_url("https://u:lucid-test-secret-x@idx.example/simple/"), "https://***@idx.example/simple/");
+        assert_eq!(redact_url("http://tok@h:8080?q=a@b"), "http://***@h:8080?q=a@b");
+        assert_eq!(redact_url("https://h.example/a@b/c"), "https://h.example/a@b/c", "an @ in the path is no userinfo");
+        assert_eq!(redact_url("not a url"), "not a url");
+        let err = check_scheme("ftp://u:lucid-test-secret-y@h/").unwrap_err().to_string();
+        assert!(!err.contains("lucid-test-secret"), "{err}");
     }
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use crate::progress::Task;
 
 pub use cache::{Cache, sha256_hex, write_atomic};
-pub use http::{Http, join_url};
+pub use http::{Http, join_url, redact_url};
 
 /// One artefact to fetch: where from, what it must hash to, and a name for messages.
 #[derive(Clone, Debug)]
@@ -67,11 +67,16 @@ impl Fetcher {
         if let Some(size) = want.size
             && data.len() as u64 != size
         {
-            bail!("{}: {} is {} bytes, the index says {size}", want.label, want.url, data.len());
+            bail!("{}: {} is {} bytes, the index says {size}", want.label, redact_url(&want.url), data.len());
         }
         let actual = sha256_hex(&data);
         if actual != want.sha256 {
-            bail!("{}: SHA-256 mismatch for {}: expected {}, got {actual}", want.label, want.url, want.sha256);
+            bail!(
+                "{}: SHA-256 mismatch for {}: expected {}, got {actual}",
+                want.label,
+                redact_url(&want.url),
+                want.sha256
+            );
         }
         self.cache.put(&want.sha256, &data)?;
         Ok(data)

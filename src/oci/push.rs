@@ -304,7 +304,7 @@ impl Pusher {
         if start.status() != StatusCode::ACCEPTED {
             bail!("{what}: the registry answered {} to the upload request", start.status());
         }
-        let mut upload = reg.absolute(&location(&start, &what)?);
+        let mut upload = reg.upload_url(&location(&start, &what)?).with_context(|| what.clone())?;
         // The bytes are hashed as they are read, so a blob that changed since the image was
         // read fails here, naming it, before the upload is closed.
         let mut reader = HashReader::new(blob.reader().with_context(|| format!("cannot read blob {digest}"))?);
@@ -331,7 +331,7 @@ impl Pusher {
             if resp.status() != StatusCode::ACCEPTED {
                 bail!("{what}: the registry answered {} to the chunk at {range}", resp.status());
             }
-            upload = reg.absolute(&location(&resp, &what)?);
+            upload = reg.upload_url(&location(&resp, &what)?).with_context(|| what.clone())?;
             offset += chunk.len() as u64;
             progress.add(chunk.len() as u64);
         }
@@ -363,7 +363,8 @@ impl Pusher {
 
 /// Credentials for `host` the way the Docker CLI stores them: `credHelpers`/`credsStore` in
 /// `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`) name a `docker-credential-*`
-/// helper to ask; otherwise `auths.<host>.auth` holds base64 `user:password`.
+/// helper to ask; otherwise `auths.<host>.auth` holds base64 `user:password`. Only the entry for
+/// `host` is ever read: the registry that asks gets its own credentials or none.
 pub fn docker_config_credentials(host: &str) -> Result<Option<String>> {
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
@@ -372,6 +373,13 @@ pub fn docker_config_credentials(host: &str) -> Result<Option<String>> {
         Some(dir) => credentials_in(&dir, host),
         None => Ok(None),
     }
+}
+
+/// The registry a Docker config key names: `host[:port]`, also when `docker login` wrote it as
+/// a URL (`https://host/v1/`).
+fn config_key_host(key: &str) -> &str {
+    let key = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key);
+    key.split('/').next().unwrap_or(key)
 }
 
 /// [`docker_config_credentials`] with the Docker config directory given.
@@ -384,19 +392,23 @@ pub fn credentials_in(dir: &Path, host: &str) -> Result<Option<String>> {
     };
     let config: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let helper = config
-        .get("credHelpers")
-        .and_then(|h| h.get(host))
-        .or_else(|| config.get("credsStore"))
-        .and_then(|h| h.as_str());
+    let entry = |section: &str| {
+        config
+            .get(section)
+            .and_then(|s| s.as_object())
+            .and_then(|m| m.iter().find(|(k, _)| config_key_host(k).eq_ignore_ascii_case(host)).map(|(_, v)| v))
+    };
+    let helper = entry("credHelpers").or_else(|| config.get("credsStore")).and_then(|h| h.as_str());
     if let Some(helper) = helper {
         return credential_helper(helper, host);
     }
-    let auth = config.get("auths").and_then(|a| a.get(host)).and_then(|e| e.get("auth")).and_then(|a| a.as_str());
+    let auth = entry("auths").and_then(|e| e.get("auth")).and_then(|a| a.as_str());
     match auth {
         None => Ok(None),
         Some(encoded) => {
-            let bytes = base64_decode(encoded.trim())
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
                 .with_context(|| format!("{}: auths.{host}.auth is not base64", path.display()))?;
             let creds = String::from_utf8(bytes).with_context(|| format!("{}: auths.{host}.auth", path.display()))?;
             if !creds.contains(':') {
@@ -437,41 +449,12 @@ fn credential_helper(helper: &str, host: &str) -> Result<Option<String>> {
     Ok(if user.is_empty() && secret.is_empty() { None } else { Some(format!("{user}:{secret}")) })
 }
 
-/// Standard base64 (with or without padding): the Docker config's one use of it does not
-/// justify a crate.
-fn base64_decode(s: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => bail!("invalid base64 character {:?}", c as char),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base64_and_queries() {
-        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert!(base64_decode("a*b").is_err());
+    fn upload_queries() {
         assert_eq!(
             with_query("http://h/v2/r/blobs/uploads/", "digest", "sha256:x"),
             "http://h/v2/r/blobs/uploads/?digest=sha256:x"
@@ -506,6 +489,12 @@ mod tests {
         fs::write(dir.path().join("config.json"), r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYXNz"}}}"#).unwrap();
         assert_eq!(credentials_in(dir.path(), "127.0.0.1:5000").unwrap().as_deref(), Some("user:pass"));
         assert_eq!(credentials_in(dir.path(), "elsewhere:1").unwrap(), None);
+        assert_eq!(credentials_in(dir.path(), "127.0.0.1").unwrap(), None, "a port is part of the registry");
+        // `docker login` may key an entry by URL; it is still that one host's.
+        fs::write(dir.path().join("config.json"), r#"{"auths":{"https://reg.example/v1/":{"auth":"dXNlcjpwYXNz"}}}"#)
+            .unwrap();
+        assert_eq!(credentials_in(dir.path(), "reg.example").unwrap().as_deref(), Some("user:pass"));
+        assert_eq!(credentials_in(dir.path(), "other.example").unwrap(), None);
         fs::write(dir.path().join("config.json"), r#"{"auths":{"h:1":{"auth":"bm9jb2xvbg=="}}}"#).unwrap();
         assert!(credentials_in(dir.path(), "h:1").is_err());
     }

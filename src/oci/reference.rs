@@ -171,6 +171,30 @@ impl std::str::FromStr for ImageRef {
     }
 }
 
+/// Checks a registry's `host[:port]` (a name, an IPv4 address or a bracketed IPv6 one, and a
+/// port of digits): what the registry's origin and the credentials bound to it are made of.
+pub fn check_host(host: &str) -> Result<()> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, tail)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => ("ipv6", tail.strip_prefix(':')),
+            _ => bail!("{host:?} is not a registry host"),
+        },
+        None => match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        },
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 253
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && !name.starts_with(['.', '-']);
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok_and(|n| n > 0));
+    if !name_ok || !port_ok {
+        bail!("{host:?} is not a registry host (HOST[:PORT])");
+    }
+    Ok(())
+}
+
 /// A registry image: the `docker://` form of an [`ImageRef`], also what `lucid push` writes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegistryRef {
@@ -188,9 +212,17 @@ impl RegistryRef {
     pub fn parse(s: &str) -> Result<RegistryRef> {
         let s = s.strip_prefix("//").unwrap_or(s);
         let (host, rest) = s.split_once('/').unwrap_or((s, ""));
+        if host.contains('@') {
+            // `user:token@host`: credentials never travel inside a reference (nor get printed).
+            bail!(
+                "{}: a registry reference holds no credentials; use --creds with --registry",
+                crate::fetch::redact_url(&format!("docker://{s}"))
+            );
+        }
         if rest.is_empty() || !(host.contains('.') || host.contains(':') || host == "localhost") {
             bail!("docker://{s}: {host:?} is not a registry host; name one (docker://HOST[:PORT]/REPO:TAG)");
         }
+        check_host(host).with_context(|| format!("docker://{s}"))?;
         let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {
             digest_hex(d).with_context(|| format!("docker://{s}"))?;
             (r, d.to_string())
@@ -309,6 +341,15 @@ mod tests {
         assert_eq!(RegistryRef::parse("localhost/x").unwrap().reference, "latest");
         assert_eq!(RegistryRef::parse(&format!("reg.example:443/x@{d}")).unwrap().reference, d);
         assert!(RegistryRef::parse("python:3.11").is_err(), "no default registry");
+        // Credentials never ride in a reference, and the refusal does not print them.
+        let err = RegistryRef::parse("alice:lucid-test-secret-ref@h.example/x").unwrap_err();
+        assert!(!format!("{err:#}").contains("lucid-test-secret"), "{err:#}");
+        for bad in ["h.example:0/x", "h.example:99999/x", "h_x.example/x", "[zz]:5000/x", "h.example:/x"] {
+            assert!(RegistryRef::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["[::1]:5000", "127.0.0.1:5000", "reg.example", "localhost"] {
+            check_host(good).unwrap();
+        }
         assert!(RegistryRef::parse("library/python").is_err());
         assert!(RegistryRef::parse("h.example/UPPER").is_err());
         assert!(RegistryRef::parse("h.example/x@sha256:zz").is_err());

@@ -104,7 +104,8 @@ pub fn list_files(http: &Http, index: &str, name: &str) -> Result<Vec<IndexFile>
         .with_context(|| format!("cannot list the files of {name} on the package index"))?;
     let text = String::from_utf8_lossy(&body);
     if text.trim_start().starts_with('{') {
-        parse_json_page(&text, &page).with_context(|| format!("bad index page for {name} ({page})"))
+        parse_json_page(&text, &page)
+            .with_context(|| format!("bad index page for {name} ({})", crate::fetch::redact_url(&page)))
     } else {
         Ok(parse_html_page(&text, &page))
     }
