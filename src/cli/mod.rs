@@ -32,12 +32,14 @@ where
 
 /// The exit code of an error that ended a subcommand (see `lucid::exit`): configuration problems
 /// the library reports with their own types (no JDK for jdeps, an `--app` that is no
-/// application, `--load` with no engine) are usage errors like any `lucid::exit::Usage`;
+/// application, `--load` with no engine, a registry that wants credentials none are bound to)
+/// are usage errors like any `lucid::exit::Usage`;
 /// anything else is input that could not be read.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     let configuration = err.chain().any(|e| {
         e.is::<lucid::analyze::jdeps::NoJdk>()
             || e.is::<lucid::build::NoEngine>()
+            || e.is::<lucid::oci::registry::CredentialsNeeded>()
             || e.downcast_ref::<lucid::verify::app::AppPathError>()
                 .is_some_and(|a| matches!(a, lucid::verify::app::AppPathError::NotAnApp { .. }))
     });

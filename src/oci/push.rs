@@ -370,7 +370,8 @@ pub fn docker_config_credentials(host: &str) -> Result<Option<String>> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
     match dir {
-        Some(dir) => credentials_in(&dir, host),
+        // A config that cannot be used (not JSON, a helper that fails) is the job's configuration.
+        Some(dir) => credentials_in(&dir, host).map_err(crate::exit::usage),
         None => Ok(None),
     }
 }
