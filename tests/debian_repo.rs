@@ -56,7 +56,7 @@ fn suites() -> Vec<(&'static str, Vec<TestPackage>)> {
 
 fn load(repo: &TestRepo, f: &Fetcher) -> anyhow::Result<debian::Universe> {
     let sources = [repo.source("bookworm"), repo.source("bookworm-updates")];
-    debian::load(f, &sources, "amd64", &repo.keyring, now(), &Task::silent())
+    debian::load(f, &sources, "amd64", &debian::Trust::keyring(&repo.keyring), now(), &Task::silent())
 }
 
 #[test]
@@ -165,7 +165,15 @@ fn unknown_package_and_wrong_suite() {
     std::fs::copy(repo.root.join("dists/bookworm/InRelease"), repo.root.join("dists/trixie/InRelease")).unwrap();
     let e = format!(
         "{:#}",
-        debian::load(&f, &[repo.source("trixie")], "amd64", &repo.keyring, now(), &Task::silent()).unwrap_err()
+        debian::load(
+            &f,
+            &[repo.source("trixie")],
+            "amd64",
+            &debian::Trust::keyring(&repo.keyring),
+            now(),
+            &Task::silent()
+        )
+        .unwrap_err()
     );
     assert!(e.contains("signed for suite \"bookworm\"") && e.contains("trixie"), "{e}");
 }
@@ -206,7 +214,7 @@ fn real_mirror_python_closure() {
     let sources = debian::discover(&suites, None).unwrap();
     let (_dir, f) = fetcher();
     let keyring = std::path::Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
-    let u = debian::load(&f, &sources, "amd64", keyring, now(), &Task::silent()).unwrap();
+    let u = debian::load(&f, &sources, "amd64", &debian::Trust::keyring(keyring), now(), &Task::silent()).unwrap();
     assert!(u.len() > 50_000, "{} packages", u.len());
     let roots =
         s(&["python3.11-minimal", "libpython3.11-stdlib", "ca-certificates", "tzdata", "netbase", "media-types"]);

@@ -21,7 +21,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     reporter.status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
     let path = spec.lock_path();
     let old = lucid::lock::Lock::read(&path).ok().flatten();
-    let lock = build::resolve(&spec, &fetcher, reporter)?.settle(old.as_ref());
+    let lock = build::resolve(&spec, &fetcher, old.as_ref(), reporter)?.settle(old.as_ref());
     if args.check {
         if old.as_ref() == Some(&lock) {
             reporter.status("Fresh", path.display());

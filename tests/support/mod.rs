@@ -4,6 +4,7 @@
 pub mod debrepo;
 pub mod faulty;
 pub mod hermetic;
+pub mod wheels;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
