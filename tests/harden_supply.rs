@@ -145,10 +145,26 @@ fn a_replayed_older_release_is_refused_against_the_lock_and_the_cache() {
     );
     assert!(!q.path("build-args.lock").exists() && !q.path("out/app").exists());
 
-    // The archive moves on: a newer Release is accepted again.
+    // The archive moves on: a newer Release is accepted again, and the image says which.
     repo.redate("bookworm", locked_date + 60);
     let o = q.build(&repo.url, &cache, None, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        config_label(&q.path("out/app"), "dev.lucid.debian.releases"),
+        format!("bookworm {} {}", rfc3339(locked_date + 60), repo.fingerprint())
+    );
+}
+
+/// A label of the (single) image in the OCI layout `dir`.
+fn config_label(dir: &Path, label: &str) -> String {
+    let json = |digest: &str| -> serde_json::Value {
+        let hex = digest.trim_start_matches("sha256:");
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap()
+    };
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifest = json(index["manifests"][0]["digest"].as_str().unwrap());
+    let config = json(manifest["config"]["digest"].as_str().unwrap());
+    config["config"]["Labels"][label].as_str().unwrap_or_default().to_string()
 }
 
 #[test]
