@@ -140,6 +140,45 @@ impl Lock {
     }
 }
 
+/// What differs from `old` to `new`, one line each, for `lucid lock --check`: `-` for what only
+/// `old` has, `+` for what only `new` has (packages, tools and wheels per image and platform, with
+/// their SHA-256), then the recorded Releases and the spec's inputs.
+pub fn differences(old: &Lock, new: &Lock) -> Vec<String> {
+    fn entries(lock: &Lock) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (image, platforms) in &lock.images {
+            for (platform, l) in platforms {
+                for (kind, list) in [("package", &l.packages), ("tool", &l.tools)] {
+                    for p in list {
+                        out.insert(format!(
+                            "{image} ({platform}): {kind} {} {} sha256:{}",
+                            p.name, p.version, p.sha256
+                        ));
+                    }
+                }
+                for w in &l.wheels {
+                    out.insert(format!(
+                        "{image} ({platform}): wheel {} sha256:{}",
+                        w.filename.escape_debug(),
+                        w.sha256
+                    ));
+                }
+            }
+        }
+        for (suite, r) in &lock.releases {
+            out.insert(format!("release of {suite}: dated {} signed by {}", r.date, r.signer));
+        }
+        out
+    }
+    let (a, b) = (entries(old), entries(new));
+    let mut lines: Vec<String> = a.difference(&b).map(|e| format!("- {e}")).collect();
+    lines.extend(b.difference(&a).map(|e| format!("+ {e}")));
+    if old.inputs != new.inputs {
+        lines.push("the spec's resolution inputs changed (packages, suites, platforms or requirements)".into());
+    }
+    lines
+}
+
 /// Digest of what decides a resolution: suites, and per image its parent, packages, excludes,
 /// platforms, the requirements file's content and the Java settings (the JDK package decides the
 /// locked tools; the rest decides the runtime made from them). Pruning, env, labels and the like

@@ -241,7 +241,13 @@ fn an_edited_lock_cannot_choose_the_wheels() {
     // `lucid lock --check` resolves again against the index and the pins, and tells.
     let o = p.lock(&repo.url, &cache, Some(&index.url), &["--check"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("out of date"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("out of date")
+            && e.contains(&format!("- app (linux/amd64): wheel {evil_name} sha256:{}", sha256(&evil)))
+            && e.contains(&format!("+ app (linux/amd64): wheel {good_name} sha256:{}", sha256(&good))),
+        "{e}"
+    );
 
     // A locked file name that is a path.
     let mut edited = lock.clone();

@@ -28,6 +28,15 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
             return Ok(0);
         }
         eprintln!("error: {} is out of date; run `lucid lock`", path.display());
+        if let Some(old) = &old {
+            let lines = lucid::lock::differences(old, &lock);
+            for line in lines.iter().take(20) {
+                eprintln!("  {line}");
+            }
+            if lines.len() > 20 {
+                eprintln!("  ... and {} more", lines.len() - 20);
+            }
+        }
         return Ok(1);
     }
     lock.write(&path)?;
