@@ -24,6 +24,11 @@ pub struct Lock {
     pub inputs: String,
     /// Default `SOURCE_DATE_EPOCH`: the newest `Date` among the signed Release files used.
     pub source_date_epoch: i64,
+    /// Per suite: the signed Release the lock was made from (its `Date` and signer). A later
+    /// resolution refuses an older Release of the suite (see `debian::replay`). Absent in locks
+    /// written before lucid recorded it; such a lock sets no floor.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub releases: BTreeMap<String, LockedRelease>,
     /// Per image, per platform (`linux/amd64`): what goes in.
     pub images: BTreeMap<String, BTreeMap<String, ImageLock>>,
 }
@@ -54,6 +59,19 @@ pub struct LockedPackage {
     pub filename: String,
     pub size: u64,
     pub sha256: String,
+}
+
+/// The signed Release of one suite, as the lock was made from it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedRelease {
+    /// `Date`, seconds since the epoch.
+    pub date: i64,
+    /// The same Date in RFC 3339, for people reading the lock (not read back).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub date_utc: String,
+    /// Fingerprint of the certificate whose key signed the `InRelease`.
+    pub signer: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,22 +109,74 @@ impl Lock {
         write_atomic(path, &text)
     }
 
-    /// Keeps `old`'s `source_date_epoch` when nothing else changed: the signed Release files are
-    /// re-dated every few hours, and a re-lock that picks the same packages must not change
-    /// every image digest.
+    /// Keeps `old`'s `source_date_epoch` and `releases` when nothing else changed: the signed
+    /// Release files are re-dated every few hours, and a re-lock that picks the same packages
+    /// must not change every image digest (nor the lock). The cache still records the newest
+    /// Release seen, so the replay floor rises anyway. A lock from before `releases` was recorded
+    /// gains them.
     pub fn settle(mut self, old: Option<&Lock>) -> Lock {
         if let Some(old) = old
             && old.inputs == self.inputs
             && old.images == self.images
         {
             self.source_date_epoch = old.source_date_epoch;
+            if !old.releases.is_empty() {
+                self.releases = old.releases.clone();
+            }
         }
         self
+    }
+
+    /// The replay floors this lock sets: per suite, the Date of the Release it was made from.
+    pub fn floors(&self, path: &Path) -> crate::debian::replay::Floors {
+        crate::debian::replay::Floors {
+            lock: self.releases.iter().map(|(suite, r)| (suite.clone(), r.date)).collect(),
+            lock_path: path.to_path_buf(),
+        }
     }
 
     pub fn image(&self, image: &str, platform: &str) -> Option<&ImageLock> {
         self.images.get(image).and_then(|m| m.get(platform))
     }
+}
+
+/// What differs from `old` to `new`, one line each, for `lucid lock --check`: `-` for what only
+/// `old` has, `+` for what only `new` has (packages, tools and wheels per image and platform, with
+/// their SHA-256), then the recorded Releases and the spec's inputs.
+pub fn differences(old: &Lock, new: &Lock) -> Vec<String> {
+    fn entries(lock: &Lock) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (image, platforms) in &lock.images {
+            for (platform, l) in platforms {
+                for (kind, list) in [("package", &l.packages), ("tool", &l.tools)] {
+                    for p in list {
+                        out.insert(format!(
+                            "{image} ({platform}): {kind} {} {} sha256:{}",
+                            p.name, p.version, p.sha256
+                        ));
+                    }
+                }
+                for w in &l.wheels {
+                    out.insert(format!(
+                        "{image} ({platform}): wheel {} sha256:{}",
+                        w.filename.escape_debug(),
+                        w.sha256
+                    ));
+                }
+            }
+        }
+        for (suite, r) in &lock.releases {
+            out.insert(format!("release of {suite}: dated {} signed by {}", r.date, r.signer));
+        }
+        out
+    }
+    let (a, b) = (entries(old), entries(new));
+    let mut lines: Vec<String> = a.difference(&b).map(|e| format!("- {e}")).collect();
+    lines.extend(b.difference(&a).map(|e| format!("+ {e}")));
+    if old.inputs != new.inputs {
+        lines.push("the spec's resolution inputs changed (packages, suites, platforms or requirements)".into());
+    }
+    lines
 }
 
 /// Digest of what decides a resolution: suites, and per image its parent, packages, excludes,
@@ -183,7 +253,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("build-args.lock");
         assert_eq!(Lock::read(&path).unwrap(), None);
-        let mut lock = Lock { version: 1, inputs: "x".into(), source_date_epoch: 5, images: BTreeMap::new() };
+        let mut lock = Lock {
+            version: 1,
+            inputs: "x".into(),
+            source_date_epoch: 5,
+            releases: BTreeMap::new(),
+            images: BTreeMap::new(),
+        };
         lock.images.entry("a".into()).or_default().insert(
             "linux/amd64".into(),
             ImageLock {

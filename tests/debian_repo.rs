@@ -56,7 +56,7 @@ fn suites() -> Vec<(&'static str, Vec<TestPackage>)> {
 
 fn load(repo: &TestRepo, f: &Fetcher) -> anyhow::Result<debian::Universe> {
     let sources = [repo.source("bookworm"), repo.source("bookworm-updates")];
-    debian::load(f, &sources, "amd64", &repo.keyring, now(), &Task::silent())
+    debian::load(f, &sources, "amd64", &debian::Trust::keyring(&repo.keyring), now(), &Task::silent())
 }
 
 #[test]
@@ -165,7 +165,15 @@ fn unknown_package_and_wrong_suite() {
     std::fs::copy(repo.root.join("dists/bookworm/InRelease"), repo.root.join("dists/trixie/InRelease")).unwrap();
     let e = format!(
         "{:#}",
-        debian::load(&f, &[repo.source("trixie")], "amd64", &repo.keyring, now(), &Task::silent()).unwrap_err()
+        debian::load(
+            &f,
+            &[repo.source("trixie")],
+            "amd64",
+            &debian::Trust::keyring(&repo.keyring),
+            now(),
+            &Task::silent()
+        )
+        .unwrap_err()
     );
     assert!(e.contains("signed for suite \"bookworm\"") && e.contains("trixie"), "{e}");
 }
@@ -206,7 +214,7 @@ fn real_mirror_python_closure() {
     let sources = debian::discover(&suites, None).unwrap();
     let (_dir, f) = fetcher();
     let keyring = std::path::Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
-    let u = debian::load(&f, &sources, "amd64", keyring, now(), &Task::silent()).unwrap();
+    let u = debian::load(&f, &sources, "amd64", &debian::Trust::keyring(keyring), now(), &Task::silent()).unwrap();
     assert!(u.len() > 50_000, "{} packages", u.len());
     let roots =
         s(&["python3.11-minimal", "libpython3.11-stdlib", "ca-certificates", "tzdata", "netbase", "media-types"]);
@@ -243,4 +251,34 @@ fn real_mirror_python_closure() {
     }
     assert!(tree.read("usr/bin/python3.11").is_some());
     assert!(tree.content_size() > 20_000_000, "{}", tree.content_size());
+}
+
+/// The host's Debian mirror over `https://` (its name read from the host's apt sources, the
+/// scheme switched), verified against the keyring with the signers the repository's spec pins:
+/// the Rust HTTP client trusts the platform's store (an intercepting proxy's CA included), and
+/// every suite the images are made from is signed by a pinned key, which the Release records.
+#[test]
+fn real_mirror_over_https_with_the_pinned_signers() {
+    let spec =
+        lucid::spec::Spec::load(&support::repo_root().join("infrastructure/containers/base/build-args.yml")).unwrap();
+    assert!(!spec.signers.is_empty(), "the repository's spec pins no archive signer");
+    let sources: Vec<debian::Source> = debian::discover(&spec.suites, None)
+        .unwrap()
+        .into_iter()
+        .map(|mut s| {
+            if let Some(rest) = s.uri.strip_prefix("http://") {
+                s.uri = format!("https://{rest}");
+            }
+            s
+        })
+        .collect();
+    let (_dir, f) = fetcher();
+    let trust = debian::Trust { keyring: spec.keyring.clone(), signers: spec.signers.clone(), ..Default::default() };
+    let u = debian::load(&f, &sources, "amd64", &trust, now(), &Task::silent())
+        .unwrap_or_else(|e| panic!("the host's mirror over https: {e:#}"));
+    assert_eq!(u.releases.len(), spec.suites.len());
+    for (source, release) in &u.releases {
+        assert!(source.uri.starts_with("https://"), "{}", source.uri);
+        assert!(spec.signers.contains(&release.signer), "{} signed by {}", source.suite, release.signer);
+    }
 }

@@ -1,6 +1,8 @@
 //! Byte-code compilation with Debian's own python3.11, unpacked from the real bookworm `.deb`s
 //! (fetched with the host's `apt-get download`; the debian module replaces this in the build).
 
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,40 +101,9 @@ fn pycs(t: &Tree) -> Vec<(String, Arc<Vec<u8>>)> {
 
 /// A tiny wheel (built here) so the test also covers compiling installed site-packages.
 fn demo_wheel() -> Vec<u8> {
-    use sha2::Digest;
-    use std::io::Write;
-    let b64 = |d: &[u8]| {
-        let h = sha2::Sha256::digest(d);
-        // urlsafe base64 without padding, via the same alphabet RECORD uses.
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut s = String::new();
-        for c in h.chunks(3) {
-            let n = c.iter().enumerate().fold(0u32, |a, (i, &b)| a | (b as u32) << (16 - 8 * i));
-            for i in 0..=c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        s
-    };
-    let files: [(&str, &[u8]); 4] = [
-        ("demo/__init__.py", b"def hello():\n    return 'hi'\n"),
-        ("demo/py2.py", b"print 'python 2'\n"),
-        ("demo-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"),
-        ("demo-1.0.dist-info/WHEEL", b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
-    ];
-    let mut buf = std::io::Cursor::new(Vec::new());
-    let mut w = zip::ZipWriter::new(&mut buf);
-    let mut record = String::new();
-    for (p, d) in files {
-        record.push_str(&format!("{p},sha256={},{}\n", b64(d), d.len()));
-        w.start_file(p, zip::write::SimpleFileOptions::default()).unwrap();
-        w.write_all(d).unwrap();
-    }
-    record.push_str("demo-1.0.dist-info/RECORD,,\n");
-    w.start_file("demo-1.0.dist-info/RECORD", zip::write::SimpleFileOptions::default()).unwrap();
-    w.write_all(record.as_bytes()).unwrap();
-    w.finish().unwrap();
-    buf.into_inner()
+    let files: [(&str, &[u8]); 2] =
+        [("demo/__init__.py", b"def hello():\n    return 'hi'\n"), ("demo/py2.py", b"print 'python 2'\n")];
+    support::wheels::wheel("demo", "1.0", None, &files).1
 }
 
 const SITE: &str = "usr/local/lib/python3.11/dist-packages";
@@ -236,5 +207,43 @@ fn a_file_compiles_the_same_alone_or_in_a_batch() {
     compile(&mut one, &["usr/lib/python3.11/json"], &py).unwrap();
     for (k, d) in pycs(&one) {
         assert_eq!(all.read(&k).unwrap(), &d, "{k} differs when compiled in another batch");
+    }
+}
+
+/// A wheel's files reach the host-side compiler only as data to compile. This wheel carries a
+/// `.pth` file and a `sitecustomize.py` (run by any interpreter that imports `site`) and, through
+/// `.data/data` with site-packages under `/usr`, a new package `usr/lib/python3.11/py_compile/`
+/// (a package wins over the module of the same name, and the compiler imports `py_compile`),
+/// each writing a marker file. The tree with the wheel installed is what assembly hands to the
+/// compiler; nothing of the wheel may run, and its `.py` files still get their byte code.
+#[test]
+fn a_wheel_runs_nothing_while_the_tree_is_compiled() {
+    let py = python_tree();
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("marker");
+    let payload = format!("open({:?}, 'a').write('ran\\n')\n", marker.display().to_string());
+    let pth = format!("import os; {payload}");
+    let (name, data) = support::wheels::wheel(
+        "evil",
+        "1.0",
+        None,
+        &[
+            ("evil.pth", pth.as_bytes()),
+            ("sitecustomize.py", payload.as_bytes()),
+            ("usercustomize.py", payload.as_bytes()),
+            ("evil/__init__.py", b"X = 1\n"),
+            ("evil-1.0.data/data/lib/python3.11/py_compile/__init__.py", payload.as_bytes()),
+        ],
+    );
+    let site = "usr/lib/python3/dist-packages";
+    let mut image = py.clone();
+    install(&data, &name, site, &mut image).unwrap();
+    assert!(image.contains("usr/lib/python3.11/py_compile/__init__.py"));
+    let with_wheel = image.clone();
+    let stats = compile(&mut image, &["usr/lib/python3.11", site], &with_wheel).unwrap();
+    assert!(!marker.exists(), "the compiler ran the wheel's code: {}", std::fs::read_to_string(&marker).unwrap());
+    assert!(stats.compiled > 500, "{stats:?}");
+    for source in [format!("{site}/evil/__init__.py"), format!("{site}/sitecustomize.py")] {
+        assert!(image.contains(&pyc_key(&source)), "no byte code for {source}");
     }
 }

@@ -10,6 +10,7 @@ mod assemble;
 mod context;
 pub mod interpreters;
 mod load;
+mod lockcheck;
 mod outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,10 +69,16 @@ pub fn now() -> i64 {
 }
 
 /// Resolves every image of the spec for every platform against the signed Debian indices and
-/// the package index: the network half of a build, whose result is the lock.
-pub fn resolve(spec: &Spec, fetcher: &Fetcher, reporter: &Reporter) -> Result<Lock> {
+/// the package index: the network half of a build, whose result is the lock. `old` is the
+/// current lock, whose Release Dates a replayed (older) Release may not go below.
+pub fn resolve(spec: &Spec, fetcher: &Fetcher, old: Option<&Lock>, reporter: &Reporter) -> Result<Lock> {
     let requirements = requirements_texts(spec)?;
-    let keyring = &spec.keyring;
+    let trust = debian::Trust {
+        keyring: spec.keyring.clone(),
+        signers: spec.signers.clone(),
+        floors: old.map(|l| l.floors(&spec.lock_path())).unwrap_or_default(),
+    };
+    let mut releases: BTreeMap<String, crate::lock::LockedRelease> = BTreeMap::new();
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
     let mut images: BTreeMap<String, BTreeMap<String, ImageLock>> = BTreeMap::new();
     let mut epoch = 0i64;
@@ -79,9 +86,22 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher, reporter: &Reporter) -> Result<Lo
     for platform in &spec.platforms {
         reporter.status("Resolving", format!("{} for {platform} from {} suite(s)", spec.path.display(), sources.len()));
         let progress = reporter.task(format!("{} ({platform})", spec.path.display()));
-        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), keyring, now(), &progress)
+        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), &trust, now(), &progress)
             .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
         epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
+        for (source, r) in &universe.releases {
+            let keep = releases.get(&source.suite).is_some_and(|l| l.date >= r.date);
+            if !keep {
+                releases.insert(
+                    source.suite.clone(),
+                    crate::lock::LockedRelease {
+                        date: r.date,
+                        date_utc: debian::release::fmt_time(r.date),
+                        signer: r.signer.clone(),
+                    },
+                );
+            }
+        }
         let mut closures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for img in &spec.images {
             let chain = spec.chain(&img.name)?;
@@ -128,6 +148,7 @@ pub fn resolve(spec: &Spec, fetcher: &Fetcher, reporter: &Reporter) -> Result<Lo
         version: crate::lock::LOCK_VERSION,
         inputs: inputs_digest(spec, &requirements),
         source_date_epoch: epoch,
+        releases,
         images,
     })
 }
@@ -181,7 +202,8 @@ fn pick_wheels(
 pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool, reporter: &Reporter) -> Result<(Lock, bool)> {
     let path = spec.lock_path();
     let inputs = inputs_digest(spec, &requirements_texts(spec)?);
-    match Lock::read(&path)? {
+    let old = Lock::read(&path)?;
+    match old {
         Some(lock) if lock.inputs == inputs => Ok((lock, false)),
         Some(_) if locked => bail!(
             "{} no longer matches {} (packages, excludes, suites, platforms or requirements changed); \
@@ -190,8 +212,8 @@ pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool, reporter: &R
             spec.path.display()
         ),
         None if locked => bail!("--locked: there is no lock file at {}; run `lucid lock` first", path.display()),
-        _ => {
-            let lock = resolve(spec, fetcher, reporter)?;
+        old => {
+            let lock = resolve(spec, fetcher, old.as_ref(), reporter)?;
             lock.write(&path)?;
             reporter.status("Locked", path.display());
             Ok((lock, true))
@@ -261,6 +283,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
         );
     }
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked, reporter)?;
+    lockcheck::check_wheels(spec, &lock, &requirements_texts(spec)?)?;
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
     let ctx = Context {
         spec,

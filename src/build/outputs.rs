@@ -83,6 +83,15 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
     }
     labels.insert(oci::labels::CREATED_LABEL.into(), oci::image::rfc3339(epoch)?);
     labels.insert(oci::labels::STAGE_LABEL.into(), img.stage.as_str().into());
+    // Which archive keys vouched for the packages, for whoever audits the image without its lock.
+    let releases = &t.ctx.lock.releases;
+    if !releases.is_empty() {
+        let text = releases
+            .iter()
+            .map(|(suite, r)| Ok(format!("{suite} {} {}", oci::image::rfc3339(r.date)?, r.signer)))
+            .collect::<Result<Vec<String>>>()?;
+        labels.insert(oci::labels::DEBIAN_RELEASES_LABEL.into(), text.join("; "));
+    }
     // The budget travels with the image, so `lucid verify` holds it to it without the spec.
     if let Some(b) = img.budget {
         labels.insert(oci::labels::BUDGET_LABEL.into(), b.to_string());

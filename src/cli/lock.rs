@@ -21,13 +21,22 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     reporter.status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
     let path = spec.lock_path();
     let old = lucid::lock::Lock::read(&path).ok().flatten();
-    let lock = build::resolve(&spec, &fetcher, reporter)?.settle(old.as_ref());
+    let lock = build::resolve(&spec, &fetcher, old.as_ref(), reporter)?.settle(old.as_ref());
     if args.check {
         if old.as_ref() == Some(&lock) {
             reporter.status("Fresh", path.display());
             return Ok(0);
         }
         eprintln!("error: {} is out of date; run `lucid lock`", path.display());
+        if let Some(old) = &old {
+            let lines = lucid::lock::differences(old, &lock);
+            for line in lines.iter().take(20) {
+                eprintln!("  {line}");
+            }
+            if lines.len() > 20 {
+                eprintln!("  ... and {} more", lines.len() - 20);
+            }
+        }
         return Ok(1);
     }
     lock.write(&path)?;

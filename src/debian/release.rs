@@ -29,6 +29,9 @@ pub struct Release {
     pub sha256: BTreeMap<String, (String, u64)>,
     /// Fingerprint (upper-case hex) of the key that made the accepted signature.
     pub signed_by: String,
+    /// Fingerprint (upper-case hex) of that key's certificate (its primary key): what a spec
+    /// pins (`debian.signers`) and what the lock records.
+    pub signer: String,
 }
 
 impl Release {
@@ -49,15 +52,28 @@ const MAX_FUTURE_SKEW: i64 = 24 * 3600;
 /// keys) at time `now`, then parses it. `label` names the file in errors (for example
 /// `http://…/dists/bookworm/InRelease`).
 pub fn verify_inrelease(data: &[u8], keyring: &[u8], now: i64, label: &str) -> Result<Release> {
+    clearsigned(data, label)?;
+    let keys = parse_keyring(keyring).with_context(|| format!("{label}: cannot read the keyring"))?;
+    verify_inrelease_keys(data, &keys, now, label)
+}
+
+fn clearsigned(data: &[u8], label: &str) -> Result<CleartextSignedMessage> {
     let text = std::str::from_utf8(data).with_context(|| format!("{label}: not UTF-8 text"))?;
     let (msg, _) = CleartextSignedMessage::from_string(text)
         .map_err(|e| anyhow::anyhow!("{label}: not a clearsigned OpenPGP message: {e}"))?;
-    let keys = parse_keyring(keyring).with_context(|| format!("{label}: cannot read the keyring"))?;
+    Ok(msg)
+}
+
+/// [`verify_inrelease`] with the keyring already read (and, for a spec that pins its signers,
+/// narrowed by [`pinned_keys`]).
+pub fn verify_inrelease_keys(data: &[u8], keys: &[SignedPublicKey], now: i64, label: &str) -> Result<Release> {
+    let msg = clearsigned(data, label)?;
     let signed = msg.signed_text();
-    let signed_by = check_signatures(msg.signatures(), signed.as_bytes(), &keys, now)
+    let (signed_by, signer) = check_signatures(msg.signatures(), signed.as_bytes(), keys, now)
         .map_err(|reasons| anyhow::anyhow!("{label}: no valid signature from a key in the keyring: {reasons}"))?;
     let mut release = parse_release(&signed.replace("\r\n", "\n"), label)?;
     release.signed_by = signed_by;
+    release.signer = signer;
     if let Some(until) = release.valid_until
         && now > until
     {
@@ -95,14 +111,41 @@ pub fn parse_keyring(keyring: &[u8]) -> Result<Vec<SignedPublicKey>> {
     Ok(keys)
 }
 
-/// Returns the fingerprint of the key behind the first acceptable signature, or a description
-/// of why each signature was refused.
+/// The fingerprint of a certificate (its primary key), upper-case hex.
+pub fn fingerprint(key: &SignedPublicKey) -> String {
+    format!("{:X}", key.primary_key.fingerprint())
+}
+
+/// The keys of `keys` whose certificate fingerprint is one of `pins` (already canonical); with no
+/// pins, all of them. A keyring holding none of the pinned certificates is refused: the file at
+/// the configured path is not the keyring the spec was written for (replaced, or the wrong one).
+/// Keys that are not pinned are left out, so they can never vouch for a Release.
+pub fn pinned_keys(keys: Vec<SignedPublicKey>, pins: &[String], keyring: &str) -> Result<Vec<SignedPublicKey>> {
+    if pins.is_empty() {
+        return Ok(keys);
+    }
+    let held: Vec<String> = keys.iter().map(fingerprint).collect();
+    let kept: Vec<SignedPublicKey> = keys.into_iter().filter(|k| pins.contains(&fingerprint(k))).collect();
+    if kept.is_empty() {
+        bail!(
+            "the keyring {keyring} holds none of the signer keys the spec pins (debian.signers: {}); it holds {}. \
+             The file was replaced or is not the archive's keyring: restore the archive keyring package's file, \
+             or, if the archive really changed its keys, pin the new fingerprints in the spec",
+            pins.join(", "),
+            if held.is_empty() { "no key".to_string() } else { held.join(", ") }
+        );
+    }
+    Ok(kept)
+}
+
+/// Returns the fingerprints of the key behind the first acceptable signature and of its
+/// certificate, or a description of why each signature was refused.
 fn check_signatures(
     sigs: &[Signature],
     signed: &[u8],
     keys: &[SignedPublicKey],
     now: i64,
-) -> std::result::Result<String, String> {
+) -> std::result::Result<(String, String), String> {
     let mut reasons = Vec::new();
     if sigs.is_empty() {
         return Err("the message carries no signature".into());
@@ -158,7 +201,7 @@ fn check_signatures(
                 if !flags_sign {
                     reasons.push(format!("{who}: key {fpr} is not allowed to sign"));
                 } else if sig.verify(&key.primary_key, signed).is_ok() {
-                    return Ok(fpr);
+                    return Ok((fpr.clone(), fpr));
                 } else {
                     reasons.push(format!("{who}: BAD signature (content does not match) for key {fpr}"));
                 }
@@ -168,7 +211,7 @@ fn check_signatures(
                 if let Err(why) = subkey_status(key, sub, now) {
                     reasons.push(format!("{who}: subkey {sfpr} of {fpr} {why}"));
                 } else if sig.verify(&sub.key, signed).is_ok() {
-                    return Ok(sfpr);
+                    return Ok((sfpr, fpr.clone()));
                 } else {
                     reasons.push(format!("{who}: BAD signature (content does not match) for subkey {sfpr}"));
                 }
@@ -301,7 +344,7 @@ pub fn parse_release(text: &str, label: &str) -> Result<Release> {
     if sha256.is_empty() {
         bail!("{label}: the Release lists no SHA256 digests (MD5/SHA1-only archives are refused)");
     }
-    Ok(Release { suite, codename, date, valid_until, sha256, signed_by: String::new() })
+    Ok(Release { suite, codename, date, valid_until, sha256, signed_by: String::new(), signer: String::new() })
 }
 
 /// Parses the RFC 2822 dates of Release files: `Sat, 10 May 2025 09:12:34 UTC` (also `GMT`,

@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 
 use super::mirror::Source;
 use super::packages::{Package, parse_packages};
-use super::release::{Release, verify_inrelease};
+use super::release::{Release, parse_keyring, pinned_keys, verify_inrelease_keys};
+use super::replay::{self, Floors};
 use super::version;
 use crate::fetch::{Fetcher, Want, join_url};
 use crate::limits::{Bounded, Counting};
@@ -102,19 +103,44 @@ impl Universe {
     }
 }
 
-/// For each source: GET `dists/<suite>/InRelease` (always fresh), verify it against `keyring`
-/// at `now`, then fetch `<component>/binary-<arch>/Packages` (`.xz`, else `.gz`, else plain, as
-/// the Release lists them) through the verified cache with the digest the Release promises,
+/// What a Release must satisfy beyond its signature: the keyring file, the certificates allowed
+/// to sign (`debian.signers`; empty: any key of the keyring) and the Dates it must not go below.
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    pub keyring: std::path::PathBuf,
+    pub signers: Vec<String>,
+    pub floors: Floors,
+}
+
+impl Trust {
+    /// Trust in every key of `keyring`, with no replay floor but the cache's.
+    pub fn keyring(keyring: &Path) -> Trust {
+        Trust { keyring: keyring.to_path_buf(), ..Trust::default() }
+    }
+}
+
+/// For each source: GET `dists/<suite>/InRelease` (always fresh), verify it against the keys of
+/// `trust` at `now`, refuse it when it is older than `trust`'s floors or the cache's record
+/// ([`replay`]), then fetch `<component>/binary-<arch>/Packages` (`.xz`, else `.gz`, else plain,
+/// as the Release lists them) through the verified cache with the digest the Release promises,
 /// counting the bytes on `progress`.
 pub fn load(
     fetcher: &Fetcher,
     sources: &[Source],
     arch: &str,
-    keyring: &Path,
+    trust: &Trust,
     now: i64,
     progress: &Task,
 ) -> Result<Universe> {
-    let keys = std::fs::read(keyring).with_context(|| format!("cannot read the keyring {}", keyring.display()))?;
+    let keyring = &trust.keyring;
+    // The keyring and its pins are the job's configuration: a problem there is exit 3.
+    let keys = std::fs::read(keyring)
+        .with_context(|| format!("cannot read the keyring {}", keyring.display()))
+        .and_then(|bytes| {
+            parse_keyring(&bytes).with_context(|| format!("cannot read the keyring {}", keyring.display()))
+        })
+        .and_then(|keys| pinned_keys(keys, &trust.signers, &keyring.display().to_string()))
+        .map_err(crate::exit::usage)?;
     let mut universe = Universe::new(arch);
     for source in sources {
         let dists = join_url(&source.uri, &format!("dists/{}", source.suite));
@@ -126,7 +152,7 @@ pub fn load(
             .http
             .get(&inrelease_url, None, &|_| {})
             .with_context(|| format!("cannot download the InRelease of suite {}", source.suite))?;
-        let release = verify_inrelease(&data, &keys, now, &shown)?;
+        let release = verify_inrelease_keys(&data, &keys, now, &shown)?;
         if release.suite != source.suite && release.codename != source.suite {
             bail!(
                 "{shown}: signed for suite {:?} (codename {:?}), not {:?}: the mirror serves the wrong suite",
@@ -135,6 +161,7 @@ pub fn load(
                 source.suite
             );
         }
+        replay::check(&fetcher.cache, &trust.floors, &source.suite, &release, &shown)?;
         universe.add(&source.suite, Vec::new());
         for component in &source.components {
             let base = format!("{component}/binary-{arch}/Packages");

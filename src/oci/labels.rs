@@ -10,6 +10,10 @@ pub const BUDGET_LABEL: &str = "dev.lucid.budget";
 pub const TITLE_LABEL: &str = "org.opencontainers.image.title";
 /// The image's description, from the spec.
 pub const DESCRIPTION_LABEL: &str = "org.opencontainers.image.description";
+/// The signed Debian Releases the image's packages come from, one per suite, `; `-separated:
+/// `bookworm 2025-05-17T09:12:34Z B8B80B5B...` (suite, the Release's `Date`, the fingerprint of
+/// the certificate whose key signed it), as the lock recorded them. Written when the lock has them.
+pub const DEBIAN_RELEASES_LABEL: &str = "dev.lucid.debian.releases";
 /// When the image was made: `SOURCE_DATE_EPOCH` as RFC 3339, the same instant as the config's
 /// `created`.
 pub const CREATED_LABEL: &str = "org.opencontainers.image.created";

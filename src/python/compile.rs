@@ -12,6 +12,13 @@
 //! - the file name embedded in each code object is the in-image path (`/usr/lib/python3.11/os.py`),
 //!   not the scratch directory, so tracebacks read right.
 //!
+//! The compiler runs on the host, so it must run only what the archive signed: it is started
+//! from the Debian part of `python_tree` alone (every entry a wheel installed is left out, see
+//! [`signed_part`]), with `-S -s -P` (no `site`, so no `.pth` file or `sitecustomize`; no user
+//! site; not even the driver's own directory on `sys.path`). A wheel's files are compiled as
+//! data, never imported: a wheel that drops `usr/lib/python3.11/py_compile/__init__.py` (a
+//! package wins over the module of the same name) or a `sitecustomize.py` runs nothing here.
+//!
 //! The `.pyc` format does not depend on the CPU, so one compile serves every architecture.
 //! To run the interpreter, the needed part of `python_tree` ([`crate::rootfs::exec`]) and the sources are written into a
 //! private temporary directory that is removed afterwards; nothing is installed on the host.
@@ -45,7 +52,7 @@ pub const CACHE_TAG: &str = "cpython-311";
 /// The interpreter's version as in its file name (`usr/bin/python3.11`).
 const PY_VERSION: &str = "3.11";
 
-/// The compile driver, run by the tree's interpreter with `-S -s -B`: reads `(source on disk,
+/// The compile driver, run by the tree's interpreter with `-S -s -P -B`: reads `(source on disk,
 /// in-image path, output on disk)` triples, one per line, tab-separated, and reports per file.
 const DRIVER: &str = r#"
 import sys, py_compile
@@ -95,6 +102,7 @@ pub fn compile_cached(
     cache: Option<&Cache>,
 ) -> Result<CompileStats> {
     let started = Instant::now();
+    let python_tree = signed_part(python_tree);
     let skip = crate::rootfs::prune::globset(skip)?;
     let mut sources: BTreeMap<String, Entry> = BTreeMap::new();
     for dir in dirs {
@@ -151,7 +159,7 @@ pub fn compile_cached(
     let root = scratch.path().join("root");
     let src_dir = scratch.path().join("src");
     let out_dir = scratch.path().join("out");
-    let runner = materialize_python(python_tree, &root)?;
+    let runner = materialize_python(&python_tree, &root)?;
 
     let mut manifest = String::new();
     for (key, e) in &sources {
@@ -167,7 +175,7 @@ pub fn compile_cached(
     fs::write(&driver_path, DRIVER).context("cannot write the compile driver")?;
 
     let mut cmd = runner.command();
-    cmd.args(["-S", "-s", "-B"]).arg(&driver_path).arg(&manifest_path).arg(CACHE_TAG);
+    cmd.args(["-S", "-s", "-P", "-B"]).arg(&driver_path).arg(&manifest_path).arg(CACHE_TAG);
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -246,6 +254,16 @@ pub fn pyc_key(py_key: &str) -> String {
     };
     let stem = file.strip_suffix(".py").unwrap_or(file);
     format!("{dir}__pycache__/{stem}.{CACHE_TAG}.pyc")
+}
+
+/// `tree` without anything a wheel installed: what the host may execute is what the Debian
+/// archive signed (and what lucid itself wrote). The interpreter, its libraries and its standard
+/// library all come from packages; a wheel's module, package or `.pth` file can shadow none of
+/// them here.
+pub fn signed_part(tree: &Tree) -> Tree {
+    let mut signed = tree.clone();
+    signed.retain(|_, e| !matches!(e.origin, crate::rootfs::Origin::Wheel(_)));
+    signed
 }
 
 /// How to start the tree's interpreter on this host.

@@ -233,6 +233,30 @@ fn same_version(a: &str, b: &str) -> bool {
     canon(a) == canon(b)
 }
 
+/// Whether `filename` is one plain file name: no path separator, no `..`, no leading dot, no
+/// control character. Index pages and lock files are outside input; a name like
+/// `../../x.whl` must never reach a path or a message unexamined.
+fn is_plain_file_name(filename: &str) -> bool {
+    !filename.is_empty()
+        && !filename.starts_with('.')
+        && !filename.contains(['/', '\\'])
+        && !filename.contains("..")
+        && !filename.chars().any(char::is_control)
+}
+
+/// Checks a wheel file name as lucid checks the ones it picks from the index: a plain file name
+/// ([`is_plain_file_name`]) and a valid wheel name of project `name` at `version`.
+pub fn check_wheel_file(filename: &str, name: &str, version: &str) -> Result<WheelName> {
+    if !is_plain_file_name(filename) {
+        bail!("{filename:?} is not a plain wheel file name (path separators, `..` and control characters are refused)");
+    }
+    let w = parse_wheel_name(filename)?;
+    if w.name != crate::formats::wheel::normalize_name(name) || !same_version(&w.version, version) {
+        bail!("{filename:?} is not a wheel of {name} {version} (its name says {} {})", w.name, w.version);
+    }
+    Ok(w)
+}
+
 /// Chooses among a project's `files` for one requirement.
 pub fn pick(req: &Requirement, files: &[IndexFile], target: &Target) -> Result<WheelPin> {
     let pinned: Vec<&IndexFile> =
@@ -240,6 +264,14 @@ pub fn pick(req: &Requirement, files: &[IndexFile], target: &Target) -> Result<W
     let mut best: Option<(usize, i64, &IndexFile, WheelName)> = None;
     let mut unfit = Vec::new();
     for f in &pinned {
+        if !is_plain_file_name(&f.filename) {
+            bail!(
+                "{}=={}: the index names a pinned file {:?}, not a plain file name",
+                req.name,
+                req.version,
+                f.filename
+            );
+        }
         let Ok(w) = parse_wheel_name(&f.filename) else { continue };
         if w.name != req.name || !same_version(&w.version, &req.version) {
             bail!(

@@ -189,18 +189,44 @@ fn prefix_of(site: &str) -> String {
     }
 }
 
+/// Puts one file of the wheel at `dest`. A wheel adds files; it never replaces one it did not
+/// install itself: not another wheel's, not a Debian package's (`usr/bin/python3.11` through a
+/// `.data/scripts` entry, a standard-library module), not one lucid made. Nor does it write
+/// through a link the image already has, which would land the file somewhere else.
 fn place(tree: &mut Tree, dest: &str, data: Vec<u8>, mode: u32, origin: &Origin) -> Result<()> {
+    let wheel = origin_name(origin).unwrap_or_else(|| Arc::from("?"));
+    let mut ancestor = crate::rootfs::tree::parent(dest);
+    while let Some(dir) = ancestor {
+        if let Some(e) = tree.get(dir)
+            && matches!(e.node, Node::Symlink(_))
+        {
+            bail!("the wheel {wheel} would write {dest} through /{dir}, a link {} made", owner(&e.origin));
+        }
+        ancestor = crate::rootfs::tree::parent(dir);
+    }
     if let Some(old) = tree.get(dest) {
         match (&old.node, &old.origin) {
             (Node::Dir, _) => bail!("{dest} is a directory in the image"),
-            (_, Origin::Wheel(other)) if Some(other) != origin_name(origin).as_ref() => {
-                bail!("{dest} is already installed by {other}")
-            }
-            _ => {}
+            (_, Origin::Wheel(other)) if *other == wheel => {}
+            (_, o) => bail!(
+                "the wheel {wheel} would replace /{dest}, which {} installed; a wheel never replaces a file it \
+                 does not own (remove the requirement, or exclude the package)",
+                owner(o)
+            ),
         }
     }
     tree.insert(dest, Entry::file(data, mode).from_origin(origin.clone()))
         .with_context(|| format!("cannot place {dest}"))
+}
+
+/// Who put an entry into the image, for messages.
+fn owner(o: &Origin) -> String {
+    match o {
+        Origin::Deb(p) => format!("the Debian package {p}"),
+        Origin::Wheel(w) => format!("the wheel {w}"),
+        Origin::Java(j) => format!("the Java runtime ({j})"),
+        Origin::Builder => "lucid itself".to_string(),
+    }
 }
 
 fn origin_name(o: &Origin) -> Option<Arc<str>> {
@@ -492,11 +518,62 @@ pub(crate) mod tests {
             None,
         );
         let e = format!("{:#}", install(&other, "other-2-py3-none-any.whl", SP, &mut t).unwrap_err());
-        assert!(e.contains("already installed by demo-pkg"), "{e}");
+        assert!(e.contains("the wheel other would replace") && e.contains("the wheel demo-pkg installed"), "{e}");
         // Garbage is an error, not a panic.
         whl.truncate(whl.len() / 2);
         assert!(install(&whl, "Demo_Pkg-1.0-py3-none-any.whl", SP, &mut Tree::new()).is_err());
         assert!(install(b"", "x-1-py3-none-any.whl", SP, &mut Tree::new()).is_err());
+    }
+
+    /// A wheel whose site-packages is under `/usr` (prefix `usr`) reaches Debian's files through
+    /// `.data/scripts` and `.data/data`, and through plain entries when site-packages is Debian's
+    /// own directory: each is refused, naming the wheel, the path and the package that owns it.
+    #[test]
+    fn debian_files_and_links_are_never_replaced() {
+        let debian = |t: &mut Tree, path: &str| {
+            t.insert(path, Entry::file(b"debian".to_vec(), 0o755).from_origin(Origin::Deb("python3.11-minimal".into())))
+                .unwrap()
+        };
+        let site = "usr/lib/python3/dist-packages";
+        for (member, target) in [
+            ("evil-1.data/scripts/python3.11", "usr/bin/python3.11"),
+            ("evil-1.data/data/lib/python3.11/os.py", "usr/lib/python3.11/os.py"),
+            ("six.py", "usr/lib/python3/dist-packages/six.py"),
+        ] {
+            let mut t = Tree::new();
+            debian(&mut t, target);
+            let whl = build_wheel(
+                &[
+                    (member, b"import os\n"),
+                    ("evil-1.dist-info/METADATA", b"Name: evil\n"),
+                    ("evil-1.dist-info/WHEEL", WHEEL),
+                ],
+                None,
+            );
+            let e = format!("{:#}", install(&whl, "evil-1-py3-none-any.whl", site, &mut t).unwrap_err());
+            assert!(
+                e.contains("the wheel evil would replace") && e.contains(target) && e.contains("python3.11-minimal"),
+                "{member}: {e}"
+            );
+            assert_eq!(t.read(target).map(|d| d.as_slice()), Some(&b"debian"[..]), "{member}");
+        }
+        // Through a link the image has: the file would land where the link points.
+        let mut t = Tree::new();
+        t.insert(
+            "usr/lib/python3/dist-packages/pkg",
+            Entry::symlink("/usr/lib/python3.11").from_origin(Origin::Deb("x".into())),
+        )
+        .unwrap();
+        let whl = build_wheel(
+            &[
+                ("pkg/mod.py", b"x = 1\n"),
+                ("evil-1.dist-info/METADATA", b"Name: evil\n"),
+                ("evil-1.dist-info/WHEEL", WHEEL),
+            ],
+            None,
+        );
+        let e = format!("{:#}", install(&whl, "evil-1-py3-none-any.whl", site, &mut t).unwrap_err());
+        assert!(e.contains("through /usr/lib/python3/dist-packages/pkg, a link the Debian package x made"), "{e}");
     }
 
     /// Random corruption of a valid wheel never panics (the zip reader and our checks both fail

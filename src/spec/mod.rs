@@ -73,6 +73,8 @@ struct RawDebian {
     suites: Vec<String>,
     keyring: PathBuf,
     #[serde(default)]
+    signers: Vec<Spanned<String>>,
+    #[serde(default)]
     mirror: Option<String>,
     #[serde(default)]
     exclude: Vec<String>,
@@ -285,6 +287,12 @@ impl Java {
     }
 }
 
+/// A fingerprint as written in a spec (`B8B8 0B5B ...`, any case) in the form lucid compares:
+/// upper-case hex without spaces.
+pub fn canonical_fingerprint(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()
+}
+
 fn default_site_packages() -> String {
     "/usr/local/lib/python3.11/site-packages".to_string()
 }
@@ -321,6 +329,10 @@ pub struct Spec {
     pub path: PathBuf,
     pub suites: Vec<String>,
     pub keyring: PathBuf,
+    /// Fingerprints (upper-case hex, no spaces) of the OpenPGP certificates allowed to sign the
+    /// archive's Release files (`debian.signers`): the keyring must hold at least one of them, and
+    /// no other key in it counts. Empty: every key of the keyring counts.
+    pub signers: Vec<String>,
     pub mirror: Option<String>,
     pub platforms: Vec<Platform>,
     pub tags: Vec<String>,
@@ -493,11 +505,24 @@ impl Spec {
             }
             trust.push(PathBuf::from(&t.value));
         }
+        let mut signers = Vec::new();
+        for s in &raw.debian.signers {
+            let fpr = canonical_fingerprint(&s.value);
+            if !matches!(fpr.len(), 40 | 64) || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "{}: debian.signers: {:?} is not an OpenPGP fingerprint (40 or 64 hex digits, spaces allowed)",
+                    at(path, s.referenced),
+                    s.value
+                );
+            }
+            signers.push(fpr);
+        }
         let tags = if raw.tags.is_empty() { vec!["latest".to_string()] } else { raw.tags };
         Ok(Spec {
             path: path.to_path_buf(),
             suites: raw.debian.suites,
             keyring: raw.debian.keyring,
+            signers,
             mirror: raw.debian.mirror,
             platforms,
             tags,
@@ -700,5 +725,22 @@ images:
         assert!(e.contains("cycle"), "{e}");
         let e = err("version: 1\n  bad: [");
         assert!(e.starts_with("build-args.yml:"), "{e}");
+    }
+
+    #[test]
+    fn signer_fingerprints() {
+        let keyring = "keyring: /usr/share/keyrings/debian-archive-keyring.gpg\n";
+        let pinned = |list: &str| GOOD.replace(keyring, &format!("{keyring}  signers: {list}\n"));
+        let s = Spec::parse(&pinned("[\"b8b8 0b5b 623e ab6a d877  5c45 b7c5 d7d6 3509 47f8\"]"), Path::new("b.yml"))
+            .unwrap();
+        assert_eq!(s.signers, ["B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"]);
+        assert!(Spec::parse(GOOD, Path::new("b.yml")).unwrap().signers.is_empty());
+        let t = pinned("[B7C5D7D6350947F8]");
+        let e = err(&t);
+        assert!(
+            e.starts_with(&format!("build-args.yml:{}:", line_of(&t, "signers")))
+                && e.contains("not an OpenPGP fingerprint"),
+            "{e}"
+        );
     }
 }

@@ -131,6 +131,8 @@ pub struct TestRepo {
     pub root: PathBuf,
     /// The `.deb` bytes as indexed, by package name.
     pub debs: Vec<(String, Vec<u8>)>,
+    /// The key that signs the `InRelease` files.
+    pub signer: SignedSecretKey,
     _dir: tempfile::TempDir,
 }
 
@@ -143,7 +145,7 @@ impl TestRepo {
         let keyring = dir.path().join("keyring.gpg");
         let public = SignedPublicKey::from(signer.clone());
         std::fs::write(&keyring, public.to_bytes().expect("serialise key")).expect("write keyring");
-        let signing = if hostile.foreign_signer { keygen("Mallory <m@example.invalid>") } else { signer };
+        let signing = if hostile.foreign_signer { keygen("Mallory <m@example.invalid>") } else { signer.clone() };
 
         let mut debs = Vec::new();
         for (suite, packages) in suites {
@@ -193,7 +195,41 @@ impl TestRepo {
             std::fs::write(dists.join("InRelease"), armored).unwrap();
         }
         let url = serve(root.clone());
-        TestRepo { url, keyring, root, debs, _dir: dir }
+        TestRepo { url, keyring, root, debs, signer: signing, _dir: dir }
+    }
+
+    /// Re-dates `suite`'s Release to `date` (Unix seconds) and signs it again with the archive's
+    /// key: a validly signed Release of another day, as an archive really published one.
+    pub fn redate(&self, suite: &str, date: i64) {
+        let dists = self.root.join("dists").join(suite);
+        let release = std::fs::read_to_string(dists.join("Release")).unwrap();
+        let release: String = release
+            .lines()
+            .map(|l| if l.starts_with("Date:") { format!("Date: {}\n", rfc2822(date)) } else { format!("{l}\n") })
+            .collect();
+        std::fs::write(dists.join("Release"), &release).unwrap();
+        let signed = CleartextSignedMessage::sign(
+            rand::thread_rng(),
+            &release,
+            &self.signer.secret_subkeys[0].key,
+            &Password::empty(),
+        )
+        .expect("sign InRelease");
+        std::fs::write(dists.join("InRelease"), signed.to_armored_string(ArmorOptions::default()).unwrap()).unwrap();
+    }
+
+    /// The fingerprint (upper-case hex) of the certificate whose key signs the `InRelease`.
+    pub fn fingerprint(&self) -> String {
+        use pgp::types::KeyDetails;
+        format!("{:X}", self.signer.primary_key.fingerprint())
+    }
+
+    /// The fingerprint (upper-case hex) of the certificate in [`TestRepo::keyring`].
+    pub fn keyring_fingerprint(&self) -> String {
+        use pgp::composed::Deserializable;
+        use pgp::types::KeyDetails;
+        let key = SignedPublicKey::from_bytes(std::fs::read(&self.keyring).unwrap().as_slice()).unwrap();
+        format!("{:X}", key.primary_key.fingerprint())
     }
 
     /// A `lucid::debian::Source` for `suite` (main only).
@@ -368,6 +404,9 @@ fn handle(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let rel = path.trim_start_matches('/');
+    // A directory URL (a package index's project page) serves its index.html.
+    let index = format!("{rel}index.html");
+    let rel = if rel.is_empty() || rel.ends_with('/') { index.as_str() } else { rel };
     let file = if rel.split('/').any(|c| c == "..") { None } else { std::fs::read(root.join(rel)).ok() };
     match file {
         Some(body) => {

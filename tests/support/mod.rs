@@ -5,6 +5,7 @@ pub mod debrepo;
 pub mod faulty;
 pub mod hermetic;
 pub mod stub_http;
+pub mod wheels;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
