@@ -24,16 +24,7 @@ fn basic_header() -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}")))
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// Fails when any test secret shows in the output.
-fn no_secret(o: &Output) -> String {
-    let all = text(o);
-    assert!(!all.contains("lucid-test-secret-"), "a secret was printed:\n{all}");
-    all
-}
+use support::assert_no_secret as no_secret;
 
 /// A registry that wants basic auth from everyone and takes whatever it is sent.
 fn greedy() -> Stub {

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
-use support::{docker, lucid, repo_root, require_docker, require_tool};
+use support::{assert_no_secret, docker, lucid, repo_root, require_docker, require_tool};
 
 /// A registry process on a free loopback port, stopped when dropped.
 struct LocalRegistry {
@@ -149,7 +149,8 @@ fn push_with_basic_auth_from_flags_and_docker_config() {
     require_tool("htpasswd");
     let dir = tempfile::tempdir().unwrap();
     let htpasswd = dir.path().join("htpasswd");
-    let o = Command::new("htpasswd").args(["-Bbn", "alice", "s3cret"]).output().unwrap();
+    const PASSWORD: &str = "lucid-test-secret-push-password";
+    let o = Command::new("htpasswd").args(["-Bbn", "alice", PASSWORD]).output().unwrap();
     std::fs::write(&htpasswd, &o.stdout).unwrap();
     let registry = LocalRegistry::start(Some(&htpasswd));
 
@@ -161,30 +162,36 @@ fn push_with_basic_auth_from_flags_and_docker_config() {
 
     let anonymous = lucid().env("DOCKER_CONFIG", empty_config.path()).args(["push", &source, &dest]).output().unwrap();
     assert!(!anonymous.status.success());
-    let err = String::from_utf8_lossy(&anonymous.stderr);
+    let err = assert_no_secret(&anonymous);
     assert!(err.contains("--creds"), "{err}");
 
     let wrong = lucid()
         .env("DOCKER_CONFIG", empty_config.path())
-        .args(["push", "--creds", "alice:nope", &source, &dest])
+        .args(["push", "--creds", "alice:lucid-test-secret-wrong", &source, &dest])
         .output()
         .unwrap();
     assert!(!wrong.status.success());
+    assert_no_secret(&wrong);
 
     let flags = lucid()
         .env("DOCKER_CONFIG", empty_config.path())
-        .args(["push", "--creds", "alice:s3cret", &source, &dest])
+        .args(["push", "--creds", &format!("alice:{PASSWORD}"), &source, &dest])
         .output()
         .unwrap();
     assert!(flags.status.success(), "{}", String::from_utf8_lossy(&flags.stderr));
+    assert_no_secret(&flags);
     let digest = String::from_utf8_lossy(&flags.stdout).trim().to_string();
     assert_eq!(digest, index_digest(&out.join("lucid-python-base")));
 
-    // What `docker login` would have stored: auths.<host>.auth = base64("alice:s3cret").
+    // What `docker login` would have stored: auths.<host>.auth = base64("alice:PASSWORD").
     let config = tempfile::tempdir().unwrap();
+    let auth = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"))
+    };
     std::fs::write(
         config.path().join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6czNjcmV0"}}}}}}"#, registry.host()),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host()),
     )
     .unwrap();
     let stored = lucid()
@@ -193,6 +200,7 @@ fn push_with_basic_auth_from_flags_and_docker_config() {
         .output()
         .unwrap();
     assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
+    assert_no_secret(&stored);
 }
 
 #[test]

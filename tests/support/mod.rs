@@ -198,3 +198,13 @@ fn load_unless_there(out: &Path, image: &str) {
         docker(&["load", "-i", out.join(format!("{image}.tar")).to_str().unwrap()]);
     }
 }
+
+/// Every secret a test hands lucid starts with this, so one search proves none is shown.
+pub const SECRET_PREFIX: &str = "lucid-test-secret-";
+
+/// Fails when any test secret shows in `o`'s stdout or stderr; returns both, for more checks.
+pub fn assert_no_secret(o: &std::process::Output) -> String {
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains(SECRET_PREFIX), "a secret was printed:\n{all}");
+    all
+}

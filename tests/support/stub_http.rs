@@ -15,6 +15,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub authorization: Option<String>,
+    /// The Host header: the address the client used, for replies that name the server itself.
+    pub host: String,
 }
 
 /// What the handler answers.
@@ -97,7 +99,7 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Seen>>, handler: &Handler)
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-    let (mut authorization, mut length) = (None, 0usize);
+    let (mut authorization, mut length, mut host) = (None, 0usize, String::new());
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
@@ -107,13 +109,14 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Seen>>, handler: &Handler)
             match name.trim().to_ascii_lowercase().as_str() {
                 "authorization" => authorization = Some(value.trim().to_string()),
                 "content-length" => length = value.trim().parse().unwrap_or(0),
+                "host" => host = value.trim().to_string(),
                 _ => {}
             }
         }
     }
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
-    let seen = Seen { method, path, authorization };
+    let seen = Seen { method, path, authorization, host };
     log.lock().unwrap().push(seen.clone());
     let reply = handler(&seen);
     let mut out = stream;
