@@ -10,7 +10,6 @@
 //! an image read from anywhere can be written anywhere without being converted by hand.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
@@ -18,6 +17,7 @@ use anyhow::{Context, Result};
 
 use super::image::{ConfigFile, Descriptor, Manifest};
 use super::{HashReader, MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST, read::decompressed};
+use crate::limits::open_regular;
 
 /// Where a layer's stored bytes are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,9 +69,13 @@ impl Location {
     /// A reader of the bytes stored here.
     pub fn open(&self) -> Result<Box<dyn Read>> {
         Ok(match self {
-            Location::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open layer {}", p.display()))?),
+            // An image's files are whatever its maker put there: a FIFO or a link is refused.
+            Location::File(p) => {
+                Box::new(open_regular(p, false).with_context(|| format!("cannot open layer {}", p.display()))?)
+            }
             Location::Member { archive, offset, size } => {
-                let mut f = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
+                let mut f =
+                    open_regular(archive, true).with_context(|| format!("cannot open {}", archive.display()))?;
                 f.seek(SeekFrom::Start(*offset)).with_context(|| format!("cannot seek in {}", archive.display()))?;
                 Box::new(f.take(*size))
             }

@@ -443,7 +443,7 @@ mod tests {
         assert!(view.manifest.is_none());
         let layers = layer_blobs(&view).unwrap();
         let (json, digest, media_type) = manifest_of(&view, &layers).unwrap();
-        assert_eq!((digest, media_type.as_str()), (super::super::digest_of(&json), MEDIA_TYPE_MANIFEST));
+        assert_eq!((digest, media_type.as_str()), (super::super::digest_of(&json), super::super::MEDIA_TYPE_MANIFEST));
         let m: Manifest = serde_json::from_slice(&json).unwrap();
         assert_eq!(m.config.digest, built.config_digest);
         // The archive's gzip layer has no digest of its own: hashed, it is the built blob's.

@@ -248,7 +248,7 @@ impl Session<'_> {
             Ok(Err(e)) => Err(format!("{e:#}")),
             Ok(Ok(Drive::Truncated)) => Err(format!(
                 "{entrypoint:?} {cmd:?} printed more than {} of output: lucid stopped reading and removed the container",
-                crate::units::format_size(OUTPUT_LIMIT as u64)
+                crate::spec::format_size(OUTPUT_LIMIT as u64)
             )),
             Ok(Ok(Drive::Done)) => Ok(out),
         }
@@ -546,4 +546,23 @@ pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
         }
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_confined() {
+        let body = confined("img", &["/usr/bin/python3"], &["--version"], &[], Some(UNPRIVILEGED_USER));
+        let h = body.host_config.unwrap();
+        assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(h.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!((h.readonly_rootfs, h.pids_limit, h.nano_cpus), (Some(true), Some(PIDS_LIMIT), Some(NANO_CPUS)));
+        assert_eq!((h.memory, h.memory_swap), (Some(MEMORY_LIMIT), Some(MEMORY_LIMIT)));
+        assert_eq!(h.network_mode.as_deref(), Some("none"));
+        assert!(h.tmpfs.unwrap().contains_key("/tmp"));
+        assert_eq!(h.log_config.unwrap().typ.as_deref(), Some("none"));
+        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+    }
 }
