@@ -201,6 +201,19 @@ impl<R: Read> Read for Bounded<R> {
 pub fn read_capped(path: &std::path::Path, max: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    read_capped_from(file, path, max, what)
+}
+
+/// [`read_capped`] for a file of an image (a layout's `index.json`, a blob): only a regular file,
+/// never through a symlink (see [`open_regular`]).
+pub fn read_regular_capped(path: &std::path::Path, max: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    let file = open_regular(path, false).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    read_capped_from(file, path, max, what)
+}
+
+fn read_capped_from(file: std::fs::File, path: &std::path::Path, max: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > max {
         anyhow::bail!("{what} {} is {len} bytes, more than the limit of {max}", path.display());
@@ -211,6 +224,58 @@ pub fn read_capped(path: &std::path::Path, max: u64, what: &str) -> anyhow::Resu
         anyhow::bail!("{what} {} is more than the limit of {max} bytes", path.display());
     }
     Ok(data)
+}
+
+/// What a file that is not a regular one is, for errors.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens `path` for reading only if it is a regular file, and never blocks doing so. An image's
+/// files come from whoever made the image: a FIFO among a layout's blobs would hang an `open`
+/// forever, a device would be read as data, a symlink would read a file outside the layout. So
+/// the file is looked at first (`lstat`, or `stat` when `follow`: a path the user named, which may
+/// be a link), then opened with `O_NONBLOCK` (and `O_NOFOLLOW`) and checked again on the open
+/// descriptor, so nothing swapped in between is read either.
+pub fn open_regular(path: &std::path::Path, follow: bool) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let refuse = |t: std::fs::FileType| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{} is {}, not a regular file", path.display(), kind_of(t)))
+    };
+    let meta = if follow { std::fs::metadata(path)? } else { std::fs::symlink_metadata(path)? };
+    if !meta.file_type().is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | nofollow).open(path)?;
+    let opened = file.metadata()?;
+    if !opened.file_type().is_file() {
+        return Err(refuse(opened.file_type()));
+    }
+    // Back to blocking reads (no difference for a regular file, but an ordinary descriptor).
+    // SAFETY: F_GETFL/F_SETFL on a descriptor this function owns.
+    unsafe {
+        let fd = file.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
 }
 
 /// Reads until `buf` is full or the input ends (a file's head: its magic, a header); returns how

@@ -83,7 +83,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cli::print_error(&e);
             std::process::exit(cli::exit_code(&e));
         }
     }

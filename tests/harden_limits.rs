@@ -285,3 +285,96 @@ fn deb_and_index_bombs_are_refused_in_memory_bounds() {
     assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
     eprintln!("1 GiB data.tar.gz bomb in a .deb (in process): {:.2}s", started.elapsed().as_secs_f64());
 }
+
+/// Writes `data` to the gzip stream and to the hash of the uncompressed tar.
+struct GzTee {
+    gz: flate2::write::GzEncoder<Vec<u8>>,
+    tar: sha2::Sha256,
+}
+
+impl Write for GzTee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        self.tar.update(buf);
+        self.gz.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.gz.flush()
+    }
+}
+
+#[test]
+fn report_keeps_bounded_metadata_from_a_small_hostile_image() {
+    // 128 wheel METADATA files of just under the 8 MiB each-file limit (1 GiB in all), one byte
+    // in 512 random so that the layer compresses about 100 times (under the bomb ratio): about
+    // 10 MB on disk that an unbounded report would hold whole in memory.
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let mut tee =
+        GzTee { gz: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()), tar: sha2::Sha256::new() };
+    let size = (8 << 20) - 4096;
+    let mut content = vec![0u8; size];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    {
+        let mut tar = tar::Builder::new(&mut tee);
+        for i in 0..128 {
+            for b in content.iter_mut().step_by(512) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            let name = format!("usr/lib/python3/dist-packages/hostile{i}-1.0.dist-info/METADATA");
+            tar.append(&tar_header(&name, size as u64), content.as_slice()).unwrap();
+        }
+        tar.finish().unwrap();
+    }
+    let diff_id = format!("sha256:{}", hex::encode(tee.tar.finalize()));
+    let layer = tee.gz.finish().unwrap();
+    eprintln!("hostile metadata layer: {} MB compressed", layer.len() >> 20);
+    layout_with_layer(dir.path(), &layer, &diff_id);
+    let reference = format!("oci:{}:latest", dir.path().display());
+    let json = dir.path().join("report.json");
+    let (ok, err, wall, rss) = timed(&["report", &reference, "--format", "json", "-o", json.to_str().unwrap()], &[]);
+    eprintln!("report of 1 GiB of metadata: {wall:.1}s, {rss:.0} MB peak");
+    assert!(ok, "{err}");
+    assert!(rss > 0.0 && rss < 300.0, "report peaked at {rss} MB: metadata kept without a total limit");
+    // And says that it left some out.
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let note = report[0]["metadata_note"].as_str().unwrap_or_else(|| panic!("no metadata_note: {report}"));
+    assert!(note.contains("were not read") && note.contains("67.1MB"), "{note}");
+}
+
+#[test]
+fn a_fifo_or_a_link_among_layout_blobs_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layer = tar_header("etc/hello", 6).as_bytes().to_vec();
+    layer.extend_from_slice(b"hello\n");
+    layer.resize(512 * 2, 0);
+    layer.extend_from_slice(&[0u8; 1024]);
+    let diff_id = lucid::oci::digest_of(&layer);
+    layout_with_layer(dir.path(), &layer, &diff_id);
+    let blob = dir.path().join("blobs/sha256").join(&diff_id[7..]);
+    // The layer blob as a FIFO nobody writes to: opening it to read would wait forever.
+    std::fs::remove_file(&blob).unwrap();
+    let path = std::ffi::CString::new(blob.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    // Under a deadline: an unfixed lucid blocks in open(2) for good.
+    let reference = format!("oci:{}:latest", dir.path().display());
+    let out = support::output_within(
+        support::lucid().args(["verify", "--no-runtime", &reference]),
+        std::time::Duration::from_secs(20),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+    assert!(err.contains(&diff_id[7..]), "the error does not name the blob {diff_id}: {err}");
+    // The same bytes behind a symlink (a file outside the layout): refused too.
+    std::fs::remove_file(&blob).unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::write(&outside, &layer).unwrap();
+    std::os::unix::fs::symlink(&outside, &blob).unwrap();
+    assert_refused_fast("a symlink as the layer blob", &verify(dir.path()), "is a symbolic link, not a regular file");
+}

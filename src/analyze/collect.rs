@@ -19,6 +19,10 @@ use crate::oci::view::{Event, MergedView, layer_number, merge_observed};
 const ELF_LIMIT: u64 = 512 << 20;
 /// Metadata files bigger than this are not kept (a status file or RECORD is kilobytes).
 const META_LIMIT: u64 = 8 << 20;
+/// Bytes of metadata files kept per image, all files together: a real image keeps a few
+/// megabytes (Debian status files, wheel RECORDs, a jimage index); a hostile one could pack
+/// thousands of 8 MiB `METADATA` files of zeros into a small layer and ask for gigabytes.
+pub(super) const META_TOTAL_LIMIT: u64 = 64 << 20;
 /// dive lists this many inefficient paths at most in our output.
 const INEFFICIENT_TOP: usize = 50;
 
@@ -46,6 +50,8 @@ pub(super) struct Facts {
     pub files: HashMap<String, FileFact>,
     /// Content of the metadata files that survive in the final filesystem.
     pub meta: BTreeMap<String, Vec<u8>>,
+    /// Metadata files not kept because [`META_TOTAL_LIMIT`] was reached: how many, and their bytes.
+    pub meta_dropped: (u64, u64),
     pub dive: Dive,
 }
 
@@ -62,6 +68,9 @@ struct DivePath {
 pub(super) fn run(view: &dyn Image, mut scan: Option<&mut LibraryScan>) -> Result<(MergedView, Facts)> {
     let mut facts = Facts::default();
     let mut meta: HashMap<String, (usize, Vec<u8>)> = HashMap::new();
+    // Bytes held in `meta`, and what was left out once it reached the limit.
+    let mut meta_bytes = 0u64;
+    let mut dropped = (0u64, 0u64);
     let mut dive: HashMap<String, DivePath> = HashMap::new();
     let mut buf = Vec::new();
     let mut see = |path: &str, size: u64| {
@@ -86,7 +95,14 @@ pub(super) fn run(view: &dyn Image, mut scan: Option<&mut LibraryScan>) -> Resul
                     let n = crate::limits::read_up_to(content, &mut head)
                         .with_context(|| format!("cannot read {}", entry.path))?;
                     hasher.update(&head[..n]);
-                    let keep_meta = entry.size <= META_LIMIT && owners::wanted(&entry.path);
+                    let mut keep_meta = entry.size <= META_LIMIT && owners::wanted(&entry.path);
+                    // What this file would replace (a later layer's copy of the same path) is
+                    // given back first.
+                    let replaced = meta.get(&entry.path).map_or(0, |(_, d)| d.len() as u64);
+                    if keep_meta && meta_bytes - replaced + entry.size > META_TOTAL_LIMIT {
+                        keep_meta = false;
+                        dropped = (dropped.0 + 1, dropped.1 + entry.size);
+                    }
                     let keep_elf = elf::is_elf(&head[..n]) && entry.size <= ELF_LIMIT;
                     let for_scan = scan.is_some() && LibraryScan::wants(&entry.path);
                     let keep_scan = for_scan && (keep_elf || entry.size <= META_LIMIT);
@@ -122,7 +138,9 @@ pub(super) fn run(view: &dyn Image, mut scan: Option<&mut LibraryScan>) -> Resul
                     let fact = FileFact { layer: layer_number(layer)?, hash: Some(hash), elf };
                     facts.files.insert(entry.path.clone(), fact);
                     if keep_meta || jimage_index.is_some() {
-                        meta.insert(entry.path.clone(), (layer, std::mem::take(&mut buf)));
+                        let data = std::mem::take(&mut buf);
+                        meta_bytes = meta_bytes + data.len() as u64 - replaced;
+                        meta.insert(entry.path.clone(), (layer, data));
                     }
                 }
                 EntryKind::Hardlink => {
@@ -150,6 +168,7 @@ pub(super) fn run(view: &dyn Image, mut scan: Option<&mut LibraryScan>) -> Resul
         .filter(|(p, (layer, _))| fs.entries.get(p).is_some_and(|e| e.layer() == *layer))
         .map(|(p, (_, data))| (p, data))
         .collect();
+    facts.meta_dropped = dropped;
     let (mut min_sum, mut all_sum) = (0u64, 0u64);
     let mut inefficient = Vec::new();
     for (path, d) in dive {

@@ -273,6 +273,15 @@ fn analyze(
                 java_modules::NOT_SEEN
             )
         }),
+        metadata_note: (facts.meta_dropped.0 > 0).then(|| {
+            format!(
+                "{} package metadata files ({}) were not read: the image's metadata passed the limit of {} \
+                 that report keeps per image, so package and wheel figures may be incomplete",
+                facts.meta_dropped.0,
+                crate::spec::format_size(facts.meta_dropped.1),
+                crate::spec::format_size(collect::META_TOTAL_LIMIT)
+            )
+        }),
         java_modules,
         app_findings,
         contents: files,

@@ -88,7 +88,7 @@ pub fn run(a: Args) -> Result<i32> {
         match dockerfile::findings(f, &opts) {
             Ok(fs) => report.findings.extend(fs),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                super::print_error(&e);
                 unreadable = true;
             }
         }

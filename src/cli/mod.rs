@@ -46,6 +46,12 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     if configuration { lucid::exit::USAGE } else { lucid::exit::code_of(err) }
 }
 
+/// Says `err` on stderr. Its text may quote an image's file names or a server's words, so control
+/// characters are shown escaped (a hostile name cannot drive the terminal).
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {}", lucid::report::printable(&format!("{err:#}"), true));
+}
+
 /// The spec used when `--file` is not given, relative to the current directory.
 pub const DEFAULT_SPEC: &str = "infrastructure/containers/base/build-args.yml";
 

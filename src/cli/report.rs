@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Result<i32> {
         match analyze::analyze_reference_with(r, &opts, app_check.as_deref_mut()) {
             Ok(a) => all.extend(a),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                super::print_error(&e);
                 unreadable.push(super::exit_code(&e));
             }
         }

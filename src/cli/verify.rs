@@ -87,6 +87,10 @@ pub struct Args {
     /// Static checks only: start no containers.
     #[arg(long)]
     pub no_runtime: bool,
+    /// Seconds one runtime-check container may run; past it, it is removed and its check fails
+    /// (and the image's other containers are not started).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub runtime_timeout: u64,
     #[command(flatten)]
     pub registry: super::RegistryArgs,
     /// Also list passed and skipped checks (text and markdown).
@@ -152,6 +156,7 @@ pub fn run(args: Args) -> Result<i32> {
         } else {
             RuntimeMode::Auto
         },
+        runtime_timeout: std::time::Duration::from_secs(args.runtime_timeout),
         structure_tests: args.config.clone(),
         apps: args.app.clone(),
         ..Policy::default()
@@ -178,7 +183,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     let mut codes = vec![];
     for e in &unreadable {
-        eprintln!("error: {e:#}");
+        super::print_error(&e);
         codes.push(super::exit_code(e));
     }
     if rep.subjects.is_empty() {

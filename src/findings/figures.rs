@@ -196,6 +196,10 @@ pub struct ImageAnalysis {
     /// With `--app`: what the module analysis rests on and what it cannot see, said plainly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub java_note: Option<String>,
+    /// Set when the image's package metadata passed what `report` keeps in memory: what was left
+    /// out, so the package figures that rest on it are read as incomplete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_note: Option<String>,
     /// Every file with its facts, for `lucid diff` (not serialised: the lists above are).
     #[serde(skip)]
     pub(crate) contents: Vec<FileInfo>,

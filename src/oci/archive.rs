@@ -14,8 +14,8 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use super::image::{Index, check_ref_name};
-use super::interface::Image;
+use super::image::{Descriptor, Index, check_ref_name};
+use super::interface::{Image, Layer, layer_blobs, manifest_of};
 use super::{ANNOTATION_REF_NAME, HashReader, digest_hex};
 
 /// One element of `manifest.json`.
@@ -58,14 +58,18 @@ pub fn write_docker_archive(path: &Path, image: &dyn Image, repo_tags: &[String]
     // Locked while written, so another run's sweep of the output directory leaves it alone.
     tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
 
-    let (manifest_json, manifest_digest) =
-        image.manifest().with_context(|| format!("{}: the image has no manifest to write", path.display()))?;
-    let descriptor = image.manifest_descriptor().with_context(|| format!("{}: no manifest", path.display()))?;
-    let layers = image.layers();
-    let digests: Vec<&str> = layers
-        .iter()
-        .map(|l| l.digest.as_deref().with_context(|| format!("layer {} has no blob digest", l.diff_id)))
-        .collect::<Result<_>>()?;
+    // An image read from a docker-archive has no manifest and may not know its compressed
+    // layers' digests: they are hashed and a manifest made, as a push does.
+    let blobs = layer_blobs(image)?;
+    let (manifest_json, manifest_digest, media_type) = manifest_of(image, &blobs)?;
+    let descriptor = image.manifest_descriptor().unwrap_or_else(|| Descriptor {
+        media_type,
+        digest: manifest_digest.clone(),
+        size: manifest_json.len() as u64,
+        platform: Some((&image.platform()).into()),
+        annotations: Default::default(),
+    });
+    let (digests, layers): (Vec<&str>, Vec<&Layer>) = blobs.iter().map(|(d, l)| (d.as_str(), l)).unzip();
     let manifest = vec![ArchiveManifest {
         config: blob_name(image.config_digest())?,
         repo_tags: repo_tags.to_vec(),
@@ -109,7 +113,7 @@ pub fn write_docker_archive(path: &Path, image: &dyn Image, repo_tags: &[String]
         }
     }
     let blobs =
-        [(blob_name(image.config_digest())?, image.config_json()), (blob_name(manifest_digest)?, manifest_json)];
+        [(blob_name(image.config_digest())?, image.config_json()), (blob_name(&manifest_digest)?, &manifest_json[..])];
     for (name, data) in &blobs {
         tar.append_data(&mut header(data.len() as u64, mtime), name, *data).map_err(werr)?;
     }

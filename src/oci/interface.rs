@@ -9,14 +9,15 @@
 //! `&dyn Image`, so
 //! an image read from anywhere can be written anywhere without being converted by hand.
 
-use std::fs::File;
+use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::image::{ConfigFile, Descriptor};
-use super::{MEDIA_TYPE_MANIFEST, read::decompressed};
+use super::image::{ConfigFile, Descriptor, Manifest};
+use super::{HashReader, MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST, read::decompressed};
+use crate::limits::open_regular;
 
 /// Where a layer's stored bytes are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,9 +69,13 @@ impl Location {
     /// A reader of the bytes stored here.
     pub fn open(&self) -> Result<Box<dyn Read>> {
         Ok(match self {
-            Location::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open layer {}", p.display()))?),
+            // An image's files are whatever its maker put there: a FIFO or a link is refused.
+            Location::File(p) => {
+                Box::new(open_regular(p, false).with_context(|| format!("cannot open layer {}", p.display()))?)
+            }
             Location::Member { archive, offset, size } => {
-                let mut f = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
+                let mut f =
+                    open_regular(archive, true).with_context(|| format!("cannot open {}", archive.display()))?;
                 f.seek(SeekFrom::Start(*offset)).with_context(|| format!("cannot seek in {}", archive.display()))?;
                 Box::new(f.take(*size))
             }
@@ -134,4 +139,50 @@ pub trait Image {
     fn layer_tar(&self, i: usize) -> Result<Box<dyn Read>> {
         decompressed(self.layer_blob(i)?)
     }
+}
+
+/// The stored layers of `image`, each with its blob digest: the manifest's, else (a compressed
+/// layer of an archive without one) hashed from the bytes.
+pub(crate) fn layer_blobs(image: &dyn Image) -> Result<Vec<(String, Layer)>> {
+    image
+        .layers()
+        .into_iter()
+        .map(|layer| {
+            let digest = match &layer.digest {
+                Some(d) => d.clone(),
+                None => {
+                    let mut r = HashReader::new(layer.blob()?);
+                    std::io::copy(&mut r, &mut std::io::sink())
+                        .with_context(|| format!("cannot read layer {}", layer.diff_id))?;
+                    r.finish().0
+                }
+            };
+            Ok((digest, layer))
+        })
+        .collect()
+}
+
+/// The manifest of `image` (bytes, digest, media type): its own, or, for an image that has none,
+/// an OCI manifest naming its config and `layers` as stored.
+pub(crate) fn manifest_of(image: &dyn Image, layers: &[(String, Layer)]) -> Result<(Vec<u8>, String, String)> {
+    if let (Some((json, digest)), Some(desc)) = (image.manifest(), image.manifest_descriptor()) {
+        return Ok((json.to_vec(), digest.to_string(), desc.media_type));
+    }
+    let descriptor = |media_type: &str, digest: &str, size: u64| Descriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size,
+        platform: None,
+        annotations: BTreeMap::new(),
+    };
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.to_string()),
+        config: descriptor(MEDIA_TYPE_CONFIG, image.config_digest(), image.config_json().len() as u64),
+        layers: layers.iter().map(|(digest, l)| descriptor(&l.media_type, digest, l.size)).collect(),
+        annotations: BTreeMap::new(),
+    };
+    let json = serde_json::to_vec(&manifest).context("cannot serialize the image manifest")?;
+    let digest = super::digest_of(&json);
+    Ok((json, digest, MEDIA_TYPE_MANIFEST.to_string()))
 }

@@ -25,10 +25,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use reqwest::StatusCode;
 use reqwest::blocking::Response;
 
-use super::image::{Descriptor, Manifest};
-use super::interface::{Image, Layer};
+use super::interface::{Image, Layer, layer_blobs, manifest_of};
 use super::registry::{Registry, RegistryAuth, RegistryRef};
-use super::{HashReader, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use super::{HashReader, MEDIA_TYPE_INDEX};
 use crate::progress::{Bytes, Task};
 
 /// Blobs above this size are sent in chunks of this size.
@@ -113,52 +112,6 @@ impl Blob<'_> {
             Blob::Layer { layer, .. } => layer.blob()?,
         })
     }
-}
-
-/// The stored layers of `image`, each with its blob digest: the manifest's, else (a compressed
-/// layer of an archive without one) hashed from the bytes.
-fn layer_blobs(image: &dyn Image) -> Result<Vec<(String, Layer)>> {
-    image
-        .layers()
-        .into_iter()
-        .map(|layer| {
-            let digest = match &layer.digest {
-                Some(d) => d.clone(),
-                None => {
-                    let mut r = HashReader::new(layer.blob()?);
-                    std::io::copy(&mut r, &mut std::io::sink())
-                        .with_context(|| format!("cannot read layer {}", layer.diff_id))?;
-                    r.finish().0
-                }
-            };
-            Ok((digest, layer))
-        })
-        .collect()
-}
-
-/// The manifest of `image` (bytes, digest, media type): its own, or, for an image that has none,
-/// an OCI manifest naming its config and `layers` as stored.
-fn manifest_of(image: &dyn Image, layers: &[(String, Layer)]) -> Result<(Vec<u8>, String, String)> {
-    if let (Some((json, digest)), Some(desc)) = (image.manifest(), image.manifest_descriptor()) {
-        return Ok((json.to_vec(), digest.to_string(), desc.media_type));
-    }
-    let descriptor = |media_type: &str, digest: &str, size: u64| Descriptor {
-        media_type: media_type.to_string(),
-        digest: digest.to_string(),
-        size,
-        platform: None,
-        annotations: BTreeMap::new(),
-    };
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_MANIFEST.to_string()),
-        config: descriptor(MEDIA_TYPE_CONFIG, image.config_digest(), image.config_json().len() as u64),
-        layers: layers.iter().map(|(digest, l)| descriptor(&l.media_type, digest, l.size)).collect(),
-        annotations: BTreeMap::new(),
-    };
-    let json = serde_json::to_vec(&manifest).context("cannot serialize the image manifest")?;
-    let digest = super::digest_of(&json);
-    Ok((json, digest, MEDIA_TYPE_MANIFEST.to_string()))
 }
 
 /// Whether a response is worth another attempt.
@@ -452,6 +405,7 @@ fn credential_helper(helper: &str, host: &str) -> Result<Option<String>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::image::Manifest;
     use super::*;
 
     #[test]
@@ -473,7 +427,7 @@ mod tests {
         assert!(view.manifest.is_none());
         let layers = layer_blobs(&view).unwrap();
         let (json, digest, media_type) = manifest_of(&view, &layers).unwrap();
-        assert_eq!((digest, media_type.as_str()), (super::super::digest_of(&json), MEDIA_TYPE_MANIFEST));
+        assert_eq!((digest, media_type.as_str()), (super::super::digest_of(&json), super::super::MEDIA_TYPE_MANIFEST));
         let m: Manifest = serde_json::from_slice(&json).unwrap();
         assert_eq!(m.config.digest, built.config_digest);
         // The archive's gzip layer has no digest of its own: hashed, it is the built blob's.

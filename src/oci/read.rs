@@ -8,7 +8,6 @@
 //! through the same normalisation the rootfs uses, so a hostile archive cannot name `..`.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -22,7 +21,9 @@ use super::{
     ANNOTATION_REF_NAME, HashReader, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
     MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, digest_hex, digest_of,
 };
-use crate::limits::{Bounded, Counting, EntryCounter, MAX_JSON_BYTES, check_path_len, read_capped};
+use crate::limits::{
+    Bounded, Counting, EntryCounter, MAX_JSON_BYTES, check_path_len, open_regular, read_regular_capped,
+};
 use crate::platform::Platform;
 use crate::rootfs::{Entry, Node, Tree, tree::normalize};
 
@@ -88,7 +89,7 @@ pub fn open(reference: &str) -> Result<ImageView> {
 
 pub(crate) fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
     let path = dir.join("blobs/sha256").join(digest_hex(digest)?);
-    let data = read_capped(&path, MAX_JSON_BYTES, &format!("blob {digest} at"))?;
+    let data = read_regular_capped(&path, MAX_JSON_BYTES, &format!("blob {digest} at"))?;
     if digest_of(&data) != digest {
         bail!("blob {} does not match its digest {digest}", path.display());
     }
@@ -100,7 +101,7 @@ pub(crate) fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
 /// holds one image), before any index is expanded.
 fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
     let index_path = dir.join("index.json");
-    let data = read_capped(&index_path, MAX_JSON_BYTES, "the index")?;
+    let data = read_regular_capped(&index_path, MAX_JSON_BYTES, "the index")?;
     let index: Index = serde_json::from_slice(&data).with_context(|| format!("malformed {}", index_path.display()))?;
     let chosen: Vec<&Descriptor> = match tag {
         Some(t) => {
@@ -213,7 +214,7 @@ pub fn open_layout_manifest(dir: &Path, desc: &Descriptor, tag: Option<&str>) ->
 
 /// Opens the (first) image of a docker-archive, as written by us, `docker save` or skopeo.
 pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = open_regular(path, true).with_context(|| format!("cannot open {}", path.display()))?;
     let mut members: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut ar = tar::Archive::new(file);
     let mut count = EntryCounter::default();
@@ -237,7 +238,7 @@ pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
                 path.display()
             );
         }
-        let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut f = open_regular(path, true).with_context(|| format!("cannot open {}", path.display()))?;
         f.seek(SeekFrom::Start(offset))?;
         let mut data = Vec::new();
         f.take(size).read_to_end(&mut data).with_context(|| format!("cannot read {name} in {}", path.display()))?;
@@ -335,7 +336,7 @@ impl ImageView {
 
 /// Opens a layer blob file (gzip or plain tar) as an uncompressed tar stream.
 pub fn open_layer_blob(path: &Path) -> Result<Box<dyn Read>> {
-    decompressed(File::open(path).with_context(|| format!("cannot open layer {}", path.display()))?)
+    decompressed(open_regular(path, false).with_context(|| format!("cannot open layer {}", path.display()))?)
 }
 
 /// Wraps `r` in a gzip decoder if it starts with the gzip magic, else passes it through. The
@@ -538,7 +539,7 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("saved.tar");
-        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut tar = tar::Builder::new(std::fs::File::create(&path).unwrap());
         for (name, data) in [("config.json", &config), ("l/layer.tar", &layer), ("manifest.json", &manifest)] {
             let mut h = tar::Header::new_gnu();
             h.set_size(data.len() as u64);

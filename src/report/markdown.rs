@@ -2,9 +2,10 @@
 
 use crate::findings::{Report, Status};
 
-/// `|` and newlines would break a table cell.
+/// `|` and newlines would break a table cell; control characters are written as escapes
+/// ([`printable`](super::printable)).
 pub(crate) fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    super::printable(s, false).replace('|', "\\|")
 }
 
 pub fn render(report: &Report, verbose: bool) -> String {

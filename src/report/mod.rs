@@ -47,14 +47,14 @@ struct Json<'a> {
 /// Renders `report`. `verbose` (text, markdown) also lists passed and skipped checks.
 pub fn render(report: &Report, format: Format, verbose: bool) -> Result<String> {
     Ok(match format {
-        Format::Text => text::render(report, verbose),
+        Format::Text => printable(&text::render(report, verbose), true).into_owned(),
         Format::Json => {
             serde_json::to_string_pretty(&Json { report, summary: report.tally() }).context("cannot render JSON")?
                 + "\n"
         }
         Format::Junit => junit::render(report),
         Format::Sarif => sarif::render(report)?,
-        Format::Markdown => markdown::render(report, verbose),
+        Format::Markdown => printable(&markdown::render(report, verbose), true).into_owned(),
     })
 }
 
@@ -67,6 +67,32 @@ pub fn catalogue(checks: &[Check]) -> String {
         out.push_str(&format!("{:<28} seed: {}\n{:<28} fix:  {}\n", "", c.seed_action, "", c.remediation));
     }
     out
+}
+
+/// Text from an image (file names, package names, a container's output) made safe to print:
+/// control characters (ESC, CSI, CR, BEL, backspace... which a terminal obeys, so a file named
+/// `\x1b]0;pwned\x07` could retitle the window or `\x1b[2J` clear the screen) and the bidi
+/// overrides that reorder what is shown are written as visible escapes (`\x1b`, `\u{202e}`).
+/// Newlines too (a name must not forge a line of the report), unless `keep_newlines`: the final
+/// pass over a whole rendered document, which keeps the renderer's own lines.
+pub fn printable(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+    let unsafe_char = |c: char| (c.is_control() && !(keep_newlines && c == '\n')) || bidi(c);
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// XML text escaping for the JUnit renderer (and anything else that writes markup).
@@ -169,6 +195,20 @@ mod tests {
         for fmt in [Format::Junit, Format::Markdown] {
             let out = render(&r, fmt, false).unwrap();
             assert!(out.contains("Dockerfile:11:6"), "{fmt:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("usr/bin/\x1b]0;pwned\x07", false), r"usr/bin/\x1b]0;pwned\x07");
+        assert_eq!(printable("a\rb\nc\td\u{9b}e\u{202e}f", false), r"a\rb\nc\td\u{9b}e\u{202e}f");
+        assert_eq!(printable("line one\nline two\x1b[2J", true), "line one\nline two\\x1b[2J");
+        assert!(matches!(printable("plain é", false), std::borrow::Cow::Borrowed(_)));
+        let mut r = sample();
+        r.findings[0].message = "a \x1b[2J b".into();
+        for fmt in [Format::Text, Format::Markdown] {
+            let out = render(&r, fmt, true).unwrap();
+            assert!(!out.contains('\x1b') && out.contains(r"a \x1b[2J b"), "{fmt:?}: {out}");
         }
     }
 

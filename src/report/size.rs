@@ -43,9 +43,9 @@ crate::named_enum! {
 /// Renders the analyses of one run.
 pub fn render_report(images: &[ImageAnalysis], format: ReportFormat) -> Result<String> {
     Ok(match format {
-        ReportFormat::Text => text(images),
+        ReportFormat::Text => super::printable(&text(images), true).into_owned(),
         ReportFormat::Json => serde_json::to_string_pretty(images).context("cannot render JSON")? + "\n",
-        ReportFormat::Markdown => markdown(images),
+        ReportFormat::Markdown => super::printable(&markdown(images), true).into_owned(),
         ReportFormat::Html => super::html::render(images)?,
     })
 }
@@ -194,7 +194,7 @@ fn text(images: &[ImageAnalysis]) -> String {
                 }
             }
         }
-        if let Some(note) = &a.java_note {
+        for note in a.java_note.iter().chain(&a.metadata_note) {
             out.push_str(&format!("  info: {note}\n"));
         }
         if !a.unstripped.is_empty() {
@@ -349,7 +349,7 @@ pub fn markdown(images: &[ImageAnalysis]) -> String {
                 out.push('\n');
             }
         }
-        if let Some(note) = &a.java_note {
+        for note in a.java_note.iter().chain(&a.metadata_note) {
             out.push_str(&format!("\n*Info:* {}\n", cell(note)));
         }
         if !a.recommendations.is_empty() {
@@ -427,7 +427,7 @@ pub fn render_diff(d: &ImageDiff, format: DiffFormat) -> Result<String> {
         d.unchanged_files,
         if d.paths.len() > 40 { "; the 40 biggest shown (--format json lists all)" } else { "" }
     );
-    Ok(match format {
+    let out = match format {
         DiffFormat::Markdown => format!(
             "### Image diff\n\n{}\n**Packages**\n\n{}\n**Paths**\n\n{}\n{tail}",
             md_table(&summary),
@@ -435,5 +435,6 @@ pub fn render_diff(d: &ImageDiff, format: DiffFormat) -> Result<String> {
             md_table(&paths)
         ),
         _ => format!("{}\n{}\n{}\n{tail}", table(&summary), table(&pk), table(&paths)),
-    })
+    };
+    Ok(super::printable(&out, true).into_owned())
 }

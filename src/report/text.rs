@@ -22,13 +22,16 @@ fn mark(f: &Finding) -> &'static str {
     }
 }
 
-/// Rows padded to the widest cell of each column; the last column is never padded.
+/// Rows padded to the widest cell of each column; the last column is never padded. Cells are
+/// [`printable`](super::printable): a newline in a name cannot break a row.
 pub fn table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| super::printable(c, false).into_owned()).collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
@@ -43,12 +46,12 @@ pub fn render(report: &Report, verbose: bool) -> String {
         out.push('\n');
         let (notes, facts): (Vec<_>, Vec<_>) =
             report.facts.iter().filter(|(s, _, _)| s == subject).partition(|(_, k, _)| k == NOTE);
-        let facts: Vec<String> = facts.iter().map(|(_, k, v)| format!("{k} {v}")).collect();
+        let facts: Vec<String> = facts.iter().map(|(_, k, v)| format!("{k} {}", super::printable(v, false))).collect();
         if !facts.is_empty() {
             out.push_str(&format!("  {}\n", facts.join(", ")));
         }
         for (_, _, note) in notes {
-            out.push_str(&format!("  info: {note}\n"));
+            out.push_str(&format!("  info: {}\n", super::printable(note, false)));
         }
         let mut rows = vec![vec!["".into(), "ID".into(), "SEVERITY".into(), "CHECK".into(), "DETAIL".into()]];
         for f in report.findings.iter().filter(|f| &f.subject == subject) {

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod catalogue;
 pub mod checks;
+pub mod containers;
 pub mod cst;
 pub mod runtime;
 
@@ -62,6 +63,8 @@ pub struct Policy {
     /// The spec whose budgets apply to images named like its images (by title label).
     pub spec: Option<Spec>,
     pub runtime: RuntimeMode,
+    /// How long one runtime-check container may run before it is removed and fails its check.
+    pub runtime_timeout: std::time::Duration,
     /// container-structure-test files.
     pub structure_tests: Vec<PathBuf>,
     /// Applications that must fit every image (`--app`: jars, wheels, site-packages).
@@ -78,6 +81,7 @@ impl Default for Policy {
             required_labels: DEFAULT_LABELS.iter().map(|s| s.to_string()).collect(),
             spec: None,
             runtime: RuntimeMode::Auto,
+            runtime_timeout: runtime::RUN_TIMEOUT,
             structure_tests: Vec::new(),
             apps: Vec::new(),
             source: SourceOptions::default(),
@@ -116,7 +120,7 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
         capture.extend(suite.content_paths());
     }
     let mut report = Report { tool: "lucid verify".into(), ..Default::default() };
-    let engine = runtime::Engine::for_policy(policy.runtime);
+    let engine = runtime::Engine::for_policy(policy.runtime, policy.runtime_timeout);
     for image in &src.images {
         let name = format!("{reference} ({})", image.platform().qualified());
         // The libraries an application would load are learnt in the same pass as the tree.
@@ -174,7 +178,9 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
             }
             findings.extend(found);
         }
-        let mut run = engine.session(&src, image);
+        // A root image's containers run as nobody: runtime checks never run hostile code as root.
+        let root = matches!(checks::resolve_user(&subject), Ok((0, _)));
+        let mut run = engine.session(&src, image, root);
         findings.extend(runtime::checks(&subject, &mut run));
         for suite in suites {
             findings.extend(cst::run(suite, &subject, &mut run));

@@ -2,21 +2,30 @@
 //! metadata cannot: the interpreter starts, the UID inside, `/bin/sh` fails, CAs load.
 //!
 //! The seed runs `id`, `whoami` and `/bin/sh -c` inside images that have neither a shell nor
-//! coreutils; here the same facts come from the image's own interpreter. Images not already in
-//! the engine are loaded under a temporary tag (removed afterwards). Containers run without a
-//! network and are always removed. With no engine, every check is skipped with the reason (or
-//! failed under `--require-runtime`).
+//! coreutils; here the same facts come from the image's own interpreter. With no engine, every
+//! check is skipped with the reason (or failed under `--require-runtime`).
+//!
+//! The image is untrusted, so its containers are confined (see [`confined`]): no capabilities,
+//! no new privileges, a read-only root with a small `/tmp`, pid, memory and CPU limits, no
+//! network, never root (a root image runs as 65534, nobody), bounded output, a time limit. Every
+//! container and temporary image is removed on every path, interrupts included
+//! ([`super::containers`]). An image not already in the engine is never loaded as the user gave
+//! it: a docker-archive may name several images and any tags (`debian:12`, the user's own);
+//! what is loaded is the one image lucid parsed, written anew by lucid's archive writer under a
+//! name of lucid's own, and removed afterwards.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{LogsOptions, RemoveContainerOptions, RemoveImageOptions};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::query_parameters::AttachContainerOptions;
 use futures_util::StreamExt;
 
 use super::checks::{finding, resolve_user};
+use super::containers::{self, Container};
 use super::{RuntimeMode, Subject};
 use crate::findings::{Finding, Status};
 use crate::oci::read::ImageView;
@@ -24,31 +33,45 @@ use crate::oci::source::Source;
 use crate::oci::{Image, ImageRef, engine};
 use crate::spec::Stage;
 
-/// No container of a smoke test should take longer (a JVM start is about a second).
-const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// No container of a smoke test should take longer (a JVM start is about a second); `--runtime-timeout`.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Output kept per container (stdout and stderr together); past it, reading stops.
+pub const OUTPUT_LIMIT: usize = 1 << 20;
+/// Processes and threads per container (a JVM starts about 30; a fork bomb stops here).
+const PIDS_LIMIT: i64 = 256;
+/// Memory per container, swap included (a JVM sizes its heap from it: 128 MiB by default).
+const MEMORY_LIMIT: i64 = 512 << 20;
+/// One CPU.
+const NANO_CPUS: i64 = 1_000_000_000;
+/// The writable `/tmp` on the read-only root (the JVM keeps its perf data there).
+const TMPFS_OPTIONS: &str = "rw,nosuid,nodev,size=64m";
+/// Who a root image's containers run as instead (Debian's `nobody`).
+pub const UNPRIVILEGED_USER: &str = "65534:65534";
 
 /// A connection to the engine, or why there is none.
 pub struct Engine {
     mode: RuntimeMode,
     host: String,
+    timeout: Duration,
     conn: std::result::Result<(tokio::runtime::Runtime, Docker), String>,
 }
 
 impl Engine {
-    /// Connects (once per run) unless runtime checks are off.
-    pub fn for_policy(mode: RuntimeMode) -> Engine {
+    /// Connects (once per run) unless runtime checks are off. Each container gets `timeout`.
+    pub fn for_policy(mode: RuntimeMode, timeout: Duration) -> Engine {
         let host = engine::engine_host();
         let conn = if mode == RuntimeMode::Off {
             Err("runtime checks are off (--no-runtime)".to_string())
         } else {
             connect(&host).map_err(|e| format!("{e:#}"))
         };
-        Engine { mode, host, conn }
+        Engine { mode, host, timeout, conn }
     }
 
-    /// A session for one image of `src` (loads it on first use).
-    pub fn session<'a>(&'a self, src: &'a Source, image: &'a ImageView) -> Session<'a> {
-        Session { engine: self, src, image, image_ref: None, cleanup: None }
+    /// A session for one image of `src` (loads it on first use). `root`: the image's own user is
+    /// root, so its containers run as [`UNPRIVILEGED_USER`].
+    pub fn session<'a>(&'a self, src: &'a Source, image: &'a ImageView, root: bool) -> Session<'a> {
+        Session { engine: self, src, image, image_ref: None, cleanup: None, root, stopped: None }
     }
 }
 
@@ -80,13 +103,17 @@ impl RunResult {
     }
 }
 
-/// Containers of one image.
+/// Containers of one image. Dropping it removes the temporary image it loaded.
 pub struct Session<'a> {
     engine: &'a Engine,
     src: &'a Source,
     image: &'a ImageView,
     image_ref: Option<std::result::Result<String, String>>,
     cleanup: Option<String>,
+    root: bool,
+    /// Set when a container overran the time limit: the image's other containers are not started
+    /// (each would hang as long), and every later check says why.
+    stopped: Option<String>,
 }
 
 /// Whether the kernel runs `arch` binaries through an enabled binfmt_misc handler (qemu-user-static),
@@ -101,6 +128,44 @@ fn emulated(arch: &str) -> bool {
         .is_ok_and(|s| s.lines().next() == Some("enabled"))
 }
 
+/// The container `entrypoint` + `cmd` of `image` with `env`, as `user`, confined: no
+/// capabilities, no privilege gain (setuid binaries stay powerless), read-only root with a
+/// small tmpfs `/tmp`, pid, memory (no swap) and CPU limits, no network, and no log driver
+/// (output is read from the attached streams, bounded, so a chatty image fills no disk).
+pub fn confined(
+    image: &str,
+    entrypoint: &[&str],
+    cmd: &[&str],
+    env: &[String],
+    user: Option<&str>,
+) -> ContainerCreateBody {
+    let host = HostConfig {
+        network_mode: Some("none".into()),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([("/tmp".to_string(), TMPFS_OPTIONS.to_string())])),
+        pids_limit: Some(PIDS_LIMIT),
+        memory: Some(MEMORY_LIMIT),
+        memory_swap: Some(MEMORY_LIMIT),
+        nano_cpus: Some(NANO_CPUS),
+        log_config: Some(HostConfigLogConfig { typ: Some("none".into()), config: None }),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(entrypoint.iter().map(|s| s.to_string()).collect()),
+        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+        env: (!env.is_empty()).then(|| env.to_vec()),
+        user: user.map(str::to_string),
+        network_disabled: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        host_config: Some(host),
+        ..Default::default()
+    }
+}
+
 impl Session<'_> {
     /// Why containers cannot run, if they cannot.
     pub fn unavailable(&mut self) -> Option<String> {
@@ -110,6 +175,11 @@ impl Session<'_> {
     /// Whether runtime checks must fail (not skip) when unavailable.
     pub fn required(&self) -> bool {
         self.engine.mode == RuntimeMode::Require
+    }
+
+    /// Whether the image's own user is root, so its containers run as [`UNPRIVILEGED_USER`].
+    pub fn runs_unprivileged(&self) -> bool {
+        self.root
     }
 
     fn image_ref(&mut self) -> std::result::Result<String, String> {
@@ -131,93 +201,119 @@ impl Session<'_> {
                 self.image.platform().qualified()
             ));
         }
-        let loaded = match &self.src.reference {
+        if let ImageRef::DockerDaemon { name } = &self.src.reference {
             // Already there: run it by the name the engine knows.
-            ImageRef::DockerDaemon { name } => return Ok(name.clone()),
-            ImageRef::DockerArchive { file, .. } => {
-                engine::load_at(&self.engine.host, file).map_err(|e| format!("{e:#}"))?;
-                // The engine's image ID is the config digest.
-                return Ok(self.image.config_digest.clone());
-            }
-            ImageRef::Oci { .. } | ImageRef::Registry(_) => {
-                // Loaded under a temporary tag, removed by [`Session::finish`].
-                let tag = match crate::oci::digest_hex(&self.image.config_digest) {
-                    Ok(hex) => format!("lucid-verify:{}", &hex[..12]),
-                    Err(e) => return Err(format!("{e:#}")),
-                };
-                engine::load_image(&self.engine.host, self.image, &tag).map(|_| tag)
-            }
-        };
-        let tag = loaded.map_err(|e| format!("cannot load the image into the engine: {e:#}"))?;
+            return Ok(name.clone());
+        }
+        // Anything else (a docker-archive too) is written anew from what was parsed: one image,
+        // one tag of lucid's own, recorded before the load so that an interrupt removes it.
+        let tag = containers::temp_tag(&self.image.config_digest).map_err(|e| format!("{e:#}"))?;
+        containers::record_image(&self.engine.host, &tag);
         self.cleanup = Some(tag.clone());
+        engine::load_image(&self.engine.host, self.image, &tag)
+            .map_err(|e| format!("cannot load the image into the engine: {e:#}"))?;
         Ok(tag)
     }
 
-    /// Runs `entrypoint` + `cmd` in a new container of the image (its own User, no network).
+    /// Runs `entrypoint` + `cmd` in a new, [`confined`] container of the image. An error says
+    /// why there is no result: the engine failed, the container overran the time limit, or it
+    /// printed more than [`OUTPUT_LIMIT`]. The container is gone when this returns.
     pub fn run(&mut self, entrypoint: &[&str], cmd: &[&str], env: &[String]) -> std::result::Result<RunResult, String> {
+        if let Some(why) = &self.stopped {
+            return Err(format!("not run: {why}"));
+        }
         let image = self.image_ref()?;
         let (rt, docker) = self.engine.conn.as_ref().map_err(Clone::clone)?;
-        let body = ContainerCreateBody {
-            image: Some(image.clone()),
-            entrypoint: Some(entrypoint.iter().map(|s| s.to_string()).collect()),
-            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-            env: (!env.is_empty()).then(|| env.to_vec()),
-            network_disabled: Some(true),
-            host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
-            ..Default::default()
-        };
-        let fut = run_container(docker, body);
-        rt.block_on(async { tokio::time::timeout(RUN_TIMEOUT, fut).await })
-            .map_err(|_| format!("{entrypoint:?} {cmd:?} did not finish within {}s", RUN_TIMEOUT.as_secs()))?
-            .map_err(|e| format!("{e:#}"))
+        let user = self.root.then_some(UNPRIVILEGED_USER);
+        let body = confined(&image, entrypoint, cmd, env, user);
+        let container = Container::create(rt, docker, &self.engine.host, body).map_err(|e| format!("{e:#}"))?;
+        let mut out = RunResult::default();
+        let limit = self.engine.timeout;
+        let outcome = rt.block_on(async { tokio::time::timeout(limit, drive(docker, &container.id, &mut out)).await });
+        // The container is removed here, whatever happened (the timed-out future is gone with
+        // everything it would have done after).
+        drop(container);
+        match outcome {
+            Err(_) => {
+                let so_far = first_line(&out.output());
+                let why = format!(
+                    "{entrypoint:?} {cmd:?} did not finish within {}s (container removed){}",
+                    limit.as_secs(),
+                    if so_far.is_empty() { String::new() } else { format!("; its output so far: {so_far}") }
+                );
+                self.stopped =
+                    Some(format!("an earlier container of this image did not finish within {}s", limit.as_secs()));
+                Err(why)
+            }
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Ok(Ok(Drive::Truncated)) => Err(format!(
+                "{entrypoint:?} {cmd:?} printed more than {} of output: lucid stopped reading and removed the container",
+                crate::spec::format_size(OUTPUT_LIMIT as u64)
+            )),
+            Ok(Ok(Drive::Done)) => Ok(out),
+        }
     }
 
-    /// Removes the temporary tag, if this session loaded the image.
-    pub fn finish(self) {
-        if let (Some(tag), Ok((rt, docker))) = (&self.cleanup, &self.engine.conn) {
-            let opts = RemoveImageOptions { force: false, noprune: false, ..Default::default() };
-            let _ = rt.block_on(docker.remove_image(tag, Some(opts), None));
+    /// Removes the temporary image, if this session loaded one (dropping the session does too).
+    pub fn finish(self) {}
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if let (Some(tag), Ok((rt, docker))) = (self.cleanup.take(), &self.engine.conn) {
+            containers::remove_image(rt, docker, &tag);
         }
     }
 }
 
-async fn run_container(docker: &Docker, body: ContainerCreateBody) -> Result<RunResult> {
-    let created = docker.create_container(None, body).await.context("the engine cannot create the container")?;
-    let id = created.id;
-    let result = async {
-        if let Err(e) = docker.start_container(&id, None).await {
-            // The engine's message ends in runc's reason (`exec: "/bin/sh": stat /bin/sh: no such file`).
-            let text = e.to_string();
-            let reason = text.find("exec: ").map_or(text.as_str(), |i| &text[i..]).trim_end_matches(": unknown");
-            return Ok(RunResult {
-                started: false,
-                exit_code: -1,
-                error: Some(reason.to_string()),
-                ..Default::default()
-            });
-        }
-        let exit_code = match docker.wait_container(&id, None).next().await {
-            Some(Ok(r)) => r.status_code,
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(e)) => return Err(anyhow!(e).context("waiting for the container")),
-            None => -1,
-        };
-        let mut out = RunResult { started: true, exit_code, ..Default::default() };
-        let opts = LogsOptions { stdout: true, stderr: true, tail: "all".into(), ..Default::default() };
-        let mut logs = docker.logs(&id, Some(opts));
-        while let Some(chunk) = logs.next().await {
-            match chunk.context("reading the container's output")? {
-                LogOutput::StdOut { message } => out.stdout.push_str(&String::from_utf8_lossy(&message)),
-                LogOutput::StdErr { message } => out.stderr.push_str(&String::from_utf8_lossy(&message)),
-                _ => {}
-            }
-        }
-        Ok(out)
+/// How [`drive`] ended.
+enum Drive {
+    Done,
+    /// The output passed [`OUTPUT_LIMIT`]; the container may still be running.
+    Truncated,
+}
+
+/// Attaches to the container, starts it, reads its output up to [`OUTPUT_LIMIT`] and waits for
+/// its exit, filling `out` as it goes (so a caller that gives up still has the output so far).
+async fn drive(docker: &Docker, id: &str, out: &mut RunResult) -> Result<Drive> {
+    let opts = AttachContainerOptions { stdout: true, stderr: true, stream: true, ..Default::default() };
+    let mut attached = docker.attach_container(id, Some(opts)).await.map_err(|e| anyhow!(e).context("attaching"))?;
+    if let Err(e) = docker.start_container(id, None).await {
+        // The engine's message ends in runc's reason (`exec: "/bin/sh": stat /bin/sh: no such file`).
+        let text = e.to_string();
+        let reason = text.find("exec: ").map_or(text.as_str(), |i| &text[i..]).trim_end_matches(": unknown");
+        *out = RunResult { started: false, exit_code: -1, error: Some(reason.to_string()), ..Default::default() };
+        return Ok(Drive::Done);
     }
-    .await;
-    let rm = RemoveContainerOptions { force: true, v: true, ..Default::default() };
-    let _ = docker.remove_container(&id, Some(rm)).await;
-    result
+    out.started = true;
+    let mut seen = 0usize;
+    while let Some(chunk) = attached.output.next().await {
+        let (to, bytes) = match chunk.map_err(|e| anyhow!(e).context("reading the container's output"))? {
+            LogOutput::StdOut { message } => (&mut out.stdout, message),
+            LogOutput::StdErr { message } => (&mut out.stderr, message),
+            _ => continue,
+        };
+        let room = OUTPUT_LIMIT - seen;
+        let take = bytes.len().min(room);
+        to.push_str(&String::from_utf8_lossy(&bytes[..take]));
+        seen += take;
+        if take < bytes.len() || seen >= OUTPUT_LIMIT {
+            return Ok(Drive::Truncated);
+        }
+    }
+    out.exit_code = match docker.wait_container(id, None).next().await {
+        Some(Ok(r)) => r.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(e)) => return Err(anyhow!(e).context("waiting for the container")),
+        None => -1,
+    };
+    Ok(Drive::Done)
+}
+
+/// The first non-empty line of `t`, trimmed, at most 200 characters.
+fn first_line(t: &str) -> String {
+    let line = t.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    line.chars().take(200).collect()
 }
 
 /// What runs the image's code.
@@ -335,7 +431,6 @@ pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
                 finding(id, &s.name, if ok { Status::Pass } else { Status::Fail }, msg)
             }
         };
-    let first_line = |t: &str| t.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
     let failed = |r: &RunResult| match &r.error {
         Some(e) => format!("did not start: {e}"),
         None => format!("exit {}: {}", r.exit_code, first_line(&r.output())),
@@ -357,6 +452,14 @@ pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
     let want = resolve_user(s).ok();
     out.push(match (&interp, want) {
         (None, _) => none(IDS[1]),
+        _ if run.runs_unprivileged() => finding(
+            IDS[1],
+            &s.name,
+            Status::Fail,
+            format!(
+                "the image runs as root (see LUCID-USER-001); lucid ran its checks as {UNPRIVILEGED_USER} instead, never as root"
+            ),
+        ),
         (_, None) => finding(IDS[1], &s.name, Status::Skip, "the config User does not resolve (see LUCID-USER-001)"),
         (Some((Interpreter::Python, exe)), Some((uid, gid))) => {
             result(IDS[1], run.run(&[exe], &["-c", PY_UID], &[]), &|r| {
@@ -443,4 +546,23 @@ pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
         }
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_confined() {
+        let body = confined("img", &["/usr/bin/python3"], &["--version"], &[], Some(UNPRIVILEGED_USER));
+        let h = body.host_config.unwrap();
+        assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(h.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!((h.readonly_rootfs, h.pids_limit, h.nano_cpus), (Some(true), Some(PIDS_LIMIT), Some(NANO_CPUS)));
+        assert_eq!((h.memory, h.memory_swap), (Some(MEMORY_LIMIT), Some(MEMORY_LIMIT)));
+        assert_eq!(h.network_mode.as_deref(), Some("none"));
+        assert!(h.tmpfs.unwrap().contains_key("/tmp"));
+        assert_eq!(h.log_config.unwrap().typ.as_deref(), Some("none"));
+        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+    }
 }

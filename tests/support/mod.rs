@@ -208,3 +208,20 @@ pub fn assert_no_secret(o: &std::process::Output) -> String {
     assert!(!all.contains(SECRET_PREFIX), "a secret was printed:\n{all}");
     all
 }
+
+/// Runs `cmd` to completion, or kills it and fails the test once it has run for `deadline`: a
+/// hostile input that makes lucid hang fails its test instead of hanging the suite.
+pub fn output_within(cmd: &mut Command, deadline: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(deadline) {
+        Ok(out) => out.expect("the command's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{cmd:?} ran longer than {deadline:?}");
+        }
+    }
+}

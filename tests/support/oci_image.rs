@@ -28,20 +28,23 @@ int main(int argc, char **argv) {
 /// The static test binary, compiled once per test process.
 pub fn hello_binary() -> &'static [u8] {
     static BIN: OnceLock<Vec<u8>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let src = dir.path().join("hello.c");
-        std::fs::write(&src, HELLO_C).expect("write hello.c");
-        let out = dir.path().join("hello");
-        let status = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .expect("gcc is required for the oci tests (apt-get install gcc libc6-dev)");
-        assert!(status.success(), "gcc -static failed: is glibc's libc.a (libc6-dev) installed?");
-        std::fs::read(&out).expect("read compiled binary")
-    })
+    BIN.get_or_init(|| compile_static(HELLO_C))
+}
+
+/// `source` (C) compiled with `gcc -static`: a program that runs in an image with no libc.
+pub fn compile_static(source: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("program.c");
+    std::fs::write(&src, source).expect("write the C source");
+    let out = dir.path().join("program");
+    let status = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("gcc is required for the oci tests (apt-get install gcc libc6-dev)");
+    assert!(status.success(), "gcc -static failed: is glibc's libc.a (libc6-dev) installed?");
+    std::fs::read(&out).expect("read compiled binary")
 }
 
 /// The GOARCH name of this machine: the test image runs natively.

@@ -156,10 +156,15 @@ pub fn raw_layer(dir: &Path, tar: &[u8]) -> LayerBlob {
 
 /// A tar holding one regular file named `name`, bytes written raw.
 pub fn raw_tar(name: &str, content: &[u8]) -> Vec<u8> {
+    raw_tar_mode(name, content, 0o644)
+}
+
+/// [`raw_tar`] with the file's mode.
+pub fn raw_tar_mode(name: &str, content: &[u8], mode: u32) -> Vec<u8> {
     let mut h = tar::Header::new_gnu();
     h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o644);
+    h.set_mode(mode);
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(0);
