@@ -156,7 +156,7 @@ fn verify_built(spec: &lucid::spec::Spec, results: &[BuiltOutput], loaded: bool,
     print!("{}", render(&report, Format::Text, false)?);
     let codes: Vec<i32> = unreadable.iter().map(super::exit_code).collect();
     for e in &unreadable {
-        super::print_error(&e);
+        super::print_error(e);
     }
     Ok(lucid::exit::worst(codes.into_iter().chain([report.exit_code(Severity::Error)])))
 }

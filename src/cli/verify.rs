@@ -183,7 +183,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     let mut codes = vec![];
     for e in &unreadable {
-        super::print_error(&e);
+        super::print_error(e);
         codes.push(super::exit_code(e));
     }
     if rep.subjects.is_empty() {
