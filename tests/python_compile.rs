@@ -3,91 +3,17 @@
 
 mod support;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lucid::python::compile::{materialize_python, pyc_key};
 use lucid::python::{compile, install};
-use lucid::rootfs::{Entry, Node, Origin, Tree};
+use lucid::rootfs::sandbox::Sandbox;
+use lucid::rootfs::{Node, Origin, Tree};
 
-const PACKAGES: &[&str] = &[
-    "python3.11-minimal",
-    "libpython3.11-minimal",
-    "libpython3.11-stdlib",
-    "libc6",
-    "zlib1g",
-    "libexpat1",
-    "libssl3",
-    "libffi8",
-];
-
-/// Downloads the packages once into a directory shared by test runs.
-fn debs() -> Vec<PathBuf> {
-    let dir = std::env::temp_dir().join("lucid-test-debs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let have = |p: &str| {
-        std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
-    };
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !have(p)).collect();
-    if !missing.is_empty() {
-        let st = Command::new("apt-get").arg("download").args(&missing).current_dir(&dir).status().unwrap();
-        assert!(st.success(), "apt-get download {missing:?} failed");
-    }
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .collect();
-    out.sort();
-    out
-}
-
-/// Unpacks a `.deb`'s data into `tree` (test helper: `dpkg-deb --fsys-tarfile` + the tar crate).
-fn unpack(deb: &Path, tree: &mut Tree) {
-    let name = deb.file_name().unwrap().to_string_lossy().split('_').next().unwrap().to_string();
-    let origin = Origin::Deb(Arc::from(name.as_str()));
-    let out = Command::new("dpkg-deb").arg("--fsys-tarfile").arg(deb).output().unwrap();
-    assert!(out.status.success());
-    let mut ar = tar::Archive::new(out.stdout.as_slice());
-    for entry in ar.entries().unwrap() {
-        let mut e = entry.unwrap();
-        let path = e.path().unwrap().to_string_lossy().into_owned();
-        if lucid::rootfs::tree::normalize(&path).is_err() {
-            continue; // "./"
-        }
-        let mode = e.header().mode().unwrap() & 0o7777;
-        let kind = e.header().entry_type();
-        let entry = if kind.is_dir() {
-            Entry::dir(mode)
-        } else if kind.is_symlink() {
-            Entry::symlink(e.link_name().unwrap().unwrap().to_string_lossy().into_owned())
-        } else if kind.is_hard_link() {
-            let target = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
-            let data = tree.read(&target).unwrap().clone();
-            Entry { node: Node::File(data), mode, uid: 0, gid: 0, origin: Origin::Builder }
-        } else {
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            Entry::file(data, mode)
-        };
-        tree.insert(&path, entry.from_origin(origin.clone())).unwrap();
-    }
-}
-
-fn python_tree() -> Tree {
-    let mut t = Tree::new();
-    for deb in debs() {
-        unpack(&deb, &mut t);
-    }
-    t
-}
+#[path = "support/pytree.rs"]
+mod pytree;
+use pytree::python_tree;
 
 fn pycs(t: &Tree) -> Vec<(String, Arc<Vec<u8>>)> {
     t.iter()
@@ -166,14 +92,19 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
     // The image's python uses the .pyc as they are, and reports the in-image paths.
     let scratch = tempfile::tempdir().unwrap();
     let runner = materialize_python(&image, scratch.path()).unwrap();
-    let out =
-        runner.command().args(["-S", "-c", "import json; print(json.__file__, json.__cached__)"]).output().unwrap();
+    let out = runner
+        .command(&Sandbox::new())
+        .unwrap()
+        .args(["-S", "-c", "import json; print(json.__file__, json.__cached__)"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     eprintln!("python reports: {stdout}");
     assert!(stdout.contains("json/__pycache__/__init__.cpython-311.pyc"), "{stdout}");
     // The interpreter takes our .pyc as valid (`-v` says it loaded the code object from it)...
-    let verbose = runner.command().args(["-S", "-v", "-c", "import json.decoder"]).output().unwrap();
+    let verbose =
+        runner.command(&Sandbox::new()).unwrap().args(["-S", "-v", "-c", "import json.decoder"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&verbose.stderr);
     assert!(
         stderr.contains("code object from") && stderr.contains("json/__pycache__/decoder.cpython-311.pyc"),
@@ -186,12 +117,17 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
         "import marshal; print(marshal.loads(open({:?}, 'rb').read()[16:]).co_filename)",
         pyc.display().to_string()
     );
-    let co = runner.command().args(["-S", "-c", &script]).output().unwrap();
+    let co = runner.command(&Sandbox::new()).unwrap().args(["-S", "-c", &script]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&co.stdout).trim(), "/usr/lib/python3.11/json/decoder.py");
 
     // Debian's python3.11 looks in usr/local/lib/python3.11/dist-packages, not site-packages:
     // wheels must be installed there (or in usr/lib/python3/dist-packages) to be importable.
-    let path = runner.command().args(["-c", "import site; print(site.getsitepackages())"]).output().unwrap();
+    let path = runner
+        .command(&Sandbox::new())
+        .unwrap()
+        .args(["-c", "import site; print(site.getsitepackages())"])
+        .output()
+        .unwrap();
     let path = String::from_utf8_lossy(&path.stdout);
     assert!(path.contains("/usr/local/lib/python3.11/dist-packages'") && !path.contains("site-packages"), "{path}");
 }

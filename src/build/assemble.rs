@@ -269,6 +269,12 @@ fn add_java(t: &Target, tree: &mut Tree, java: &Java) -> Result<BTreeMap<String,
                     Ok((host_jdk, target_jdk))
                 })
                 .with_context(|| format!("cannot make the Java runtime of {} for {platform}", img.name))?;
+                if let Some(reason) = &linked.distrusted {
+                    progress.note(
+                        "Distrusted",
+                        format!("the cached jlink runtime {}: {reason}; linked it again", &linked.key[..12]),
+                    );
+                }
                 if linked.cached {
                     progress
                         .step("Cached", format!("jlink runtime {} ({} modules)", &linked.key[..12], req.modules.len()));

@@ -282,6 +282,9 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
             spec.path.display()
         );
     }
+    // Before any work: a build replaces and sweeps entries of its output directory, so one that
+    // holds a user's files is refused at once.
+    crate::oci::stale::claim_output_dir(&opts.output)?;
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked, reporter)?;
     lockcheck::check_wheels(spec, &lock, &requirements_texts(spec)?)?;
     let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
@@ -294,7 +297,6 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
         reporter,
     };
     let assembled = assemble_all(&ctx, &selected, &assemble_for)?;
-    std::fs::create_dir_all(&opts.output).with_context(|| format!("cannot create {}", opts.output.display()))?;
     let (staging, _claim) = crate::oci::stale::claimed_tempdir(&opts.output, "lucid-staging")?;
     let mut results = Vec::new();
     for name in &selected {

@@ -32,14 +32,18 @@ where
 
 /// The exit code of an error that ended a subcommand (see `lucid::exit`): configuration problems
 /// the library reports with their own types (no JDK for jdeps, an `--app` that is no
-/// application, `--load` with no engine, a registry that wants credentials none are bound to)
-/// are usage errors like any `lucid::exit::Usage`;
+/// application, `--load` with no engine, a registry that wants credentials none are bound to, a
+/// cache others can write, no bubblewrap for the build's sandbox, an output directory holding
+/// files that are not lucid's) are usage errors like any `lucid::exit::Usage`;
 /// anything else is input that could not be read.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     let configuration = err.chain().any(|e| {
         e.is::<lucid::analyze::jdeps::NoJdk>()
             || e.is::<lucid::build::NoEngine>()
             || e.is::<lucid::oci::registry::CredentialsNeeded>()
+            || e.is::<lucid::fetch::cachedir::UnsafeCache>()
+            || e.is::<lucid::rootfs::sandbox::SandboxUnavailable>()
+            || e.is::<lucid::oci::stale::ForeignOutput>()
             || e.downcast_ref::<lucid::verify::app::AppPathError>()
                 .is_some_and(|a| matches!(a, lucid::verify::app::AppPathError::NotAnApp { .. }))
     });

@@ -36,8 +36,11 @@ impl Cache {
         Cache::open(root)
     }
 
+    /// Opens (or creates) the cache at `root`, which must be private to this user and tagged as
+    /// lucid's (see [`super::cachedir`]: an unfit directory is an [`super::cachedir::UnsafeCache`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<Cache> {
         let root = root.into();
+        super::cachedir::prepare(&root)?;
         fs::create_dir_all(root.join("sha256"))
             .with_context(|| format!("cannot create the cache directory {}", root.display()))?;
         Ok(Cache { root })

@@ -1,9 +1,10 @@
 //! Cache upkeep: `lucid cache verify` and `lucid cache prune`.
 //!
 //! The cache is safe by construction (blobs are named by their digest and checked on every read,
-//! memos point at blobs, every write is a rename), so a killed build can only leave temporary
-//! files behind, which nothing ever reads. `verify` proves that by re-hashing everything;
-//! `prune` removes what is unreadable, unreferenced or left over.
+//! memos point at blobs, cached directory trees carry the digest they were made with, every write
+//! is a rename), so a killed build can only leave temporary files behind, which nothing ever reads.
+//! `verify` proves that by re-hashing every blob and every cached tree against its memo; `prune`
+//! removes what is unreadable, changed, unreferenced or left over.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 
 use super::cache::{Cache, sha256_hex};
+use super::{cachedir, treememo};
 
 /// Memo directories whose files name a blob by its digest on their first line.
 const MEMO_KINDS: &[&str] = &["pyc", "deb-data", "layers"];
@@ -31,6 +33,11 @@ pub struct CacheReport {
     pub corrupt: Vec<PathBuf>,
     /// Memo files that point at nothing (harmless: the work is redone).
     pub dangling: Vec<PathBuf>,
+    /// Cached directory trees (jlink runtimes) that match the digest their memo records.
+    pub trees: usize,
+    /// Cached directory trees that do not, and why: a build would not use them (it makes them
+    /// again), but something changed them.
+    pub tampered: Vec<(PathBuf, String)>,
     /// Temporary files a killed run left (never read).
     pub partial: Vec<PathBuf>,
 }
@@ -38,7 +45,7 @@ pub struct CacheReport {
 impl CacheReport {
     /// Whether everything the cache would hand out is what its name promises.
     pub fn is_clean(&self) -> bool {
-        self.corrupt.is_empty()
+        self.corrupt.is_empty() && self.tampered.is_empty()
     }
 }
 
@@ -89,7 +96,33 @@ pub fn verify(cache: &Cache) -> Result<CacheReport> {
             }
         }
     }
+    verify_trees(cache, &mut report)?;
     Ok(report)
+}
+
+/// Directories of derived trees, each with a `.tree` memo beside it (see [`treememo`]).
+const TREE_KINDS: &[&str] = &["jlink"];
+
+/// Reads every cached tree and checks it against the digest its memo records.
+fn verify_trees(cache: &Cache, report: &mut CacheReport) -> Result<()> {
+    for kind in TREE_KINDS {
+        let dir = cache.root().join(kind);
+        let entries = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+        };
+        let mut trees: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        trees.retain(|p| !is_partial(p) && fs::symlink_metadata(p).is_ok_and(|m| !m.is_file()));
+        trees.sort();
+        for path in trees {
+            match treememo::check(&path, &crate::rootfs::Origin::Builder)? {
+                Ok(_) => report.trees += 1,
+                Err(reason) => report.tampered.push((path, reason)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes corrupt blobs, dangling memos, temporary files older than an hour (younger ones may
@@ -98,9 +131,21 @@ pub fn verify(cache: &Cache) -> Result<CacheReport> {
 /// download of one blob: stores are atomic renames either way.)
 pub fn prune(cache: &Cache, all: bool) -> Result<CacheReport> {
     if all {
+        // Cache::open refuses an untagged directory; checked again right before deleting, so no
+        // other way of reaching here can empty a directory that is not a lucid cache.
+        if !cachedir::is_tagged(cache.root()) {
+            return Err(cachedir::UnsafeCache {
+                path: cache.root().to_path_buf(),
+                reason: format!("it has no {}; not emptying it", cachedir::TAG_FILE),
+            }
+            .into());
+        }
         let report = verify(cache)?;
         for entry in fs::read_dir(cache.root()).with_context(|| format!("cannot list {}", cache.root().display()))? {
             let path = entry?.path();
+            if path.file_name().is_some_and(|n| n == cachedir::TAG_FILE) {
+                continue;
+            }
             if path.is_dir() {
                 fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
             } else {
@@ -119,6 +164,9 @@ pub fn prune(cache: &Cache, all: bool) -> Result<CacheReport> {
     for path in report.corrupt.iter().chain(&report.dangling).chain(&report.partial) {
         fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
+    for (path, _) in &report.tampered {
+        treememo::discard(path)?;
+    }
     if let Ok(locks) = fs::read_dir(cache.root().join("locks")) {
         for lock in locks.flatten() {
             let free = fs::File::open(lock.path()).is_ok_and(|f| f.try_lock().is_ok());
@@ -130,6 +178,7 @@ pub fn prune(cache: &Cache, all: bool) -> Result<CacheReport> {
     report.blobs = 0;
     report.bytes = 0;
     report.memos = 0;
+    report.trees = 0;
     Ok(report)
 }
 

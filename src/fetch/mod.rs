@@ -2,8 +2,10 @@
 //! promised for it, fetched once into the content-addressed [`Cache`], and checked on every read.
 
 pub mod cache;
+pub mod cachedir;
 pub mod http;
 pub mod maintain;
+pub mod treememo;
 
 use std::sync::Arc;
 use std::sync::Mutex;

@@ -21,7 +21,9 @@
 //!   packages (SHA-256 of every tool `.deb` and of the target's JDK `.deb`), the target
 //!   architecture, the sorted modules, the options and the CDS setting: a warm rebuild reads the
 //!   directory and runs nothing. Entries are made in a scratch directory beside it and renamed into
-//!   place, so a killed build never leaves half a runtime under a real key.
+//!   place, so a killed build never leaves half a runtime under a real key. The runtime is executed
+//!   (the dump) and shipped, so `<key>.tree` records the digest of the tree as linked
+//!   ([`treememo`]); a cached runtime that no longer has it is linked again.
 
 use std::fs;
 use std::path::Path;
@@ -30,9 +32,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::fetch::{Cache, sha256_hex};
+use crate::fetch::{Cache, sha256_hex, treememo};
 use crate::lock::LockedPackage;
 use crate::rootfs::exec::{self, Program};
+use crate::rootfs::sandbox::Sandbox;
 use crate::rootfs::{Entry, Node, Origin, Tree};
 
 /// Options every runtime is linked with (see the module comment for the foreign-arch variant).
@@ -170,6 +173,9 @@ pub struct Linked {
     /// Dumps it took to get an archive that recurred (0 when cached or without CDS).
     pub cds_dumps: usize,
     pub key: String,
+    /// Why a cached runtime under this key was not used and was linked again (its files no
+    /// longer matched the digest recorded when it was made, or it had none).
+    pub distrusted: Option<String>,
 }
 
 /// The runtime for `req` under `key` (see [`Request::key`]), from the cache, or linked with what
@@ -183,25 +189,43 @@ pub fn link(
 ) -> Result<Linked> {
     let dir = cache.derived_dir("jlink")?;
     let entry = dir.join(key);
-    if entry.join("release").is_file() {
-        let runtime = read_dir_tree(&entry)?;
-        let cds_bytes = runtime.get(CDS_ARCHIVE).map(Entry::size).unwrap_or(0);
-        return Ok(Linked {
-            runtime,
-            cached: true,
-            jlink_millis: 0,
-            cds_millis: 0,
-            cds_bytes,
-            cds_dumps: 0,
-            key: key.into(),
-        });
+    let mut distrusted = None;
+    if fs::symlink_metadata(&entry).is_ok() {
+        // The runtime is executed (the CDS dump) and shipped: used only if it is, byte for byte,
+        // the tree lucid recorded when it linked it.
+        match treememo::check(&entry, &Origin::Java(Arc::from("jlink")))? {
+            Ok(mut runtime) => {
+                if let Some(e) = runtime.get_mut(CDS_ARCHIVE) {
+                    e.origin = Origin::Java(Arc::from(CDS_ORIGIN));
+                }
+                let cds_bytes = runtime.get(CDS_ARCHIVE).map(Entry::size).unwrap_or(0);
+                return Ok(Linked {
+                    runtime,
+                    cached: true,
+                    jlink_millis: 0,
+                    cds_millis: 0,
+                    cds_bytes,
+                    cds_dumps: 0,
+                    key: key.into(),
+                    distrusted: None,
+                });
+            }
+            Err(reason) => {
+                treememo::discard(&entry)?;
+                distrusted = Some(reason);
+            }
+        }
     }
     let (host_jdk, target_jdk) = tools()?;
     let scratch = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempdir_in(&dir)
         .with_context(|| format!("cannot create a scratch directory in {}", dir.display()))?;
-    let out = scratch.path().join("runtime");
+    // jlink writes only below `work` (it must create `runtime` itself); everything else in the
+    // scratch directory (its JDK, the target's jmods) it sees read-only.
+    let work = scratch.path().join("work");
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let out = work.join("runtime");
     let tools_root = scratch.path().join("jdk");
     let jlink = exec::materialize(&host_jdk.tree, &tools_root, &format!("{}/bin/jlink", host_jdk.home), |k| {
         exec::under(k, &host_jdk.home) || exec::under(k, "etc")
@@ -217,7 +241,12 @@ pub fn link(
         (_, false) => tools_root.join(format!("{}/jmods", host_jdk.home)),
     };
     let started = Instant::now();
-    let mut cmd = jlink.command();
+    // jlink sees the host's programs and libraries (read-only; nothing else of the host), as it
+    // always did: --strip-debug runs the host's objcopy, and the output depends on them even for a
+    // foreign target (measured: without the host's /usr, the arm64 runtime's generated
+    // java.lang.invoke classes keep a SourceFile attribute, and its lib/modules changes).
+    let sandbox = Sandbox::new().read_only(scratch.path()).writable(&work).host_programs();
+    let mut cmd = jlink.command(&sandbox)?;
     cmd.arg("--module-path")
         .arg(&jmods_dir)
         .arg("--add-modules")
@@ -242,19 +271,24 @@ pub fn link(
     if req.dumps_cds() {
         let started = Instant::now();
         let java = Program { program: out.join("bin/java"), ..jlink.clone() };
-        cds_dumps = dump_cds(&java, &out.join(CDS_ARCHIVE))?;
+        cds_dumps = dump_cds(&java, &out.join(CDS_ARCHIVE), &Sandbox::new().writable(&out))?;
         cds_millis = started.elapsed().as_millis();
     }
+    // The memo is written before the rename, so a runtime under its real key always has one.
+    let mut runtime = read_dir_tree(&out)?;
+    treememo::record(&entry, &runtime)?;
     match fs::rename(&out, &entry) {
         Ok(()) => {}
-        // Another build stored the same key meanwhile: same inputs, same bytes; use theirs.
-        Err(_) if entry.join("release").is_file() => {}
+        // Another build stored the same key meanwhile: same inputs; use theirs, with its digest.
+        Err(_) if entry.join("release").is_file() => {
+            runtime = read_dir_tree(&entry)?;
+            treememo::record(&entry, &runtime)?;
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot store the runtime in {}", entry.display())),
     }
     drop(scratch);
-    let runtime = read_dir_tree(&entry)?;
     let cds_bytes = runtime.get(CDS_ARCHIVE).map(Entry::size).unwrap_or(0);
-    Ok(Linked { runtime, cached: false, jlink_millis, cds_millis, cds_bytes, cds_dumps, key: key.into() })
+    Ok(Linked { runtime, cached: false, jlink_millis, cds_millis, cds_bytes, cds_dumps, key: key.into(), distrusted })
 }
 
 /// A CDS archive is accepted once this many dumps gave the same bytes (see [`dump_cds`]).
@@ -262,8 +296,8 @@ const CDS_AGREEING_DUMPS: usize = 3;
 /// Dumps tried before giving up.
 const CDS_MAX_DUMPS: usize = 9;
 
-/// Runs `java` (already on disk, with its libraries) to dump its default CDS archive to
-/// `archive`, and returns how many dumps it took.
+/// Runs `java` (already on disk, with its libraries) in `sandbox` (which must let it write
+/// `archive`) to dump its default CDS archive to `archive`, and returns how many dumps it took.
 ///
 /// HotSpot 17 orders the archived symbols by address, and its Finalizer thread races the main
 /// thread to parse `jdk.internal.misc.VM` at start-up, so the same dump gives one of a few
@@ -272,10 +306,10 @@ const CDS_MAX_DUMPS: usize = 9;
 /// repeated, and the first archive produced [`CDS_AGREEING_DUMPS`] times wins: a build picks the
 /// rare variant with a probability well under 1%. The archive is also the only content of its
 /// own layer, so even then only that layer differs; `java.cds: false` leaves it out entirely.
-pub fn dump_cds(java: &Program, archive: &Path) -> Result<usize> {
+pub fn dump_cds(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<usize> {
     let mut seen: Vec<(String, usize)> = Vec::new();
     for attempt in 1..=CDS_MAX_DUMPS {
-        let data = dump_once(java, archive)?;
+        let data = dump_once(java, archive, sandbox)?;
         let digest = sha256_hex(&data);
         let count = match seen.iter_mut().find(|(d, _)| *d == digest) {
             Some((_, n)) => {
@@ -300,9 +334,9 @@ pub fn dump_cds(java: &Program, archive: &Path) -> Result<usize> {
     )
 }
 
-fn dump_once(java: &Program, archive: &Path) -> Result<Vec<u8>> {
+fn dump_once(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<Vec<u8>> {
     let _ = fs::remove_file(archive);
-    let mut cmd = java.command();
+    let mut cmd = java.command(sandbox)?;
     cmd.args(CDS_DUMP_FLAGS).arg(format!("-XX:SharedArchiveFile={}", archive.display())).env("LANG", "C.UTF-8");
     pin_to_one_cpu(&mut cmd);
     let run = cmd.output().with_context(|| format!("cannot start {}", java.program.display()))?;
@@ -352,41 +386,12 @@ fn materialize_dir(tree: &Tree, root: &Path, dir: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads a directory written by jlink into a tree, keys relative to `dir`. Modes are normalised
-/// (0755 for directories and executables, 0644 for the rest: the JVM writes its archive 0444),
-/// owners are root, so the layer does not depend on the umask of the machine that linked it.
+/// Reads a directory written by jlink into a tree, keys relative to `dir` (see
+/// [`crate::rootfs::from_disk::read_dir`]); the CDS archive gets its own origin (its own layer).
 pub fn read_dir_tree(dir: &Path) -> Result<Tree> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut tree = Tree::new();
-    let origin = Origin::Java(Arc::from("jlink"));
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let mut names: Vec<_> = fs::read_dir(&d)
-            .with_context(|| format!("cannot read {}", d.display()))?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<std::io::Result<_>>()
-            .with_context(|| format!("cannot read {}", d.display()))?;
-        names.sort();
-        for path in names {
-            let rel = path.strip_prefix(dir).context("path outside the runtime")?;
-            let key = rel.to_str().with_context(|| format!("{}: not UTF-8", path.display()))?.to_string();
-            let meta = fs::symlink_metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
-            let entry = if meta.is_dir() {
-                stack.push(path.clone());
-                Entry::dir(0o755)
-            } else if meta.file_type().is_symlink() {
-                let target = fs::read_link(&path).with_context(|| format!("cannot read link {}", path.display()))?;
-                Entry::symlink(target.to_string_lossy().into_owned())
-            } else if meta.is_file() {
-                let data = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
-                Entry::file(data, mode)
-            } else {
-                bail!("{}: not a file, directory or link", path.display());
-            };
-            let origin = if key == CDS_ARCHIVE { Origin::Java(Arc::from(CDS_ORIGIN)) } else { origin.clone() };
-            tree.insert(&key, entry.from_origin(origin))?;
-        }
+    let mut tree = crate::rootfs::from_disk::read_dir(dir, &Origin::Java(Arc::from("jlink")))?;
+    if let Some(e) = tree.get_mut(CDS_ARCHIVE) {
+        e.origin = Origin::Java(Arc::from(CDS_ORIGIN));
     }
     Ok(tree)
 }
@@ -440,20 +445,5 @@ mod tests {
         t.insert("usr/lib/jvm/other/bin/javac", e("someone-else")).unwrap();
         assert_eq!(find_home(&t, "openjdk-17-jdk-headless").unwrap(), "usr/lib/jvm/java-17-openjdk-amd64");
         assert!(find_home(&t, "openjdk-11-jdk-headless").unwrap_err().to_string().contains("openjdk-11"));
-    }
-
-    #[test]
-    fn reads_a_directory_with_normalised_modes() {
-        use std::os::unix::fs::PermissionsExt;
-        let d = tempfile::tempdir().unwrap();
-        fs::create_dir_all(d.path().join("bin")).unwrap();
-        fs::write(d.path().join("bin/java"), b"elf").unwrap();
-        fs::set_permissions(d.path().join("bin/java"), fs::Permissions::from_mode(0o700)).unwrap();
-        fs::write(d.path().join("release"), b"JAVA_VERSION=\"17\"\n").unwrap();
-        fs::set_permissions(d.path().join("release"), fs::Permissions::from_mode(0o444)).unwrap();
-        let t = read_dir_tree(d.path()).unwrap();
-        assert_eq!(t.get("bin/java").unwrap().mode, 0o755);
-        assert_eq!(t.get("release").unwrap().mode, 0o644);
-        assert_eq!(t.get("bin").unwrap().mode, 0o755);
     }
 }

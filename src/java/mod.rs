@@ -97,8 +97,10 @@ pub fn cds_in_tree(tree: &mut Tree, home: &str) -> Result<u64> {
     let root = scratch.path().join("root");
     let java =
         exec::materialize(tree, &root, &format!("{home}/bin/java"), |k| exec::under(k, home) || exec::under(k, "etc"))?;
-    let archive = scratch.path().join("classes.jsa");
-    jlink::dump_cds(&java, &archive)?;
+    let out = scratch.path().join("out");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let archive = out.join("classes.jsa");
+    jlink::dump_cds(&java, &archive, &crate::rootfs::sandbox::Sandbox::new().writable(&out))?;
     let data = std::fs::read(&archive).with_context(|| format!("cannot read {}", archive.display()))?;
     let size = data.len() as u64;
     let key = format!("{home}/{}", jlink::CDS_ARCHIVE);

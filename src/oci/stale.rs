@@ -24,6 +24,74 @@ use anyhow::{Context, Result};
 /// The file in a staging directory whose exclusive lock says "my writer is alive".
 pub const OWNER_FILE: &str = ".lucid-owner";
 
+/// The file that marks a directory as a lucid output directory (`lucid build -o DIR`): only in a
+/// directory that carries it does [`sweep_stale`] delete anything, so `-o $HOME` can never remove
+/// a user's `.bashrc.old-1` that happens to look like a leftover.
+pub const OUTPUT_MARKER: &str = ".lucid-output";
+
+/// An `--output` directory that holds other things than lucid's outputs and has no
+/// [`OUTPUT_MARKER`]: a usage error (exit 3), since the fix is to name another directory.
+#[derive(Debug)]
+pub struct ForeignOutput {
+    pub path: std::path::PathBuf,
+    /// Some of the entries that are not lucid's.
+    pub foreign: Vec<String>,
+}
+
+impl std::fmt::Display for ForeignOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "refusing to write into {}: it holds files that are not lucid's outputs ({}) and no {OUTPUT_MARKER} \
+             marker, and a build replaces and sweeps what it writes there; name a new or empty directory with -o",
+            self.path.display(),
+            self.foreign.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for ForeignOutput {}
+
+/// Makes `dir` a lucid output directory: creates it with the [`OUTPUT_MARKER`], or checks that an
+/// existing one has it. An existing directory without it (made by an earlier lucid) gets it when
+/// everything in it is lucid's: OCI layouts, `.tar` archives and working names; any other
+/// directory is refused ([`ForeignOutput`]) and left untouched.
+pub fn claim_output_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let marker = dir.join(OUTPUT_MARKER);
+    if marker.is_file() {
+        return Ok(());
+    }
+    let mut foreign = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type().with_context(|| format!("cannot inspect {}", entry.path().display()))?;
+        let ours = is_staging_name(&name)
+            || (kind.is_dir() && entry.path().join("oci-layout").is_file())
+            || (kind.is_file() && name.ends_with(".tar"));
+        if !ours {
+            foreign.push(name);
+        }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        foreign.truncate(5);
+        return Err(ForeignOutput { path: dir.to_path_buf(), foreign }.into());
+    }
+    // Created in place, not through a temporary name: a concurrent build making the same new
+    // directory must never see a stray temporary file there (an empty marker still marks).
+    match fs::OpenOptions::new().write(true).create_new(true).open(&marker) {
+        Ok(mut f) => {
+            use std::io::Write;
+            f.write_all(b"This directory holds images built by lucid; lucid may replace and sweep its entries.\n")
+                .with_context(|| format!("cannot write {}", marker.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", marker.display())),
+    }
+}
+
 /// Leftovers that carry neither an owner lock nor a writer identity are removed only when older
 /// than this: young ones may be a live run's first instants.
 pub const UNOWNED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
@@ -100,10 +168,14 @@ fn is_staging_name(name: &str) -> bool {
 
 /// Removes what killed runs left in the output directory `parent`: working entries whose writer
 /// is known dead (free owner lock, or a named process that is gone), and unowned leftovers
-/// without an identity older than [`UNOWNED_GRACE`]. Live runs' entries are never touched.
+/// without an identity older than [`UNOWNED_GRACE`]. Live runs' entries are never touched, and
+/// nothing is in a directory without the [`OUTPUT_MARKER`] (see [`claim_output_dir`]).
 /// Returns how many entries were removed; failures to remove are ignored (the next run tries
 /// again).
 pub fn sweep_stale(parent: &Path) -> usize {
+    if !parent.join(OUTPUT_MARKER).is_file() {
+        return 0;
+    }
     let Ok(rd) = fs::read_dir(parent) else { return 0 };
     let mut removed = 0;
     for entry in rd.flatten() {
@@ -157,6 +229,7 @@ mod tests {
     #[test]
     fn sweep_removes_dead_unowned_entries_at_once_and_spares_live_ones() {
         let parent = tempfile::tempdir().unwrap();
+        claim_output_dir(parent.path()).unwrap();
         // A child process that has exited: its identity is dead.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();

@@ -33,6 +33,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::fetch::Cache;
 use crate::rootfs::exec::{self, Program, write_file};
+use crate::rootfs::sandbox::Sandbox;
 use crate::rootfs::{Entry, Node, Tree};
 
 /// What [`compile`] did.
@@ -174,7 +175,9 @@ pub fn compile_cached(
     let driver_path = scratch.path().join("driver.py");
     fs::write(&driver_path, DRIVER).context("cannot write the compile driver")?;
 
-    let mut cmd = runner.command();
+    // The compiler reads the tree, the sources and its job list, and writes only the byte code.
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let mut cmd = runner.command(&Sandbox::new().read_only(scratch.path()).writable(&out_dir))?;
     cmd.args(["-S", "-s", "-P", "-B"]).arg(&driver_path).arg(&manifest_path).arg(CACHE_TAG);
     let out = cmd
         .stdin(Stdio::null())
@@ -275,15 +278,16 @@ pub struct Runner {
 
 impl Runner {
     /// `loader --inhibit-cache --library-path ... python3.11` with a clean environment: only
-    /// the tree's libraries, its own standard library (PYTHONHOME), a fixed hash seed.
-    pub fn command(&self) -> Command {
-        let mut cmd = self.program.command();
+    /// the tree's libraries, its own standard library (PYTHONHOME), a fixed hash seed; confined
+    /// to `sandbox` (see [`crate::rootfs::exec`]).
+    pub fn command(&self, sandbox: &Sandbox) -> Result<Command> {
+        let mut cmd = self.program.command(sandbox)?;
         cmd.env("PYTHONHOME", &self.home)
             .env("PYTHONHASHSEED", "0")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONNOUSERSITE", "1")
             .env("LC_ALL", "C.UTF-8");
-        cmd
+        Ok(cmd)
     }
 }
 

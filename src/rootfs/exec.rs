@@ -8,6 +8,17 @@
 //! library directories, so neither the host's libraries nor the host's interpreters take part.
 //! Links are recreated relative and resolved inside the tree, so nothing written can point at the
 //! host's own files.
+//!
+//! The program is code from packages (and, for the JVM's dump, a runtime jlink just made), run on
+//! the build host, often as root in CI. So it runs confined, through bubblewrap (Debian's
+//! `bwrap`): new user, mount, PID, network, IPC, UTS and cgroup namespaces, no capabilities, no
+//! nested user namespaces, its own session (no terminal injection), killed with lucid. Its file
+//! system holds only the tree (read-only), what the caller binds read-only ([`Sandbox`]), the
+//! caller's output directories (writable), a private `/tmp`, `/proc` and a minimal `/dev`: not the
+//! host's `/root`, `/etc`, home, cache or sockets. It has no network but its own loopback, and
+//! resource limits (address space, CPU time, file size, open files, processes) set before `exec`.
+//! Without `bwrap` nothing runs: the build stops with [`sandbox::SandboxUnavailable`] saying how to install
+//! it, never falling back to running unconfined.
 
 use std::fs;
 use std::io::Write;
@@ -16,6 +27,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use super::sandbox::{self, Sandbox};
 use super::tree::{Node, Tree};
 
 /// How to start a program materialized from a tree on this host.
@@ -32,13 +44,32 @@ pub struct Program {
 }
 
 impl Program {
-    /// `loader --inhibit-cache --library-path ... program` with an empty environment: the host's
-    /// `ld.so.cache`, `LD_LIBRARY_PATH` and locale never reach it; callers add what they need.
-    pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.loader);
-        cmd.arg("--inhibit-cache").arg("--library-path").arg(&self.library_path).arg(&self.program);
+    /// `loader --inhibit-cache --library-path ... program` in `sandbox` (see the module comment),
+    /// with an empty environment: the host's `ld.so.cache`, `LD_LIBRARY_PATH` and locale never
+    /// reach it; callers add what they need. The tree's root is always bound read-only.
+    pub fn command(&self, sandbox: &Sandbox) -> Result<Command> {
+        let bwrap = sandbox::bwrap()?;
+        let mut cmd = Command::new(bwrap);
+        cmd.args(sandbox::CONFINEMENT);
+        let bind = |cmd: &mut Command, how: &str, path: &Path| {
+            cmd.arg(how).arg(path).arg(path);
+        };
+        if sandbox.host_programs {
+            cmd.args(sandbox::host_program_binds());
+        }
+        bind(&mut cmd, "--ro-bind", &self.root);
+        for p in &sandbox.read_only {
+            bind(&mut cmd, "--ro-bind", p);
+        }
+        for p in &sandbox.writable {
+            bind(&mut cmd, "--bind", p);
+        }
+        let cwd = sandbox.writable.first().unwrap_or(&self.root);
+        cmd.arg("--chdir").arg(cwd).arg("--");
+        cmd.arg(&self.loader).arg("--inhibit-cache").arg("--library-path").arg(&self.library_path).arg(&self.program);
         cmd.env_clear();
-        cmd
+        sandbox::limit_resources(&mut cmd);
+        Ok(cmd)
     }
 }
 

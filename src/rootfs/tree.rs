@@ -106,6 +106,35 @@ impl Tree {
         Tree::default()
     }
 
+    /// A SHA-256 over a canonical walk of the tree: for every entry in path order, its path, kind,
+    /// mode, owner, size and the SHA-256 of its content (or its link target). Two trees have the
+    /// same digest exactly when a layer made from them would hold the same files, so a cache memo
+    /// that records it can tell a directory it stored from one somebody changed since.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"lucid-tree-v1\0");
+        for (key, e) in &self.entries {
+            let (kind, body) = match &e.node {
+                Node::Dir => ('d', String::new()),
+                Node::File(data) => ('f', hex::encode(Sha256::digest(data.as_slice()))),
+                Node::Symlink(target) => ('l', target.clone()),
+            };
+            // Lengths first, so no path or link target can forge the boundary between entries.
+            let line = format!(
+                "{}:{key}\0{kind}\0{:o}\0{}\0{}\0{}\0{}:{body}\n",
+                key.len(),
+                e.mode,
+                e.uid,
+                e.gid,
+                e.size(),
+                body.len()
+            );
+            h.update(line.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
     /// Inserts an entry at `path` (any form [`normalize`] accepts), creating missing parent
     /// directories (0755, root). A directory inserted over an existing directory only updates its
     /// metadata; anything else replaces what was there (a later package wins, as with dpkg

@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 
 use super::debrepo::{Hostile, TestPackage, TestRepo, pkg};
 
+/// The file that marks a directory as lucid's output directory (the one hidden entry a build
+/// leaves there on purpose).
+pub const OUTPUT_MARKER: &str = ".lucid-output";
+
 /// The images of [`spec_text`], one per payload package.
 pub const IMAGES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 
