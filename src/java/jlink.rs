@@ -340,7 +340,7 @@ fn dump_once(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<Vec<u8
     cmd.args(CDS_DUMP_FLAGS).arg(format!("-XX:SharedArchiveFile={}", archive.display())).env("LANG", "C.UTF-8");
     pin_to_one_cpu(&mut cmd);
     let run = cmd.output().with_context(|| format!("cannot start {}", java.program.display()))?;
-    if !run.status.success() || !archive.is_file() {
+    if !run.status.success() {
         bail!(
             "the class-data-sharing dump of {} failed ({}): {}{}",
             java.program.display(),
@@ -349,7 +349,11 @@ fn dump_once(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<Vec<u8
             exec::tail(&run.stderr, 6)
         );
     }
-    fs::read(archive).with_context(|| format!("cannot read {}", archive.display()))
+    let (Some(dir), Some(name)) = (archive.parent(), archive.file_name()) else {
+        bail!("{}: not a file path", archive.display());
+    };
+    crate::rootfs::sandbox::read_output(dir, Path::new(name))
+        .with_context(|| format!("the class-data-sharing dump of {} wrote no archive", java.program.display()))
 }
 
 /// Runs the child on the lowest CPU this process may use (best effort: where affinity cannot be

@@ -209,7 +209,7 @@ pub fn compile_cached(
             (Some("OK"), Some(dfile)) => {
                 let key = dfile.trim_start_matches('/');
                 let Some(src) = sources.get(key) else { bail!("the compiler reported an unknown file {dfile}") };
-                let data = fs::read(out_dir.join(pyc_key(key)))
+                let data = crate::rootfs::sandbox::read_output(&out_dir, Path::new(&pyc_key(key)))
                     .with_context(|| format!("no byte code written for {dfile}"))?;
                 if let (Some((cache, dir)), Some(memo)) = (&memo_dir, keys.get(key)) {
                     let digest = cache.put_any(&data)?;

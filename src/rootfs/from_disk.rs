@@ -15,6 +15,11 @@ use super::tree::{Entry, Origin, Tree};
 pub fn read_dir(dir: &Path, origin: &Origin) -> Result<Tree> {
     use std::os::unix::fs::PermissionsExt;
     let mut tree = Tree::new();
+    // The directory may have been written by a sandboxed program: nothing in it, itself
+    // included, is followed if it is a link (see `sandbox::read_output`).
+    if !fs::symlink_metadata(dir).with_context(|| format!("cannot stat {}", dir.display()))?.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let mut names: Vec<_> = fs::read_dir(&d)
@@ -34,7 +39,13 @@ pub fn read_dir(dir: &Path, origin: &Origin) -> Result<Tree> {
                 let target = fs::read_link(&path).with_context(|| format!("cannot read link {}", path.display()))?;
                 Entry::symlink(target.to_string_lossy().into_owned())
             } else if meta.is_file() {
-                let data = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut crate::limits::open_regular(&path, false)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                    &mut data,
+                )
+                .with_context(|| format!("cannot read {}", path.display()))?;
                 let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
                 Entry::file(data, mode)
             } else {

@@ -45,6 +45,43 @@ impl Sandbox {
     }
 }
 
+/// Reads a file a sandboxed program wrote under `dir` (which lucid made), at `rel`, without
+/// following any link: the program could have left a link in place of its output (or of a
+/// directory on the way) pointing at a host file (`/root/.docker/config.json`), which lucid,
+/// unconfined and often root, would otherwise read into the image. Every component must be a
+/// real directory and the last a regular file. Called once the program has exited (bubblewrap
+/// ends its whole PID namespace with it), so nothing can swap a component meanwhile.
+pub fn read_output(dir: &Path, rel: &Path) -> Result<Vec<u8>> {
+    use anyhow::Context;
+    use std::io::Read;
+    let mut at = dir.to_path_buf();
+    let not_dir = |p: &Path| {
+        anyhow::anyhow!(
+            "{}: not a directory (a sandboxed program's output is read without following links)",
+            p.display()
+        )
+    };
+    if !std::fs::symlink_metadata(&at).with_context(|| format!("cannot stat {}", at.display()))?.is_dir() {
+        return Err(not_dir(&at));
+    }
+    let parts: Vec<_> = rel.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        let std::path::Component::Normal(name) = part else {
+            anyhow::bail!("{}: not a plain relative path", rel.display());
+        };
+        at.push(name);
+        if i + 1 < parts.len()
+            && !std::fs::symlink_metadata(&at).with_context(|| format!("cannot stat {}", at.display()))?.is_dir()
+        {
+            return Err(not_dir(&at));
+        }
+    }
+    let mut file = crate::limits::open_regular(&at, false).with_context(|| format!("cannot read {}", at.display()))?;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data).with_context(|| format!("cannot read {}", at.display()))?;
+    Ok(data)
+}
+
 /// bubblewrap's options before the binds: every namespace new (user, mount, PID, network, IPC,
 /// UTS, cgroup), no nested user namespaces, no capabilities, a new session (the program cannot
 /// reach lucid's terminal), killed when lucid dies; a private `/tmp`, `/proc` and `/dev`.
@@ -196,6 +233,29 @@ pub fn limit_resources(cmd: &mut Command) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_are_read_without_following_links_to_host_files() {
+        let d = tempfile::tempdir().unwrap();
+        let host = d.path().join("host-secret");
+        std::fs::write(&host, "lucid-test-secret-host-file").unwrap();
+        let out = d.path().join("out");
+        std::fs::create_dir_all(out.join("a/__pycache__")).unwrap();
+        std::fs::write(out.join("a/__pycache__/ok.pyc"), b"pyc").unwrap();
+        assert_eq!(read_output(&out, Path::new("a/__pycache__/ok.pyc")).unwrap(), b"pyc");
+        // The output itself a link to a host file.
+        std::os::unix::fs::symlink(&host, out.join("a/__pycache__/x.pyc")).unwrap();
+        let e = read_output(&out, Path::new("a/__pycache__/x.pyc")).unwrap_err();
+        assert!(format!("{e:#}").contains("not a regular file"), "{e:#}");
+        // A directory on the way a link to a host directory.
+        std::os::unix::fs::symlink(d.path(), out.join("b")).unwrap();
+        let e = read_output(&out, Path::new("b/host-secret")).unwrap_err();
+        assert!(format!("{e:#}").contains("not a directory"), "{e:#}");
+        // The output directory itself a link.
+        std::os::unix::fs::symlink(d.path(), d.path().join("out2")).unwrap();
+        assert!(read_output(&d.path().join("out2"), Path::new("host-secret")).is_err());
+        assert!(read_output(&out, Path::new("../host-secret")).is_err());
+    }
 
     #[test]
     fn without_bwrap_nothing_runs_and_the_error_says_how_to_install_it() {
