@@ -265,3 +265,25 @@ fn whiteouts_shape_the_final_filesystem_seen_by_structure_tests() {
     // A structure-test file lucid cannot use is a configuration error.
     assert!(code == 3 && err.contains("cst.yaml") && err.contains("2.0.0"), "{err}");
 }
+
+#[test]
+fn a_link_over_etc_passwd_cannot_hide_a_root_user() {
+    // The lower layer's /etc/passwd makes `toor` uid 65532; the upper layer replaces it with a
+    // link to a file where `toor` is uid 0. The engine would follow the link and run as root, so
+    // lucid must not judge the user by the file the link replaced.
+    use lucid::rootfs::Entry;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lower = good_tree();
+    let harmless = "root:x:0:0:root:/root:/sbin/nologin\ntoor:x:65532:65532::/home/nonroot:/sbin/nologin\n";
+    lower.insert("etc/passwd", Entry::file(harmless.as_bytes().to_vec(), 0o644)).unwrap();
+    let mut upper = lucid::rootfs::Tree::new();
+    let rooted = "root:x:0:0:root:/root:/sbin/nologin\ntoor:x:0:0::/root:/sbin/nologin\n";
+    upper.insert("etc/passwd.real", Entry::file(rooted.as_bytes().to_vec(), 0o644)).unwrap();
+    upper.insert("etc/passwd", Entry::symlink("passwd.real")).unwrap();
+    let mut config = good_config();
+    config.user = "toor".into();
+    write(dir.path(), &lower, Some(&upper), config);
+    let (code, failed, out) = verify(&layout_ref(dir.path()), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(failed.contains("LUCID-USER-001"), "the user check passed on a passwd the image no longer has: {out}");
+}

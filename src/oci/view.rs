@@ -310,6 +310,12 @@ pub fn merge_observed(
                     }
                 }
                 let mut read = 0;
+                if kind != EntryKind::File {
+                    // A later link, directory or device at a captured path replaces the file an
+                    // earlier layer had there: what was read of it no longer describes the image
+                    // (a link over etc/passwd must not leave the earlier, harmless one behind).
+                    out.captured.remove(&e.path);
+                }
                 if kind == EntryKind::File {
                     stats.content_bytes += e.size;
                     let wanted = capture.contains(&e.path);

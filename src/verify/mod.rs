@@ -178,9 +178,14 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
             }
             findings.extend(found);
         }
-        // A root image's containers run as nobody: runtime checks never run hostile code as root.
-        let root = matches!(checks::resolve_user(&subject), Ok((0, _)));
-        let mut run = engine.session(&src, image, root);
+        // Containers run as the user lucid resolved, in numbers; a root image's (or one whose
+        // user does not resolve) as nobody: runtime checks never run hostile code as root.
+        let user = match checks::resolve_user(&subject) {
+            Ok((0, _)) | Err(_) => None,
+            Ok((uid, Some(gid))) => Some(format!("{uid}:{gid}")),
+            Ok((uid, None)) => Some(uid.to_string()),
+        };
+        let mut run = engine.session(&src, image, user);
         findings.extend(runtime::checks(&subject, &mut run));
         for suite in suites {
             findings.extend(cst::run(suite, &subject, &mut run));

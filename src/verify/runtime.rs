@@ -68,10 +68,13 @@ impl Engine {
         Engine { mode, host, timeout, conn }
     }
 
-    /// A session for one image of `src` (loads it on first use). `root`: the image's own user is
-    /// root, so its containers run as [`UNPRIVILEGED_USER`].
-    pub fn session<'a>(&'a self, src: &'a Source, image: &'a ImageView, root: bool) -> Session<'a> {
-        Session { engine: self, src, image, image_ref: None, cleanup: None, root, stopped: None }
+    /// A session for one image of `src` (loads it on first use). `user`: the image's own user as
+    /// numbers (`uid` or `uid:gid`), resolved by lucid from the image's files; `None` when it is
+    /// root or does not resolve, and then its containers run as [`UNPRIVILEGED_USER`]. The engine
+    /// is never left to resolve a user name itself: it would follow links in the image's
+    /// `/etc/passwd` that lucid's reading does not.
+    pub fn session<'a>(&'a self, src: &'a Source, image: &'a ImageView, user: Option<String>) -> Session<'a> {
+        Session { engine: self, src, image, image_ref: None, cleanup: None, user, stopped: None }
     }
 }
 
@@ -110,7 +113,7 @@ pub struct Session<'a> {
     image: &'a ImageView,
     image_ref: Option<std::result::Result<String, String>>,
     cleanup: Option<String>,
-    root: bool,
+    user: Option<String>,
     /// Set when a container overran the time limit: the image's other containers are not started
     /// (each would hang as long), and every later check says why.
     stopped: Option<String>,
@@ -138,13 +141,20 @@ pub fn confined(
     cmd: &[&str],
     env: &[String],
     user: Option<&str>,
+    volumes: &[String],
 ) -> ContainerCreateBody {
+    // An image's VOLUMEs would be anonymous volumes on the host's disk, writable and unbounded
+    // despite the read-only root: each gets a small tmpfs instead, so the engine makes none.
+    let mut tmpfs = HashMap::from([("/tmp".to_string(), TMPFS_OPTIONS.to_string())]);
+    for v in volumes {
+        tmpfs.insert(v.clone(), TMPFS_OPTIONS.to_string());
+    }
     let host = HostConfig {
         network_mode: Some("none".into()),
         cap_drop: Some(vec!["ALL".into()]),
         security_opt: Some(vec!["no-new-privileges".into()]),
         readonly_rootfs: Some(true),
-        tmpfs: Some(HashMap::from([("/tmp".to_string(), TMPFS_OPTIONS.to_string())])),
+        tmpfs: Some(tmpfs),
         pids_limit: Some(PIDS_LIMIT),
         memory: Some(MEMORY_LIMIT),
         memory_swap: Some(MEMORY_LIMIT),
@@ -166,6 +176,15 @@ pub fn confined(
     }
 }
 
+/// The `Volumes` an image config declares (absolute paths only; anything else the engine refuses).
+fn volumes_of(config_json: &[u8]) -> Vec<String> {
+    let config: serde_json::Value = serde_json::from_slice(config_json).unwrap_or_default();
+    match config.pointer("/config/Volumes").and_then(|v| v.as_object()) {
+        Some(v) => v.keys().filter(|k| k.starts_with('/') && !k.contains(',')).cloned().collect(),
+        None => Vec::new(),
+    }
+}
+
 impl Session<'_> {
     /// Why containers cannot run, if they cannot.
     pub fn unavailable(&mut self) -> Option<String> {
@@ -177,9 +196,10 @@ impl Session<'_> {
         self.engine.mode == RuntimeMode::Require
     }
 
-    /// Whether the image's own user is root, so its containers run as [`UNPRIVILEGED_USER`].
+    /// Whether the image's own user is root (or unknown), so its containers run as
+    /// [`UNPRIVILEGED_USER`].
     pub fn runs_unprivileged(&self) -> bool {
-        self.root
+        self.user.is_none()
     }
 
     fn image_ref(&mut self) -> std::result::Result<String, String> {
@@ -224,8 +244,8 @@ impl Session<'_> {
         }
         let image = self.image_ref()?;
         let (rt, docker) = self.engine.conn.as_ref().map_err(Clone::clone)?;
-        let user = self.root.then_some(UNPRIVILEGED_USER);
-        let body = confined(&image, entrypoint, cmd, env, user);
+        let user = self.user.as_deref().unwrap_or(UNPRIVILEGED_USER);
+        let body = confined(&image, entrypoint, cmd, env, Some(user), &volumes_of(&self.image.config_json));
         let container = Container::create(rt, docker, &self.engine.host, body).map_err(|e| format!("{e:#}"))?;
         let mut out = RunResult::default();
         let limit = self.engine.timeout;
@@ -457,7 +477,8 @@ pub fn checks(s: &Subject, run: &mut Session) -> Vec<Finding> {
             &s.name,
             Status::Fail,
             format!(
-                "the image runs as root (see LUCID-USER-001); lucid ran its checks as {UNPRIVILEGED_USER} instead, never as root"
+                "the image runs as root, or its user does not resolve (see LUCID-USER-001); lucid ran its checks as \
+                 {UNPRIVILEGED_USER} instead, never as root"
             ),
         ),
         (_, None) => finding(IDS[1], &s.name, Status::Skip, "the config User does not resolve (see LUCID-USER-001)"),
@@ -554,14 +575,20 @@ mod tests {
 
     #[test]
     fn containers_are_confined() {
-        let body = confined("img", &["/usr/bin/python3"], &["--version"], &[], Some(UNPRIVILEGED_USER));
+        let config = br#"{"config":{"Volumes":{"/data":{},"relative":{}}}}"#;
+        let body =
+            confined("img", &["/usr/bin/python3"], &["--version"], &[], Some(UNPRIVILEGED_USER), &volumes_of(config));
         let h = body.host_config.unwrap();
         assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
         assert_eq!(h.security_opt, Some(vec!["no-new-privileges".to_string()]));
         assert_eq!((h.readonly_rootfs, h.pids_limit, h.nano_cpus), (Some(true), Some(PIDS_LIMIT), Some(NANO_CPUS)));
         assert_eq!((h.memory, h.memory_swap), (Some(MEMORY_LIMIT), Some(MEMORY_LIMIT)));
         assert_eq!(h.network_mode.as_deref(), Some("none"));
-        assert!(h.tmpfs.unwrap().contains_key("/tmp"));
+        let tmpfs = h.tmpfs.unwrap();
+        assert!(
+            tmpfs.contains_key("/tmp") && tmpfs.contains_key("/data") && !tmpfs.contains_key("relative"),
+            "{tmpfs:?}"
+        );
         assert_eq!(h.log_config.unwrap().typ.as_deref(), Some("none"));
         assert_eq!(body.user.as_deref(), Some("65534:65534"));
     }
