@@ -152,3 +152,25 @@ fn every_test_that_hands_lucid_a_secret_marks_it_and_checks_for_it() {
     }
     assert!(checked >= 3, "only {checked} test files hand lucid credentials: the markers no longer match");
 }
+
+#[test]
+fn a_secret_written_into_an_image_reference_is_never_echoed() {
+    // A reference never carries credentials (they are refused), and the refusal must not quote
+    // the secret the user typed into it.
+    let with_userinfo = format!("docker://alice:{PASSWORD}@127.0.0.1:9/team/app:latest");
+    let hashed = format!("docker://alice:p#{PASSWORD}@127.0.0.1:9/team/app:latest");
+    for reference in [&with_userinfo, &hashed] {
+        for args in [
+            vec!["verify", reference.as_str(), "--no-runtime"],
+            vec!["report", reference],
+            vec!["sbom", reference],
+            vec!["diff", reference, reference],
+            vec!["push", reference, "docker://127.0.0.1:9/team/copy:latest"],
+            vec!["push", "oci:/nonexistent:latest", reference],
+        ] {
+            let o = lucid().args(&args).output().unwrap();
+            let said = assert_no_secret(&o);
+            assert_eq!(o.status.code(), Some(3), "{args:?}: {said}");
+        }
+    }
+}

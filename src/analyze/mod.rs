@@ -100,7 +100,8 @@ pub fn analyze_reference_with(
     opts: &Options,
     mut app_check: Option<&mut AppCheck<'_>>,
 ) -> Result<Vec<ImageAnalysis>> {
-    let src = source::open(reference, &opts.source).with_context(|| format!("cannot read {reference}"))?;
+    let src = source::open(reference, &opts.source)
+        .with_context(|| format!("cannot read {}", crate::fetch::redact_url(reference)))?;
     src.images
         .iter()
         .map(|img| {

@@ -257,8 +257,11 @@ fn summarize(failures: &[String]) -> String {
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
     let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    // The authority ends at `/`, `?` or `#`; but a token holding an unencoded `?` or `#`
+    // (`u:p#ss@host`) is still userinfo, so without an `@` there, look on to the first `/`.
+    let strict = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let loose = rest.find('/').unwrap_or(rest.len());
+    match rest[..strict].rfind('@').or_else(|| rest[..loose].rfind('@')) {
         Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
         None => url.to_string(),
     }
@@ -288,6 +291,8 @@ mod tests {
         assert_eq!(redact_url("http://tok@h:8080?q=a@b"), "http://***@h:8080?q=a@b");
         assert_eq!(redact_url("https://h.example/a@b/c"), "https://h.example/a@b/c", "an @ in the path is no userinfo");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("https://u:p#lucid-test-secret-x@idx.example/s"), "https://***@idx.example/s");
+        assert_eq!(redact_url("https://u:p?lucid-test-secret-x@idx.example"), "https://***@idx.example");
         let err = check_scheme("ftp://u:lucid-test-secret-y@h/").unwrap_err().to_string();
         assert!(!err.contains("lucid-test-secret"), "{err}");
     }

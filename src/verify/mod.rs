@@ -114,7 +114,8 @@ const SYSTEM_FILES: &[&str] = &["etc/passwd", "etc/group", "etc/shadow"];
 /// Errors are for images that cannot be read at all (missing, corrupt, hostile): they name the
 /// file, layer or digest.
 fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Result<Report> {
-    let src = source::open(reference, &policy.source).with_context(|| format!("cannot read {reference}"))?;
+    let src = source::open(reference, &policy.source)
+        .with_context(|| format!("cannot read {}", crate::fetch::redact_url(reference)))?;
     let mut capture: BTreeSet<String> = SYSTEM_FILES.iter().map(|s| s.to_string()).collect();
     for suite in suites {
         capture.extend(suite.content_paths());
