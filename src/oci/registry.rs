@@ -299,7 +299,11 @@ impl Registry {
             .unwrap_or("")
             .to_string();
         self.answer(&challenge).with_context(|| format!("{shown}: the registry asks for authentication"))?;
-        execute(self, build(self)?)
+        let resp = execute(self, build(self)?)?;
+        if resp.status() == StatusCode::UNAUTHORIZED && same_origin(resp.url(), &self.base) {
+            return Err(CredentialsNeeded(format!("{shown}: the registry refused the credentials it asked for")).into());
+        }
+        Ok(resp)
     }
 
     /// Handles a `WWW-Authenticate` challenge: looks up this registry's credentials, then gets
@@ -358,10 +362,17 @@ impl Registry {
             _ => {}
         }
         let resp = req.send().map_err(|e| reach(e, &format!("the token service {shown}")))?;
-        if !resp.status().is_success() {
-            let hint =
-                if self.credential.is_none() { format!(" ({})", self.auth.missing_hint(&host)) } else { String::new() };
-            bail!("the token service {shown} answered {}{hint}", resp.status());
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            // Like a basic challenge: the job's credentials are missing or refused (exit 3).
+            let why = match &self.credential {
+                None => format!("the token service {shown} answered {status} ({})", self.auth.missing_hint(&host)),
+                Some(_) => format!("the token service {shown} refused the credentials ({status})"),
+            };
+            return Err(CredentialsNeeded(why).into());
+        }
+        if !status.is_success() {
+            bail!("the token service {shown} answered {status}");
         }
         let mut text = Vec::new();
         resp.take(MAX_MANIFEST_BYTES).read_to_end(&mut text).with_context(|| format!("cannot read from {shown}"))?;
