@@ -58,3 +58,25 @@ fn terminal_escapes_in_file_names_are_shown_escaped() {
         assert!(out.contains(r"\x1b[2J\rforged\nPASS"), "{what}:\n{out}");
     }
 }
+
+#[test]
+fn a_platform_name_with_escapes_is_refused_not_printed() {
+    // The config's variant is printed in every report header and names a host file (the binfmt
+    // entry of an emulated architecture): it must be a plain name.
+    for variant in ["v8\x1b]0;pwned\x07", "../../../etc/passwd"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = good_config();
+        config.platform = lucid::platform::Platform::host();
+        config.platform.variant = Some(variant.to_string());
+        verify_images::write(dir.path(), &good_tree(), None, config);
+        for reference in [
+            format!("oci:{}:latest", dir.path().join("layout").display()),
+            format!("docker-archive:{}", dir.path().join("image.tar").display()),
+        ] {
+            let o = support::lucid().args(["verify", &reference, "--no-runtime"]).output().unwrap();
+            let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert_eq!(o.status.code(), Some(2), "{said}");
+            assert!(!said.contains('\x1b') && !said.contains('\x07') && said.contains("variant"), "{said:?}");
+        }
+    }
+}

@@ -51,9 +51,12 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 }
 
 /// Says `err` on stderr. Its text may quote an image's file names or a server's words, so control
-/// characters are shown escaped (a hostile name cannot drive the terminal).
+/// characters are shown escaped (a hostile name cannot drive the terminal), and the lines of a
+/// message that has several are indented under its `error:` (a name holding a newline cannot
+/// forge a line of its own, such as another `error:` or a passed check).
 pub fn print_error(err: &anyhow::Error) {
-    eprintln!("error: {}", lucid::report::printable(&format!("{err:#}"), true));
+    let text = format!("{err:#}");
+    eprintln!("error: {}", lucid::report::printable(&text, true).replace('\n', "\n  "));
 }
 
 /// The spec used when `--file` is not given, relative to the current directory.

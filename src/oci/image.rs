@@ -112,6 +112,33 @@ pub struct ConfigFile {
     pub history: Vec<History>,
 }
 
+impl ConfigFile {
+    /// Parses an image's config; `what` names it in errors. The platform fields are checked to
+    /// be plain names (`[a-z0-9._-]`, 64 at most): they are printed in every report and used to
+    /// name host files (the binfmt entry of an emulated architecture), so an image cannot put
+    /// terminal escapes or `../` there.
+    pub fn parse(json: &[u8], what: &str) -> anyhow::Result<ConfigFile> {
+        use anyhow::Context;
+        let config: ConfigFile = serde_json::from_slice(json).with_context(|| format!("malformed config {what}"))?;
+        let plain = |s: &str| {
+            s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        };
+        for (field, value) in [
+            ("os", config.os.as_str()),
+            ("architecture", config.architecture.as_str()),
+            ("variant", config.variant.as_deref().unwrap_or("")),
+        ] {
+            if !plain(value) {
+                anyhow::bail!(
+                    "config {what}: {field} {:?} is not a platform name ([a-z0-9._-], at most 64)",
+                    value.escape_debug().to_string()
+                );
+            }
+        }
+        Ok(config)
+    }
+}
+
 /// The `config` object: how a container of this image starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerConfig {

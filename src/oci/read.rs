@@ -176,8 +176,7 @@ pub fn open_layout_manifest(dir: &Path, desc: &Descriptor, tag: Option<&str>) ->
     let manifest: Manifest = serde_json::from_slice(&manifest_json)
         .with_context(|| format!("malformed manifest {} in {}", desc.digest, dir.display()))?;
     let config_json = read_blob(dir, &manifest.config.digest)?;
-    let config: ConfigFile = serde_json::from_slice(&config_json)
-        .with_context(|| format!("malformed config {} in {}", manifest.config.digest, dir.display()))?;
+    let config = ConfigFile::parse(&config_json, &format!("{} in {}", manifest.config.digest, dir.display()))?;
     if config.rootfs.diff_ids.len() != manifest.layers.len() {
         bail!(
             "image {} has {} layers but its config lists {} diff_ids",
@@ -250,8 +249,7 @@ pub fn open_docker_archive(path: &Path) -> Result<ImageView> {
         bail!("{}: manifest.json lists no image", path.display());
     };
     let config_json = read_member(&config_name)?;
-    let config: ConfigFile = serde_json::from_slice(&config_json)
-        .with_context(|| format!("malformed config {config_name} in {}", path.display()))?;
+    let config = ConfigFile::parse(&config_json, &format!("{config_name} in {}", path.display()))?;
     if config.rootfs.diff_ids.len() != layer_names.len() {
         bail!(
             "{}: manifest.json lists {} layers but the config lists {} diff_ids",

@@ -42,7 +42,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
 pub fn render(report: &Report, verbose: bool) -> String {
     let mut out = String::new();
     for subject in &report.subjects {
-        out.push_str(subject);
+        out.push_str(&super::printable(subject, false));
         out.push('\n');
         let (notes, facts): (Vec<_>, Vec<_>) =
             report.facts.iter().filter(|(s, _, _)| s == subject).partition(|(_, k, _)| k == NOTE);
