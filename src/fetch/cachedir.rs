@@ -28,7 +28,7 @@ const TAG_SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
 
 /// The directories lucid makes at the top of its cache (blobs, download locks, memos). A directory
 /// without a tag holding only these (or nothing) is a cache an earlier version made.
-pub const KNOWN_ENTRIES: &[&str] = &["sha256", "locks", "deb-data", "pyc", "layers", "jlink"];
+pub const KNOWN_ENTRIES: &[&str] = &["sha256", "locks", "deb-data", "pyc", "layers", "jlink", "releases"];
 
 /// A cache directory lucid will not use: somebody else's, writable by others, or not a cache.
 /// A configuration error (exit 3): the fix is the user's, not the input's.
@@ -132,7 +132,13 @@ pub fn prepare(root: &Path) -> Result<()> {
         ));
     }
     if !is_tagged(root) {
-        let foreign = foreign_entries(root)?;
+        let mut foreign = foreign_entries(root)?;
+        // A cache an earlier lucid made always has its blobs: a directory of `layers/` or `locks/`
+        // alone is somebody's own, not a cache to adopt (and later empty with `prune --all`).
+        let empty = fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?.next().is_none();
+        if foreign.is_empty() && !empty && !root.join("sha256").is_dir() {
+            foreign.push("no sha256/ of blobs".into());
+        }
         if !foreign.is_empty() {
             return Err(refuse(
                 root,
@@ -148,6 +154,31 @@ pub fn prepare(root: &Path) -> Result<()> {
     if mode & 0o077 != 0 {
         fs::set_permissions(root, fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot set the mode of {} to 0700", root.display()))?;
+    }
+    // The directories inside are held to the same rule, wherever a link takes them: a `jlink/`
+    // linked to a world-writable directory would hand its memos and runtimes to anybody.
+    for name in KNOWN_ENTRIES {
+        let path = root.join(name);
+        let Ok(inner) = fs::metadata(&path) else { continue };
+        let inner_mode = inner.mode() & 0o7777;
+        if !inner.is_dir() || inner.uid() != me || inner_mode & 0o022 != 0 {
+            return Err(refuse(
+                root,
+                format!(
+                    "{} is {}: whoever can write it decides what lucid runs and ships. Remove it \
+                     (`rm -rf {}`) and let lucid make it again",
+                    path.display(),
+                    if !inner.is_dir() {
+                        "not a directory".to_string()
+                    } else if inner.uid() != me {
+                        format!("owned by {}", user_name(inner.uid()))
+                    } else {
+                        format!("writable by others (mode {inner_mode:04o})")
+                    },
+                    path.display()
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -206,5 +237,26 @@ mod tests {
         assert!(e.downcast_ref::<UnsafeCache>().is_some());
         assert!(e.to_string().contains("keep.txt") && e.to_string().contains(TAG_FILE), "{e}");
         assert!(!is_tagged(&home));
+
+        // Only lucid's names, but no blobs: somebody's own `layers/`, not a cache.
+        let layers = dir.path().join("layers-only");
+        fs::create_dir_all(layers.join("layers")).unwrap();
+        let e = prepare(&layers).unwrap_err();
+        assert!(e.to_string().contains("no sha256/"), "{e}");
+        assert!(!is_tagged(&layers));
+    }
+
+    #[test]
+    fn a_directory_inside_the_cache_that_others_can_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        prepare(&root).unwrap();
+        let open = dir.path().join("open");
+        fs::create_dir_all(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        std::os::unix::fs::symlink(&open, root.join("jlink")).unwrap();
+        let e = prepare(&root).unwrap_err();
+        assert!(e.downcast_ref::<UnsafeCache>().is_some());
+        assert!(e.to_string().contains("jlink") && e.to_string().contains("0777"), "{e}");
     }
 }
