@@ -221,9 +221,10 @@ impl Session<'_> {
                 self.image.platform().qualified()
             ));
         }
-        if let ImageRef::DockerDaemon { name } = &self.src.reference {
-            // Already there: run it by the name the engine knows.
-            return Ok(name.clone());
+        if let ImageRef::DockerDaemon { .. } = &self.src.reference {
+            // Already there: run it by its ID, the digest of the config lucid exported and
+            // checked, not by its name, which another job could point at another image meanwhile.
+            return Ok(self.image.config_digest.clone());
         }
         // Anything else (a docker-archive too) is written anew from what was parsed: one image,
         // one tag of lucid's own, recorded before the load so that an interrupt removes it.
