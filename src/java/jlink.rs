@@ -255,7 +255,8 @@ pub fn link(
         .arg("--output")
         .arg(&out)
         .env("LANG", "C.UTF-8");
-    let run = cmd.output().with_context(|| format!("cannot start jlink ({})", jlink.program.display()))?;
+    let run = crate::rootfs::sandbox::output(&mut cmd)
+        .with_context(|| format!("cannot run jlink ({})", jlink.program.display()))?;
     if !run.status.success() {
         bail!(
             "jlink of {} failed ({}): {}{}",
@@ -339,7 +340,8 @@ fn dump_once(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<Vec<u8
     let mut cmd = java.command(sandbox)?;
     cmd.args(CDS_DUMP_FLAGS).arg(format!("-XX:SharedArchiveFile={}", archive.display())).env("LANG", "C.UTF-8");
     pin_to_one_cpu(&mut cmd);
-    let run = cmd.output().with_context(|| format!("cannot start {}", java.program.display()))?;
+    let run =
+        crate::rootfs::sandbox::output(&mut cmd).with_context(|| format!("cannot run {}", java.program.display()))?;
     if !run.status.success() {
         bail!(
             "the class-data-sharing dump of {} failed ({}): {}{}",

@@ -179,9 +179,7 @@ pub fn compile_cached(
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut cmd = runner.command(&Sandbox::new().read_only(scratch.path()).writable(&out_dir))?;
     cmd.args(["-S", "-s", "-P", "-B"]).arg(&driver_path).arg(&manifest_path).arg(CACHE_TAG);
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
+    let out = crate::rootfs::sandbox::output(cmd.stdin(Stdio::null()))
         .with_context(|| format!("cannot start the image's python3.11 ({})", runner.python.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {

@@ -45,6 +45,51 @@ impl Sandbox {
     }
 }
 
+/// How long a program run out of the tree may take, by the clock: CPU time is limited too, but a
+/// program that sleeps or waits uses none. Generous: compiling the standard library under
+/// emulation, the slowest step, takes minutes.
+pub const WALL_CLOCK_LIMIT: std::time::Duration = std::time::Duration::from_secs(1800);
+
+/// Runs a sandboxed command to the end, like `Command::output`, but kills it (and with it, through
+/// `--die-with-parent` and its PID namespace, everything it started) once it has run
+/// [`WALL_CLOCK_LIMIT`].
+pub fn output(cmd: &mut Command) -> std::io::Result<std::process::Output> {
+    output_within(cmd, WALL_CLOCK_LIMIT)
+}
+
+fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::io::Result<std::process::Output> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let pipe = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = pipe(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err = pipe(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("it ran longer than {} s and was killed", limit.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Ok(std::process::Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() })
+}
+
 /// Reads a file a sandboxed program wrote under `dir` (which lucid made), at `rel`, without
 /// following any link: the program could have left a link in place of its output (or of a
 /// directory on the way) pointing at a host file (`/root/.docker/config.json`), which lucid,
@@ -233,6 +278,16 @@ pub fn limit_resources(cmd: &mut Command) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_that_outlives_its_limit_is_killed() {
+        let started = std::time::Instant::now();
+        let e = output_within(Command::new("sleep").arg("30"), std::time::Duration::from_millis(300)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let o = output_within(Command::new("echo").arg("hi"), std::time::Duration::from_secs(30)).unwrap();
+        assert_eq!(o.stdout, b"hi\n");
+    }
 
     #[test]
     fn outputs_are_read_without_following_links_to_host_files() {
