@@ -101,7 +101,7 @@ pub fn analyze_reference_with(
     mut app_check: Option<&mut AppCheck<'_>>,
 ) -> Result<Vec<ImageAnalysis>> {
     let src = source::open(reference, &opts.source)
-        .with_context(|| format!("cannot read {}", crate::fetch::redact_url(reference)))?;
+        .with_context(|| format!("cannot read {}", crate::oci::reference::shown(reference)))?;
     src.images
         .iter()
         .map(|img| {

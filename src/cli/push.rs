@@ -51,10 +51,10 @@ fn summary(stats: &PushStats) -> String {
 
 pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let reference = ImageRef::parse(&args.source)
-        .with_context(|| format!("push source {:?}", lucid::fetch::redact_url(&args.source)))
+        .with_context(|| format!("push source {:?}", lucid::oci::reference::shown(&args.source)))
         .map_err(lucid::exit::usage)?;
     let dest = RegistryRef::parse_url(&args.destination)
-        .with_context(|| format!("push destination {:?}", lucid::fetch::redact_url(&args.destination)))
+        .with_context(|| format!("push destination {:?}", lucid::oci::reference::shown(&args.destination)))
         .map_err(lucid::exit::usage)?;
     // One binding for both ends: a docker:// source on another host gets none of them.
     let auth = args.registry.auth_for_push(&dest.host);

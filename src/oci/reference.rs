@@ -37,6 +37,12 @@ pub enum ImageRef {
     Registry(RegistryRef),
 }
 
+/// A reference as typed, as it may be printed: a `user:token@` written into it (which
+/// [`ImageRef::parse`] refuses) is redacted, so the refusal cannot echo the secret.
+pub fn shown(reference: &str) -> String {
+    crate::fetch::redact_url(reference)
+}
+
 /// The forms accepted, for error messages.
 pub const FORMS: &str = "oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME[:TAG|@DIGEST] or \
                          docker://HOST[:PORT]/REPO[:TAG|@DIGEST]";

@@ -115,7 +115,7 @@ const SYSTEM_FILES: &[&str] = &["etc/passwd", "etc/group", "etc/shadow"];
 /// file, layer or digest.
 fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Result<Report> {
     let src = source::open(reference, &policy.source)
-        .with_context(|| format!("cannot read {}", crate::fetch::redact_url(reference)))?;
+        .with_context(|| format!("cannot read {}", crate::oci::reference::shown(reference)))?;
     let mut capture: BTreeSet<String> = SYSTEM_FILES.iter().map(|s| s.to_string()).collect();
     for suite in suites {
         capture.extend(suite.content_paths());
