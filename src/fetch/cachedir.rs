@@ -135,11 +135,16 @@ pub fn prepare(root: &Path) -> Result<()> {
         let mut foreign = foreign_entries(root)?;
         // A cache an earlier lucid made always has its blobs: a directory of `layers/` or `locks/`
         // alone is somebody's own, not a cache to adopt (and later empty with `prune --all`).
-        let empty = fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?.next().is_none();
+        let empty = fs::read_dir(root)
+            .with_context(|| format!("cannot list {}", root.display()))?
+            .flatten()
+            .all(|e| e.file_name() == TAG_FILE);
         if foreign.is_empty() && !empty && !root.join("sha256").is_dir() {
             foreign.push("no sha256/ of blobs".into());
         }
-        if !foreign.is_empty() {
+        // Another lucid may have made the cache meanwhile: it tags a new cache before it makes
+        // anything in it, so what was listed is judged only if the tag is still missing now.
+        if !foreign.is_empty() && !is_tagged(root) {
             return Err(refuse(
                 root,
                 format!(
