@@ -193,12 +193,16 @@ fn an_upload_location_on_another_origin_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let source = small_layout(dir.path());
     let config = tempfile::tempdir().unwrap();
-    let o = lucid()
-        .env("DOCKER_CONFIG", config.path())
-        .args(["push", "--creds", &format!("{USER}:{PASSWORD}"), &source])
-        .arg(format!("docker://{}/x:latest", registry.addr))
-        .output()
-        .unwrap();
+    // `lucid push` of the small layout to `registry`, with the credentials bound to it.
+    let push = |registry: &Stub| {
+        lucid()
+            .env("DOCKER_CONFIG", config.path())
+            .args(["push", "--creds", &format!("{USER}:{PASSWORD}"), &source])
+            .arg(format!("docker://{}/x:latest", registry.addr))
+            .output()
+            .unwrap()
+    };
+    let o = push(&registry);
     let err = no_secret(&o);
     assert!(!o.status.success());
     assert!(err.contains("upload Location on another origin"), "{err}");
@@ -218,12 +222,7 @@ fn an_upload_location_on_another_origin_is_refused() {
             _ => Reply::status(307).header("Location", &target),
         }
     });
-    let o = lucid()
-        .env("DOCKER_CONFIG", config.path())
-        .args(["push", "--creds", &format!("{USER}:{PASSWORD}"), &source])
-        .arg(format!("docker://{}/x:latest", registry.addr))
-        .output()
-        .unwrap();
+    let o = push(&registry);
     let err = no_secret(&o);
     assert!(!o.status.success());
     assert!(err.contains("307"), "{err}");
