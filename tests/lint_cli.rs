@@ -89,3 +89,39 @@ fn verify_folds_the_dockerfile_rules_into_its_report() {
     assert_eq!(run(&["verify", "--dockerfile", &f, "--ignore", "LUCID-DF-004"]).0, 0);
     assert_eq!(run(&["verify", "--dockerfile", "/nonexistent/Dockerfile"]).0, 2);
 }
+
+/// `--target`, `--profile` and `.lucid.yml`: what they change, and the usage errors (exit 3).
+#[test]
+fn target_profile_and_config_file() {
+    let public = corpus("public/distroless/examples_go_Dockerfile");
+    let (code, out) = run(&["lint", "--fail-on", "none", &public]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("LUCID-DF-002") && out.contains("examples_go_Dockerfile:12:1: error[LUCID-DF-003]"), "{out}");
+    let (_, out) = run(&["lint", "--fail-on", "none", "--profile", "lucid", &public]);
+    assert!(out.contains("LUCID-DF-002"), "{out}");
+    // The build stage as target: the distroless stage does not ship, and the build stage names
+    // no command, so no missing USER is reported.
+    let (_, out) = run(&["lint", "--fail-on", "none", "--target", "build", &public]);
+    assert!(!out.contains("LUCID-DF-003"), "{out}");
+
+    let out = lucid().current_dir(repo_root()).args(["lint", "--target", "nope", &public]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("examples_go_Dockerfile") && err.contains("--target nope"), "{err}");
+    assert_eq!(run(&["lint", "--profile", "strict", &public]).0, 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let df = dir.path().join("Dockerfile");
+    std::fs::write(&df, "FROM alpine:3.20\nRUN apk add curl\nUSER 1000\n").unwrap();
+    let df = df.display().to_string();
+    assert_eq!(run(&["lint", "--fail-on", "error", &df]).0, 0);
+    std::fs::write(dir.path().join(".lucid.yml"), "lint:\n  profile: lucid\n").unwrap();
+    let (code, out) = run(&["lint", &df]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("LUCID-DF-001"), "{out}");
+    std::fs::write(dir.path().join(".lucid.yml"), "lint:\n  profle: lucid\n").unwrap();
+    let out = lucid().current_dir(repo_root()).args(["lint", &df]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".lucid.yml"));
+}

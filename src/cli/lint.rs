@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Parser;
 
-use lucid::dockerfile::{self, LintOptions, RULES};
+use lucid::dockerfile::{self, LintOptions, Profile, RULES};
 use lucid::findings::{self, Report, Severity};
 use lucid::report::{Format, render};
 
@@ -18,7 +18,16 @@ use lucid::report::{Format, render};
   lucid lint infrastructure/containers/base/Dockerfile.*
   lucid lint --format sarif -o lint.sarif Dockerfile
   lucid lint --ignore LUCID-DF-017 --fail-on warning Dockerfile
+  lucid lint --target runtime Dockerfile        # the stage that ships, as docker build --target
+  lucid lint --platform linux/arm64 Dockerfile  # values of TARGETARCH & co. in FROM and ARG
+  lucid lint --profile lucid Dockerfile         # add the seed's house-style rules
   lucid lint --list-rules
+
+Profiles: `default` runs the rules that find defects in any Dockerfile; `lucid` adds this
+organisation's house style for distroless builds (two stages named build-stage/runtime-stage, no
+RUN or package manager in the runtime stage, hash-pinned pip, one RUN, an allow-list
+.dockerignore). Without --profile, the nearest .lucid.yml above each Dockerfile (up to the
+repository root) decides: `lint: {profile: lucid}`.
 
 Inline: a `# lucid ignore=LUCID-DF-008,LUCID-DF-017` comment right above an instruction silences
 those rules for it. A .lucidignore file in the current directory lists IDs to ignore everywhere.")]
@@ -43,6 +52,17 @@ pub struct Args {
     /// Build context directory whose .dockerignore is checked (default: each Dockerfile's directory).
     #[arg(long)]
     pub context: Option<PathBuf>,
+    /// The stage that ships, as `docker build --target` (default: the last stage). Runtime rules
+    /// judge it; size rules judge it and the stages it is built FROM.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Target platform (os/arch[/variant]) giving BuildKit's automatic ARGs (TARGETOS,
+    /// TARGETARCH, ...) their values.
+    #[arg(long, default_value = "linux/amd64")]
+    pub platform: String,
+    /// default or lucid (default: the nearest .lucid.yml's `lint.profile`, else default).
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Print the rule catalogue and exit (`lucid verify --list-checks` lists every ID of the tool).
     #[arg(long)]
     pub list_rules: bool,
@@ -66,6 +86,9 @@ pub fn run(a: Args) -> Result<i32> {
     ignore.extend(findings::read_ignore_file(Path::new(".lucidignore")).map_err(lucid::exit::usage)?);
     let mut opts = LintOptions::new();
     opts.context = a.context.clone();
+    opts.target = a.target.clone();
+    opts.platform = a.platform.clone();
+    opts.profile = a.profile.as_deref().map(str::parse::<Profile>).transpose().map_err(lucid::exit::usage)?;
     for b in &a.build_arg {
         let (k, v) = b
             .split_once('=')
@@ -82,14 +105,16 @@ pub fn run(a: Args) -> Result<i32> {
     };
 
     let mut report = Report { tool: "lucid lint".into(), ..Report::default() };
-    let mut unreadable = false;
+    // A file that cannot be read (2) or a bad .lucid.yml or --target (3) is said on stderr; the
+    // other files are still linted.
+    let mut codes = vec![];
     for f in &files {
         report.subjects.push(f.display().to_string());
         match dockerfile::findings(f, &opts) {
             Ok(fs) => report.findings.extend(fs),
             Err(e) => {
                 super::print_error(&e);
-                unreadable = true;
+                codes.push(super::exit_code(&e));
             }
         }
     }
@@ -100,5 +125,6 @@ pub fn run(a: Args) -> Result<i32> {
         None => print!("{out}"),
     }
     let found = fail_on.map_or(lucid::exit::PASSED, |t| report.exit_code(t));
-    Ok(lucid::exit::worst([found, if unreadable { lucid::exit::UNREADABLE } else { lucid::exit::PASSED }]))
+    codes.push(found);
+    Ok(lucid::exit::worst(codes))
 }

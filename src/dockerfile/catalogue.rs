@@ -210,6 +210,63 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// Which rules run. `Default` holds the rules that find defects in any Dockerfile; `Lucid` adds the
+/// rules that encode this organisation's house style for distroless builds ([`HOUSE_STYLE`]).
+/// Off by default, so a team can lint the Dockerfiles it has; a `.lucid.yml` saying
+/// `lint: {profile: lucid}` (infrastructure/containers/base/ has one) or `--profile lucid` turns
+/// them on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    #[default]
+    Default,
+    Lucid,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Default => "default",
+            Profile::Lucid => "lucid",
+        }
+    }
+    /// Whether rule `id` runs under this profile.
+    pub fn includes(self, id: &str) -> bool {
+        self == Profile::Lucid || !HOUSE_STYLE.contains(&id)
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "default" => Ok(Profile::Default),
+            "lucid" => Ok(Profile::Lucid),
+            _ => anyhow::bail!("unknown lint profile {s:?}: expected `default` or `lucid`"),
+        }
+    }
+}
+
+/// The rules that are the seed's conventions rather than defects: each is sound for lucid's
+/// distroless images and wrong as a verdict on a Dockerfile that chose otherwise (docs/lint.md,
+/// "Profiles", gives the reason per rule). Only the `lucid` profile runs them.
+pub const HOUSE_STYLE: &[&str] = &[
+    // A single-stage image (every official image) is a design, not a defect.
+    "LUCID-DF-001",
+    // The seed's stage names.
+    "LUCID-DF-002",
+    // A runtime stage without RUN, and with no package manager, is the distroless recipe; an image
+    // built on Debian or Alpine installs its packages in the stage that ships.
+    "LUCID-DF-008",
+    "LUCID-DF-027",
+    // Fewer layers: a style (BuildKit caches each RUN; splitting them is often deliberate).
+    "LUCID-DF-017",
+    // An allow-list .dockerignore beside the Dockerfile: the seed's layout (the context directory
+    // of another project is not known to be the Dockerfile's, nor is one always needed).
+    "LUCID-DF-018",
+    // Hash-pinned requirements: the seed's supply-chain policy, stricter than pinning versions.
+    "LUCID-DF-024",
+];
+
 /// Look a rule up by ID (case-insensitive).
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id.eq_ignore_ascii_case(id))

@@ -8,6 +8,7 @@
 //! checks through the same renderers (the `report` module).
 
 pub mod catalogue;
+pub mod config;
 pub mod parse;
 pub mod rules;
 pub mod stages;
@@ -18,20 +19,37 @@ use anyhow::{Context, Result};
 
 use crate::findings::{Finding, Location, Status};
 
-pub use catalogue::{RULES, rule};
+pub use catalogue::{Profile, RULES, rule};
 pub use parse::{Dockerfile, parse};
 pub use rules::{Hit, LintOptions, check};
 
 /// Read, parse and check one file. The context directory defaults to the Dockerfile's own
-/// directory (the seed builds with `infrastructure/containers/base` as context).
-pub fn lint_file(path: &Path, opts: &LintOptions) -> std::io::Result<Vec<Hit>> {
-    let bytes = std::fs::read(path)?;
+/// directory (the seed builds with `infrastructure/containers/base` as context); the profile, when
+/// `opts` names none, is the nearest `.lucid.yml`'s (see [`config`]), else the default. An
+/// unreadable file is an error naming it; a bad `.lucid.yml` or a `--target` that names no stage
+/// of the file is a usage error (exit 3).
+pub fn lint_file(path: &Path, opts: &LintOptions) -> Result<Vec<Hit>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut o = opts.clone();
     if o.context.is_none() {
         o.context = Some(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
     }
-    Ok(check(&parse(&text), &path.display().to_string(), &o))
+    if o.profile.is_none() {
+        o.profile = config::profile_for(path)?.map(|(_, p)| p);
+    }
+    let df = parse(&text);
+    if let Some(t) = &o.target {
+        let names = stages::stage_names(&df);
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(t)) {
+            return Err(crate::exit::Usage::msg(format!(
+                "{}: --target {t}: no stage of that name (stages: {})",
+                path.display(),
+                if names.is_empty() { "none named".to_string() } else { names.join(", ") }
+            )));
+        }
+    }
+    Ok(check(&df, &path.display().to_string(), &o))
 }
 
 /// Lint source text directly (no .dockerignore check unless `opts.context` is set).
@@ -42,17 +60,26 @@ pub fn lint_str(src: &str, file: &str, opts: &LintOptions) -> Vec<Hit> {
 /// Lints the Dockerfile at `path` into findings: see [`findings_of`]. An unreadable file is an
 /// error naming it.
 pub fn findings(path: &Path, opts: &LintOptions) -> Result<Vec<Finding>> {
-    let hits = lint_file(path, opts).with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
-    Ok(findings_of(&path.display().to_string(), &hits))
+    let hits = lint_file(path, opts)?;
+    let profile = match opts.profile {
+        Some(p) => p,
+        None => config::profile_for(path)?.map(|(_, p)| p).unwrap_or_default(),
+    };
+    Ok(findings_of(&path.display().to_string(), &hits, profile))
 }
 
 /// One finding per rule of the catalogue about the Dockerfile `subject`: failed once per place
 /// the rule fired (with file, line and column), or passed once when it did not, as verify lists
-/// its image checks.
-pub fn findings_of(subject: &str, hits: &[Hit]) -> Vec<Finding> {
+/// its image checks; a house-style rule the profile leaves out is skipped, saying how to turn it
+/// on.
+pub fn findings_of(subject: &str, hits: &[Hit], profile: Profile) -> Vec<Finding> {
     let mut out = Vec::new();
     for rule in RULES {
         let mine: Vec<&Hit> = hits.iter().filter(|h| h.rule == rule.id).collect();
+        if !profile.includes(rule.id) {
+            out.push(rule.finding(subject, Status::Skip, "house-style rule: runs with --profile lucid"));
+            continue;
+        }
         if mine.is_empty() {
             out.push(rule.finding(subject, Status::Pass, "no finding"));
         }
@@ -75,7 +102,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let df = dir.path().join("Dockerfile");
         std::fs::write(&df, "FROM debian:12\nRUN apt-get update\nUSER root\nCMD python app.py\n").unwrap();
-        let all = findings(&df, &LintOptions::new()).unwrap();
+        let all = findings(&df, &LintOptions { profile: Some(Profile::Lucid), ..LintOptions::new() }).unwrap();
         let failed: Vec<_> = all.iter().filter(|f| f.status == Status::Fail).collect();
         assert!(!failed.is_empty());
         assert!(failed.iter().all(|f| f.locations[0].line.is_some() && f.locations[0].column.is_some()));

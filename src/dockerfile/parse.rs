@@ -45,6 +45,47 @@ pub struct Flag {
     pub pos: Pos,
 }
 
+/// One `RUN --mount=type=...,target=...` (BuildKit's syntax: comma-separated `key=value`, `type`
+/// defaults to `bind`, `target` may be spelled `dst` or `destination`). Rules need it because what
+/// a RUN writes below a cache, tmpfs, bind or secret mount's target is not part of the layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// `bind`, `cache`, `tmpfs`, `secret` or `ssh`.
+    pub kind: String,
+    /// The mount point, without a trailing slash; `None` when the option names none (a secret or
+    /// ssh mount then goes to /run/secrets or an agent socket, which are never layer content).
+    pub target: Option<String>,
+}
+
+impl Mount {
+    pub fn parse(value: &str) -> Mount {
+        let mut kind = "bind".to_string();
+        let mut target = None;
+        for field in value.split(',') {
+            let (k, v) = field.split_once('=').unwrap_or((field, ""));
+            let v = unquote(v);
+            match k.trim().to_ascii_lowercase().as_str() {
+                "type" => kind = v.to_ascii_lowercase(),
+                "target" | "dst" | "destination" => {
+                    let t = v.trim_end_matches('/');
+                    target = Some(if t.is_empty() { "/".to_string() } else { t.to_string() });
+                }
+                _ => {}
+            }
+        }
+        Mount { kind, target }
+    }
+
+    /// Whether files the RUN writes at `path` (absolute) stay out of the layer: the path is at or
+    /// below this mount's target. Every mount type qualifies: cache and tmpfs contents live
+    /// outside the image, and BuildKit discards writes to bind mounts (even `rw`) and secrets.
+    pub fn keeps_out(&self, path: &str) -> bool {
+        let Some(t) = &self.target else { return false };
+        let path = path.trim_end_matches('/');
+        t == "/" || path == t || path.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
 /// A heredoc body attached to RUN, COPY or ADD.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heredoc {
@@ -98,6 +139,14 @@ pub struct Instruction {
 impl Instruction {
     pub fn flag(&self, name: &str) -> Option<&Flag> {
         self.flags.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+    /// The `--mount` options of a RUN, in order.
+    pub fn mounts(&self) -> Vec<Mount> {
+        self.flags
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case("mount"))
+            .map(|f| Mount::parse(f.value.as_deref().unwrap_or("")))
+            .collect()
     }
     /// The command text including heredoc bodies, for rules that look at what a RUN executes.
     pub fn script(&self) -> String {
@@ -165,6 +214,8 @@ type Located = Vec<(char, Pos)>;
 
 /// Parse a Dockerfile. Never fails and never panics: problems are collected in `errors`.
 pub fn parse(src: &str) -> Dockerfile {
+    // BuildKit drops a UTF-8 byte-order mark before the first line (editors on Windows write one).
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     let lines: Vec<Vec<char>> = src.split('\n').map(|l| l.trim_end_matches('\r').chars().collect()).collect();
     let mut df = Dockerfile { escape: '\\', ..Default::default() };
     let mut i = 0usize;

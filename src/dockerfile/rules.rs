@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::catalogue::rule;
-use super::parse::{Args, Dockerfile, Instruction, Pos, key_values};
-use super::stages::{ImageRef, Stage, Stages};
+use super::catalogue::{Profile, rule};
+use super::parse::{Args, Dockerfile, Instruction, Pos, key_values, unquote};
+use super::stages::{Build, ImageRef, Stage, Stages, expand, is_absolute};
 
 /// What a lint run knows besides the Dockerfile itself.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +17,13 @@ pub struct LintOptions {
     pub context: Option<std::path::PathBuf>,
     /// Stage names the spec expects: the build stage and the runtime stage (last).
     pub stage_names: (String, String),
+    /// The stage that ships (`docker build --target`); `None`: the last stage.
+    pub target: Option<String>,
+    /// The target platform, `os/arch[/variant]`: the values of BuildKit's automatic ARGs.
+    pub platform: String,
+    /// Which rules run; `None`: the nearest `.lucid.yml`'s profile when linting a file, else the
+    /// default profile.
+    pub profile: Option<Profile>,
 }
 
 impl LintOptions {
@@ -25,6 +32,9 @@ impl LintOptions {
             build_args: BTreeMap::new(),
             context: None,
             stage_names: ("build-stage".into(), "runtime-stage".into()),
+            target: None,
+            platform: "linux/amd64".into(),
+            profile: None,
         }
     }
 }
@@ -69,7 +79,10 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
     for e in &df.errors {
         out.add("LUCID-DF-000", e.pos, e.message.clone());
     }
-    let st = Stages::new(df, &opts.build_args);
+    let st = Stages::for_build(
+        df,
+        &Build { build_args: &opts.build_args, platform: &opts.platform, target: opts.target.as_deref() },
+    );
     let first_pos = df.instructions.first().map(|i| i.pos).unwrap_or(Pos { line: 1, col: 1 });
 
     // Global ARGs: secrets.
@@ -87,7 +100,9 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
     }
     stage_names(&mut out, &st, opts);
 
-    let runtime_index = st.runtime().map(|s| s.index);
+    // Runtime rules judge the stage that ships; size rules every stage whose layers end up in it.
+    let runtime_index = st.runtime_for(opts.target.as_deref()).map(|s| s.index);
+    let shipped = runtime_index.map(|i| st.shipped(i)).unwrap_or_default();
     let mut seen_names: BTreeMap<String, Pos> = BTreeMap::new();
     for s in &st.stages {
         if let (Some(n), Some(p)) = (&s.name, s.name_pos) {
@@ -99,26 +114,30 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
         }
         from_pinned(&mut out, &st, s);
         let shell_less = shell_less(&st, s.index);
-        // Runtime-stage rules only make sense once there is a build stage to move work into (DF-001 covers the rest).
-        let is_runtime = Some(s.index) == runtime_index && st.stages.len() >= 2;
+        let is_runtime = Some(s.index) == runtime_index;
+        // The house style's "no RUN, no package manager in the runtime stage" presumes a build
+        // stage to move the work into; a one-stage file gets LUCID-DF-001 instead.
+        let runtime_style = is_runtime && st.stages.len() >= 2;
+        let ships = shipped.contains(&s.index);
         let mut cmds = 0;
         let mut entrypoints = 0;
         let mut prev_run: Option<&Instruction> = None;
-        for ins in &s.instructions {
+        for (n, ins) in s.instructions.iter().enumerate() {
             let ins: &Instruction = ins;
             secrets(&mut out, ins);
             match ins.keyword.as_str() {
                 "RUN" => {
-                    run_rules(&mut out, ins, is_runtime);
+                    run_rules(&mut out, ins, runtime_style, ships);
                     if let Some(why) = &shell_less
                         && (!ins.args.is_exec() || !ins.heredocs.is_empty())
                     {
                         out.add("LUCID-DF-007", ins.pos, format!("shell-form RUN needs /bin/sh, but {why}"));
                     }
-                    if is_runtime {
+                    if runtime_style {
                         out.add("LUCID-DF-008", ins.pos, "RUN in the runtime stage");
                     }
                     if let Some(prev) = prev_run
+                        && ships
                         && prev.flags.is_empty()
                         && ins.flags.is_empty()
                         && prev.heredocs.is_empty()
@@ -176,21 +195,29 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
                 }
                 "COPY" | "ADD" => {
                     if let Some(f) = ins.flag("from") {
-                        copy_from(&mut out, &st, s.index, f.value.as_deref().unwrap_or(""), f.pos);
+                        // `--from=build-${TARGETARCH}`: the variable's value names the stage.
+                        let raw = f.value.as_deref().unwrap_or("");
+                        let from = expand(raw, &st.vars_before(s.index, n)).unwrap_or_else(|| raw.to_string());
+                        copy_from(&mut out, &st, s.index, &from, f.pos);
                     }
                     if ins.keyword == "ADD" {
                         add_rule(&mut out, ins);
                     }
                 }
                 "WORKDIR" => {
-                    let t = ins.args.text();
-                    let t = super::parse::unquote(t.trim());
-                    if !(t.starts_with('/')
-                        || t.starts_with('$')
-                        || t.contains(":\\")
-                        || t.starts_with('C') && t.contains(':'))
+                    // Relative to the working directory so far: a finding only when no absolute
+                    // WORKDIR came before in this stage or the stages it is built on, so it
+                    // depends on the base image's. A variable with no known value is not judged.
+                    let t = unquote(ins.args.text().trim());
+                    if let Some(path) = expand(&t, &st.vars_before(s.index, n))
+                        && !is_absolute(&path)
+                        && !st.has_absolute_workdir(s.index, n)
                     {
-                        out.add("LUCID-DF-023", ins.args_pos, format!("WORKDIR {t} is relative"));
+                        out.add(
+                            "LUCID-DF-023",
+                            ins.args_pos,
+                            format!("WORKDIR {t} is relative, and nothing before it in the stage sets an absolute one"),
+                        );
                     }
                 }
                 "MAINTAINER" => out.add("LUCID-DF-026", ins.pos, "MAINTAINER is deprecated"),
@@ -198,14 +225,17 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
             }
             prev_run = if ins.keyword == "RUN" { Some(ins) } else { None };
         }
-        if is_runtime && st.stages.len() >= 2 {
-            user_rules(&mut out, &st, s);
+        if is_runtime {
+            // The house style's "always state USER" is about its runtime stage (see runtime_style).
+            user_rules(&mut out, &st, s, opts.profile == Some(Profile::Lucid) && runtime_style);
         }
     }
 
     if let Some(ctx) = &opts.context {
         dockerignore(&mut out, ctx, first_pos);
     }
+    let profile = opts.profile.unwrap_or_default();
+    out.findings.retain(|h| profile.includes(h.rule));
     apply_inline_ignores(df, out.findings)
 }
 
@@ -239,11 +269,7 @@ fn describe(s: &Stage) -> String {
 
 /// Why a stage has no shell, if it has none: lucid's runtime images, distroless non-debug, scratch.
 pub fn shell_less(st: &Stages, index: usize) -> Option<String> {
-    let s = st.stages.get(index)?;
-    if let Some(p) = s.parent {
-        return if p < index { shell_less(st, p) } else { None };
-    }
-    let base = s.base.as_deref()?;
+    let base = root_base(st, index)?;
     let r = ImageRef::parse(base);
     let short = r.short_name().to_ascii_lowercase();
     if base.eq_ignore_ascii_case("scratch") {
@@ -257,6 +283,55 @@ pub fn shell_less(st: &Stages, index: usize) -> Option<String> {
         return Some(format!("{base} is distroless (no shell outside :debug tags)"));
     }
     None
+}
+
+/// The image a stage is ultimately built on, following `FROM earlier-stage` (expanded; `None`
+/// when a variable in it has no value).
+fn root_base<'a>(st: &'a Stages, index: usize) -> Option<&'a str> {
+    let first = *st.chain(index).first()?;
+    let s = &st.stages[first];
+    // A parent that is not earlier (a name used before it is defined) is an image Docker pulls.
+    if s.parent.is_some() { None } else { s.base.as_deref() }
+}
+
+/// Whether a stage is a Windows image (Microsoft's servercore/nanoserver bases, or an image
+/// tagged for them): users there are names (ContainerUser, ContainerAdministrator), never numbers.
+fn windows(st: &Stages, index: usize) -> bool {
+    root_base(st, index).is_some_and(|b| {
+        let b = b.to_ascii_lowercase();
+        b.contains("/windows/") || b.contains("nanoserver") || b.contains("windowsservercore")
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BaseUser {
+    Root,
+    NonRoot,
+    Unknown,
+}
+
+/// Who an image runs as when a Dockerfile says no USER, for the bases whose default is known:
+/// scratch, Docker's official images (one-word names such as `python`, `library/...`), Red Hat's
+/// UBI and distroless run as root, distroless's `:nonroot` tags as 65532; Windows Server Core as
+/// ContainerAdministrator, Nano Server as ContainerUser, lucid's images as 65532. Any other image
+/// may set its own.
+fn base_user(base: &str) -> BaseUser {
+    let r = ImageRef::parse(base);
+    let repo = r.repository.to_ascii_lowercase();
+    let tag = r.tag.unwrap_or_default().to_ascii_lowercase();
+    let repo = repo.strip_prefix("docker.io/").unwrap_or(&repo);
+    let short = repo.rsplit('/').next().unwrap_or("");
+    // lucid's own images are built with USER 65532:65532 (the spec's `user:`).
+    let lucid = short.starts_with("lucid-");
+    if lucid || repo.contains("nanoserver") || tag.contains("nanoserver") || tag.contains("nonroot") {
+        return BaseUser::NonRoot;
+    }
+    let official = !repo.contains('/') || repo.starts_with("library/");
+    let root = repo == "scratch"
+        || official
+        || repo.split('/').any(|c| c == "distroless" || c.starts_with("ubi"))
+        || repo.contains("windows/servercore");
+    if root { BaseUser::Root } else { BaseUser::Unknown }
 }
 
 /// LUCID-DF-010/011/012: FROM pinned by tag or digest.
@@ -317,29 +392,51 @@ fn copy_from(out: &mut Out, st: &Stages, current: usize, from: &str, pos: Pos) {
     }
 }
 
-/// LUCID-DF-003/004/005 on the runtime stage.
-fn user_rules(out: &mut Out, st: &Stages, s: &Stage) {
-    let last_user = s.instructions.iter().rev().find(|i| i.keyword == "USER");
-    let Some(u) = last_user else {
-        // A stage built on an earlier stage inherits its USER.
-        if let Some(p) = s.parent
-            && st.stages.get(p).is_some_and(|ps| ps.instructions.iter().any(|i| i.keyword == "USER"))
-        {
+/// LUCID-DF-003/004/005 on the runtime stage: its last USER, or the one it inherits from the
+/// stages it is built on, with variables expanded (`USER ${NB_UID}`).
+fn user_rules(out: &mut Out, st: &Stages, s: &Stage, strict: bool) {
+    let last_user = st.shipped(s.index).into_iter().rev().find_map(|i| {
+        let stage = &st.stages[i];
+        stage.instructions.iter().enumerate().rev().find(|(_, ins)| ins.keyword == "USER").map(|(n, ins)| (i, n, *ins))
+    });
+    let Some((stage, n, u)) = last_user else {
+        let chain = st.chain(s.index);
+        let runs_something = chain
+            .iter()
+            .any(|&i| st.stages[i].instructions.iter().any(|ins| matches!(ins.keyword.as_str(), "CMD" | "ENTRYPOINT")));
+        let base = root_base(st, s.index);
+        // An image that names no command is files (a scratch `--output` export, a COPY source), a
+        // build or validation step, or a base that others complete: the USER is for whoever sets
+        // the command. The house style wants it anyway, except on scratch files.
+        let scratch = base.is_some_and(|b| b.eq_ignore_ascii_case("scratch"));
+        if !runs_something && (scratch || !strict) {
             return;
         }
-        out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER", describe(s)));
+        let user = base.map(base_user).unwrap_or(BaseUser::Unknown);
+        // The house style always states the USER (even on lucid's images, which set 65532);
+        // otherwise only a base known to run as root makes the missing USER a finding (an
+        // unknown base may set its own, as Jupyter's do).
+        if user == BaseUser::Root || strict {
+            out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER: it runs as root", describe(s)));
+        }
         return;
     };
-    let val = super::parse::unquote(u.args.text().trim());
+    let raw = unquote(u.args.text().trim());
+    let val = expand(&raw, &st.vars_before(stage, n)).unwrap_or(raw);
     let user = val.split(':').next().unwrap_or("").trim();
     let group = val.split_once(':').map(|(_, g)| g.trim());
     if user.is_empty() {
         out.add("LUCID-DF-000", u.pos, "USER needs a value");
         return;
     }
-    if user == "0" || user.eq_ignore_ascii_case("root") {
+    let windows = windows(st, s.index);
+    if user == "0"
+        || user.eq_ignore_ascii_case("root")
+        || windows && user.eq_ignore_ascii_case("ContainerAdministrator")
+    {
         out.add("LUCID-DF-004", u.args_pos, format!("USER {val} is root"));
-    } else if user.contains('$') {
+    } else if user.contains('$') || windows {
+        // An unknown value cannot be judged; Windows has no numeric users.
     } else if !user.chars().all(|c| c.is_ascii_digit()) || group.is_some_and(|g| !g.chars().all(|c| c.is_ascii_digit()))
     {
         out.add("LUCID-DF-005", u.args_pos, format!("USER {val} is not numeric"));
@@ -406,11 +503,20 @@ fn add_rule(out: &mut Out, ins: &Instruction) {
     for (src, pos) in srcs {
         let s = super::parse::unquote(&src);
         let lower = s.to_ascii_lowercase();
-        if lower.starts_with("http://")
+        let remote = lower.starts_with("http://")
             || lower.starts_with("https://")
             || lower.starts_with("git@")
             || lower.ends_with(".git")
-        {
+            || lower.contains(".git#");
+        // `ADD --checksum=sha256:...`: BuildKit verifies the download, which is what the rule asks.
+        // A git source pinned to a ref (`ADD https://host/repo.git#v1.2.3`) is BuildKit's way to
+        // fetch a pinned checkout; without a ref it follows the default branch.
+        let git_pinned =
+            (lower.contains(".git#") || lower.starts_with("git@") && lower.contains('#')) && !s.ends_with('#');
+        if remote && (ins.flag("checksum").is_some() || git_pinned) {
+            continue;
+        }
+        if remote {
             out.add(
                 "LUCID-DF-014",
                 pos,
@@ -425,9 +531,26 @@ fn add_rule(out: &mut Out, ins: &Instruction) {
     }
 }
 
-/// Package-manager rules on RUN: apt hygiene, pip hashes, sudo, package managers at runtime.
-fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool) {
+/// Package-manager rules on RUN: apt hygiene, pip hashes, sudo, package managers at runtime. Size
+/// rules (apt's recommends and lists) judge only stages that ship (`ships`).
+fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool) {
+    let before = out.findings.len();
+    run_commands(out, ins, is_runtime, ships);
+    // One finding per rule and RUN: `apt install a && apt install b` is one thing to fix.
+    let mut seen = BTreeSet::new();
+    let mut n = before;
+    while n < out.findings.len() {
+        if seen.insert(out.findings[n].rule) {
+            n += 1;
+        } else {
+            out.findings.remove(n);
+        }
+    }
+}
+
+fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool) {
     let script = ins.script();
+    let mounts = ins.mounts();
     for cmd in commands(&script) {
         let words: Vec<&str> = cmd.split_whitespace().collect();
         let Some(prog_i) = words.iter().position(|w| !w.contains('=') || w.starts_with('-')) else { continue };
@@ -439,21 +562,25 @@ fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool) {
             prog = rest[i].rsplit('/').next().unwrap_or("");
             rest = &rest[i + 1..];
         }
-        let sub = rest.iter().find(|w| !w.starts_with('-')).copied().unwrap_or("");
+        // The subcommand: the first word that is neither an option nor a variable (`apt-get
+        // $APT_OPTS install`); a variable may hold options, never the subcommand we look for.
+        let sub = rest.iter().find(|w| !w.starts_with('-') && !w.starts_with('$')).copied().unwrap_or("");
         if matches!(prog, "apt-get" | "apt" | "apk" | "dnf" | "yum" | "microdnf")
             && is_runtime
             && matches!(sub, "install" | "add")
         {
             out.add("LUCID-DF-027", ins.pos, format!("{prog} {sub} in the runtime stage"));
         }
-        if matches!(prog, "apt-get" | "apt") && sub == "install" {
-            if !rest.iter().any(|w| *w == "--no-install-recommends" || w.starts_with("--no-install-recommends"))
-                && !script.contains("Install-Recommends")
+        if matches!(prog, "apt-get" | "apt") && sub == "install" && ships {
+            if !rest.iter().any(|w| w.starts_with("--no-install-recommends")) && !script.contains("Install-Recommends")
             {
                 out.add("LUCID-DF-015", ins.pos, format!("{prog} install without --no-install-recommends"));
             }
-            // `apt-get dist-clean` (apt 2.7+) removes the lists too.
-            if !script.contains("/var/lib/apt/lists") && !script.contains("dist-clean") {
+            // The lists stay out of the layer when removed in the same RUN (`apt-get dist-clean`,
+            // apt 2.7+, removes them too) or when a mount covers them (`--mount=type=cache,
+            // target=/var/lib/apt/lists`: what is written there is not layer content).
+            let mounted = mounts.iter().any(|m| m.keeps_out("/var/lib/apt/lists"));
+            if !mounted && !script.contains("/var/lib/apt/lists") && !script.contains("dist-clean") {
                 out.add("LUCID-DF-016", ins.pos, format!("{prog} install leaves /var/lib/apt/lists in the layer"));
             }
         }
@@ -468,15 +595,38 @@ fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool) {
     }
 }
 
-/// Split a shell script into simple commands at `&&`, `||`, `;`, `|` and newlines (good enough to
-/// find which programs run; quoting is not interpreted).
+/// Split a shell script into simple commands at `&&`, `||`, `;`, `|`, newlines, and the brackets of
+/// subshells and groups (good enough to find which programs run, also inside `sh -c "..."`;
+/// quoting is not interpreted). A parameter expansion `${...}` is one word: its braces are not a
+/// group, so
+/// `apt-get install -y ${OPTS} --no-install-recommends` stays one command.
 fn commands(script: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
+    let mut param_depth = 0usize;
     let mut chars = script.chars().peekable();
     while let Some(c) = chars.next() {
+        // An expansion never spans lines: an unclosed `${` ends at the newline.
+        if param_depth > 0 && c != '\n' {
+            cur.push(c);
+            match c {
+                '{' => param_depth += 1,
+                '}' => param_depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
         match c {
-            ';' | '\n' | '(' | ')' | '{' | '}' => out.push(std::mem::take(&mut cur)),
+            '$' if chars.peek() == Some(&'{') => {
+                cur.push(c);
+                cur.push('{');
+                chars.next();
+                param_depth = 1;
+            }
+            ';' | '\n' | '(' | ')' | '{' | '}' => {
+                param_depth = 0;
+                out.push(std::mem::take(&mut cur));
+            }
             '&' | '|' => {
                 if chars.peek() == Some(&c) {
                     chars.next();

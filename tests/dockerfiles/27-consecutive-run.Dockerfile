@@ -1,4 +1,5 @@
-# expect: LUCID-DF-017@8
+# expect: none
+# The defect is in build-stage, which the runtime stage only copies from: its layers never ship, so size rules do not judge it (issue 16; 42/43 have it in a shipped stage).
 ARG BUILD_IMAGE=lucid-python-build:20261125
 ARG BASE_IMAGE=lucid-python-base:20261125
 

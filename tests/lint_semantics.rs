@@ -1,0 +1,157 @@
+//! What BuildKit does that the rules must follow: automatic platform ARGs, mounts, variables in
+//! RUN, the working directory, the byte-order mark, the stage that ships (`--target`), and the
+//! house-style profile. Each case has a Dockerfile where the rule must fire and one where it must
+//! not.
+
+use lucid::dockerfile::parse::parse;
+use lucid::dockerfile::stages::Stages;
+use lucid::dockerfile::{LintOptions, Profile, lint_str};
+
+fn opts() -> LintOptions {
+    LintOptions { profile: Some(Profile::Default), ..LintOptions::new() }
+}
+
+/// `RULE@LINE` of every finding, sorted.
+fn hits(src: &str, o: &LintOptions) -> Vec<String> {
+    let mut v: Vec<String> = lint_str(src, "Dockerfile", o).iter().map(|h| format!("{}@{}", h.rule, h.line)).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn automatic_platform_args_are_defined_in_from_and_in_stages_that_declare_them() {
+    let src = "FROM alpine:3.20 AS base-linux\nFROM alpine:3.20 AS base-windows\n\
+               FROM base-$TARGETOS AS final\nARG TARGETARCH\nCOPY --from=build-${TARGETARCH} /x /x\nUSER 1000\n";
+    // `build-amd64` is no stage: the expanded name is what DF-006 judges.
+    assert_eq!(hits(src, &opts()), ["LUCID-DF-006@5"]);
+    let df = parse(src);
+    let st = Stages::new(&df, &Default::default());
+    assert_eq!(st.stages[2].base.as_deref(), Some("base-linux"));
+    assert_eq!(st.stages[2].parent, Some(0));
+    assert_eq!(st.vars_before(2, 1).get("TARGETARCH").map(String::as_str), Some("amd64"));
+    // Undeclared in the stage, TARGETARCH is not visible there (BuildKit's scoping).
+    assert!(!st.vars_before(2, 0).contains_key("TARGETARCH"));
+
+    let arm = LintOptions { platform: "linux/arm64".into(), ..opts() };
+    let src = "FROM alpine:3.20 AS build-arm64\nFROM --platform=$BUILDPLATFORM alpine:3.20\nARG TARGETARCH\n\
+               COPY --from=build-${TARGETARCH} /x /x\nUSER 1000\n";
+    assert_eq!(hits(src, &arm), Vec::<String>::new());
+    assert_eq!(hits(src, &opts()), ["LUCID-DF-006@4"]);
+    // Proxies and BUILDKIT_* are predefined (empty), never "no default".
+    assert_eq!(hits("ARG HTTP_PROXY\nFROM alpine:3.20${HTTP_PROXY}\nUSER 1000\n", &opts()), Vec::<String>::new());
+    // A user ARG without default in FROM still is a finding.
+    assert_eq!(hits("ARG GO_VERSION\nFROM golang:${GO_VERSION}\nUSER 1000\n", &opts()), ["LUCID-DF-012@2"]);
+}
+
+#[test]
+fn mounts_keep_apt_lists_out_of_the_layer() {
+    let run = |flags: &str| {
+        hits(
+            &format!(
+                "FROM debian:12\nRUN {flags}apt-get update && apt-get install -y --no-install-recommends gcc\nUSER 1000\n"
+            ),
+            &opts(),
+        )
+    };
+    assert_eq!(run(""), ["LUCID-DF-016@2"]);
+    assert!(run("--mount=type=cache,target=/var/lib/apt/lists,sharing=locked \\\n    ").is_empty());
+    assert!(run("--mount=type=cache,target=/var/lib/apt \\\n    ").is_empty());
+    assert!(run("--mount=type=tmpfs,dst=/var/lib/apt/lists/ \\\n    ").is_empty());
+    assert!(run("--mount=target=/var/lib/apt/lists,from=lists \\\n    ").is_empty());
+    // A cache for the .debs only (`/var/cache/apt`) leaves the lists in the layer.
+    assert_eq!(
+        hits(
+            "FROM debian:12\nRUN --mount=type=cache,target=/var/cache/apt apt-get update && apt-get install -y --no-install-recommends gcc\nUSER 1000\n",
+            &opts()
+        ),
+        ["LUCID-DF-016@2"]
+    );
+    let m = lucid::dockerfile::parse::Mount::parse("type=cache,target=/var/lib/apt/lists");
+    assert!(m.keeps_out("/var/lib/apt/lists") && m.keeps_out("/var/lib/apt/lists/partial"));
+    assert!(!m.keeps_out("/var/lib/apt/lists2") && !m.keeps_out("/var/lib/apt"));
+}
+
+#[test]
+fn variables_do_not_hide_the_words_after_them() {
+    let src =
+        |cmd: &str| format!("FROM debian:12\nRUN apt-get update && {cmd} && rm -rf /var/lib/apt/lists/*\nUSER 1000\n");
+    assert!(hits(&src("apt-get install -y ${OPTS} --no-install-recommends gcc"), &opts()).is_empty());
+    assert!(hits(&src("apt-get install -y $OPTS --no-install-recommends gcc"), &opts()).is_empty());
+    assert!(hits(&src("apt-get install -y ${OPTS:-${MORE}} --no-install-recommends gcc"), &opts()).is_empty());
+    assert_eq!(hits(&src("apt-get $APT_OPTS install -y ${OPTS} gcc"), &opts()), ["LUCID-DF-015@2"]);
+    // A group `{ ...; }` still splits commands.
+    assert_eq!(hits(&src("{ apt-get install -y gcc; }"), &opts()), ["LUCID-DF-015@2"]);
+}
+
+#[test]
+fn workdir_is_relative_only_without_an_absolute_one_before() {
+    let tail = "USER 1000\n";
+    assert_eq!(hits(&format!("FROM alpine:3.20\nWORKDIR tools\n{tail}"), &opts()), ["LUCID-DF-023@2"]);
+    assert!(hits(&format!("FROM alpine:3.20\nWORKDIR /src\nWORKDIR tools\n{tail}"), &opts()).is_empty());
+    // From the stage it is built on.
+    assert!(hits(&format!("FROM alpine:3.20 AS a\nWORKDIR /src\nFROM a\nWORKDIR tools\n{tail}"), &opts()).is_empty());
+    // Variables: known values are judged, unknown ones are not.
+    assert!(hits(&format!("FROM alpine:3.20\nENV APP=/app\nWORKDIR $APP\nWORKDIR sub\n{tail}"), &opts()).is_empty());
+    assert_eq!(hits(&format!("FROM alpine:3.20\nARG D=rel\nWORKDIR ${{D}}\n{tail}"), &opts()), ["LUCID-DF-023@3"]);
+    assert!(hits(&format!("FROM alpine:3.20\nWORKDIR $HOME\n{tail}"), &opts()).is_empty());
+    // Windows.
+    assert!(hits("# escape=`\nFROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nWORKDIR C:\\src\nWORKDIR tools\nUSER ContainerUser\n", &opts()).is_empty());
+}
+
+#[test]
+fn a_byte_order_mark_is_not_an_instruction() {
+    let df = parse("\u{feff}# syntax=docker/dockerfile:1\nFROM alpine:3.20\nUSER 1000\n");
+    assert!(df.errors.is_empty(), "{:?}", df.errors);
+    assert_eq!(df.directives.len(), 1);
+    assert!(hits("\u{feff}FROM alpine:3.20\nUSER 1000\n", &opts()).is_empty());
+}
+
+#[test]
+fn target_names_the_stage_that_ships() {
+    let src = "FROM debian:12 AS build\nRUN apt-get update && apt-get install -y gcc\n\
+               FROM debian:12 AS base\nRUN apt-get update && apt-get install -y --no-install-recommends curl\n\
+               FROM base AS runtime\nCOPY --from=build /out /out\nUSER 65532\nCMD run\n\
+               FROM runtime AS debug\nUSER root\n";
+    // Default: the last stage ships; it is root, and built on runtime and base, whose RUN ships.
+    assert_eq!(hits(src, &opts()), ["LUCID-DF-004@10", "LUCID-DF-016@4"]);
+    // --target runtime: its USER and shell-form CMD are judged; build's RUN never ships.
+    let t = LintOptions { target: Some("runtime".into()), ..opts() };
+    assert_eq!(hits(src, &t), ["LUCID-DF-009@8", "LUCID-DF-016@4"]);
+    let t = LintOptions { target: Some("build".into()), ..opts() };
+    // A build stage names no command: its missing USER is for whoever runs it to set.
+    assert_eq!(hits(src, &t), ["LUCID-DF-015@2", "LUCID-DF-016@2"]);
+    assert_eq!(hits(&format!("{src}CMD [\"x\"]\n"), &t), ["LUCID-DF-015@2", "LUCID-DF-016@2"]);
+    assert_eq!(hits("FROM debian:12\nCMD [\"x\"]\n", &opts()), ["LUCID-DF-003@1"]);
+    // A scratch image of files, or an image whose base may set its own user: not judged.
+    assert!(hits("FROM scratch\nCOPY x /x\n", &opts()).is_empty());
+    assert!(hits("FROM quay.io/jupyter/scipy-notebook:2026-01-01\nCMD [\"x\"]\n", &opts()).is_empty());
+    // USER inherited from the stage it is built on; distroless :nonroot sets one.
+    assert!(hits("FROM alpine:3.20 AS a\nUSER 1000\nFROM a\nCMD [\"x\"]\n", &opts()).is_empty());
+    assert!(hits("FROM gcr.io/distroless/static-debian12:nonroot\nCOPY x /x\nCMD [\"/x\"]\n", &opts()).is_empty());
+    assert_eq!(
+        hits("FROM gcr.io/distroless/static-debian12:latest\nCOPY x /x\nCMD [\"/x\"]\n", &opts()),
+        ["LUCID-DF-003@1", "LUCID-DF-011@1"]
+    );
+}
+
+#[test]
+fn windows_users_are_names() {
+    let base = "FROM mcr.microsoft.com/windows/servercore:ltsc2022\n";
+    assert!(hits(&format!("{base}USER ContainerUser\n"), &opts()).is_empty());
+    assert_eq!(hits(&format!("{base}USER ContainerAdministrator\n"), &opts()), ["LUCID-DF-004@2"]);
+    assert_eq!(hits(&format!("{base}CMD [\"cmd\"]\n"), &opts()), ["LUCID-DF-003@1"]);
+    assert!(hits("FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCMD [\"cmd\"]\n", &opts()).is_empty());
+    assert_eq!(hits("FROM alpine:3.20\nUSER nobody\n", &opts()), ["LUCID-DF-005@2"]);
+}
+
+#[test]
+fn house_style_rules_run_only_under_the_lucid_profile() {
+    let src = "FROM debian:12\nRUN apt-get update\nRUN pip install flask\nUSER 1000\nCMD [\"x\"]\n";
+    assert!(hits(src, &opts()).is_empty());
+    let lucid = LintOptions { profile: Some(Profile::Lucid), ..LintOptions::new() };
+    assert_eq!(hits(src, &lucid), ["LUCID-DF-001@1", "LUCID-DF-017@3", "LUCID-DF-024@3"]);
+    for id in lucid::dockerfile::catalogue::HOUSE_STYLE {
+        assert!(lucid::dockerfile::rule(id).is_some(), "{id} is no rule");
+        assert!(!Profile::Default.includes(id) && Profile::Lucid.includes(id));
+    }
+}
