@@ -16,7 +16,7 @@ use lucid::spec::{Platform, Stage, format_size};
   lucid build --target build-stage             only the build-stage images
   lucid build --locked                         refuse to build if the lock no longer matches the spec
   SOURCE_DATE_EPOCH=1700000000 lucid build     pin every timestamp (default: the lock's)
-  lucid build lucid-python-base -t lucid-python-base:20261206     another tag
+  lucid build lucid-python-base -t :20261206   tag it 20261206 (-t replaces the spec's tags)
   lucid build lucid-python-base --platform linux/amd64,linux/arm64 --push \\
       -t 127.0.0.1:5000/lucid-python-base:latest -t 127.0.0.1:5001/lucid/python:3.11
                                                push the index to two registries, as buildx does
