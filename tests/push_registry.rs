@@ -371,6 +371,14 @@ fn buildx_style_push_refuses_tags_it_cannot_push() {
         build(&["-t", "127.0.0.1:5000/x:1", "-t", "127.0.0.1:5001/x:1", "--creds", "alice:lucid-test-secret-two"]);
     assert!(err.contains("--creds") && err.contains("127.0.0.1:5000, 127.0.0.1:5001"), "{err}");
     assert!(!err.contains(support::SECRET_PREFIX), "{err}");
+    // `lucid push -t` holds its tags to the same grammar, before anything is read or sent.
+    let o = lucid()
+        .args(["push", "oci:/nonexistent/layout:latest", "docker://127.0.0.1:5000/x:1", "-t", "bad,tag"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("invalid tag \"bad,tag\""), "{err}");
 }
 
 /// With several registries in one `--push`, each gets only its own credentials: `--creds` go to
