@@ -14,6 +14,18 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+/// Whether an image's platform `have` (`os/arch[/variant]`, as read from the image) is the one
+/// `--platform want` names: the same OS and architecture, and the same variant only when `want`
+/// gives one. So `--platform linux/arm64` picks `linux/arm64/v8`, as `docker --platform` does
+/// (an arm64 image without a variant is a `v8` one).
+pub fn selects(want: &str, have: &str) -> bool {
+    let (w, h): (Vec<&str>, Vec<&str>) = (want.split('/').collect(), have.split('/').collect());
+    fn variant<'a>(p: &[&'a str]) -> Option<&'a str> {
+        p.get(2).copied().or((p.get(1) == Some(&"arm64")).then_some("v8"))
+    }
+    w.len() >= 2 && w.len() <= 3 && h.len() >= 2 && w[..2] == h[..2] && (w.len() == 2 || variant(&w) == variant(&h))
+}
+
 impl Platform {
     pub fn parse(s: &str) -> Result<Platform> {
         let parts: Vec<&str> = s.split('/').collect();
@@ -72,6 +84,17 @@ impl std::fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_selection_ignores_a_variant_not_asked_for() {
+        assert!(selects("linux/arm64", "linux/arm64/v8"));
+        assert!(selects("linux/arm64/v8", "linux/arm64"));
+        assert!(selects("linux/amd64", "linux/amd64"));
+        assert!(!selects("linux/arm64/v7", "linux/arm64/v8"));
+        assert!(!selects("linux/amd64", "linux/arm64/v8"));
+        assert!(!selects("linux", "linux/amd64"));
+        assert!(!selects("linux/arm/v6", "linux/arm/v7"));
+    }
 
     #[test]
     fn parses_what_buildx_writes() {

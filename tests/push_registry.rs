@@ -237,3 +237,202 @@ fn push_takes_any_source_a_docker_archive_and_the_engines_image() {
         docker(&["rmi", &dest]);
     }
 }
+
+/// The config and layer digests of every platform image of an OCI layout's index (each blob a
+/// push must get into a registry once).
+fn layout_blobs(layout: &Path) -> Vec<String> {
+    let json = |digest: &str| -> serde_json::Value {
+        let blob = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice(&std::fs::read(blob).unwrap()).unwrap()
+    };
+    let mut blobs = Vec::new();
+    for m in json(&index_digest(layout))["manifests"].as_array().unwrap() {
+        let manifest = json(m["digest"].as_str().unwrap());
+        blobs.push(manifest["config"]["digest"].as_str().unwrap().to_string());
+        blobs.extend(manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()));
+    }
+    blobs.sort();
+    blobs.dedup();
+    blobs
+}
+
+/// The digest of what `reference` names in a registry (skopeo, raw: the index itself).
+fn registry_digest(reference: &str) -> String {
+    let raw = Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", reference]).output().unwrap();
+    assert!(raw.status.success(), "{reference}: {}", String::from_utf8_lossy(&raw.stderr));
+    lucid::oci::digest_of(&raw.stdout)
+}
+
+/// `docker buildx build --push -t HOST:PORT/REPO:TAG` habits: the registry is the tag's host,
+/// tags repeat and may name several registries. The arm64 image of the pushed index is pulled
+/// by the Docker engine and runs under qemu. The build reuses the shared build's cache, so it
+/// costs a push, not a build.
+#[test]
+fn buildx_style_push_tags_name_their_registries() {
+    require_docker();
+    require_tool("skopeo");
+    support::spec_build(); // a warm cache: the build below assembles nothing anew
+    let (one, two) = (LocalRegistry::start(None), LocalRegistry::start(None));
+    let out = tempfile::tempdir().unwrap();
+    let tags = [
+        format!("{}/lucid-python-base:latest", one.host()),
+        format!("{}/lucid-python-base:buildx", one.host()),
+        format!("{}/team/python:3.11", two.host()),
+    ];
+    let started = std::time::Instant::now();
+    let o = lucid()
+        .current_dir(repo_root())
+        .args(["build", "lucid-python-base", "--platform", "linux/amd64,linux/arm64", "--push"])
+        .args(tags.iter().flat_map(|t| ["-t", t.as_str()]))
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    eprintln!("build --push to two registries: {:.1}s", started.elapsed().as_secs_f64());
+    let layout = out.path().join("lucid-python-base");
+    let want = index_digest(&layout);
+    for t in &tags {
+        assert_eq!(registry_digest(&format!("docker://{t}")), want, "{t}: the registry holds another index");
+    }
+    // Each blob once per registry: the second tag of the same repository sends nothing more.
+    let blobs = layout_blobs(&layout).len();
+    assert_eq!(uploaded(&o), 2 * blobs, "{blobs} blobs, two registries: {err}");
+    // The layout is tagged once per distinct tag.
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(layout.join("index.json")).unwrap()).unwrap();
+    let names: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["latest", "buildx", "3.11"]);
+
+    // The engine pulls the arm64 image of the index from each registry and runs it under qemu.
+    for pulled in [&tags[0], &tags[2]] {
+        docker(&["pull", "-q", "--platform", "linux/arm64", pulled]);
+        let machine = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            "linux/arm64",
+            pulled,
+            "python",
+            "-c",
+            "import platform; print(platform.machine())",
+        ]);
+        assert_eq!(machine.trim(), "aarch64", "{pulled}");
+        docker(&["rmi", "-f", pulled]);
+    }
+}
+
+/// `--push` refuses, before building anything, what buildx would refuse or lucid cannot do: a
+/// tag that names no registry (there is no default one), a malformed tag, credentials with two
+/// registries to choose from. Each is a usage error (exit 3) that shows the form to use.
+#[test]
+fn buildx_style_push_refuses_tags_it_cannot_push() {
+    let out = tempfile::tempdir().unwrap();
+    let build = |args: &[&str]| {
+        let o = lucid()
+            .current_dir(repo_root())
+            .args(["build", "lucid-python-base", "--push", "-o"])
+            .arg(out.path().join("out"))
+            .args(args)
+            .env_remove("LUCID_REGISTRY_CREDS")
+            .env_remove("LUCID_REGISTRY_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(!out.path().join("out").exists(), "{args:?}: built before refusing");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    for no_registry in [&["-t", "lucid-python-base:latest"][..], &["-t", "team/python:1"], &[]] {
+        let err = build(no_registry);
+        assert!(err.contains("no registry") && err.contains("-t HOST[:PORT]/REPO:TAG"), "{err}");
+        assert!(err.contains("--registry"), "{err}");
+    }
+    // A hosted tag beside one without a host: the one without is named.
+    let err = build(&["-t", "127.0.0.1:5000/x:1", "-t", "plain:2"]);
+    assert!(err.contains("-t plain:2 names no registry"), "{err}");
+    for (bad, says) in [
+        ("127.0.0.1:5000/Lucid-Python:latest", "invalid repository name"),
+        ("127.0.0.1:5000/x:bad,tag", "invalid tag"),
+        ("127.0.0.1:99999/x:1", "not a registry host"),
+        ("127.0.0.1:5000/x@sha256:00", "holds no `@`"),
+    ] {
+        let err = build(&["-t", bad]);
+        assert!(err.contains(says) && err.contains("HOST[:PORT]/REPO[:TAG]"), "{bad}: {err}");
+    }
+    let err =
+        build(&["-t", "127.0.0.1:5000/x:1", "-t", "127.0.0.1:5001/x:1", "--creds", "alice:lucid-test-secret-two"]);
+    assert!(err.contains("--creds") && err.contains("127.0.0.1:5000, 127.0.0.1:5001"), "{err}");
+    assert!(!err.contains(support::SECRET_PREFIX), "{err}");
+    // `lucid push -t` holds its tags to the same grammar, before anything is read or sent.
+    let o = lucid()
+        .args(["push", "oci:/nonexistent/layout:latest", "docker://127.0.0.1:5000/x:1", "-t", "bad,tag"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("invalid tag \"bad,tag\""), "{err}");
+}
+
+/// With several registries in one `--push`, each gets only its own credentials: `--creds` go to
+/// the `--registry` host, the other registry gets its `docker login` entry (read for that host
+/// only). Each registry knows one user, so credentials sent to the wrong one would be refused.
+#[test]
+fn buildx_style_push_sends_each_registry_its_own_credentials() {
+    require_tool("htpasswd");
+    support::spec_build(); // a warm cache: the build below assembles nothing anew
+    let dir = tempfile::tempdir().unwrap();
+    let users = [("alice", "lucid-test-secret-one"), ("bob", "lucid-test-secret-two")];
+    let registries: Vec<LocalRegistry> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (user, password))| {
+            let htpasswd = dir.path().join(format!("htpasswd{i}"));
+            let o = Command::new("htpasswd").args(["-Bbn", user, password]).output().unwrap();
+            std::fs::write(&htpasswd, &o.stdout).unwrap();
+            LocalRegistry::start(Some(&htpasswd))
+        })
+        .collect();
+    let (one, two) = (registries[0].host(), registries[1].host());
+    // What `docker login` stores for the second registry only.
+    let config = tempfile::tempdir().unwrap();
+    let auth = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("bob:{}", users[1].1))
+    };
+    let with_login = config.path().join("with");
+    std::fs::create_dir(&with_login).unwrap();
+    std::fs::write(with_login.join("config.json"), format!(r#"{{"auths":{{"{two}":{{"auth":"{auth}"}}}}}}"#)).unwrap();
+    let without_login = config.path().join("without");
+    std::fs::create_dir(&without_login).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let push = |docker_config: &Path| {
+        lucid()
+            .current_dir(repo_root())
+            .env("DOCKER_CONFIG", docker_config)
+            .env_remove("LUCID_REGISTRY")
+            .args(["build", "lucid-python-base", "--platform", "linux/amd64", "--push"])
+            .args(["--registry", &one, "--creds", &format!("alice:{}", users[0].1)])
+            .args(["-t", &format!("{one}/lucid/base:1"), "-t", &format!("{two}/lucid/base:1")])
+            .arg("-o")
+            .arg(out.path())
+            .output()
+            .unwrap()
+    };
+    let o = push(&with_login);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_no_secret(&o);
+    // Without the second registry's login, --creds (bound to the first) do not go there: it
+    // refuses, and lucid says whose credentials are missing (exit 3).
+    let o = push(&without_login);
+    let err = assert_no_secret(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&two), "{err}");
+}

@@ -84,3 +84,74 @@ fn report_json(image: &str) -> Value {
     let v: Value = serde_json::from_slice(&rep.stdout).unwrap();
     v[0].clone()
 }
+
+/// `lucid report IMAGE --format FORMAT` (stdout), asserting success.
+fn report(image: &str, format: &str) -> String {
+    let rep = lucid().current_dir(repo_root()).args(["report", image, "--format", format]).output().unwrap();
+    assert!(rep.status.success(), "{image} {format}: {}", String::from_utf8_lossy(&rep.stderr));
+    String::from_utf8(rep.stdout).unwrap()
+}
+
+/// The sum of the layer blob sizes of `arch`'s manifest in the OCI layout `layout` (under its
+/// first tag): the compressed size a registry would store, read without lucid.
+fn manifest_layer_bytes(layout: &std::path::Path, arch: &str) -> u64 {
+    let json = |digest: &str| -> Value {
+        let blob = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice(&std::fs::read(blob).unwrap()).unwrap()
+    };
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let top = json(index["manifests"][0]["digest"].as_str().unwrap());
+    let entry = top["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == arch).unwrap();
+    let manifest = json(entry["digest"].as_str().unwrap());
+    manifest["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).sum()
+}
+
+/// A compressed size only where lucid knows one, and every renderer says the same: the engine's
+/// export and a `docker save` archive hold plain tars, so text, JSON, Markdown and HTML all say
+/// it is unknown (it was "compressed 48.0MB" of a 46.2 MB image); the same image read from its
+/// OCI layout has gzip blobs, whose sum (the manifest's layer sizes) all four show, below the
+/// image's size.
+#[test]
+fn compressed_sizes_only_where_known_and_alike_in_every_renderer() {
+    support::require_docker();
+    let out = support::spec_images(&["lucid-python-base"]);
+    let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let unknown = "compressed unknown (layers stored uncompressed)";
+
+    // The engine's export, and what `docker save` writes: plain layer tars both.
+    let saved = tempfile::tempdir().unwrap();
+    let archive = saved.path().join("saved.tar");
+    docker(&["save", "-o", archive.to_str().unwrap(), "lucid-python-base:latest"]);
+    let mut size = 0;
+    for image in ["docker-daemon:lucid-python-base:latest".to_string(), format!("docker-archive:{}", archive.display())]
+    {
+        let json: Value = serde_json::from_str(&report(&image, "json")).unwrap();
+        assert!(json[0]["compressed"].is_null(), "{image}: {}", json[0]["compressed"]);
+        let history = json[0]["history"].as_array().unwrap();
+        assert!(history.iter().all(|h| h["compressed"].is_null()), "{image}: {history:?}");
+        size = json[0]["size"].as_u64().unwrap();
+        let text = report(&image, "text");
+        let row = text.lines().find(|l| l.starts_with("lucid-python-base ")).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(row.split_whitespace().nth(3), Some("unknown"), "{image}: COMPRESSED column: {row}");
+        for (format, said) in
+            [("text", text.clone()), ("markdown", report(&image, "markdown")), ("html", report(&image, "html"))]
+        {
+            assert!(said.contains(unknown), "{image} {format}: {said}");
+        }
+    }
+
+    let layout_dir = out.join("lucid-python-base");
+    let layout = format!("oci:{}:latest", layout_dir.display());
+    let json: Value = serde_json::from_str(&report(&layout, "json")).unwrap();
+    let a = json.as_array().unwrap().iter().find(|a| a["platform"].as_str().unwrap().contains(host)).unwrap();
+    let compressed = a["compressed"].as_u64().expect("a layout's gzip layers have a compressed size");
+    assert_eq!(compressed, manifest_layer_bytes(&layout_dir, host), "the manifest's layer sizes");
+    assert!(compressed < a["size"].as_u64().unwrap(), "{compressed} of {}", a["size"]);
+    assert_eq!(a["size"].as_u64(), Some(size), "the same image through the engine and its layout");
+    let shown = format!("compressed {}", lucid::units::format_size(compressed));
+    for format in ["text", "markdown", "html"] {
+        let said = report(&layout, format);
+        assert!(said.contains(&shown), "{format} lacks {shown:?}: {said}");
+        assert!(!said.contains(unknown), "{format}");
+    }
+}

@@ -138,13 +138,14 @@ fn sboms_pass_real_validators() {
         let spdx = out.path().join(format!("{image}.spdx.json"));
         let cdx = out.path().join(format!("{image}.cdx.json"));
         // The spec builds both platforms: one document per platform, the platform before the
-        // last extension, and no file under the name given.
+        // SBOM extension (.spdx.json, .cdx.json stay whole for scanners), and no file under the
+        // name given.
         lucid_ok(&["sbom", &reference, "--format", "spdx", "-o", spdx.to_str().unwrap()]);
         lucid_ok(&["sbom", &reference, "--format", "cyclonedx", "-o", cdx.to_str().unwrap()]);
         assert!(!spdx.exists() && !cdx.exists(), "one file for two platforms");
         for arch in ["amd64", "arm64"] {
-            let spdx = out.path().join(format!("{image}.spdx.linux-{arch}.json"));
-            let cdx = out.path().join(format!("{image}.cdx.linux-{arch}.json"));
+            let spdx = out.path().join(format!("{image}.linux-{arch}.spdx.json"));
+            let cdx = out.path().join(format!("{image}.linux-{arch}.cdx.json"));
             let check = Command::new(venv.join("bin/pyspdxtools")).arg("-i").arg(&spdx).output().unwrap();
             let said = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
             assert!(check.status.success() && !said.contains("ERROR"), "pyspdxtools {}: {said}", spdx.display());
@@ -160,33 +161,45 @@ fn sboms_pass_real_validators() {
             assert!(comps.iter().any(|c| c["purl"].as_str().unwrap().starts_with("pkg:pypi/requests@")));
             let with_licence = comps.iter().filter(|c| c.get("licenses").is_some()).count();
             assert!(with_licence * 2 > comps.len(), "{with_licence} of {} components have a licence", comps.len());
+            // Every Debian package of this document is of this platform (or arch-independent):
+            // the arm64 document names arm64 packages, never the amd64 image's.
+            let other = if arch == "amd64" { "arm64" } else { "amd64" };
+            let debs: Vec<&str> =
+                comps.iter().filter_map(|c| c["purl"].as_str()).filter(|p| p.starts_with("pkg:deb/")).collect();
+            assert!(debs.iter().all(|p| !p.contains(&format!("arch={other}"))), "{}: {debs:?}", cdx.display());
             let spdx_doc: Value = serde_json::from_slice(&std::fs::read(&spdx).unwrap()).unwrap();
-            let arch_in = |d: &Value| d.to_string().contains(&format!("arch={arch}"));
-            assert!(arch_in(&spdx_doc), "{}: no arch={arch} purl", spdx.display());
+            let spdx_text = spdx_doc.to_string();
+            assert!(spdx_text.contains(&format!("arch={arch}")), "{}: no arch={arch} purl", spdx.display());
+            assert!(!spdx_text.contains(&format!("arch={other}")), "{}: names {other} packages", spdx.display());
         }
         // Reproducible: the same image gives the same documents.
         let again = out.path().join("again.json");
         lucid_ok(&["sbom", &reference, "--format", "cyclonedx", "-o", again.to_str().unwrap()]);
         for arch in ["amd64", "arm64"] {
-            let first = std::fs::read(out.path().join(format!("{image}.cdx.linux-{arch}.json"))).unwrap();
+            let first = std::fs::read(out.path().join(format!("{image}.linux-{arch}.cdx.json"))).unwrap();
             assert_eq!(std::fs::read(out.path().join(format!("again.linux-{arch}.json"))).unwrap(), first);
         }
-        // One platform picked: exactly the file named, the same document.
-        let one = out.path().join("one.json");
-        lucid_ok(&[
-            "sbom",
-            &reference,
-            "--format",
-            "cyclonedx",
-            "--platform",
-            "linux/amd64",
-            "-o",
-            one.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            std::fs::read(&one).unwrap(),
-            std::fs::read(out.path().join(format!("{image}.cdx.linux-amd64.json"))).unwrap()
-        );
+        // One platform picked: exactly the file named, the same document. `linux/arm64` picks
+        // the index's `linux/arm64/v8`, as docker's --platform does.
+        for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+            let one = out.path().join("one.cdx.json");
+            lucid_ok(&[
+                "sbom",
+                &reference,
+                "--format",
+                "cyclonedx",
+                "--platform",
+                platform,
+                "-o",
+                one.to_str().unwrap(),
+            ]);
+            assert_eq!(
+                std::fs::read(&one).unwrap(),
+                std::fs::read(out.path().join(format!("{image}.linux-{arch}.cdx.json"))).unwrap(),
+                "--platform {platform}"
+            );
+            assert!(!out.path().join(format!("one.linux-{arch}.cdx.json")).exists());
+        }
         // Two documents and only standard output: a usage error that says what to do, no output.
         let both = lucid().current_dir(repo_root()).args(["sbom", &reference]).output().unwrap();
         let said = String::from_utf8_lossy(&both.stderr);

@@ -31,23 +31,33 @@ pub fn render(a: &ImageAnalysis, format: SbomFormat) -> anyhow::Result<String> {
     Ok(text + "\n")
 }
 
+/// The file-name endings SBOM tools look for (SPDX's `.spdx.json` and `.spdx`, CycloneDX's
+/// `.cdx.json` and `.bom.json`): a platform goes before them, not inside them, so scanners that
+/// pick documents up by name still find every platform's.
+const SBOM_EXTENSIONS: [&str; 4] = [".spdx.json", ".cdx.json", ".bom.json", ".spdx"];
+
 /// Where each platform's document goes when one `-o FILE` asks for an index of several: the
-/// platform (`os-arch`, as the per-platform docker-archives are named) before the file's last
-/// extension, so `sbom.json` gives `sbom.linux-amd64.json` and `sbom.linux-arm64.json`, and a name
-/// with no extension gets it at the end. The variant joins the name only when two platforms would
-/// otherwise share one (`linux/arm/v6` and `linux/arm/v7`), so no document overwrites another.
+/// platform (`os-arch`, as the per-platform docker-archives are named) before the file's SBOM
+/// extension (`python.spdx.json` gives `python.linux-amd64.spdx.json`), else before its last
+/// extension (`sbom.json` gives `sbom.linux-amd64.json`), and a name with no extension gets it
+/// at the end. The variant joins the name only when two platforms would otherwise share one
+/// (`linux/arm/v6` and `linux/arm/v7`), so no document overwrites another.
 pub fn platform_paths(output: &std::path::Path, platforms: &[&str]) -> Vec<std::path::PathBuf> {
     let short = |p: &str| p.split('/').take(2).collect::<Vec<_>>().join("-");
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (stem, ext) = match SBOM_EXTENSIONS.iter().find(|e| name.len() > e.len() && name.ends_with(*e)) {
+        Some(e) => (&name[..name.len() - e.len()], &e[1..]),
+        None => match name.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => (stem, ext),
+            _ => (name.as_str(), ""),
+        },
+    };
     platforms
         .iter()
         .map(|p| {
             let clash = platforms.iter().filter(|q| short(q) == short(p)).count() > 1;
             let tag = if clash { p.replace('/', "-") } else { short(p) };
-            let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let named = match name.rsplit_once('.') {
-                Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{tag}.{ext}"),
-                _ => format!("{name}.{tag}"),
-            };
+            let named = if ext.is_empty() { format!("{stem}.{tag}") } else { format!("{stem}.{tag}.{ext}") };
             output.with_file_name(named)
         })
         .collect()
@@ -533,8 +543,21 @@ mod tests {
     fn one_file_per_platform_beside_the_output() {
         let two = platform_paths(Path::new("out/sbom.json"), &["linux/amd64", "linux/arm64/v8"]);
         assert_eq!(two, [PathBuf::from("out/sbom.linux-amd64.json"), PathBuf::from("out/sbom.linux-arm64.json")]);
+        // SBOM extensions stay whole, so scanners looking for *.spdx.json find every platform's.
         let compound = platform_paths(Path::new("python.spdx.json"), &["linux/amd64"]);
-        assert_eq!(compound, [PathBuf::from("python.spdx.linux-amd64.json")]);
+        assert_eq!(compound, [PathBuf::from("python.linux-amd64.spdx.json")]);
+        let cdx = platform_paths(Path::new("out/python.cdx.json"), &["linux/arm64/v8"]);
+        assert_eq!(cdx, [PathBuf::from("out/python.linux-arm64.cdx.json")]);
+        assert_eq!(
+            platform_paths(Path::new("x.bom.json"), &["linux/amd64"]),
+            [PathBuf::from("x.linux-amd64.bom.json")]
+        );
+        assert_eq!(platform_paths(Path::new("x.spdx"), &["linux/amd64"]), [PathBuf::from("x.linux-amd64.spdx")]);
+        // A name that is only the extension keeps its dot-file shape.
+        assert_eq!(
+            platform_paths(Path::new(".spdx.json"), &["linux/amd64"]),
+            [PathBuf::from(".spdx.linux-amd64.json")]
+        );
         let bare = platform_paths(Path::new("sbom"), &["linux/amd64"]);
         assert_eq!(bare, [PathBuf::from("sbom.linux-amd64")]);
         let hidden = platform_paths(Path::new(".sbom"), &["linux/amd64"]);

@@ -248,12 +248,19 @@ pub fn select_images(spec: &Spec, opts: &BuildOptions) -> Result<Vec<String>> {
 /// (loading them is [`load`]'s, afterwards).
 pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Reporter) -> Result<Vec<BuiltOutput>> {
     let selected = select_images(spec, opts)?;
-    if !opts.tags.is_empty() && selected.len() > 1 && opts.tags.iter().any(|t| !t.starts_with(':')) {
-        bail!(
-            "-t NAME:TAG names one image, but {} images are selected ({}); name one image",
+    let tags = opts.tags.iter().map(|t| crate::oci::TagRef::parse(t)).collect::<Result<Vec<_>>>();
+    let tags = tags.map_err(crate::exit::usage)?;
+    // A name belongs to one image (buildx builds one image per command): with several, only
+    // `-t :TAG`, which each image takes under its own name.
+    if selected.len() > 1
+        && let Some(named) = tags.iter().find(|t| t.repository.is_some())
+    {
+        return Err(crate::exit::Usage::msg(format!(
+            "-t {named} names one image, but {} images are selected ({}): name one image, or give \
+             -t :TAG to tag each under its own name",
             selected.len(),
             selected.join(", ")
-        );
+        )));
     }
     let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
     let host = Platform::host();

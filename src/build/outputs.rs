@@ -43,21 +43,24 @@ pub struct BuiltOutput {
 }
 
 /// The `name:tag` references an image gets: `-t` wins over the spec's tags; a `-t :TAG` keeps the
-/// image's name.
+/// image's name; a `-t HOST[:PORT]/REPO:TAG` keeps its host (where `--push` sends it, and the
+/// name `--load` gives it, as buildx does). The tags were checked by [`super::build`].
 pub fn references(spec: &Spec, img: &Image, opts: &BuildOptions, epoch: i64) -> Vec<String> {
     if opts.tags.is_empty() {
         return spec.expanded_tags(epoch).into_iter().map(|t| format!("{}:{t}", img.name)).collect();
     }
-    opts.tags
-        .iter()
-        .map(|t| {
-            let (name, tag) = match t.rsplit_once(':') {
-                Some((n, tag)) if !tag.contains('/') => (if n.is_empty() { img.name.as_str() } else { n }, tag),
-                _ => (t.as_str(), "latest"),
-            };
-            format!("{name}:{tag}")
-        })
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for t in &opts.tags {
+        let reference = match oci::TagRef::parse(t) {
+            Ok(tag @ oci::TagRef { repository: None, .. }) => format!("{}:{}", img.name, tag.tag),
+            Ok(tag) => tag.to_string(),
+            Err(_) => continue,
+        };
+        if !out.contains(&reference) {
+            out.push(reference);
+        }
+    }
+    out
 }
 
 fn env_list(env: &BTreeMap<String, String>) -> Vec<String> {
@@ -143,7 +146,13 @@ pub fn write_outputs(
     opts: &BuildOptions,
 ) -> Result<Vec<BuiltOutput>> {
     let references = references(ctx.spec, img, opts, ctx.epoch);
-    let tags: Vec<String> = references.iter().filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string())).collect();
+    // The layout's tags: one per distinct tag (two registries' `:latest` are one `latest`).
+    let mut tags: Vec<String> = Vec::new();
+    for t in references.iter().filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string())) {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
     let layout = opts.output.join(&img.name);
     let index_digest = if let [only] = images {
         oci::layout::write_layout(&layout, &[(&only.built, tags)])?;

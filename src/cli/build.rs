@@ -16,16 +16,37 @@ use lucid::spec::{Platform, Stage, format_size};
   lucid build --target build-stage             only the build-stage images
   lucid build --locked                         refuse to build if the lock no longer matches the spec
   SOURCE_DATE_EPOCH=1700000000 lucid build     pin every timestamp (default: the lock's)
+  lucid build lucid-python-base -t :20261206   tag it 20261206 (-t replaces the spec's tags)
+  lucid build lucid-python-base --platform linux/amd64,linux/arm64 --push \\
+      -t 127.0.0.1:5000/lucid-python-base:latest -t 127.0.0.1:5001/lucid/python:3.11
+                                               push the index to two registries, as buildx does
+  lucid build --push --registry 127.0.0.1:5000/lucid -t :20261206
+                                               every image to 127.0.0.1:5000/lucid/IMAGE:20261206
 
 Outputs: OUTPUT/IMAGE is an OCI image layout (skopeo inspect oci:out/lucid-python-base:latest),
 OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar).
 
---load: every image is written to OUTPUT first, then the host platform's archive of each goes to
-the Docker engine at DOCKER_HOST (default unix:///var/run/docker.sock). With no engine answering,
-nothing is loaded, every image is still in OUTPUT, and lucid says how to start one (exit 3).
+Tags (-t, repeatable) replace the spec's. A name belongs to one image, as with buildx (one image
+per command): with several images only -t :TAG is taken, each image keeping its own name. A tag
+names a registry when its first component has a `.` or `:` or is `localhost` (the Docker CLI's
+rule): 127.0.0.1:5000/x:1 and registry.internal/team/x:1 do, team/x:1 does not.
 
-Exit codes: 0 built (and loaded, with --load); 1 an image over its budget, a failed --verify, or
-a build error; 3 --load found no Docker engine (usage or configuration).")]
+--push: every image that passed its budget (and --verify) goes to the registry of each of its
+tags, one index (or manifest) per repository, tagged with every tag for it; each blob is sent at
+most once per registry (other repositories of the same registry mount it). A tag that names no
+registry goes under --registry HOST[:PORT]/PREFIX; with neither, --push is a usage error (exit 3).
+--creds and --registry-token go only to the --registry host (with no --registry: to the one
+registry the tags name); every other registry gets its own `docker login` entry, or nothing.
+
+--load: every image is written to OUTPUT first, then the host platform's archive of each goes to
+the Docker engine at DOCKER_HOST (default unix:///var/run/docker.sock), under its tags. With no
+engine answering, nothing is loaded, every image is still in OUTPUT, and lucid says how to start
+one (exit 3).
+
+Exit codes: 0 built (and loaded, pushed); 1 an image over its budget, a failed --verify, or a
+build error; 2 a push that failed (a registry unreachable, or refusing the upload); 3 --load found
+no Docker engine, a malformed -t, --push with no registry, or a registry asking for credentials
+none are bound to (usage or configuration).")]
 pub struct Args {
     /// Images to build (default: every image in the spec).
     #[arg(value_name = "IMAGE")]
@@ -39,7 +60,8 @@ pub struct Args {
     /// Platforms to build, comma-separated (default: the spec's).
     #[arg(long, value_name = "linux/amd64,linux/arm64", value_delimiter = ',')]
     pub platform: Vec<String>,
-    /// Name and tag the image (NAME:TAG, or :TAG to keep the image's name); repeatable.
+    /// Name and tag the image: NAME[:TAG], :TAG (keep the image's name; the only form with
+    /// several images) or HOST[:PORT]/REPO[:TAG] (where --push sends it); repeatable.
     #[arg(short = 't', long = "tag", value_name = "NAME:TAG")]
     pub tag: Vec<String>,
     /// Where the OCI layouts and docker-archives go.
@@ -56,11 +78,13 @@ pub struct Args {
     /// `--load`, its runtime checks run in the engine too.
     #[arg(long)]
     pub verify: bool,
-    /// Push every built image to the registry given by --registry, under each of its tags.
-    #[arg(long, requires = "registry")]
+    /// Push every built image once it passed, as `docker buildx build --push` does: to the
+    /// registry each -t names (-t HOST[:PORT]/REPO:TAG, repeatable, several registries allowed),
+    /// or under --registry for tags that name none.
+    #[arg(long)]
     pub push: bool,
-    /// Where --push goes: HOST[:PORT]/PREFIX (images become PREFIX/IMAGE:TAG). --creds and
-    /// --registry-token are for this HOST[:PORT] only.
+    /// Where --push sends the tags that name no registry: HOST[:PORT][/PREFIX] (they become
+    /// PREFIX/NAME:TAG). --creds and --registry-token are for this HOST[:PORT] only.
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
     #[command(flatten)]
@@ -81,6 +105,13 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
                 .map_err(|_| lucid::exit::Usage::msg(format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")))?,
         ),
         _ => None,
+    };
+    // Where --push goes is known before anything is built: a tag with nowhere to go, or
+    // credentials with no single registry to belong to, stop the build here.
+    let destinations = if args.push {
+        Some(super::push::Destinations::new(&args.tag, args.registry.as_deref(), &args.registry_opts)?)
+    } else {
+        None
     };
     let opts = BuildOptions {
         images: args.images,
@@ -116,16 +147,11 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         verdict = verify_built(&spec, &results, args.load, reporter)?;
     }
     // Only what passed its budget (and verification, when asked) reaches a registry.
-    if args.push {
+    if let Some(destinations) = destinations {
         if verdict != 0 {
             eprintln!("error: nothing pushed: the build did not pass");
         } else {
-            super::push::push_built(
-                &results,
-                args.registry.as_deref().unwrap_or_default(),
-                &args.registry_opts,
-                reporter,
-            )?;
+            super::push::push_built(&results, &destinations, reporter)?;
         }
     }
     Ok(verdict)

@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Result<i32> {
             set.iter().find(|x| other.iter().any(|y| y.platform == x.platform)).map(|x| x.platform.clone())
         });
         match want {
-            Some(p) => set.iter().find(|x| x.platform == p).cloned(),
+            Some(p) => set.iter().find(|x| lucid::platform::selects(&p, &x.platform)).cloned(),
             None => set.first().cloned(),
         }
     };

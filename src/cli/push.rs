@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use lucid::build::BuiltOutput;
 use lucid::oci::push::{Payload, PushStats, Pusher};
 use lucid::oci::source::{self, SourceOptions};
-use lucid::oci::{ImageRef, RegistryRef};
+use lucid::oci::{ImageRef, RegistryRef, TagRef};
 use lucid::progress::{Reporter, Task};
 use lucid::spec::format_size;
 
@@ -53,6 +53,9 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let reference = ImageRef::parse(&args.source)
         .with_context(|| format!("push source {:?}", lucid::oci::reference::shown(&args.source)))
         .map_err(lucid::exit::usage)?;
+    for t in &args.tags {
+        lucid::oci::reference::check_tag(t).with_context(|| format!("-t {t:?}")).map_err(lucid::exit::usage)?;
+    }
     let dest = RegistryRef::parse_url(&args.destination)
         .with_context(|| format!("push destination {:?}", lucid::oci::reference::shown(&args.destination)))
         .map_err(lucid::exit::usage)?;
@@ -69,34 +72,111 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     Ok(0)
 }
 
-/// `lucid build --push --registry HOST[:PORT]/PREFIX`: every built image to
-/// `PREFIX/IMAGE:TAG` under each of its tags, sharing one session so common layers are mounted.
-pub fn push_built(
-    results: &[BuiltOutput],
-    registry: &str,
-    opts: &super::CredentialArgs,
-    reporter: &Reporter,
-) -> Result<PushStats> {
-    let prefix = registry.trim_start_matches("docker://").trim_end_matches('/');
-    let host = prefix.split('/').next().unwrap_or(prefix);
-    lucid::oci::reference::check_host(host).with_context(|| format!("--registry {registry:?}"))?;
-    let mut pusher = Pusher::new(opts.auth(Some(host)));
+/// Where `lucid build --push` sends each built image, decided before the build: the registry
+/// each `-t HOST[:PORT]/REPO:TAG` names, as `docker buildx build --push` does, and `--registry
+/// HOST[:PORT][/PREFIX]` for the tags that name none (the spec's own tags, `-t NAME:TAG`,
+/// `-t :TAG`).
+pub struct Destinations {
+    /// `--registry`, without `docker://` or a trailing `/`.
+    prefix: Option<String>,
+    /// The explicit credentials, bound to one registry host (or to none).
+    auth: lucid::oci::registry::RegistryAuth,
+}
+
+impl Destinations {
+    /// Checks `--push`'s tags and registry: every tag must name a registry or have `--registry`
+    /// to go to (else a usage error that shows the form to use), and explicit credentials must
+    /// belong to exactly one registry: `--registry`'s host, or the one host the tags name.
+    pub fn new(tags: &[String], registry: Option<&str>, creds: &super::CredentialArgs) -> Result<Destinations> {
+        let prefix = registry.map(|r| r.trim_start_matches("docker://").trim_end_matches('/').to_string());
+        let registry_host = prefix.as_deref().map(|p| p.split('/').next().unwrap_or(p).to_string());
+        if let Some(host) = &registry_host {
+            lucid::oci::reference::check_host(host)
+                .with_context(|| format!("--registry {:?}", registry.unwrap_or_default()))
+                .map_err(lucid::exit::usage)?;
+        }
+        let parsed = tags.iter().map(|t| TagRef::parse(t)).collect::<Result<Vec<_>>>().map_err(lucid::exit::usage)?;
+        if prefix.is_none() {
+            let hint = "write the registry into the tag, as docker buildx does \
+                        (--push -t HOST[:PORT]/REPO:TAG, e.g. -t 127.0.0.1:5000/lucid-python-base:latest), \
+                        or give --registry HOST[:PORT]/PREFIX for tags without one";
+            if parsed.is_empty() {
+                return Err(lucid::exit::Usage::msg(format!(
+                    "--push: the spec's tags (IMAGE:TAG) name no registry to push to: {hint}"
+                )));
+            }
+            if let Some(t) = parsed.iter().find(|t| t.host.is_none()) {
+                return Err(lucid::exit::Usage::msg(format!(
+                    "--push: -t {t} names no registry (its first component has no `.` or `:` and is \
+                     not localhost): {hint}"
+                )));
+            }
+        }
+        let mut hosts: Vec<&str> = parsed.iter().filter_map(|t| t.host.as_deref()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let bound = match (&registry_host, hosts.as_slice()) {
+            (Some(h), _) => Some(h.clone()),
+            (None, [one]) => Some(one.to_string()),
+            (None, _) => None,
+        };
+        if bound.is_none() && (creds.creds.is_some() || creds.registry_token.is_some()) {
+            return Err(lucid::exit::Usage::msg(format!(
+                "--creds and --registry-token are for one registry, and the tags name {} ({}): name \
+                 the one they are for with --registry HOST[:PORT]; the others use their `docker login` entry",
+                hosts.len(),
+                hosts.join(", ")
+            )));
+        }
+        Ok(Destinations { prefix, auth: creds.auth(bound.as_deref()) })
+    }
+
+    /// The registry repositories `built` goes to, each with its tags (a repository named by
+    /// several tags gets one push, tagged with all of them).
+    fn of(&self, built: &BuiltOutput) -> Result<Vec<(RegistryRef, Vec<String>)>> {
+        let mut out: Vec<(RegistryRef, Vec<String>)> = Vec::new();
+        for reference in &built.references {
+            let tag = TagRef::parse(reference).map_err(lucid::exit::usage)?;
+            let Some(dest) = tag.destination(&built.image, self.prefix.as_deref())? else {
+                // Destinations::new refused this before the build.
+                anyhow::bail!("--push: {reference} names no registry");
+            };
+            match out.iter_mut().find(|(d, _)| d.host == dest.host && d.repository == dest.repository) {
+                Some((_, tags)) if tags.contains(&dest.reference) => {}
+                Some((_, tags)) => tags.push(dest.reference),
+                None => out.push((dest.clone(), vec![dest.reference])),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `lucid build --push`: every built image (its layout: one manifest, or the index over every
+/// platform) to each registry repository its tags name, under every tag for it. One session for
+/// all, so a blob goes up once per registry: another repository of the same registry mounts it.
+pub fn push_built(results: &[BuiltOutput], destinations: &Destinations, reporter: &Reporter) -> Result<PushStats> {
+    let mut pusher = Pusher::new(destinations.auth.clone());
     let mut seen: Vec<&PathBuf> = Vec::new();
     for r in results {
         if seen.contains(&&r.layout) {
             continue; // one layout holds every platform of an image
         }
         seen.push(&r.layout);
-        let tags: Vec<String> =
-            r.references.iter().filter_map(|t| t.rsplit_once(':').map(|(_, tag)| tag.to_string())).collect();
-        let first = tags.first().cloned().unwrap_or_else(|| "latest".into());
-        let dest = RegistryRef::parse(&format!("{prefix}/{}:{first}", r.image))?;
-        let layout = ImageRef::Oci { dir: r.layout.clone(), tag: Some(first.clone()) };
-        let task = reporter.task(&r.image);
-        let digest = push_source(&mut pusher, layout, &SourceOptions::default(), &dest, &tags, &task)
-            .with_context(|| format!("cannot push {} to {prefix}", r.image))?;
-        drop(task);
-        reporter.status("Pushed", format!("{prefix}/{}:{{{}}} {digest}", r.image, tags.join(",")));
+        let tag = r.references.first().and_then(|t| t.rsplit_once(':')).map_or("latest", |(_, t)| t);
+        let layout = ImageRef::Oci { dir: r.layout.clone(), tag: Some(tag.to_string()) };
+        let shown = layout.to_string();
+        let src =
+            source::open_ref(layout, &SourceOptions::default()).with_context(|| format!("cannot read {shown}"))?;
+        let payload = Payload::of(&src.images)?;
+        for (dest, tags) in destinations.of(r)? {
+            let repo = format!("{}/{}", dest.host, dest.repository);
+            let task = reporter.task(&repo);
+            let digest = pusher
+                .push(&payload, &dest, &tags, &task)
+                .with_context(|| format!("cannot push {} to {repo}", r.image))?;
+            drop(task);
+            reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
+        }
     }
     reporter.status("Registry", summary(&pusher.stats));
     Ok(pusher.stats)

@@ -145,21 +145,13 @@ fn header(size: u64, mtime: u64) -> tar::Header {
     h
 }
 
-/// `name:tag` as Docker accepts it in RepoTags: a lower-case repository and a tag, both plain.
+/// `[host[:port]/]name:tag` as Docker accepts it in RepoTags: a lower-case repository and a tag.
 fn check_repo_tag(tag: &str) -> Result<()> {
-    let Some((repo, t)) = tag.rsplit_once(':') else {
-        bail!("repo tag {tag:?} needs the form NAME:TAG (for example lucid-python-base:latest)");
-    };
-    let repo_ok = !repo.is_empty()
-        && repo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._/".contains(&b))
-        && repo.as_bytes()[0].is_ascii_alphanumeric();
-    let tag_ok = !t.is_empty()
-        && t.len() <= 128
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-        && t.as_bytes()[0] != b'.'
-        && t.as_bytes()[0] != b'-';
-    if !repo_ok || !tag_ok {
-        bail!("invalid repo tag {tag:?}: NAME is lower-case letters, digits and -._/, TAG letters, digits and -._");
+    // The `-t` grammar, so a name with a registry host and port (`127.0.0.1:5000/x:1`, what
+    // `lucid build --push --load -t` gives) is as good here as for the push.
+    let parsed = super::TagRef::parse(tag)?;
+    if parsed.repository.is_none() || !tag.ends_with(&format!(":{}", parsed.tag)) {
+        bail!("repo tag {tag:?} needs the form [HOST[:PORT]/]NAME:TAG (for example lucid-python-base:latest)");
     }
     check_ref_name(tag)
 }

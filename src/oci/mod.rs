@@ -35,7 +35,7 @@ pub mod view;
 pub use image::{BuiltImage, ImageConfig, assemble, index};
 pub use interface::{Image, Layer, Location};
 pub use layer::{LayerBlob, write_layer};
-pub use reference::{ImageRef, RegistryRef};
+pub use reference::{ImageRef, RegistryRef, TagRef};
 
 use std::fs::File;
 use std::io::{self, Read, Write};

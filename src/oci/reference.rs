@@ -214,7 +214,7 @@ pub struct RegistryRef {
 
 impl RegistryRef {
     /// Parses `HOST[:PORT]/REPO[:TAG|@DIGEST]` (the part after `docker://`). The first component
-    /// must be a host (it has a `.` or `:`, or is `localhost`): lucid has no default registry.
+    /// must be a host ([`names_host`]): lucid has no default registry.
     pub fn parse(s: &str) -> Result<RegistryRef> {
         let s = s.strip_prefix("//").unwrap_or(s);
         let (host, rest) = s.split_once('/').unwrap_or((s, ""));
@@ -225,30 +225,12 @@ impl RegistryRef {
                 crate::fetch::redact_url(&format!("docker://{s}"))
             );
         }
-        if rest.is_empty() || !(host.contains('.') || host.contains(':') || host == "localhost") {
+        if rest.is_empty() || !names_host(host) {
             bail!("docker://{s}: {host:?} is not a registry host; name one (docker://HOST[:PORT]/REPO:TAG)");
         }
         check_host(host).with_context(|| format!("docker://{s}"))?;
-        let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {
-            digest_hex(d).with_context(|| format!("docker://{s}"))?;
-            (r, d.to_string())
-        } else {
-            match rest.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r, t.to_string()),
-                _ => (rest, "latest".to_string()),
-            }
-        };
-        let ok_repo = !repository.is_empty()
-            && repository.split('/').all(|c| {
-                !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            });
-        if !ok_repo {
-            bail!("docker://{s}: invalid repository name {repository:?}");
-        }
-        if reference.is_empty() || reference.len() > 128 || reference.contains('/') {
-            bail!("docker://{s}: invalid tag {reference:?}");
-        }
-        Ok(RegistryRef { host: host.to_string(), repository: repository.to_string(), reference })
+        let (repository, reference) = repository_and_reference(rest).with_context(|| format!("docker://{s}"))?;
+        Ok(RegistryRef { host: host.to_string(), repository, reference })
     }
 
     /// Parses a full `docker://HOST/REPO[:TAG]` reference (a push destination).
@@ -268,6 +250,122 @@ impl RegistryRef {
             None => self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, _)| h),
         };
         name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// Whether the first component of a name is a registry host, by the Docker CLI's rule (the one
+/// `docker build -t` and buildx apply): it holds a `.` or a `:`, or is `localhost`. Any other
+/// first component is a path component of a repository on the default registry, which lucid
+/// does not have.
+pub fn names_host(first: &str) -> bool {
+    first.contains('.') || first.contains(':') || first == "localhost"
+}
+
+/// A tag as the distribution spec allows one: at most 128 word characters, dots and dashes, not
+/// starting with a dot or dash. What `lucid push -t` and every `:TAG` are held to.
+pub fn check_tag(t: &str) -> Result<()> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ok =
+        t.len() <= 128 && t.bytes().next().is_some_and(word) && t.bytes().all(|b| word(b) || b == b'.' || b == b'-');
+    if !ok {
+        bail!("invalid tag {t:?} (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)");
+    }
+    Ok(())
+}
+
+/// `REPO[:TAG|@DIGEST]` (a missing tag is `latest`), checked as a registry would: repository
+/// components of lowercase letters, digits and `._-`; a tag by [`check_tag`].
+fn repository_and_reference(rest: &str) -> Result<(String, String)> {
+    let (repository, reference) = if let Some((r, d)) = rest.split_once('@') {
+        digest_hex(d)?;
+        (r, d.to_string())
+    } else {
+        match rest.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => {
+                check_tag(t)?;
+                (r, t.to_string())
+            }
+            _ => (rest, "latest".to_string()),
+        }
+    };
+    let ok_repo = !repository.is_empty()
+        && repository.len() <= 255
+        && repository.split('/').all(|c| {
+            !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        });
+    if !ok_repo {
+        bail!("invalid repository name {repository:?} (lowercase letters, digits and `._-`, components split by `/`)");
+    }
+    Ok((repository.to_string(), reference))
+}
+
+/// A `-t` value of `lucid build`, read as `docker build -t` and `docker buildx build -t` read
+/// it: `[HOST[:PORT]/]REPO[:TAG]`, where the first component is a registry host when
+/// [`names_host`] says so, and a missing tag is `latest`. `:TAG` alone keeps the image's own
+/// name. `--push` sends an image to the host its tag names, so this is parsed once, here, with
+/// the same repository and tag rules as a `docker://` reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRef {
+    /// The registry `host[:port]` the tag names, if any.
+    pub host: Option<String>,
+    /// The repository (without the host); `None` for `:TAG`.
+    pub repository: Option<String>,
+    pub tag: String,
+}
+
+/// The forms of a `-t` value, for error messages.
+pub const TAG_FORMS: &str = "NAME[:TAG], :TAG or HOST[:PORT]/REPO[:TAG]";
+
+impl TagRef {
+    /// Parses a `-t` value. Never panics; every refusal quotes the value (redacted) and shows the
+    /// forms.
+    pub fn parse(s: &str) -> Result<TagRef> {
+        let shown = shown(s);
+        if s.is_empty() || s.len() > 512 || s.bytes().any(|b| !b.is_ascii_graphic()) {
+            bail!("-t {shown:?} is not a tag: use {TAG_FORMS}");
+        }
+        if s.contains('@') {
+            // A digest is what a push produces, never a name to give; `user:pass@host` is a
+            // credential typed into a name, which is never echoed.
+            // Not quoted: what comes before the `@` may be a password.
+            bail!("a -t value holds no `@` (no digest, no credentials): use {TAG_FORMS}");
+        }
+        if let Some(tag) = s.strip_prefix(':') {
+            check_tag(tag).with_context(|| format!("-t {shown:?}: use {TAG_FORMS}"))?;
+            return Ok(TagRef { host: None, repository: None, tag: tag.to_string() });
+        }
+        let (host, rest) = match s.split_once('/') {
+            Some((first, rest)) if names_host(first) => {
+                check_host(first).with_context(|| format!("-t {shown:?}: use {TAG_FORMS}"))?;
+                (Some(first.to_string()), rest)
+            }
+            _ => (None, s),
+        };
+        let (repository, tag) =
+            repository_and_reference(rest).with_context(|| format!("-t {shown:?}: use {TAG_FORMS}"))?;
+        Ok(TagRef { host, repository: Some(repository), tag })
+    }
+
+    /// The registry image this tag is pushed to: its own host's, or, for a tag naming none,
+    /// `PREFIX/NAME:TAG` under `--registry HOST[:PORT][/PREFIX]` (`NAME` is the tag's name, or
+    /// `image` for `:TAG`). `None` when neither names a registry.
+    pub fn destination(&self, image: &str, registry: Option<&str>) -> Result<Option<RegistryRef>> {
+        let name = self.repository.as_deref().unwrap_or(image);
+        let full = match (&self.host, registry) {
+            (Some(host), _) => format!("{host}/{name}:{}", self.tag),
+            (None, Some(prefix)) => format!("{}/{name}:{}", prefix.trim_end_matches('/'), self.tag),
+            (None, None) => return Ok(None),
+        };
+        RegistryRef::parse(&full).map(Some)
+    }
+}
+
+impl fmt::Display for TagRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(h) = &self.host {
+            write!(f, "{h}/")?;
+        }
+        write!(f, "{}:{}", self.repository.as_deref().unwrap_or(""), self.tag)
     }
 }
 
@@ -363,6 +461,51 @@ mod tests {
         assert_eq!(RegistryRef::parse_url("docker://h.example/x:1").unwrap().reference, "1");
         let err = ImageRef::parse("python:3.11").unwrap_err().to_string();
         assert!(err.contains("unsupported image reference"), "{err}");
+    }
+
+    /// `-t` as docker and buildx read it: the first component is a host only when it has a `.`
+    /// or `:` or is `localhost`; the rest follows the registry's repository and tag rules.
+    #[test]
+    fn tags_name_a_registry_the_way_docker_reads_them() {
+        let t = |s: &str| TagRef::parse(s).unwrap();
+        let hosted = t("127.0.0.1:5000/lucid-python-base:latest");
+        assert_eq!(hosted.host.as_deref(), Some("127.0.0.1:5000"));
+        assert_eq!((hosted.repository.as_deref(), hosted.tag.as_str()), (Some("lucid-python-base"), "latest"));
+        assert_eq!(t("localhost/team/x").host.as_deref(), Some("localhost"));
+        assert_eq!(t("localhost/team/x").tag, "latest");
+        assert_eq!(t("reg.example/team/x:1.2").repository.as_deref(), Some("team/x"));
+        // No host: a plain name, a name with a tag, a path whose first component is no host.
+        for plain in ["lucid-python-base", "lucid-python-base:1", "team/x:2", "localhostx/y"] {
+            assert_eq!(t(plain).host, None, "{plain}");
+        }
+        assert_eq!(t(":20261206"), TagRef { host: None, repository: None, tag: "20261206".into() });
+        for bad in [
+            "",
+            ":",
+            "UPPER:1",
+            "x:-1",
+            "x:a b",
+            "x:",
+            "127.0.0.1:5000/",
+            "127.0.0.1:99999/x:1",
+            "reg.example/x@sha256:00",
+            "h_x.example/x:1",
+            "x//y",
+            &format!("x:{}", "t".repeat(129)),
+        ] {
+            let err = TagRef::parse(bad).unwrap_err();
+            assert!(format!("{err:#}").contains("-t"), "{bad:?}: {err:#}");
+        }
+        let err = TagRef::parse("alice:lucid-test-secret-tag@reg.example/x:1").unwrap_err();
+        assert!(!format!("{err:#}").contains("lucid-test-secret"), "{err:#}");
+        // Where --push sends it: the tag's own host first, else under --registry.
+        let to =
+            |s: &str, reg: Option<&str>| t(s).destination("lucid-python-base", reg).unwrap().map(|r| r.to_string());
+        assert_eq!(to("a.example:5000/x:1", Some("b.example/p")).as_deref(), Some("a.example:5000/x:1"));
+        assert_eq!(to("x:1", Some("b.example/p/")).as_deref(), Some("b.example/p/x:1"));
+        assert_eq!(to(":1", Some("b.example")).as_deref(), Some("b.example/lucid-python-base:1"));
+        assert_eq!(to("x:1", None), None);
+        assert_eq!(t("a.example/x:1").to_string(), "a.example/x:1");
     }
 
     #[test]
