@@ -114,7 +114,8 @@ fn attributes(t: &super::schema::FileExistenceTest, path: &str, e: &FsEntry) -> 
         };
         match bits {
             None => p.push(format!("isExecutableBy {:?} is not one of owner, group, other, any", t.is_executable_by)),
-            Some(b) if e.mode & b == 0 => {
+            // The engine reports a link's own mode, 0777 (as in the mode string).
+            Some(b) if (if e.kind == EntryKind::Symlink { 0o777 } else { e.mode }) & b == 0 => {
                 p.push(format!("{path} is not executable by {} ({mode})", t.is_executable_by))
             }
             Some(_) => {}
