@@ -81,6 +81,10 @@ pub fn cst(data: &[u8]) {
     if let Ok(suite) = lucid::verify::cst::parse(text, std::path::Path::new("/fuzz/structure.yaml")) {
         let _ = suite.content_paths();
     }
+    // The Go behaviours lucid reproduces take the file's text too: `$VAR` expansion of commands,
+    // paths and global variables, and the dotenv syntax of `envFile`.
+    let _ = lucid::verify::cst::golang::expand(text, &|k: &str| (k.len() < 4).then(|| k.to_string()));
+    let _ = lucid::verify::cst::golang::dotenv(text);
 }
 
 /// The .deb container: ar members, control.tar.*, data.tar.* into the in-memory tree.

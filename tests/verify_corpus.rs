@@ -246,9 +246,10 @@ fn whiteouts_shape_the_final_filesystem_seen_by_structure_tests() {
     cfg.cmd = vec!["/usr/share/app/NEW".into()];
     write(dir.path(), &good_tree(), Some(&upper), cfg);
     let cst = dir.path().join("cst.yaml");
+    // `$` is the end of the file, after its newline, as container-structure-test matches.
     std::fs::write(
         &cst,
-        "schemaVersion: 2.0.0\nfileExistenceTests:\n  - {name: hidden by opaque, path: /usr/share/app/README, shouldExist: false}\n  - {name: whited out, path: /usr/bin/app, shouldExist: false}\n  - {name: added, path: /usr/share/app/NEW, shouldExist: true, permissions: -rw-r--r--, uid: 0}\nfileContentTests:\n  - {name: new content, path: /usr/share/app/NEW, expectedContents: ['^new$']}\nmetadataTest:\n  user: '65532:65532'\n  cmd: [/usr/share/app/NEW]\n",
+        "schemaVersion: 2.0.0\nfileExistenceTests:\n  - {name: hidden by opaque, path: /usr/share/app/README, shouldExist: false}\n  - {name: whited out, path: /usr/bin/app, shouldExist: false}\n  - {name: added, path: /usr/share/app/NEW, shouldExist: true, permissions: -rw-r--r--, uid: 0}\nfileContentTests:\n  - {name: new content, path: /usr/share/app/NEW, expectedContents: ['^new\\n$']}\nmetadataTest:\n  user: '65532:65532'\n  cmd: [/usr/share/app/NEW]\n",
     )
     .unwrap();
     let (code, failed, out) =

@@ -78,7 +78,11 @@ pub struct Args {
     /// The spec whose budgets apply (default: infrastructure/containers/base/build-args.yml if present).
     #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
     pub file: Option<PathBuf>,
-    /// container-structure-test file (schemaVersion 2.0.0), repeatable.
+    /// container-structure-test file (schemaVersion 2.0.0, .yaml/.yml/.json), repeatable: the
+    /// whole schema, judged as container-structure-test judges it (unknown keys are an error);
+    /// what lucid's confinement refuses (privileged, capabilities, root, writable bind mounts) is
+    /// a failed LUCID-CST-006 (docs/verify.md has the field table).
+    /// Example: --config tests/structure/lucid-python-base.yaml
     #[arg(long = "config", value_name = "FILE")]
     pub config: Vec<PathBuf>,
     /// Fail the runtime checks when no Docker engine answers (default: skip them).

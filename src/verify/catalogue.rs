@@ -230,6 +230,21 @@ pub const CHECKS: &[Check] = &[
         seed_action: TESTS,
         remediation: "see the expected config (env, labels, user, entrypoint, cmd, workdir) in the --config file",
     },
+    Check {
+        id: "LUCID-CST-005",
+        title: "container-structure-test licenseTests",
+        severity: Error,
+        seed_action: TESTS,
+        remediation: "keep usr/share/doc/*/copyright for every package (prune keep:), or drop the package",
+    },
+    Check {
+        id: "LUCID-CST-006",
+        title: "container-structure-test containerRunOptions lucid can honour",
+        severity: Error,
+        seed_action: TESTS,
+        remediation: "drop privileged, capabilities, a root user and writable bind mounts: lucid runs images confined \
+                      (docs/verify.md, container-structure-test schema)",
+    },
     // Applications (`--app`, src/verify/app): 001..099 here and for Python; LUCID-APP-101..199
     // are reserved for Java applications (src/verify/app/java.rs). 002 and 003 hold for any ELF
     // file of an application, a JNI library in a jar as much as a Python extension module.

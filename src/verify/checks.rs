@@ -183,7 +183,14 @@ fn records(s: &Subject, path: &str) -> Option<Vec<Vec<String>>> {
 
 /// The config User resolved: (uid, gid if known) or why not.
 pub fn resolve_user(s: &Subject) -> Result<(u32, Option<u32>), String> {
-    let user = s.image.config.config.user.trim();
+    resolve_user_of(s, &s.image.config.config.user)
+}
+
+/// `user` (`NAME`, `UID`, `NAME:GROUP`, `UID:GID`) resolved through the image's own
+/// `/etc/passwd` and `/etc/group`, as the engine would resolve it in a container of the image;
+/// empty is root.
+pub fn resolve_user_of(s: &Subject, user: &str) -> Result<(u32, Option<u32>), String> {
+    let user = user.trim();
     if user.is_empty() {
         return Ok((0, Some(0)));
     }

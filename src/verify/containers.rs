@@ -1,5 +1,5 @@
 //! What runtime checks leave in the engine, and the guarantee that they leave nothing: every
-//! container and every temporary image of this run is recorded here the moment it exists, removed
+//! container, temporary image and volume of this run is recorded here the moment it exists, removed
 //! when its guard drops (timeout, error and panic included), and removed by a signal handler when
 //! the run is interrupted (Ctrl-C, CI cancellation) before the guards can run.
 //!
@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use bollard::Docker;
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{RemoveContainerOptions, RemoveImageOptions};
+use bollard::models::{ContainerCreateBody, VolumeCreateRequest};
+use bollard::query_parameters::{RemoveContainerOptions, RemoveImageOptions, RemoveVolumeOptions};
 
 use crate::oci::engine;
 
@@ -30,9 +30,11 @@ struct Live {
     host: String,
     containers: Vec<String>,
     images: Vec<String>,
+    volumes: Vec<String>,
 }
 
-static LIVE: Mutex<Live> = Mutex::new(Live { host: String::new(), containers: Vec::new(), images: Vec::new() });
+static LIVE: Mutex<Live> =
+    Mutex::new(Live { host: String::new(), containers: Vec::new(), images: Vec::new(), volumes: Vec::new() });
 
 fn live() -> MutexGuard<'static, Live> {
     // A panic elsewhere while holding the lock leaves the lists as they were: still right.
@@ -108,6 +110,46 @@ impl Drop for Container<'_> {
     }
 }
 
+/// A volume of this run (a structure test's shared `/tmp`), removed when this drops. It is the
+/// engine's local driver on its disk: a tmpfs volume would be mounted afresh, empty, by each
+/// container, and what `setup` wrote would be gone before the test runs.
+pub struct Volume<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    docker: &'a Docker,
+    pub name: String,
+}
+
+impl<'a> Volume<'a> {
+    /// Creates the volume, labelled as this run's and recorded before anything else can happen.
+    /// The engine fills it from the image's directory at its first mount (so `/tmp` keeps the
+    /// image's mode, 1777).
+    pub fn create(rt: &'a tokio::runtime::Runtime, docker: &'a Docker, host: &str) -> Result<Volume<'a>> {
+        static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        install_interrupt_handler();
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("{TEMP_REPOSITORY}-{}-{n}", run_id());
+        let request = VolumeCreateRequest {
+            name: Some(name.clone()),
+            driver: Some("local".into()),
+            labels: Some(HashMap::from([(RUN_LABEL.to_string(), run_id().to_string())])),
+            ..Default::default()
+        };
+        let mut l = live();
+        l.host = host.to_string();
+        l.volumes.push(name.clone());
+        rt.block_on(docker.create_volume(request)).context("the engine cannot create a volume")?;
+        Ok(Volume { rt, docker, name })
+    }
+}
+
+impl Drop for Volume<'_> {
+    fn drop(&mut self) {
+        let rm = RemoveVolumeOptions { force: true };
+        let _ = self.rt.block_on(self.docker.remove_volume(&self.name, Some(rm)));
+        live().volumes.retain(|v| v != &self.name);
+    }
+}
+
 /// The write end of the pipe the signal handler writes to (-1 until installed).
 static WAKE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
@@ -157,13 +199,15 @@ fn install_interrupt_handler() {
 /// lock to the end, so no new container is created meanwhile.
 fn clean_up_and_exit(sig: i32) -> ! {
     let l = live();
-    if !l.containers.is_empty() || !l.images.is_empty() {
+    if !l.containers.is_empty() || !l.images.is_empty() || !l.volumes.is_empty() {
         eprintln!(
-            "lucid: interrupted; removing {} container(s) and {} temporary image(s)",
+            "lucid: interrupted; removing {} container(s), {} temporary image(s) and {} volume(s)",
             l.containers.len(),
-            l.images.len()
+            l.images.len(),
+            l.volumes.len()
         );
-        let (host, containers, images) = (l.host.clone(), l.containers.clone(), l.images.clone());
+        let (host, containers, images, volumes) =
+            (l.host.clone(), l.containers.clone(), l.images.clone(), l.volumes.clone());
         let _ = engine::block_on(|| async move {
             let docker = engine::connect(&host).await?;
             for id in &containers {
@@ -172,6 +216,9 @@ fn clean_up_and_exit(sig: i32) -> ! {
             }
             for tag in &images {
                 let _ = docker.remove_image(tag, Some(RemoveImageOptions::default()), None).await;
+            }
+            for v in &volumes {
+                let _ = docker.remove_volume(v, Some(RemoveVolumeOptions { force: true })).await;
             }
             Ok(())
         });

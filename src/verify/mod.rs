@@ -28,7 +28,7 @@ use crate::analyze::libraries::LibraryScan;
 use crate::findings::{Finding, Report, Severity, Status};
 use crate::oci::Image;
 use crate::oci::labels::STAGE_LABEL;
-use crate::oci::read::ImageView;
+use crate::oci::read::{EntryKind, ImageView};
 use crate::oci::source::{self, SourceOptions};
 use crate::oci::view::{self, MergedView};
 use crate::spec::{Spec, Stage};
@@ -120,14 +120,40 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
     for suite in suites {
         capture.extend(suite.content_paths());
     }
+    let debian_licenses = suites.iter().any(cst::Suite::wants_debian_licenses);
+    if debian_licenses {
+        capture.insert(cst::files::STATUS.to_string());
+    }
     let mut report = Report { tool: "lucid verify".into(), ..Default::default() };
     let engine = runtime::Engine::for_policy(policy.runtime, policy.runtime_timeout);
     for image in &src.images {
         let name = format!("{reference} ({})", image.platform().qualified());
         // The libraries an application would load are learnt in the same pass as the tree.
         let mut scan = LibraryScan::default();
-        let fs = view::merge_observed(image, &capture, &mut |ev| scan.observe(ev))
-            .with_context(|| format!("cannot read {name}"))?;
+        // And, for a structure test's licenseTests, what each Debian copyright file holds.
+        let mut licenses = cst::files::LicenseScan::default();
+        let fs = view::merge_observed(image, &capture, &mut |ev| match ev {
+            view::Event::Entry { layer, entry, content }
+                if debian_licenses && cst::files::LicenseScan::wants(entry) =>
+            {
+                licenses.observe(layer, entry, content)
+            }
+            ev => scan.observe(ev),
+        })
+        .with_context(|| format!("cannot read {name}"))?;
+        // A structure test may name a file through a link (`/usr/lib/ssl/cert.pem`): the file it
+        // leads to is known only now, so it is read in a second pass (only then).
+        let behind_links: Vec<String> = suites
+            .iter()
+            .flat_map(cst::Suite::content_paths)
+            .filter_map(|p| fs.resolve(&p))
+            .filter(|k| !fs.captured.contains_key(k) && fs.entries.get(k).is_some_and(|e| e.kind == EntryKind::File))
+            .collect();
+        let mut fs = fs;
+        if !behind_links.is_empty() {
+            let more: BTreeSet<String> = capture.iter().cloned().chain(behind_links).collect();
+            fs.captured = view::merge(image, &more).with_context(|| format!("cannot read {name}"))?.captured;
+        }
         let libs = scan.finish(&fs);
         let raw_config: serde_json::Value = serde_json::from_slice(&image.config_json)
             .with_context(|| format!("{name}: config {} is not JSON", image.config_digest))?;
@@ -189,7 +215,7 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
         let mut run = engine.session(&src, image, user);
         findings.extend(runtime::checks(&subject, &mut run));
         for suite in suites {
-            findings.extend(cst::run(suite, &subject, &mut run));
+            findings.extend(cst::run(suite, &subject, &licenses, &mut run));
         }
         run.finish();
         report.findings.extend(findings);

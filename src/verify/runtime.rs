@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType};
 use bollard::query_parameters::AttachContainerOptions;
 use futures_util::StreamExt;
 
@@ -104,6 +104,17 @@ impl RunResult {
     pub fn output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+}
+
+/// What a structure-test file adds to a container: a user (numeric, resolved by lucid, never
+/// root), a terminal, read-only bind mounts (`(host path, container path)`), and a `/tmp` volume
+/// shared between containers (see [`Session::shared_tmp`]).
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub user: Option<String>,
+    pub tty: bool,
+    pub binds: Vec<(String, String)>,
+    pub shared_tmp: Option<String>,
 }
 
 /// Containers of one image. Dropping it removes the temporary image it loaded.
@@ -240,13 +251,55 @@ impl Session<'_> {
     /// why there is no result: the engine failed, the container overran the time limit, or it
     /// printed more than [`OUTPUT_LIMIT`]. The container is gone when this returns.
     pub fn run(&mut self, entrypoint: &[&str], cmd: &[&str], env: &[String]) -> std::result::Result<RunResult, String> {
+        let all: Vec<&str> = entrypoint.iter().chain(cmd).copied().collect();
+        self.run_with(&Extra::default(), &all, env)
+    }
+
+    /// Like [`Self::run`] (the program and its arguments in `command`), with what a
+    /// structure-test file adds to the container in `extra`. The confinement stays whole: the
+    /// user is never root, bind mounts are read-only, `/tmp` is a bounded tmpfs (shared through
+    /// `extra.shared_tmp` between the containers of one test).
+    pub fn run_with(
+        &mut self,
+        extra: &Extra,
+        command: &[&str],
+        env: &[String],
+    ) -> std::result::Result<RunResult, String> {
         if let Some(why) = &self.stopped {
             return Err(format!("not run: {why}"));
         }
+        let Some((program, args)) = command.split_first() else { return Err("no command".into()) };
+        let (entrypoint, cmd) = ([*program], args);
         let image = self.image_ref()?;
         let (rt, docker) = self.engine.conn.as_ref().map_err(Clone::clone)?;
-        let user = self.user.as_deref().unwrap_or(UNPRIVILEGED_USER);
-        let body = confined(&image, entrypoint, cmd, env, Some(user), &volumes_of(&self.image.config_json));
+        let user = extra.user.as_deref().or(self.user.as_deref()).unwrap_or(UNPRIVILEGED_USER);
+        let mut body = confined(&image, &entrypoint, cmd, env, Some(user), &volumes_of(&self.image.config_json));
+        body.tty = Some(extra.tty);
+        if let Some(host) = body.host_config.as_mut() {
+            let mut mounts: Vec<Mount> = extra
+                .binds
+                .iter()
+                .map(|(src, dst)| Mount {
+                    source: Some(src.clone()),
+                    target: Some(dst.clone()),
+                    typ: Some(MountType::BIND),
+                    read_only: Some(true),
+                    ..Default::default()
+                })
+                .collect();
+            if let Some(volume) = &extra.shared_tmp {
+                if let Some(t) = host.tmpfs.as_mut() {
+                    t.remove("/tmp");
+                }
+                mounts.push(Mount {
+                    source: Some(volume.clone()),
+                    target: Some("/tmp".into()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                });
+            }
+            host.mounts = (!mounts.is_empty()).then_some(mounts);
+        }
         let container = Container::create(rt, docker, &self.engine.host, body).map_err(|e| format!("{e:#}"))?;
         let mut out = RunResult::default();
         let limit = self.engine.timeout;
@@ -277,6 +330,18 @@ impl Session<'_> {
 
     /// Removes the temporary image, if this session loaded one (dropping the session does too).
     pub fn finish(self) {}
+}
+
+impl<'a> Session<'a> {
+    /// A volume of lucid's own that the containers of one structure test share as `/tmp`, so
+    /// what a `setup` command writes there is what the test command sees. Removed when the guard
+    /// drops; its size is bounded by the time limit of the containers that write it.
+    pub fn shared_tmp(&mut self) -> std::result::Result<containers::Volume<'a>, String> {
+        self.image_ref()?;
+        let engine: &'a Engine = self.engine;
+        let (rt, docker) = engine.conn.as_ref().map_err(Clone::clone)?;
+        containers::Volume::create(rt, docker, &engine.host).map_err(|e| format!("{e:#}"))
+    }
 }
 
 impl Drop for Session<'_> {
@@ -312,6 +377,8 @@ async fn drive(docker: &Docker, id: &str, out: &mut RunResult) -> Result<Drive> 
         let (to, bytes) = match chunk.map_err(|e| anyhow!(e).context("reading the container's output"))? {
             LogOutput::StdOut { message } => (&mut out.stdout, message),
             LogOutput::StdErr { message } => (&mut out.stderr, message),
+            // With a terminal (a structure test's `allocateTty`) both streams come as one.
+            LogOutput::Console { message } => (&mut out.stdout, message),
             _ => continue,
         };
         let room = OUTPUT_LIMIT - seen;
