@@ -367,6 +367,9 @@ fn buildx_style_push_refuses_tags_it_cannot_push() {
         let err = build(&["-t", bad]);
         assert!(err.contains(says) && err.contains("HOST[:PORT]/REPO[:TAG]"), "{bad}: {err}");
     }
+    // A --registry prefix the repository grammar refuses is refused before the build, as a tag is.
+    let err = build(&["--registry", "127.0.0.1:5000/Team"]);
+    assert!(err.contains("--registry \"127.0.0.1:5000/Team\"") && err.contains("invalid repository name"), "{err}");
     let err =
         build(&["-t", "127.0.0.1:5000/x:1", "-t", "127.0.0.1:5001/x:1", "--creds", "alice:lucid-test-secret-two"]);
     assert!(err.contains("--creds") && err.contains("127.0.0.1:5000, 127.0.0.1:5001"), "{err}");
@@ -435,4 +438,34 @@ fn buildx_style_push_sends_each_registry_its_own_credentials() {
     let err = assert_no_secret(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains(&two), "{err}");
+}
+
+/// One registry down does not keep the others from their images: the push to the dead address
+/// (named first, so a stop at the first failure would push nothing) is reported, the live
+/// registry gets the index, and the exit code is the failure's (2, src/exit.rs), not 0.
+#[test]
+fn a_registry_that_is_down_fails_the_push_and_the_others_still_get_the_image() {
+    require_docker();
+    require_tool("skopeo");
+    support::spec_build();
+    let live = LocalRegistry::start(None);
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let (down, up) =
+        (format!("127.0.0.1:{dead}/lucid-python-base:latest"), format!("{}/lucid-python-base:latest", live.host()));
+    let o = lucid()
+        .current_dir(repo_root())
+        .args(["build", "lucid-python-base", "--platform", "linux/amd64", "--push", "-t", &down, "-t", &up, "-o"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("cannot push lucid-python-base to 127.0.0.1:{dead}/lucid-python-base")), "{err}");
+    assert!(err.contains("1 push(es) failed"), "{err}");
+    let want = index_digest(&out.path().join("lucid-python-base"));
+    assert_eq!(registry_digest(&format!("docker://{up}")), want, "the live registry did not get the image: {err}");
 }

@@ -151,7 +151,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         if verdict != 0 {
             eprintln!("error: nothing pushed: the build did not pass");
         } else {
-            super::push::push_built(&results, &destinations, reporter)?;
+            verdict = super::push::push_built(&results, &destinations, reporter)?;
         }
     }
     Ok(verdict)

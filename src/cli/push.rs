@@ -96,6 +96,13 @@ impl Destinations {
                 .map_err(lucid::exit::usage)?;
         }
         let parsed = tags.iter().map(|t| TagRef::parse(t)).collect::<Result<Vec<_>>>().map_err(lucid::exit::usage)?;
+        // Every destination the tags can make is checked here, not after a build of minutes: a
+        // prefix the registry grammar refuses (`--registry HOST/Team`) is a usage error now.
+        if let Some(p) = &prefix {
+            RegistryRef::parse(&format!("{p}/image:latest"))
+                .with_context(|| format!("--registry {:?}", registry.unwrap_or_default()))
+                .map_err(lucid::exit::usage)?;
+        }
         if prefix.is_none() {
             let hint = "write the registry into the tag, as docker buildx does \
                         (--push -t HOST[:PORT]/REPO:TAG, e.g. -t 127.0.0.1:5000/lucid-python-base:latest), \
@@ -137,7 +144,7 @@ impl Destinations {
         let mut out: Vec<(RegistryRef, Vec<String>)> = Vec::new();
         for reference in &built.references {
             let tag = TagRef::parse(reference).map_err(lucid::exit::usage)?;
-            let Some(dest) = tag.destination(&built.image, self.prefix.as_deref())? else {
+            let Some(dest) = tag.destination(&built.image, self.prefix.as_deref()).map_err(lucid::exit::usage)? else {
                 // Destinations::new refused this before the build.
                 anyhow::bail!("--push: {reference} names no registry");
             };
@@ -154,9 +161,13 @@ impl Destinations {
 /// `lucid build --push`: every built image (its layout: one manifest, or the index over every
 /// platform) to each registry repository its tags name, under every tag for it. One session for
 /// all, so a blob goes up once per registry: another repository of the same registry mounts it.
-pub fn push_built(results: &[BuiltOutput], destinations: &Destinations, reporter: &Reporter) -> Result<PushStats> {
+/// A push that fails is reported and the others still run (one registry down must not keep the
+/// rest from their images); the exit code is the worst of the failures' (src/exit.rs), 0 when
+/// every push landed.
+pub fn push_built(results: &[BuiltOutput], destinations: &Destinations, reporter: &Reporter) -> Result<i32> {
     let mut pusher = Pusher::new(destinations.auth.clone());
     let mut seen: Vec<&PathBuf> = Vec::new();
+    let mut failed: Vec<i32> = Vec::new();
     for r in results {
         if seen.contains(&&r.layout) {
             continue; // one layout holds every platform of an image
@@ -171,15 +182,25 @@ pub fn push_built(results: &[BuiltOutput], destinations: &Destinations, reporter
         for (dest, tags) in destinations.of(r)? {
             let repo = format!("{}/{}", dest.host, dest.repository);
             let task = reporter.task(&repo);
-            let digest = pusher
-                .push(&payload, &dest, &tags, &task)
-                .with_context(|| format!("cannot push {} to {repo}", r.image))?;
-            drop(task);
-            reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
+            match pusher.push(&payload, &dest, &tags, &task) {
+                Ok(digest) => {
+                    drop(task);
+                    reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
+                }
+                Err(e) => {
+                    drop(task);
+                    let e = e.context(format!("cannot push {} to {repo}", r.image));
+                    super::print_error(&e);
+                    failed.push(super::exit_code(&e));
+                }
+            }
         }
     }
     reporter.status("Registry", summary(&pusher.stats));
-    Ok(pusher.stats)
+    if !failed.is_empty() {
+        eprintln!("error: {} push(es) failed; the others landed (above)", failed.len());
+    }
+    Ok(lucid::exit::worst(failed))
 }
 
 /// Opens `source` and pushes what it holds (one image, or one per platform under an index) to
