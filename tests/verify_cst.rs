@@ -375,6 +375,43 @@ commandTests:
     args: ["--version"]
 "#,
     ),
+    // Root's group is refused as root is: given, or left to the engine (a uid with no passwd
+    // entry runs in group 0).
+    (
+        "fail-group-0-user",
+        r#"containerRunOptions: {user: "65532:0"}
+commandTests: [{name: never run, command: python3, args: ["--version"]}]
+"#,
+    ),
+    (
+        "fail-user-without-group",
+        r#"containerRunOptions: {user: "12345"}
+commandTests: [{name: never run, command: python3, args: ["--version"]}]
+"#,
+    ),
+    // The kernel's views and the host's root are never bound, even read-only.
+    (
+        "fail-bind-of-proc",
+        r#"containerRunOptions: {bindMounts: ["/proc:/mnt/proc:ro", "/:/mnt/host:ro"]}
+commandTests: [{name: never run, command: python3, args: ["--version"]}]
+"#,
+    ),
+    // lucid's registry credentials never reach the image, by name or through /proc.
+    (
+        "fail-forwarding-credentials",
+        r#"containerRunOptions: {envVars: [LUCID_REGISTRY_TOKEN, DOCKER_AUTH_CONFIG]}
+commandTests:
+  - name: would print it
+    command: python3
+    args: ["-c", "import os; print(os.environ.get('LUCID_REGISTRY_TOKEN'))"]
+"#,
+    ),
+    (
+        "fail-envfile-under-proc",
+        r#"containerRunOptions: {envFile: /proc/self/environ}
+commandTests: [{name: never run, command: python3, args: ["--version"]}]
+"#,
+    ),
 ];
 
 #[test]
@@ -403,12 +440,15 @@ fn structure_tests_on_the_python_image_mean_what_they_mean_to_container_structur
     let out = lucid()
         .current_dir(std::env::temp_dir())
         .env("LUCID_CST_FOO", "keepitsecret!")
+        .env("LUCID_REGISTRY_TOKEN", format!("{}token", support::SECRET_PREFIX))
+        .env("DOCKER_AUTH_CONFIG", format!("{}auth", support::SECRET_PREFIX))
         .args(["verify", "docker-daemon:lucid-python-base:latest", "--format", "json", "--require-runtime"])
         .args(["--ignore-file", "/nonexistent/.lucidignore"])
         .args(&args)
         .output()
         .unwrap();
     eprintln!("lucid verify with {} case files: {:.1}s", refs.len(), started.elapsed().as_secs_f64());
+    support::assert_no_secret(&out);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let got = parse_report(&stdout, &String::from_utf8_lossy(&out.stderr));
     check(&refs, &got);
@@ -417,8 +457,22 @@ fn structure_tests_on_the_python_image_mean_what_they_mean_to_container_structur
     assert!(message(&got, "fail-setup-does-not-start").contains("error in setup"), "{got:?}");
     assert!(message(&got, "pass-teardown-does-not-change-the-verdict").contains("teardown"), "{got:?}");
     let refused = message(&got, "fail-refused-run-options");
-    for word in ["privileged", "capabilities", "root", "\"rw\"", "engine's socket"] {
+    for word in ["privileged", "capabilities", "root", "\"rw\"", "under /run"] {
         assert!(refused.contains(word), "{word}: {refused}");
+    }
+    let refusals = [
+        ("fail-group-0-user", &["group 0"][..]),
+        ("fail-user-without-group", &["group 0", "UID:GID"][..]),
+        ("fail-bind-of-proc", &["under /proc", "/ is the whole host"][..]),
+        ("fail-forwarding-credentials", &["LUCID_REGISTRY_TOKEN", "DOCKER_AUTH_CONFIG", "credentials"][..]),
+        ("fail-envfile-under-proc", &["under /proc"][..]),
+    ];
+    for (case, words) in refusals {
+        let m = message(&got, case);
+        assert!(m.starts_with("containerRunOptions"), "{case}: {m}");
+        for word in words {
+            assert!(m.contains(word), "{case}: {word}: {m}");
+        }
     }
     assert!(got["fail-refused-run-options"].iter().any(|(_, m)| m.contains("not run")), "{got:?}");
     // Nothing of the run is left in the engine: containers and shared /tmp volumes.
@@ -558,6 +612,50 @@ fn license_tests_fail_as_container_structure_test_fails_them() {
     let cases = [("fail-no-doc-dir", "licenseTests:\n  - debian: true\n")];
     let config = write_cases(&bare, &cases);
     check(&cases, &run(&format!("oci:{}:latest", bare.join("layout").display()), &["--no-runtime"], &config));
+}
+
+/// A file a content test reaches through a link, larger than lucid reads, fails that test with
+/// its size (not the whole image, exit 2); and a bind mount is refused when the engine is not a
+/// local socket, since a remote one mounts from a host lucid cannot inspect.
+#[test]
+fn a_large_link_target_fails_its_test_and_a_remote_engine_mounts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = good_tree();
+    let big = 17usize << 20;
+    tree.insert("opt/big.bin", lucid::rootfs::Entry::file(vec![b'x'; big], 0o644)).unwrap();
+    tree.insert("opt/big", lucid::rootfs::Entry::symlink("big.bin")).unwrap();
+    write(dir.path(), &tree, None, good_config());
+    let image = format!("oci:{}:latest", dir.path().join("layout").display());
+    let cases = [
+        ("fail-big-behind-a-link", "fileContentTests:\n  - {name: big, path: /opt/big, expectedContents: ['x']}\n"),
+        ("pass-small-beside-it", "fileExistenceTests:\n  - {name: big, path: /opt/big.bin}\n"),
+    ];
+    let config = write_cases(dir.path(), &cases);
+    let got = run(&image, &["--no-runtime"], &config);
+    check(&cases, &got);
+    let m = message(&got, "fail-big-behind-a-link");
+    assert!(m.contains("too large") && m.contains(&big.to_string()) && m.contains(&(16u64 << 20).to_string()), "{m}");
+
+    let bound = dir.path().join("bound");
+    std::fs::create_dir(&bound).unwrap();
+    let body =
+        format!("schemaVersion: 2.0.0\ncontainerRunOptions: {{bindMounts: [\"{}:/mnt:ro\"]}}\n", bound.display());
+    let path = dir.path().join("fail-remote-engine.yaml");
+    std::fs::write(&path, body).unwrap();
+    for host in ["tcp://127.0.0.1:1", "ssh://nobody@127.0.0.1"] {
+        let out = lucid()
+            .env("DOCKER_HOST", host)
+            .args(["verify", &image, "--format", "json", "--no-runtime", "--ignore-file", "/nonexistent/.lucidignore"])
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{host}: {stdout}");
+        let got = parse_report(&stdout, &String::from_utf8_lossy(&out.stderr));
+        let m = message(&got, "fail-remote-engine");
+        assert!(got["fail-remote-engine"][0].0 == "fail" && m.contains(host) && m.contains("unix://"), "{m}");
+    }
 }
 
 /// yaml.v2's UnmarshalStrict refuses unknown keys: a configuration error (exit 3) naming the

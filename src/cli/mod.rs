@@ -108,11 +108,11 @@ pub fn fetcher() -> Result<Fetcher> {
 pub struct CredentialArgs {
     /// Registry credentials USER:PASSWORD for the registry named by --registry (push: the
     /// destination's by default); sent to it, or to the token service it names, only when it asks.
-    #[arg(long, env = "LUCID_REGISTRY_CREDS", value_name = "USER:PASSWORD", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = lucid::oci::registry::CREDS_ENV, value_name = "USER:PASSWORD", hide_env_values = true, value_parser = secret)]
     pub creds: Option<Secret>,
     /// A bearer token for the registry named by --registry (push: the destination's), sent as is
     /// when it asks.
-    #[arg(long, env = "LUCID_REGISTRY_TOKEN", value_name = "TOKEN", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = lucid::oci::registry::TOKEN_ENV, value_name = "TOKEN", hide_env_values = true, value_parser = secret)]
     pub registry_token: Option<Secret>,
     /// Allow plain HTTP to the registry, and to a plain-HTTP token service on its own origin
     /// (both always allowed for loopback hosts).

@@ -52,6 +52,11 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.o
 
 pub use super::reference::RegistryRef;
 
+/// The environment variable lucid reads registry credentials (`USER:PASSWORD`) from.
+pub const CREDS_ENV: &str = "LUCID_REGISTRY_CREDS";
+/// The environment variable lucid reads a registry bearer token from.
+pub const TOKEN_ENV: &str = "LUCID_REGISTRY_TOKEN";
+
 /// A password or token: usable, never shown (`{:?}` prints `<redacted>`), so no debug print or
 /// error of a struct holding one can leak it.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::read::{EntryKind, LayerEntry, decompressed_flagged, for_each_entry};
 /// bigger is libraries and data).
 const SCAN_LIMIT: u64 = 1 << 20;
 /// Files captured for checks are refused beyond this size (a 16 MiB /etc/passwd is an attack).
-const CAPTURE_LIMIT: u64 = 16 << 20;
+pub const CAPTURE_LIMIT: u64 = 16 << 20;
 
 /// One path of the final filesystem.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -142,12 +142,17 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
         })
         .with_context(|| format!("cannot read {name}"))?;
         // A structure test may name a file through a link (`/usr/lib/ssl/cert.pem`): the file it
-        // leads to is known only now, so it is read in a second pass (only then).
+        // leads to is known only now, so it is read in a second pass (only then). A target over
+        // the capture limit is left out (the merge would refuse the whole image): only its test
+        // fails, saying the file is too large.
         let behind_links: Vec<String> = suites
             .iter()
             .flat_map(cst::Suite::content_paths)
             .filter_map(|p| fs.resolve(&p))
-            .filter(|k| !fs.captured.contains_key(k) && fs.entries.get(k).is_some_and(|e| e.kind == EntryKind::File))
+            .filter(|k| {
+                !fs.captured.contains_key(k)
+                    && fs.entries.get(k).is_some_and(|e| e.kind == EntryKind::File && e.size <= view::CAPTURE_LIMIT)
+            })
             .collect();
         let mut fs = fs;
         if !behind_links.is_empty() {

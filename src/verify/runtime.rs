@@ -6,8 +6,9 @@
 //! check is skipped with the reason (or failed under `--require-runtime`).
 //!
 //! The image is untrusted, so its containers are confined (see [`confined`]): no capabilities,
-//! no new privileges, a read-only root with a small `/tmp`, pid, memory and CPU limits, no
-//! network, never root (a root image runs as 65534, nobody), bounded output, a time limit. Every
+//! no new privileges, a read-only root with a 64 MB tmpfs `/tmp` (for the command tests of a
+//! structure test with setup or teardown, an unbounded volume instead: [`Session::shared_tmp`]),
+//! pid, memory and CPU limits, no network, never root (a root image runs as 65534, nobody), bounded output, a time limit. Every
 //! container and temporary image is removed on every path, interrupts included
 //! ([`super::containers`]). An image not already in the engine is never loaded as the user gave
 //! it: a docker-archive may name several images and any tags (`debian:12`, the user's own);
@@ -20,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountBindOptions, MountType};
 use bollard::query_parameters::AttachContainerOptions;
 use futures_util::StreamExt;
 
@@ -108,7 +109,8 @@ impl RunResult {
 
 /// What a structure-test file adds to a container: a user (numeric, resolved by lucid, never
 /// root), a terminal, read-only bind mounts (`(host path, container path)`), and a `/tmp` volume
-/// shared between containers (see [`Session::shared_tmp`]).
+/// shared between containers, in place of the 64 MB tmpfs and without its size limit (see
+/// [`Session::shared_tmp`]).
 #[derive(Clone, Debug, Default)]
 pub struct Extra {
     pub user: Option<String>,
@@ -187,6 +189,31 @@ pub fn confined(
     }
 }
 
+/// The engine API version from which a bind's read-only flag can be made to cover the mounts
+/// below its source (`ReadOnlyForceRecursive`, Docker 25).
+const RECURSIVE_READ_ONLY_API: (usize, usize) = (1, 44);
+
+/// A read-only bind of host `src` at `dst`. A plain read-only bind leaves the mounts below `src`
+/// writable (Linux makes only the top mount read-only): from API 1.44 the engine is asked to make
+/// every one read-only (and fails the container if the kernel cannot); before it (Docker 20.10
+/// here, API 1.41), the mounts below are not bound at all (`NonRecursive`): the container sees
+/// their empty mount points, nothing writable.
+fn read_only_bind(src: &str, dst: &str, api: (usize, usize)) -> Mount {
+    let options = if api >= RECURSIVE_READ_ONLY_API {
+        MountBindOptions { read_only_force_recursive: Some(true), ..Default::default() }
+    } else {
+        MountBindOptions { non_recursive: Some(true), ..Default::default() }
+    };
+    Mount {
+        source: Some(src.to_string()),
+        target: Some(dst.to_string()),
+        typ: Some(MountType::BIND),
+        read_only: Some(true),
+        bind_options: Some(options),
+        ..Default::default()
+    }
+}
+
 /// The `Volumes` an image config declares (absolute paths only; anything else the engine refuses).
 fn volumes_of(config_json: &[u8]) -> Vec<String> {
     let config: serde_json::Value = serde_json::from_slice(config_json).unwrap_or_default();
@@ -256,9 +283,9 @@ impl Session<'_> {
     }
 
     /// Like [`Self::run`] (the program and its arguments in `command`), with what a
-    /// structure-test file adds to the container in `extra`. The confinement stays whole: the
-    /// user is never root, bind mounts are read-only, `/tmp` is a bounded tmpfs (shared through
-    /// `extra.shared_tmp` between the containers of one test).
+    /// structure-test file adds to the container in `extra`. The user is never root and bind
+    /// mounts are read-only. `/tmp` is a 64 MB tmpfs, except with `extra.shared_tmp`: then it is
+    /// that volume, on the engine's disk with no size limit (see [`Self::shared_tmp`]).
     pub fn run_with(
         &mut self,
         extra: &Extra,
@@ -276,17 +303,9 @@ impl Session<'_> {
         let mut body = confined(&image, &entrypoint, cmd, env, Some(user), &volumes_of(&self.image.config_json));
         body.tty = Some(extra.tty);
         if let Some(host) = body.host_config.as_mut() {
-            let mut mounts: Vec<Mount> = extra
-                .binds
-                .iter()
-                .map(|(src, dst)| Mount {
-                    source: Some(src.clone()),
-                    target: Some(dst.clone()),
-                    typ: Some(MountType::BIND),
-                    read_only: Some(true),
-                    ..Default::default()
-                })
-                .collect();
+            let version = docker.client_version();
+            let api = (version.major_version, version.minor_version);
+            let mut mounts: Vec<Mount> = extra.binds.iter().map(|(src, dst)| read_only_bind(src, dst, api)).collect();
             if let Some(volume) = &extra.shared_tmp {
                 if let Some(t) = host.tmpfs.as_mut() {
                     t.remove("/tmp");
@@ -335,7 +354,9 @@ impl Session<'_> {
 impl<'a> Session<'a> {
     /// A volume of lucid's own that the containers of one structure test share as `/tmp`, so
     /// what a `setup` command writes there is what the test command sees. Removed when the guard
-    /// drops; its size is bounded by the time limit of the containers that write it.
+    /// drops. Its size is not bounded: it is the engine's local driver on the engine's disk (a
+    /// tmpfs volume would be unmounted, emptied, between containers), and a container can write
+    /// gigabytes within its time limit (a known gap, docs/hardening.md).
     pub fn shared_tmp(&mut self) -> std::result::Result<containers::Volume<'a>, String> {
         self.image_ref()?;
         let engine: &'a Engine = self.engine;
@@ -659,5 +680,16 @@ mod tests {
         );
         assert_eq!(h.log_config.unwrap().typ.as_deref(), Some("none"));
         assert_eq!(body.user.as_deref(), Some("65534:65534"));
+    }
+
+    #[test]
+    fn binds_are_read_only_below_too() {
+        let new = read_only_bind("/srv/data", "/mnt", (1, 44)).bind_options.unwrap();
+        assert_eq!((new.read_only_force_recursive, new.non_recursive), (Some(true), None));
+        // Docker 20.10: no recursive read-only, so the mounts below are left out.
+        let old = read_only_bind("/srv/data", "/mnt", (1, 41));
+        assert_eq!(old.read_only, Some(true));
+        let old = old.bind_options.unwrap();
+        assert_eq!((old.read_only_force_recursive, old.non_recursive), (None, Some(true)));
     }
 }

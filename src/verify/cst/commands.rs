@@ -59,8 +59,22 @@ pub fn options(suite: &Suite, s: &Subject, cwd: &Path) -> Result<Plan, Vec<Strin
         match resolve_user_of(s, &o.user) {
             Err(e) => refused.push(format!("user {:?}: {e}", o.user)),
             Ok((0, _)) => refused.push(format!("user {:?} is root: lucid never runs an image's code as root", o.user)),
-            Ok((uid, gid)) => {
-                let numeric = gid.map_or(uid.to_string(), |g| format!("{uid}:{g}"));
+            // Group 0 reads and writes what root's group may (root-group-writable files, /etc/shadow
+            // on some images): as much refused as uid 0.
+            Ok((_, Some(0))) => refused.push(format!(
+                "user {:?} is in group 0 (root's): lucid never runs an image's code with root's group",
+                o.user
+            )),
+            // With no group given and none in /etc/passwd, the engine would run it in group 0.
+            Ok((uid, None)) => refused.push(format!(
+                "user {:?} (uid {uid}) has no group in the image's /etc/passwd, so the engine would run it in group 0 \
+                 (root's): give UID:GID",
+                o.user
+            )),
+            Ok((uid, Some(gid))) => {
+                // Always UID:GID: with an explicit group the engine adds no supplementary groups
+                // from /etc/group (which could include group 0).
+                let numeric = format!("{uid}:{gid}");
                 plan.honoured.push(format!("user {} as {numeric}", o.user));
                 plan.extra.user = Some(numeric);
             }
@@ -72,8 +86,11 @@ pub fn options(suite: &Suite, s: &Subject, cwd: &Path) -> Result<Plan, Vec<Strin
     }
     if !o.env_file.is_empty() {
         let path = cwd.join(&o.env_file);
-        let read = crate::limits::read_capped(&path, crate::limits::MAX_YAML_BYTES, "the envFile")
-            .map_err(|e| format!("{e:#}"))
+        let read = refuse_proc(&path)
+            .and_then(|()| {
+                crate::limits::read_capped(&path, crate::limits::MAX_YAML_BYTES, "the envFile")
+                    .map_err(|e| format!("{e:#}"))
+            })
             .and_then(|d| String::from_utf8(d).map_err(|_| "not UTF-8".to_string()))
             .and_then(|t| golang::dotenv(&t));
         match read {
@@ -81,12 +98,18 @@ pub fn options(suite: &Suite, s: &Subject, cwd: &Path) -> Result<Plan, Vec<Strin
             Ok(pairs) => {
                 // container-structure-test drops pairs with an empty key or value.
                 let pairs: Vec<_> = pairs.into_iter().filter(|(k, v)| !k.is_empty() && !v.is_empty()).collect();
+                for (k, _) in pairs.iter().filter(|(k, _)| HOST_SECRETS.contains(&k.as_str())) {
+                    refused.push(format!("envFile {}: sets {k}, {}", o.env_file, SECRET_WHY));
+                }
                 plan.honoured.push(format!("{} variable(s) from {}", pairs.len(), o.env_file));
                 plan.env.extend(pairs.into_iter().map(|(k, v)| format!("{k}={v}")));
             }
         }
     }
-    for name in &o.env_vars {
+    for name in o.env_vars.iter().filter(|n| HOST_SECRETS.contains(&n.as_str())) {
+        refused.push(format!("envVars {name}: {SECRET_WHY}"));
+    }
+    for name in o.env_vars.iter().filter(|n| !HOST_SECRETS.contains(&n.as_str())) {
         // As container-structure-test: a variable unset (or empty) here is not passed.
         if let Some(v) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
             plan.env.push(format!("{name}={v}"));
@@ -107,12 +130,41 @@ pub fn options(suite: &Suite, s: &Subject, cwd: &Path) -> Result<Plan, Vec<Strin
     if refused.is_empty() { Ok(plan) } else { Err(refused) }
 }
 
+/// Variables holding lucid's own credentials (and the Docker CLI's): never handed to the image,
+/// whose output lucid copies into its reports.
+const HOST_SECRETS: [&str; 3] =
+    [crate::oci::registry::CREDS_ENV, crate::oci::registry::TOKEN_ENV, "DOCKER_AUTH_CONFIG"];
+const SECRET_WHY: &str = "refused: it holds registry credentials, which lucid never hands to an untrusted image \
+                          (its output is copied into the report)";
+
+/// An `envFile` under /proc (another process's `environ` holds its secrets) is refused.
+fn refuse_proc(path: &Path) -> Result<(), String> {
+    let real = path.canonicalize().map_err(|e| format!("{e}"))?;
+    if real.starts_with("/proc") {
+        return Err(format!("{} is under /proc, which lucid never reads for an image", real.display()));
+    }
+    Ok(())
+}
+
+/// Host directories a bind mount may not show, even read-only: the root (everything below it),
+/// the control sockets of every engine and daemon (/run, /var/run: docker, containerd,
+/// buildkit, podman, systemd), and the kernel's views of processes, devices and settings.
+const HOST_ONLY: &[&str] = &["/run", "/var/run", "/proc", "/sys", "/dev"];
+
 /// `HOST:CONTAINER[:OPTIONS]` as lucid mounts it: read-only always (a writable host path would
 /// let the image change the host), the host path existing (the engine's `-v` would create a
 /// missing one) as a directory or a regular file (not a socket: a read-only mount does not stop
 /// connecting to one), and never the engine's socket or a directory holding it (the image could
-/// drive the engine).
+/// drive the engine), nor `/` or anything of [`HOST_ONLY`]. Only with a local engine (a
+/// `unix://` socket): a remote one mounts from its own host, which lucid cannot inspect.
 fn bind(spec: &str, cwd: &Path) -> Result<(String, String), String> {
+    let engine = crate::oci::engine::engine_host();
+    let Some(sock) = engine.strip_prefix("unix://") else {
+        return Err(format!(
+            "the engine is {engine} (DOCKER_HOST), not a local unix:// socket: it would mount the path from its own \
+             host, which lucid cannot inspect"
+        ));
+    };
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
@@ -133,12 +185,19 @@ fn bind(spec: &str, cwd: &Path) -> Result<(String, String), String> {
     if !meta.is_dir() && !meta.is_file() {
         return Err(format!("{} is neither a directory nor a regular file", real.display()));
     }
-    let engine = crate::oci::engine::engine_host();
-    if let Some(sock) = engine.strip_prefix("unix://") {
-        let sock = Path::new(sock).canonicalize().unwrap_or_else(|_| Path::new(sock).to_path_buf());
-        if sock.starts_with(&real) {
-            return Err(format!("{} holds the engine's socket {}", real.display(), sock.display()));
-        }
+    if real == Path::new("/") {
+        return Err("/ is the whole host (its engine and daemon sockets among it)".into());
+    }
+    if let Some(d) = HOST_ONLY.iter().find(|d| real.starts_with(d)) {
+        return Err(format!(
+            "{} is under {d}, refused: it holds the host's control sockets (engine, containerd, buildkit, podman) or \
+             the kernel's views of processes and devices",
+            real.display()
+        ));
+    }
+    let sock = Path::new(sock).canonicalize().unwrap_or_else(|_| Path::new(sock).to_path_buf());
+    if sock.starts_with(&real) {
+        return Err(format!("{} holds the engine's socket {}", real.display(), sock.display()));
     }
     Ok((real.display().to_string(), dst.to_string()))
 }

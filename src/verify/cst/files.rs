@@ -2,7 +2,7 @@
 //! filesystem: the same entries, modes and owners the engine's archive API gives
 //! container-structure-test's docker driver, without starting a container.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 use anyhow::{Context, Result};
@@ -141,12 +141,17 @@ fn read_content<'a>(s: &'a Subject, path: &str) -> std::result::Result<&'a [u8],
     match s.fs.entries.get(&key).map(|e| e.kind) {
         None => Err(format!("{path} does not exist")),
         Some(EntryKind::Dir) => Err(format!("{path} is a directory, not a file")),
-        Some(_) => {
-            s.fs.captured
-                .get(&key)
-                .map(Vec::as_slice)
-                .ok_or_else(|| format!("{path} is not a regular file lucid could read"))
-        }
+        Some(_) => s.fs.captured.get(&key).map(Vec::as_slice).ok_or_else(|| {
+            let size = s.fs.entries.get(&key).map_or(0, |e| e.size);
+            if size > crate::oci::view::CAPTURE_LIMIT {
+                format!(
+                    "{path} is too large to read: {size} bytes, over lucid's limit of {} bytes for a file a test reads",
+                    crate::oci::view::CAPTURE_LIMIT
+                )
+            } else {
+                format!("{path} is not a regular file lucid could read")
+            }
+        }),
     }
 }
 
@@ -310,14 +315,22 @@ pub fn licenses(suite: &Suite, s: &Subject, scan: &LicenseScan) -> Vec<Finding> 
             // Debian policy 12.5 lets /usr/share/doc/PKG be a link to the directory of another
             // package of the same source; lucid's pruning drops such links, so a package is
             // covered by a copyright file of its own or of a package built from its source.
+            // Sets built once: an image of thousands of packages is checked in linear time.
             let packages = dpkg_packages(s, scan);
             let has = |pkg: &str| s.fs.lookup(&format!("/{DOC_ROOT}/{pkg}/copyright")).is_some();
+            let documented: HashSet<&str> = dirs.iter().copied().collect();
+            let with_copyright: HashSet<&str> = packages.keys().map(String::as_str).filter(|p| has(p)).collect();
+            let covered_sources: HashSet<&str> = packages
+                .iter()
+                .filter(|(p, _)| with_copyright.contains(p.as_str()))
+                .map(|(_, src)| src.as_str())
+                .collect();
             for (pkg, source) in packages.iter().filter(|(p, _)| !LICENSE_ALLOWED.contains(&p.as_str())) {
-                if dirs.contains(&pkg.as_str()) {
+                if documented.contains(pkg.as_str()) {
                     continue;
                 }
                 checked += 1;
-                if !has(pkg) && !packages.iter().any(|(q, src)| src == source && has(q)) {
+                if !with_copyright.contains(pkg.as_str()) && !covered_sources.contains(source.as_str()) {
                     p.push(format!(
                         "package {pkg} (dpkg database) has no /{DOC_ROOT}/{pkg}/copyright, nor has any package of its \
                          source {source}"
