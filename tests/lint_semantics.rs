@@ -249,3 +249,19 @@ fn a_dockerfile_over_the_size_cap_is_unreadable_input_naming_it() {
     assert!(format!("{e:#}").contains(&df.display().to_string()) && format!("{e:#}").contains("limit"), "{e:#}");
     assert_eq!(lucid::exit::code_of(&e), lucid::exit::UNREADABLE);
 }
+
+#[test]
+fn a_missing_user_is_called_root_only_where_the_base_is_known_to_run_as_root() {
+    let message = |src: &str| {
+        let o = LintOptions { profile: Some(Profile::Lucid), ..LintOptions::new() };
+        let found = lint_str(src, "Dockerfile", &o);
+        found.into_iter().find(|h| h.rule == "LUCID-DF-003").map(|h| h.message).unwrap_or_default()
+    };
+    let two = |base: &str| format!("FROM debian:12 AS build-stage\nFROM {base} AS runtime-stage\nCMD [\"/app\"]\n");
+    assert!(message(&two("debian:12")).ends_with("it runs as root"), "{}", message(&two("debian:12")));
+    // lucid's images run as 65532: the house style wants the USER stated, but it is not root.
+    let lucid = message(&two("org/lucid-python-base:1"));
+    assert!(lucid.contains("sets no USER") && !lucid.contains("runs as root"), "{lucid}");
+    let unknown = message(&two("quay.io/org/app:1"));
+    assert!(unknown.contains("whatever its base sets"), "{unknown}");
+}

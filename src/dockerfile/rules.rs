@@ -464,8 +464,14 @@ fn user_rules(out: &mut Out, st: &Stages, s: &Stage, users: &[Option<String>], s
         // The house style always states the USER (even on lucid's images, which set 65532);
         // otherwise only a base known to run as root makes the missing USER a finding (an
         // unknown base may set its own, as Jupyter's do).
+        // The message says only what is known of the user it runs as.
+        let runs_as = match user {
+            BaseUser::Root => "it runs as root",
+            BaseUser::NonRoot => "it runs as its base's non-root default, which the house style states",
+            BaseUser::Unknown => "it runs as whatever its base sets, root unless the base says otherwise",
+        };
         if user == BaseUser::Root || strict {
-            out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER: it runs as root", describe(s)));
+            out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER: {runs_as}", describe(s)));
         }
         return;
     };
