@@ -229,13 +229,12 @@ fn lint_cost_is_linear_in_instructions_and_stages() {
 
 #[test]
 fn one_finding_per_rule_and_run_even_with_many_commands() {
-    // 20,000 `apt-get install` in one RUN: the duplicates were removed one by one (O(k^2)).
-    let cmds = vec!["apt-get install -y curl"; 20_000].join(" && ");
-    let src = format!("FROM debian:12 AS build-stage\nRUN {cmds}\nFROM scratch AS runtime-stage\nUSER 1000\n");
-    let found = within(5, "a RUN of 20,000 installs", || hits(&src, &opts()));
-    let mut rules: Vec<&String> = found.iter().collect();
-    rules.dedup();
-    assert_eq!(rules.len(), found.len(), "{found:?}");
+    // 5,000 `apt-get install` in one RUN: the duplicates were removed one by one (O(k^2)).
+    let cmds = vec!["apt-get install -y curl"; 5_000].join(" && ");
+    // One stage, so the RUN ships and the size rules (DF-015, DF-016) judge it.
+    let src = format!("FROM debian:12\nRUN {cmds}\nUSER 1000\n");
+    let found = within(5, "a RUN of 5,000 installs", || hits(&src, &opts()));
+    assert_eq!(found, ["LUCID-DF-015@2", "LUCID-DF-016@2"]);
 }
 
 #[test]

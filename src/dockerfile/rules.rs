@@ -598,6 +598,10 @@ fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool) {
 fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool) {
     let script = ins.script();
     let mounts = ins.mounts();
+    // Whole-script facts, searched once per RUN rather than once per command.
+    let no_recommends_config = script.contains("Install-Recommends");
+    let lists_handled = script.contains("/var/lib/apt/lists") || script.contains("dist-clean");
+    let hashes_required = script.contains("PIP_REQUIRE_HASHES");
     for cmd in commands(&script) {
         let words: Vec<&str> = cmd.split_whitespace().collect();
         let Some(prog_i) = words.iter().position(|w| !w.contains('=') || w.starts_with('-')) else { continue };
@@ -619,15 +623,14 @@ fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool)
             out.add("LUCID-DF-027", ins.pos, format!("{prog} {sub} in the runtime stage"));
         }
         if matches!(prog, "apt-get" | "apt") && sub == "install" && ships {
-            if !rest.iter().any(|w| w.starts_with("--no-install-recommends")) && !script.contains("Install-Recommends")
-            {
+            if !rest.iter().any(|w| w.starts_with("--no-install-recommends")) && !no_recommends_config {
                 out.add("LUCID-DF-015", ins.pos, format!("{prog} install without --no-install-recommends"));
             }
             // The lists stay out of the layer when removed in the same RUN (`apt-get dist-clean`,
             // apt 2.7+, removes them too) or when a mount covers them (`--mount=type=cache,
             // target=/var/lib/apt/lists`: what is written there is not layer content).
             let mounted = mounts.iter().any(|m| m.keeps_out("/var/lib/apt/lists"));
-            if !mounted && !script.contains("/var/lib/apt/lists") && !script.contains("dist-clean") {
+            if !mounted && !lists_handled {
                 out.add("LUCID-DF-016", ins.pos, format!("{prog} install leaves /var/lib/apt/lists in the layer"));
             }
         }
@@ -635,7 +638,7 @@ fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool)
             || (prog.starts_with("python") && rest.len() >= 2 && rest[0] == "-m" && rest[1].starts_with("pip"));
         if pip {
             let sub = if prog.starts_with("python") { rest.get(2).copied().unwrap_or("") } else { sub };
-            if sub == "install" && !cmd.contains("--require-hashes") && !script.contains("PIP_REQUIRE_HASHES") {
+            if sub == "install" && !cmd.contains("--require-hashes") && !hashes_required {
                 out.add("LUCID-DF-024", ins.pos, "pip install without --require-hashes");
             }
         }
