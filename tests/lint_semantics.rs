@@ -155,3 +155,112 @@ fn house_style_rules_run_only_under_the_lucid_profile() {
         assert!(!Profile::Default.includes(id) && Profile::Lucid.includes(id));
     }
 }
+
+/// Runs `f`, failing when it takes longer than `secs` (generous: CI shares the CPU; the inputs
+/// below took minutes, or crashed, before the fix and take milliseconds after).
+fn within<T>(secs: u64, what: &str, f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let v = f();
+    assert!(start.elapsed() < std::time::Duration::from_secs(secs), "{what} took {:?}", start.elapsed());
+    v
+}
+
+#[test]
+fn nested_expansion_past_the_depth_limit_is_unknown_not_a_stack_overflow() {
+    use lucid::dockerfile::stages::{MAX_EXPAND_DEPTH, expand};
+    let nested = |n: usize| format!("{}x{}", "${A:-".repeat(n), "}".repeat(n));
+    let vars = Default::default();
+    assert_eq!(expand(&nested(3), &vars).as_deref(), Some("x"));
+    assert_eq!(expand(&nested(MAX_EXPAND_DEPTH), &vars).as_deref(), Some("x"));
+    assert_eq!(expand(&nested(MAX_EXPAND_DEPTH + 1), &vars), None);
+    // A ~1 MB line nested 100,000 deep: one recursion per level overflowed the stack before.
+    let src = format!("FROM alpine:3.20 AS build-stage\nWORKDIR {}\nUSER 1000\n", nested(100_000));
+    let found = within(5, "a 100,000-deep expansion", || hits(&src, &opts()));
+    // Its value is unknown, so the relative-WORKDIR rule does not judge it.
+    assert!(!found.iter().any(|h| h.starts_with("LUCID-DF-023")), "{found:?}");
+}
+
+#[test]
+fn expansion_output_and_trimmed_values_are_capped() {
+    use lucid::dockerfile::stages::{MAX_EXPANDED_BYTES, MAX_TRIM_CHARS, expand};
+    // Each `ENV A=$A$A` doubles A: 40 lines would be a terabyte; past 64 KiB the value is unknown
+    // (and the ENV leaves A as it was).
+    let mut src = String::from("FROM alpine:3.20 AS build-stage\nENV A=aaaaaaaaaaaaaaaa\n");
+    src.push_str(&"ENV A=$A$A\n".repeat(40));
+    src.push_str("USER 1000\n");
+    within(5, "40 doubling ENVs", || hits(&src, &opts()));
+    let df = parse(&src);
+    let a = Stages::new(&df, &Default::default()).vars_before(0, 41)["A"].len();
+    assert!(a <= MAX_EXPANDED_BYTES && a > MAX_EXPANDED_BYTES / 4, "A is {a} bytes");
+
+    // Trimming follows BuildKit for short values...
+    let vars: std::collections::BTreeMap<String, String> = [("V".to_string(), "a.b.c".to_string())].into();
+    for (e, want) in [("${V%.*}", "a.b"), ("${V%%.*}", "a"), ("${V#*.}", "b.c"), ("${V##*.}", "c"), ("${V%x}", "a.b.c")]
+    {
+        assert_eq!(expand(e, &vars).as_deref(), Some(want), "{e}");
+    }
+    // ...and a value longer than the cap is unknown: `${V%%*a*b}` on 20,000 `a`s was O(n^3).
+    let long: std::collections::BTreeMap<String, String> = [("V".to_string(), "a".repeat(20_000))].into();
+    assert_eq!(within(5, "a trim of a long value", || expand("${V%%*a*b}", &long)), None);
+    let edge: std::collections::BTreeMap<String, String> = [("V".to_string(), "a".repeat(MAX_TRIM_CHARS))].into();
+    assert_eq!(within(5, "a trim at the cap", || expand("${V%%*a*b}", &edge)).map(|v| v.len()), Some(MAX_TRIM_CHARS));
+}
+
+#[test]
+fn lint_cost_is_linear_in_instructions_and_stages() {
+    // 20,000 WORKDIRs in one stage: each re-walked the stage from its start before (N^2).
+    let mut src = String::from("FROM alpine:3.20 AS build-stage\nWORKDIR /app\n");
+    src.push_str(&"WORKDIR a\n".repeat(20_000));
+    src.push_str("USER 1000\n");
+    assert_eq!(within(5, "20,000 WORKDIRs", || hits(&src, &opts())), Vec::<String>::new());
+    // Without the absolute one, every relative WORKDIR is a finding (the carried flag is right).
+    let src = src.replacen("WORKDIR /app\n", "", 1);
+    assert_eq!(within(5, "20,000 WORKDIRs", || hits(&src, &opts())).len(), 20_000);
+
+    // A chain of 10,000 stages, each built on the one before, each with a WORKDIR and a USER.
+    let mut src = String::from("FROM alpine:3.20 AS s0\nENV D=/srv\nWORKDIR $D\n");
+    for i in 1..10_000 {
+        src.push_str(&format!("FROM s{} AS s{i}\nWORKDIR sub\nUSER $D\n", i - 1));
+    }
+    src.push_str("FROM s9999 AS last\nUSER 1000\n");
+    let found = within(5, "a 10,000-stage chain", || hits(&src, &opts()));
+    assert_eq!(found, Vec::<String>::new());
+}
+
+#[test]
+fn one_finding_per_rule_and_run_even_with_many_commands() {
+    // 5,000 `apt-get install` in one RUN: the duplicates were removed one by one (O(k^2)).
+    let cmds = vec!["apt-get install -y curl"; 5_000].join(" && ");
+    // One stage, so the RUN ships and the size rules (DF-015, DF-016) judge it.
+    let src = format!("FROM debian:12\nRUN {cmds}\nUSER 1000\n");
+    let found = within(5, "a RUN of 5,000 installs", || hits(&src, &opts()));
+    assert_eq!(found, ["LUCID-DF-015@2", "LUCID-DF-016@2"]);
+}
+
+#[test]
+fn a_dockerfile_over_the_size_cap_is_unreadable_input_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let df = dir.path().join("Dockerfile");
+    let mut text = String::from("FROM alpine:3.20\n");
+    text.push_str(&"#".repeat(lucid::dockerfile::MAX_DOCKERFILE_BYTES as usize));
+    std::fs::write(&df, text).unwrap();
+    let e = lucid::dockerfile::lint_file(&df, &LintOptions::new()).unwrap_err();
+    assert!(format!("{e:#}").contains(&df.display().to_string()) && format!("{e:#}").contains("limit"), "{e:#}");
+    assert_eq!(lucid::exit::code_of(&e), lucid::exit::UNREADABLE);
+}
+
+#[test]
+fn a_missing_user_is_called_root_only_where_the_base_is_known_to_run_as_root() {
+    let message = |src: &str| {
+        let o = LintOptions { profile: Some(Profile::Lucid), ..LintOptions::new() };
+        let found = lint_str(src, "Dockerfile", &o);
+        found.into_iter().find(|h| h.rule == "LUCID-DF-003").map(|h| h.message).unwrap_or_default()
+    };
+    let two = |base: &str| format!("FROM debian:12 AS build-stage\nFROM {base} AS runtime-stage\nCMD [\"/app\"]\n");
+    assert!(message(&two("debian:12")).ends_with("it runs as root"), "{}", message(&two("debian:12")));
+    // lucid's images run as 65532: the house style wants the USER stated, but it is not root.
+    let lucid = message(&two("org/lucid-python-base:1"));
+    assert!(lucid.contains("sets no USER") && !lucid.contains("runs as root"), "{lucid}");
+    let unknown = message(&two("quay.io/org/app:1"));
+    assert!(unknown.contains("whatever its base sets"), "{unknown}");
+}

@@ -26,8 +26,9 @@ use lucid::report::{Format, render};
 Profiles: `default` runs the rules that find defects in any Dockerfile; `lucid` adds this
 organisation's house style for distroless builds (two stages named build-stage/runtime-stage, no
 RUN or package manager in the runtime stage, hash-pinned pip, one RUN, an allow-list
-.dockerignore). Without --profile, the nearest .lucid.yml above each Dockerfile (up to the
-repository root) decides: `lint: {profile: lucid}`.
+.dockerignore). Without --profile, the nearest .lucid.yml above each Dockerfile decides (up to
+the repository root; outside a repository, not above the working directory):
+`lint: {profile: lucid}`.
 
 Inline: a `# lucid ignore=LUCID-DF-008,LUCID-DF-017` comment right above an instruction silences
 those rules for it. A .lucidignore file in the current directory lists IDs to ignore everywhere.")]

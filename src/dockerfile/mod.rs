@@ -15,7 +15,7 @@ pub mod stages;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::findings::{Finding, Location, Status};
 
@@ -23,21 +23,33 @@ pub use catalogue::{Profile, RULES, rule};
 pub use parse::{Dockerfile, parse};
 pub use rules::{Hit, LintOptions, check};
 
+/// Bytes of a Dockerfile `lucid lint` reads. The largest real ones are tens of kilobytes; a
+/// bigger file is refused naming it, before any of it is read (the rules' cost grows with it).
+pub const MAX_DOCKERFILE_BYTES: u64 = 4 << 20;
+
 /// Read, parse and check one file. The context directory defaults to the Dockerfile's own
 /// directory (the seed builds with `infrastructure/containers/base` as context); the profile, when
 /// `opts` names none, is the nearest `.lucid.yml`'s (see [`config`]), else the default. An
 /// unreadable file is an error naming it; a bad `.lucid.yml` or a `--target` that names no stage
 /// of the file is a usage error (exit 3).
 pub fn lint_file(path: &Path, opts: &LintOptions) -> Result<Vec<Hit>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
+    lint_resolved(path, opts).map(|(hits, _)| hits)
+}
+
+/// [`lint_file`], with the profile it ran under (resolved once, from `opts` or `.lucid.yml`). A
+/// file over [`MAX_DOCKERFILE_BYTES`] is unreadable input (exit 2), refused before it is read.
+fn lint_resolved(path: &Path, opts: &LintOptions) -> Result<(Vec<Hit>, Profile)> {
+    let bytes = crate::limits::read_capped(path, MAX_DOCKERFILE_BYTES, "the Dockerfile")?;
     let text = String::from_utf8_lossy(&bytes);
     let mut o = opts.clone();
     if o.context.is_none() {
         o.context = Some(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
     }
-    if o.profile.is_none() {
-        o.profile = config::profile_for(path)?.map(|(_, p)| p);
-    }
+    let profile = match o.profile {
+        Some(p) => p,
+        None => config::profile_for(path)?.map(|(_, p)| p).unwrap_or_default(),
+    };
+    o.profile = Some(profile);
     let df = parse(&text);
     if let Some(t) = &o.target {
         let names = stages::stage_names(&df);
@@ -49,7 +61,7 @@ pub fn lint_file(path: &Path, opts: &LintOptions) -> Result<Vec<Hit>> {
             )));
         }
     }
-    Ok(check(&df, &path.display().to_string(), &o))
+    Ok((check(&df, &path.display().to_string(), &o), profile))
 }
 
 /// Lint source text directly (no .dockerignore check unless `opts.context` is set).
@@ -60,11 +72,7 @@ pub fn lint_str(src: &str, file: &str, opts: &LintOptions) -> Vec<Hit> {
 /// Lints the Dockerfile at `path` into findings: see [`findings_of`]. An unreadable file is an
 /// error naming it.
 pub fn findings(path: &Path, opts: &LintOptions) -> Result<Vec<Finding>> {
-    let hits = lint_file(path, opts)?;
-    let profile = match opts.profile {
-        Some(p) => p,
-        None => config::profile_for(path)?.map(|(_, p)| p).unwrap_or_default(),
-    };
+    let (hits, profile) = lint_resolved(path, opts)?;
     Ok(findings_of(&path.display().to_string(), &hits, profile))
 }
 

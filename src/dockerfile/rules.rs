@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::catalogue::{Profile, rule};
 use super::parse::{Args, Dockerfile, Instruction, Pos, key_values, unquote};
-use super::stages::{Build, ImageRef, Stage, Stages, expand, is_absolute};
+use super::stages::{Build, ImageRef, Scope, Stage, Stages, expand, is_absolute};
 
 /// What a lint run knows besides the Dockerfile itself.
 #[derive(Debug, Clone, Default)]
@@ -103,131 +103,42 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
     // Runtime rules judge the stage that ships; size rules every stage whose layers end up in it.
     let runtime_index = st.runtime_for(opts.target.as_deref()).map(|s| s.index);
     let shipped = runtime_index.map(|i| st.shipped(i)).unwrap_or_default();
-    let mut seen_names: BTreeMap<String, Pos> = BTreeMap::new();
+    duplicate_stage_names(&mut out, &st);
+    // Each stage starts from the scope its parent ended with (parents come first); the last
+    // child to need a parent's scope takes it, the others copy it.
+    let mut children = vec![0usize; st.stages.len()];
+    for p in st.stages.iter().filter_map(|s| s.parent) {
+        children[p] += 1;
+    }
+    let mut ends: Vec<Option<Scope>> = vec![None; st.stages.len()];
+    let mut users: Vec<Option<String>> = vec![None; st.stages.len()];
     for s in &st.stages {
-        if let (Some(n), Some(p)) = (&s.name, s.name_pos) {
-            if let Some(prev) = seen_names.get(n) {
-                out.add("LUCID-DF-021", p, format!("stage name {n:?} is already used at line {}", prev.line));
-            } else {
-                seen_names.insert(n.clone(), p);
+        let scope = match s.parent {
+            Some(p) => {
+                children[p] -= 1;
+                let end = if children[p] == 0 { ends[p].take() } else { ends[p].clone() };
+                end.unwrap_or_default().inherited()
             }
-        }
-        from_pinned(&mut out, &st, s);
-        let shell_less = shell_less(&st, s.index);
+            None => Scope::default(),
+        };
+        from_pinned(&mut out, s);
         let is_runtime = Some(s.index) == runtime_index;
-        // The house style's "no RUN, no package manager in the runtime stage" presumes a build
-        // stage to move the work into; a one-stage file gets LUCID-DF-001 instead.
-        let runtime_style = is_runtime && st.stages.len() >= 2;
-        let ships = shipped.contains(&s.index);
-        let mut cmds = 0;
-        let mut entrypoints = 0;
-        let mut prev_run: Option<&Instruction> = None;
-        for (n, ins) in s.instructions.iter().enumerate() {
-            let ins: &Instruction = ins;
-            secrets(&mut out, ins);
-            match ins.keyword.as_str() {
-                "RUN" => {
-                    run_rules(&mut out, ins, runtime_style, ships);
-                    if let Some(why) = &shell_less
-                        && (!ins.args.is_exec() || !ins.heredocs.is_empty())
-                    {
-                        out.add("LUCID-DF-007", ins.pos, format!("shell-form RUN needs /bin/sh, but {why}"));
-                    }
-                    if runtime_style {
-                        out.add("LUCID-DF-008", ins.pos, "RUN in the runtime stage");
-                    }
-                    if let Some(prev) = prev_run
-                        && ships
-                        && prev.flags.is_empty()
-                        && ins.flags.is_empty()
-                        && prev.heredocs.is_empty()
-                        && ins.heredocs.is_empty()
-                    {
-                        out.add(
-                            "LUCID-DF-017",
-                            ins.pos,
-                            format!("RUN follows the RUN at line {} directly", prev.pos.line),
-                        );
-                    }
-                }
-                "CMD" | "ENTRYPOINT" => {
-                    if ins.keyword == "CMD" {
-                        cmds += 1;
-                    } else {
-                        entrypoints += 1;
-                    }
-                    if (cmds > 1 && ins.keyword == "CMD") || (entrypoints > 1 && ins.keyword == "ENTRYPOINT") {
-                        out.add(
-                            "LUCID-DF-022",
-                            ins.pos,
-                            format!("another {} earlier in this stage has no effect", ins.keyword),
-                        );
-                    }
-                    if !ins.args.is_exec() {
-                        if let Some(why) = &shell_less {
-                            out.add(
-                                "LUCID-DF-007",
-                                ins.args_pos,
-                                format!("shell-form {} runs /bin/sh -c, but {why}", ins.keyword),
-                            );
-                        } else if is_runtime {
-                            out.add(
-                                "LUCID-DF-009",
-                                ins.args_pos,
-                                format!("shell-form {}: the process is not PID 1 and gets no signals", ins.keyword),
-                            );
-                        }
-                    }
-                }
-                "HEALTHCHECK" => {
-                    let t = ins.args.text();
-                    let none = t.trim().eq_ignore_ascii_case("none");
-                    if !none
-                        && !ins.args.is_exec()
-                        && let Some(why) = &shell_less
-                    {
-                        out.add(
-                            "LUCID-DF-007",
-                            ins.args_pos,
-                            format!("shell-form HEALTHCHECK runs /bin/sh -c, but {why}"),
-                        );
-                    }
-                }
-                "COPY" | "ADD" => {
-                    if let Some(f) = ins.flag("from") {
-                        // `--from=build-${TARGETARCH}`: the variable's value names the stage.
-                        let raw = f.value.as_deref().unwrap_or("");
-                        let from = expand(raw, &st.vars_before(s.index, n)).unwrap_or_else(|| raw.to_string());
-                        copy_from(&mut out, &st, s.index, &from, f.pos);
-                    }
-                    if ins.keyword == "ADD" {
-                        add_rule(&mut out, ins);
-                    }
-                }
-                "WORKDIR" => {
-                    // Relative to the working directory so far: a finding only when no absolute
-                    // WORKDIR came before in this stage or the stages it is built on, so it
-                    // depends on the base image's. A variable with no known value is not judged.
-                    let t = unquote(ins.args.text().trim());
-                    if let Some(path) = expand(&t, &st.vars_before(s.index, n))
-                        && !is_absolute(&path)
-                        && !st.has_absolute_workdir(s.index, n)
-                    {
-                        out.add(
-                            "LUCID-DF-023",
-                            ins.args_pos,
-                            format!("WORKDIR {t} is relative, and nothing before it in the stage sets an absolute one"),
-                        );
-                    }
-                }
-                "MAINTAINER" => out.add("LUCID-DF-026", ins.pos, "MAINTAINER is deprecated"),
-                _ => {}
-            }
-            prev_run = if ins.keyword == "RUN" { Some(ins) } else { None };
-        }
+        let view = StageView {
+            st: &st,
+            s,
+            shell_less: shell_less(&st, s.index),
+            is_runtime,
+            // The house style's "no RUN, no package manager in the runtime stage" presumes a build
+            // stage to move the work into; a one-stage file gets LUCID-DF-001 instead.
+            runtime_style: is_runtime && st.stages.len() >= 2,
+            ships: shipped.contains(&s.index),
+        };
+        let (end, user) = stage_instructions(&mut out, &view, scope);
+        ends[s.index] = Some(end);
+        users[s.index] = user;
         if is_runtime {
             // The house style's "always state USER" is about its runtime stage (see runtime_style).
-            user_rules(&mut out, &st, s, opts.profile == Some(Profile::Lucid) && runtime_style);
+            user_rules(&mut out, &st, s, &users, opts.profile == Some(Profile::Lucid) && view.runtime_style);
         }
     }
 
@@ -237,6 +148,146 @@ pub fn check(df: &Dockerfile, file: &str, opts: &LintOptions) -> Vec<Hit> {
     let profile = opts.profile.unwrap_or_default();
     out.findings.retain(|h| profile.includes(h.rule));
     apply_inline_ignores(df, out.findings)
+}
+
+/// LUCID-DF-021: a stage name used twice.
+fn duplicate_stage_names(out: &mut Out, st: &Stages) {
+    let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
+    for s in &st.stages {
+        if let (Some(n), Some(p)) = (&s.name, s.name_pos) {
+            if let Some(prev) = seen.get(n.as_str()) {
+                out.add("LUCID-DF-021", p, format!("stage name {n:?} is already used at line {}", prev.line));
+            } else {
+                seen.insert(n, p);
+            }
+        }
+    }
+}
+
+/// What the rules know about one stage for all its instructions.
+struct StageView<'v, 'a> {
+    st: &'v Stages<'a>,
+    s: &'v Stage<'a>,
+    /// Why the stage has no shell, if it has none (see [`shell_less`]).
+    shell_less: Option<String>,
+    /// The stage that ships.
+    is_runtime: bool,
+    /// The stage that ships, in a file with a build stage: the house style's runtime rules apply.
+    runtime_style: bool,
+    /// Its layers end up in the image that ships: the size rules apply.
+    ships: bool,
+}
+
+/// The per-instruction rules over one stage, carrying `scope` from instruction to instruction
+/// (each instruction sees the variables and working directory of those before it). Returns the
+/// scope at the stage's end and the value of its last USER (expanded when known).
+fn stage_instructions(out: &mut Out, v: &StageView, mut scope: Scope) -> (Scope, Option<String>) {
+    let mut cmds = 0;
+    let mut entrypoints = 0;
+    let mut prev_run: Option<&Instruction> = None;
+    let mut user = None;
+    for ins in &v.s.instructions {
+        let ins: &Instruction = ins;
+        secrets(out, ins);
+        match ins.keyword.as_str() {
+            "RUN" => run_instruction(out, v, ins, prev_run),
+            "CMD" | "ENTRYPOINT" => {
+                let count = if ins.keyword == "CMD" { &mut cmds } else { &mut entrypoints };
+                *count += 1;
+                command_instruction(out, v, ins, *count);
+            }
+            "HEALTHCHECK" => {
+                let none = ins.args.text().trim().eq_ignore_ascii_case("none");
+                if !none
+                    && !ins.args.is_exec()
+                    && let Some(why) = &v.shell_less
+                {
+                    out.add("LUCID-DF-007", ins.args_pos, format!("shell-form HEALTHCHECK runs /bin/sh -c, but {why}"));
+                }
+            }
+            "COPY" | "ADD" => {
+                if let Some(f) = ins.flag("from") {
+                    // `--from=build-${TARGETARCH}`: the variable's value names the stage.
+                    let raw = f.value.as_deref().unwrap_or("");
+                    let from = expand(raw, &scope.vars).unwrap_or_else(|| raw.to_string());
+                    copy_from(out, v.st, v.s.index, &from, f.pos);
+                }
+                if ins.keyword == "ADD" {
+                    add_rule(out, ins);
+                }
+            }
+            "WORKDIR" => workdir_instruction(out, ins, &scope),
+            "USER" => {
+                let raw = unquote(ins.args.text().trim());
+                user = Some(expand(&raw, &scope.vars).unwrap_or(raw));
+            }
+            "MAINTAINER" => out.add("LUCID-DF-026", ins.pos, "MAINTAINER is deprecated"),
+            _ => {}
+        }
+        scope.apply(ins, v.st);
+        prev_run = if ins.keyword == "RUN" { Some(ins) } else { None };
+    }
+    (scope, user)
+}
+
+/// RUN: package-manager rules, a shell where there is none, RUN in the runtime stage, and a RUN
+/// right after another (`prev_run`).
+fn run_instruction(out: &mut Out, v: &StageView, ins: &Instruction, prev_run: Option<&Instruction>) {
+    run_rules(out, ins, v.runtime_style, v.ships);
+    if let Some(why) = &v.shell_less
+        && (!ins.args.is_exec() || !ins.heredocs.is_empty())
+    {
+        out.add("LUCID-DF-007", ins.pos, format!("shell-form RUN needs /bin/sh, but {why}"));
+    }
+    if v.runtime_style {
+        out.add("LUCID-DF-008", ins.pos, "RUN in the runtime stage");
+    }
+    if let Some(prev) = prev_run
+        && v.ships
+        && prev.flags.is_empty()
+        && ins.flags.is_empty()
+        && prev.heredocs.is_empty()
+        && ins.heredocs.is_empty()
+    {
+        out.add("LUCID-DF-017", ins.pos, format!("RUN follows the RUN at line {} directly", prev.pos.line));
+    }
+}
+
+/// CMD or ENTRYPOINT, the `count`th of its kind in the stage: only the last takes effect; shell
+/// form needs a shell and keeps the process from being PID 1.
+fn command_instruction(out: &mut Out, v: &StageView, ins: &Instruction, count: usize) {
+    if count > 1 {
+        out.add("LUCID-DF-022", ins.pos, format!("another {} earlier in this stage has no effect", ins.keyword));
+    }
+    if ins.args.is_exec() {
+        return;
+    }
+    if let Some(why) = &v.shell_less {
+        out.add("LUCID-DF-007", ins.args_pos, format!("shell-form {} runs /bin/sh -c, but {why}", ins.keyword));
+    } else if v.is_runtime {
+        out.add(
+            "LUCID-DF-009",
+            ins.args_pos,
+            format!("shell-form {}: the process is not PID 1 and gets no signals", ins.keyword),
+        );
+    }
+}
+
+/// LUCID-DF-023: a relative WORKDIR is relative to the working directory so far: a finding only
+/// when no absolute WORKDIR came before in this stage or the stages it is built on, so it depends
+/// on the base image's. A variable with no known value is not judged.
+fn workdir_instruction(out: &mut Out, ins: &Instruction, scope: &Scope) {
+    let t = unquote(ins.args.text().trim());
+    if let Some(path) = expand(&t, &scope.vars)
+        && !is_absolute(&path)
+        && !scope.absolute_workdir
+    {
+        out.add(
+            "LUCID-DF-023",
+            ins.args_pos,
+            format!("WORKDIR {t} is relative, and nothing before it in the stage sets an absolute one"),
+        );
+    }
 }
 
 /// LUCID-DF-002: the names the spec's `stage:` fields use, the runtime stage last.
@@ -288,10 +339,8 @@ pub fn shell_less(st: &Stages, index: usize) -> Option<String> {
 /// The image a stage is ultimately built on, following `FROM earlier-stage` (expanded; `None`
 /// when a variable in it has no value).
 fn root_base<'a>(st: &'a Stages, index: usize) -> Option<&'a str> {
-    let first = *st.chain(index).first()?;
-    let s = &st.stages[first];
-    // A parent that is not earlier (a name used before it is defined) is an image Docker pulls.
-    if s.parent.is_some() { None } else { s.base.as_deref() }
+    // A name used before its stage is defined is no parent: it is an image Docker pulls.
+    st.stages[st.stages.get(index)?.root].base.as_deref()
 }
 
 /// Whether a stage is a Windows image (Microsoft's servercore/nanoserver bases, or an image
@@ -335,7 +384,7 @@ fn base_user(base: &str) -> BaseUser {
 }
 
 /// LUCID-DF-010/011/012: FROM pinned by tag or digest.
-fn from_pinned(out: &mut Out, st: &Stages, s: &Stage) {
+fn from_pinned(out: &mut Out, s: &Stage) {
     if s.parent.is_some() {
         return;
     }
@@ -362,7 +411,6 @@ fn from_pinned(out: &mut Out, st: &Stages, s: &Stage) {
         Some("latest") => out.add("LUCID-DF-011", pos, format!("{shown} is pinned to `latest`")),
         Some(_) => {}
     }
-    let _ = st;
 }
 
 /// LUCID-DF-006: `--from` names an earlier stage (or is an explicit image reference).
@@ -394,12 +442,12 @@ fn copy_from(out: &mut Out, st: &Stages, current: usize, from: &str, pos: Pos) {
 
 /// LUCID-DF-003/004/005 on the runtime stage: its last USER, or the one it inherits from the
 /// stages it is built on, with variables expanded (`USER ${NB_UID}`).
-fn user_rules(out: &mut Out, st: &Stages, s: &Stage, strict: bool) {
+fn user_rules(out: &mut Out, st: &Stages, s: &Stage, users: &[Option<String>], strict: bool) {
     let last_user = st.shipped(s.index).into_iter().rev().find_map(|i| {
         let stage = &st.stages[i];
-        stage.instructions.iter().enumerate().rev().find(|(_, ins)| ins.keyword == "USER").map(|(n, ins)| (i, n, *ins))
+        stage.instructions.iter().rev().find(|ins| ins.keyword == "USER").map(|ins| (i, *ins))
     });
-    let Some((stage, n, u)) = last_user else {
+    let Some((stage, u)) = last_user else {
         let chain = st.chain(s.index);
         let runs_something = chain
             .iter()
@@ -416,13 +464,18 @@ fn user_rules(out: &mut Out, st: &Stages, s: &Stage, strict: bool) {
         // The house style always states the USER (even on lucid's images, which set 65532);
         // otherwise only a base known to run as root makes the missing USER a finding (an
         // unknown base may set its own, as Jupyter's do).
+        // The message says only what is known of the user it runs as.
+        let runs_as = match user {
+            BaseUser::Root => "it runs as root",
+            BaseUser::NonRoot => "it runs as its base's non-root default, which the house style states",
+            BaseUser::Unknown => "it runs as whatever its base sets, root unless the base says otherwise",
+        };
         if user == BaseUser::Root || strict {
-            out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER: it runs as root", describe(s)));
+            out.add("LUCID-DF-003", s.from.pos, format!("runtime stage {} sets no USER: {runs_as}", describe(s)));
         }
         return;
     };
-    let raw = unquote(u.args.text().trim());
-    let val = expand(&raw, &st.vars_before(stage, n)).unwrap_or(raw);
+    let val = users[stage].clone().unwrap_or_else(|| unquote(u.args.text().trim()));
     let user = val.split(':').next().unwrap_or("").trim();
     let group = val.split_once(':').map(|(_, g)| g.trim());
     if user.is_empty() {
@@ -538,19 +591,17 @@ fn run_rules(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool) {
     run_commands(out, ins, is_runtime, ships);
     // One finding per rule and RUN: `apt install a && apt install b` is one thing to fix.
     let mut seen = BTreeSet::new();
-    let mut n = before;
-    while n < out.findings.len() {
-        if seen.insert(out.findings[n].rule) {
-            n += 1;
-        } else {
-            out.findings.remove(n);
-        }
-    }
+    let new = out.findings.split_off(before);
+    out.findings.extend(new.into_iter().filter(|h| seen.insert(h.rule)));
 }
 
 fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool) {
     let script = ins.script();
     let mounts = ins.mounts();
+    // Whole-script facts, searched once per RUN rather than once per command.
+    let no_recommends_config = script.contains("Install-Recommends");
+    let lists_handled = script.contains("/var/lib/apt/lists") || script.contains("dist-clean");
+    let hashes_required = script.contains("PIP_REQUIRE_HASHES");
     for cmd in commands(&script) {
         let words: Vec<&str> = cmd.split_whitespace().collect();
         let Some(prog_i) = words.iter().position(|w| !w.contains('=') || w.starts_with('-')) else { continue };
@@ -572,15 +623,14 @@ fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool)
             out.add("LUCID-DF-027", ins.pos, format!("{prog} {sub} in the runtime stage"));
         }
         if matches!(prog, "apt-get" | "apt") && sub == "install" && ships {
-            if !rest.iter().any(|w| w.starts_with("--no-install-recommends")) && !script.contains("Install-Recommends")
-            {
+            if !rest.iter().any(|w| w.starts_with("--no-install-recommends")) && !no_recommends_config {
                 out.add("LUCID-DF-015", ins.pos, format!("{prog} install without --no-install-recommends"));
             }
             // The lists stay out of the layer when removed in the same RUN (`apt-get dist-clean`,
             // apt 2.7+, removes them too) or when a mount covers them (`--mount=type=cache,
             // target=/var/lib/apt/lists`: what is written there is not layer content).
             let mounted = mounts.iter().any(|m| m.keeps_out("/var/lib/apt/lists"));
-            if !mounted && !script.contains("/var/lib/apt/lists") && !script.contains("dist-clean") {
+            if !mounted && !lists_handled {
                 out.add("LUCID-DF-016", ins.pos, format!("{prog} install leaves /var/lib/apt/lists in the layer"));
             }
         }
@@ -588,7 +638,7 @@ fn run_commands(out: &mut Out, ins: &Instruction, is_runtime: bool, ships: bool)
             || (prog.starts_with("python") && rest.len() >= 2 && rest[0] == "-m" && rest[1].starts_with("pip"));
         if pip {
             let sub = if prog.starts_with("python") { rest.get(2).copied().unwrap_or("") } else { sub };
-            if sub == "install" && !cmd.contains("--require-hashes") && !script.contains("PIP_REQUIRE_HASHES") {
+            if sub == "install" && !cmd.contains("--require-hashes") && !hashes_required {
                 out.add("LUCID-DF-024", ins.pos, "pip install without --require-hashes");
             }
         }

@@ -76,6 +76,8 @@ pub struct Stage<'a> {
     pub base: Option<String>,
     /// The earlier stage this one builds on (`FROM build-stage AS test`), if any.
     pub parent: Option<usize>,
+    /// The first stage of its chain (itself when it has no parent): whose base image it runs on.
+    pub root: usize,
     pub platform: Option<String>,
     pub instructions: Vec<&'a Instruction>,
 }
@@ -116,6 +118,7 @@ impl<'a> Stages<'a> {
                     stages.iter().rposition(|s| s.name.as_deref() == Some(b.as_str()))
                 });
                 let platform = ins.flag("platform").and_then(|f| f.value.clone());
+                let root = parent.map(|p| stages[p].root).unwrap_or(stages.len());
                 stages.push(Stage {
                     index: stages.len(),
                     name,
@@ -124,6 +127,7 @@ impl<'a> Stages<'a> {
                     base_raw,
                     base,
                     parent,
+                    root,
                     platform,
                     instructions: Vec::new(),
                 });
@@ -175,63 +179,19 @@ impl<'a> Stages<'a> {
     }
 
     /// The variables instruction `upto` of stage `index` sees (the instructions before it): the
-    /// ENVs of the stages it is built on, then its own ARGs and ENVs in order. An ARG takes its
-    /// `--build-arg` or automatic value, else its default, else the global ARG of that name, as
-    /// BuildKit does; one with no value is absent.
+    /// ENVs of the stages it is built on, then its own ARGs and ENVs in order (see [`Scope`]).
+    /// Walks the whole chain: the rules carry a [`Scope`] along instead, so lint stays linear.
     pub fn vars_before(&self, index: usize, upto: usize) -> BTreeMap<String, String> {
-        self.scan(index, upto).0
-    }
-
-    /// Whether stage `index` has an absolute working directory before instruction `upto`: an
-    /// absolute `WORKDIR` (after expansion) in it, or in a stage it is built `FROM`. A relative
-    /// WORKDIR after one is relative to a known place.
-    pub fn has_absolute_workdir(&self, index: usize, upto: usize) -> bool {
-        self.scan(index, upto).1
-    }
-
-    /// One pass down the chain of stage `index` to its instruction `upto`: the variables, and
-    /// whether an absolute WORKDIR was set.
-    fn scan(&self, index: usize, upto: usize) -> (BTreeMap<String, String>, bool) {
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        let mut env_names: BTreeSet<String> = BTreeSet::new();
-        let mut absolute = false;
+        let mut scope = Scope::default();
         for i in self.chain(index) {
-            // Only ENV reaches a child stage (it is in the image config); ARGs do not.
-            vars.retain(|k, _| env_names.contains(k));
+            scope = scope.inherited();
             let s = &self.stages[i];
             let take = if i == index { upto } else { s.instructions.len() };
             for ins in s.instructions.iter().take(take) {
-                match ins.keyword.as_str() {
-                    "ARG" => {
-                        for (k, v, _) in key_values(ins) {
-                            let value = self
-                                .given
-                                .get(&k)
-                                .cloned()
-                                .or_else(|| v.and_then(|v| expand(&v, &vars)))
-                                .or_else(|| self.global_args.get(&k).cloned().flatten());
-                            match value {
-                                Some(v) => vars.insert(k, v),
-                                None => vars.remove(&k),
-                            };
-                        }
-                    }
-                    "ENV" => {
-                        for (k, v, _) in key_values(ins) {
-                            if let Some(v) = v.and_then(|v| expand(&v, &vars)) {
-                                env_names.insert(k.clone());
-                                vars.insert(k, v);
-                            }
-                        }
-                    }
-                    "WORKDIR" => {
-                        absolute |= expand(&unquote(ins.args.text().trim()), &vars).is_some_and(|p| is_absolute(&p));
-                    }
-                    _ => {}
-                }
+                scope.apply(ins, self);
             }
         }
-        (vars, absolute)
+        scope.vars
     }
 
     /// Index of the stage called `name` (or numbered `name`) if it comes before `before`.
@@ -241,6 +201,64 @@ impl<'a> Stages<'a> {
         }
         let lower = name.to_ascii_lowercase();
         self.stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str()))
+    }
+}
+
+/// What the instructions of a stage so far have set, carried from one instruction to the next
+/// (and from a stage to those built `FROM` it) so each instruction is expanded once.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The variables the next instruction sees. An ARG takes its `--build-arg` or automatic
+    /// value, else its default, else the global ARG of that name, as BuildKit does; one with no
+    /// value is absent.
+    pub vars: BTreeMap<String, String>,
+    /// The names set by ENV: only they reach a child stage (they are in the image config).
+    env_names: BTreeSet<String>,
+    /// Whether an absolute `WORKDIR` (after expansion) was set here or in a stage this one is
+    /// built on: a relative WORKDIR after one is relative to a known place.
+    pub absolute_workdir: bool,
+}
+
+impl Scope {
+    /// The scope a stage built `FROM` this one starts with: the ENVs and the working directory;
+    /// ARGs do not cross a `FROM`.
+    pub fn inherited(mut self) -> Scope {
+        let names = &self.env_names;
+        self.vars.retain(|k, _| names.contains(k));
+        self
+    }
+
+    /// Takes in instruction `ins` of a stage of `st` (ARG, ENV, WORKDIR; others change nothing).
+    pub fn apply(&mut self, ins: &Instruction, st: &Stages) {
+        match ins.keyword.as_str() {
+            "ARG" => {
+                for (k, v, _) in key_values(ins) {
+                    let value = st
+                        .given
+                        .get(&k)
+                        .cloned()
+                        .or_else(|| v.and_then(|v| expand(&v, &self.vars)))
+                        .or_else(|| st.global_args.get(&k).cloned().flatten());
+                    match value {
+                        Some(v) => self.vars.insert(k, v),
+                        None => self.vars.remove(&k),
+                    };
+                }
+            }
+            "ENV" => {
+                for (k, v, _) in key_values(ins) {
+                    if let Some(v) = v.and_then(|v| expand(&v, &self.vars)) {
+                        self.env_names.insert(k.clone());
+                        self.vars.insert(k, v);
+                    }
+                }
+            }
+            "WORKDIR" => {
+                self.absolute_workdir |=
+                    expand(&unquote(ins.args.text().trim()), &self.vars).is_some_and(|p| is_absolute(&p));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -271,14 +289,58 @@ fn effective(
     args.iter().filter_map(|(k, v)| build_args.get(k).cloned().or_else(|| v.clone()).map(|v| (k.clone(), v))).collect()
 }
 
-/// Expand `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`.
-/// Returns `None` when a referenced variable has no value and no default (Docker would then
-/// produce an empty or invalid reference).
+/// Levels of `${A:-${B:-...}}` nesting [`expand`] follows; past it the value is unknown. Real files
+/// nest two or three deep; a hostile one nests thousands deep to exhaust the stack.
+pub const MAX_EXPAND_DEPTH: usize = 32;
+
+/// Bytes one expansion may produce; a longer result is unknown (`ENV A=$A$A` repeated doubles a
+/// value per line). Real references, paths and users are far shorter.
+pub const MAX_EXPANDED_BYTES: usize = 64 << 10;
+
+/// Characters of a value (and of a pattern) that `${v#p}`, `${v%%p}` trim; longer ones are
+/// unknown, so matching stays within a few million steps per expansion.
+pub const MAX_TRIM_CHARS: usize = 4096;
+
+/// Expand `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`,
+/// `${VAR#p}`, `${VAR##p}`, `${VAR%p}`, `${VAR%%p}`. Returns `None` when a referenced variable has
+/// no value and no default (Docker would then produce an empty or invalid reference), and when
+/// the text is beyond what lint follows: nesting deeper than [`MAX_EXPAND_DEPTH`], a result longer
+/// than [`MAX_EXPANDED_BYTES`], a trimmed value longer than [`MAX_TRIM_CHARS`].
 pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> Option<String> {
+    // One pass decides what the recursion would find only after re-reading the text per level.
+    if brace_depth(s) > MAX_EXPAND_DEPTH {
+        return None;
+    }
+    expand_at(s, vars, 0)
+}
+
+/// The deepest nesting of `{` in `s` (over-counting literal braces errs towards "unknown").
+fn brace_depth(s: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for c in s.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+fn expand_at(s: &str, vars: &BTreeMap<String, String>, depth: usize) -> Option<String> {
+    if depth > MAX_EXPAND_DEPTH {
+        return None;
+    }
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
+        if out.len() > MAX_EXPANDED_BYTES {
+            return None;
+        }
         let c = chars[i];
         if c == '\\' && i + 1 < chars.len() && chars[i + 1] == '$' {
             out.push('$');
@@ -292,43 +354,19 @@ pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> Option<String> {
         }
         if i + 1 < chars.len() && chars[i + 1] == '{' {
             // The matching `}` (operands may nest: `${A:-${B}}`).
-            let mut depth = 0usize;
+            let mut level = 0usize;
             let close = chars[i + 2..].iter().position(|&c| {
                 match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => return true,
-                    '}' => depth -= 1,
+                    '{' => level += 1,
+                    '}' if level == 0 => return true,
+                    '}' => level -= 1,
                     _ => {}
                 }
                 false
             })? + i
                 + 2;
             let inner: String = chars[i + 2..close].iter().collect();
-            let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
-            let (name, op) = inner.split_at(name_end);
-            let val = vars.get(name).cloned();
-            // An operand is a word: expanded, its quotes removed (`${A:-"x"}` is `x`).
-            let word = |w: &str| expand(&unquote(w), vars);
-            let v = if let Some(d) = op.strip_prefix(":-") {
-                val.filter(|v| !v.is_empty()).or_else(|| word(d))
-            } else if let Some(d) = op.strip_prefix('-') {
-                val.or_else(|| word(d))
-            } else if let Some(a) = op.strip_prefix(":+") {
-                Some(if val.is_some_and(|v| !v.is_empty()) { word(a)? } else { String::new() })
-            } else if let Some(a) = op.strip_prefix('+') {
-                Some(if val.is_some() { word(a)? } else { String::new() })
-            } else if let Some(p) = op.strip_prefix("##") {
-                val.map(|v| trim_match(&v, &word(p).unwrap_or_default(), true, true))
-            } else if let Some(p) = op.strip_prefix('#') {
-                val.map(|v| trim_match(&v, &word(p).unwrap_or_default(), true, false))
-            } else if let Some(p) = op.strip_prefix("%%") {
-                val.map(|v| trim_match(&v, &word(p).unwrap_or_default(), false, true))
-            } else if let Some(p) = op.strip_prefix('%') {
-                val.map(|v| trim_match(&v, &word(p).unwrap_or_default(), false, false))
-            } else {
-                val
-            };
-            out.push_str(&v?);
+            out.push_str(&braced(&inner, vars, depth)?);
             i = close + 1;
         } else {
             let mut j = i + 1;
@@ -345,49 +383,103 @@ pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> Option<String> {
             i = j;
         }
     }
-    Some(out)
+    (out.len() <= MAX_EXPANDED_BYTES).then_some(out)
+}
+
+/// The value of one `${...}` whose text between the braces is `inner`, at nesting `depth`.
+fn braced(inner: &str, vars: &BTreeMap<String, String>, depth: usize) -> Option<String> {
+    let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+    let (name, op) = inner.split_at(name_end);
+    let val = vars.get(name).cloned();
+    // An operand is a word: expanded, its quotes removed (`${A:-"x"}` is `x`).
+    let word = |w: &str| expand_at(&unquote(w), vars, depth + 1);
+    let trim = |p: &str, prefix: bool, longest: bool| match val.as_deref() {
+        Some(v) => trim_match(v, &word(p).unwrap_or_default(), prefix, longest),
+        None => None,
+    };
+    if let Some(d) = op.strip_prefix(":-") {
+        val.filter(|v| !v.is_empty()).or_else(|| word(d))
+    } else if let Some(d) = op.strip_prefix('-') {
+        val.or_else(|| word(d))
+    } else if let Some(a) = op.strip_prefix(":+") {
+        Some(if val.is_some_and(|v| !v.is_empty()) { word(a)? } else { String::new() })
+    } else if let Some(a) = op.strip_prefix('+') {
+        Some(if val.is_some() { word(a)? } else { String::new() })
+    } else if let Some(p) = op.strip_prefix("##") {
+        trim(p, true, true)
+    } else if let Some(p) = op.strip_prefix('#') {
+        trim(p, true, false)
+    } else if let Some(p) = op.strip_prefix("%%") {
+        trim(p, false, true)
+    } else if let Some(p) = op.strip_prefix('%') {
+        trim(p, false, false)
+    } else {
+        val
+    }
 }
 
 /// `${v#p}` (prefix, shortest), `${v##p}` (longest), `${v%p}`, `${v%%p}` (suffix): removes the
-/// part of `v` that the glob `p` (`*`, `?`) matches, as BuildKit's shell lexer does.
-fn trim_match(v: &str, pattern: &str, prefix: bool, longest: bool) -> String {
-    let chars: Vec<char> = v.chars().collect();
-    let pat: Vec<char> = pattern.chars().collect();
-    let n = chars.len();
-    let mut cuts: Vec<usize> = (0..=n).collect();
-    if longest == prefix {
-        cuts.reverse();
+/// part of `v` that the glob `p` (`*`, `?`) matches, as BuildKit's shell lexer does. `None` (not
+/// known) when `v` or `p` is longer than [`MAX_TRIM_CHARS`].
+fn trim_match(v: &str, pattern: &str, prefix: bool, longest: bool) -> Option<String> {
+    let mut chars: Vec<char> = v.chars().collect();
+    let mut pat: Vec<char> = pattern.chars().collect();
+    if chars.len() > MAX_TRIM_CHARS || pat.len() > MAX_TRIM_CHARS {
+        return None;
     }
-    for k in cuts {
-        let (part, rest) = if prefix { (&chars[..k], &chars[k..]) } else { (&chars[k..], &chars[..k]) };
-        if glob(&pat, part) {
-            return rest.iter().collect();
-        }
+    // A suffix of `v` matches `p` exactly when the reversed suffix matches the reversed pattern.
+    if !prefix {
+        chars.reverse();
+        pat.reverse();
     }
-    v.to_string()
+    let ends = glob_prefixes(&pat, &chars);
+    let cut = if longest { ends.iter().rposition(|&m| m) } else { ends.iter().position(|&m| m) };
+    let Some(k) = cut else { return Some(v.to_string()) };
+    let mut rest: Vec<char> = chars[k..].to_vec();
+    if !prefix {
+        rest.reverse();
+    }
+    Some(rest.into_iter().collect())
 }
 
-/// `*` and `?` glob over characters (iterative, with one backtracking point: linear-ish, never
-/// exponential on hostile patterns).
-fn glob(pat: &[char], text: &[char]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pat.len() && (pat[p] == '?' || pat[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pat.len() && pat[p] == '*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+/// For every `k` in `0..=text.len()`, whether the `*`/`?` glob `pat` matches `text[..k]`: one pass
+/// over `text` carrying the set of pattern positions reached, so O(pattern x text) for all
+/// prefixes together.
+fn glob_prefixes(pat: &[char], text: &[char]) -> Vec<bool> {
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..pat.len() {
+            if states[i] && pat[i] == '*' {
+                states[i + 1] = true;
+            }
         }
+    };
+    let mut states = vec![false; pat.len() + 1];
+    states[0] = true;
+    close(&mut states);
+    let mut ends = Vec::with_capacity(text.len() + 1);
+    ends.push(states[pat.len()]);
+    for &c in text {
+        let mut next = vec![false; pat.len() + 1];
+        for i in 0..pat.len() {
+            if !states[i] {
+                continue;
+            }
+            match pat[i] {
+                '*' => next[i] = true,
+                '?' => next[i + 1] = true,
+                p if p == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.iter().any(|&s| s) {
+            ends.resize(text.len() + 1, false);
+            return ends;
+        }
+        states = next;
+        ends.push(states[pat.len()]);
     }
-    pat[p..].iter().all(|c| *c == '*')
+    ends
 }
 
 /// An image reference split into repository, tag and digest (`name[:tag][@digest]`).
