@@ -179,9 +179,9 @@ pub fn requirements(data: &[u8]) {
 pub fn spec(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(spec) = lucid::spec::Spec::parse(text, std::path::Path::new("/fuzz/build-args.yml")) {
-        let _ = spec.expanded_tags(1_700_000_000);
         for img in &spec.images {
             let _ = spec.chain(&img.name);
+            let _ = spec.tags_for(img, 1_700_000_000, Some("3.13.5"));
         }
     }
 }

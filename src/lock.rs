@@ -185,7 +185,13 @@ pub fn differences(old: &Lock, new: &Lock) -> Vec<String> {
 /// are not inputs: changing them needs no new resolution.
 pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, String>) -> String {
     let mut s = String::new();
-    s.push_str(&format!("suites={:?}\n", spec.suites));
+    for d in &spec.distributions {
+        if spec.distributions.len() == 1 {
+            s.push_str(&format!("suites={:?}\n", d.suites));
+        } else {
+            s.push_str(&format!("distribution={} suites={:?}\n", d.name, d.suites));
+        }
+    }
     s.push_str(&format!("platforms={:?}\n", spec.platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>()));
     for img in &spec.images {
         s.push_str(&format!(
@@ -194,6 +200,13 @@ pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, S
         ));
         if let Some(req) = requirements.get(&img.name) {
             s.push_str(&format!("requirements={}\n", sha256_hex(req.as_bytes())));
+        }
+        // The interpreter decides which wheels fit; the distribution which indices resolve.
+        if spec.distributions.len() > 1 {
+            s.push_str(&format!("distribution={}\n", img.distribution));
+        }
+        if let Some(py) = img.python.as_ref().filter(|p| p.version != "3.11") {
+            s.push_str(&format!("python={}\n", py.version));
         }
         if let Some(j) = &img.java {
             s.push_str(&format!(

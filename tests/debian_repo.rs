@@ -261,24 +261,26 @@ fn real_mirror_python_closure() {
 fn real_mirror_over_https_with_the_pinned_signers() {
     let spec =
         lucid::spec::Spec::load(&support::repo_root().join("infrastructure/containers/base/build-args.yml")).unwrap();
-    assert!(!spec.signers.is_empty(), "the repository's spec pins no archive signer");
-    let sources: Vec<debian::Source> = debian::discover(&spec.suites, None)
-        .unwrap()
-        .into_iter()
-        .map(|mut s| {
-            if let Some(rest) = s.uri.strip_prefix("http://") {
-                s.uri = format!("https://{rest}");
-            }
-            s
-        })
-        .collect();
-    let (_dir, f) = fetcher();
-    let trust = debian::Trust { keyring: spec.keyring.clone(), signers: spec.signers.clone(), ..Default::default() };
-    let u = debian::load(&f, &sources, "amd64", &trust, now(), &Task::silent())
-        .unwrap_or_else(|e| panic!("the host's mirror over https: {e:#}"));
-    assert_eq!(u.releases.len(), spec.suites.len());
-    for (source, release) in &u.releases {
-        assert!(source.uri.starts_with("https://"), "{}", source.uri);
-        assert!(spec.signers.contains(&release.signer), "{} signed by {}", source.suite, release.signer);
+    for dist in &spec.distributions {
+        assert!(!dist.signers.is_empty(), "the repository's spec pins no archive signer for {}", dist.name);
+        let sources: Vec<debian::Source> = debian::discover(&dist.suites, None)
+            .unwrap()
+            .into_iter()
+            .map(|mut s| {
+                if let Some(rest) = s.uri.strip_prefix("http://") {
+                    s.uri = format!("https://{rest}");
+                }
+                s
+            })
+            .collect();
+        let (_dir, f) = fetcher();
+        let trust = debian::Trust { keyring: spec.keyring(dist), signers: dist.signers.clone(), ..Default::default() };
+        let u = debian::load(&f, &sources, "amd64", &trust, now(), &Task::silent())
+            .unwrap_or_else(|e| panic!("the host's mirror over https for {}: {e:#}", dist.name));
+        assert_eq!(u.releases.len(), dist.suites.len());
+        for (source, release) in &u.releases {
+            assert!(source.uri.starts_with("https://"), "{}", source.uri);
+            assert!(dist.signers.contains(&release.signer), "{} signed by {}", source.suite, release.signer);
+        }
     }
 }

@@ -57,7 +57,7 @@ fn a_program_run_out_of_the_tree_is_confined() {
     let py = pytree::python_tree();
     let started = Instant::now();
     let scratch = tempfile::tempdir().unwrap();
-    let runner = materialize_python(&py, &scratch.path().join("root")).unwrap();
+    let runner = materialize_python(&py, "3.11", &scratch.path().join("root")).unwrap();
     let out = scratch.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let host = tempfile::tempdir().unwrap();

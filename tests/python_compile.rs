@@ -43,7 +43,7 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
     let before = image.content_size();
 
     let t0 = Instant::now();
-    let stats = compile(&mut image, &["usr/lib/python3.11", SITE], &py).unwrap();
+    let stats = compile(&mut image, &["usr/lib/python3.11", SITE], "3.11", &py).unwrap();
     let first = t0.elapsed();
     eprintln!(
         "compiled {} files, skipped {}, +{} bytes of .pyc ({} -> {} bytes), {:?}",
@@ -64,9 +64,9 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
     let os_pyc = image.get("usr/lib/python3.11/__pycache__/os.cpython-311.pyc").expect("os.pyc");
     assert_eq!(os_pyc.mode, 0o644);
     assert_eq!(os_pyc.origin, Origin::Deb("libpython3.11-minimal".into()));
-    let demo = image.get(&pyc_key(&format!("{SITE}/demo/__init__.py"))).expect("demo pyc");
+    let demo = image.get(&pyc_key(&format!("{SITE}/demo/__init__.py"), "cpython-311")).expect("demo pyc");
     assert_eq!(demo.origin, Origin::Wheel("demo".into()));
-    assert!(!image.contains(&pyc_key(&format!("{SITE}/demo/py2.py"))));
+    assert!(!image.contains(&pyc_key(&format!("{SITE}/demo/py2.py"), "cpython-311")));
 
     // Header: magic for 3.11 (3495), flags = 0b01 (hash-based, unchecked).
     let Node::File(bytes) = &os_pyc.node else { panic!() };
@@ -83,7 +83,7 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
     // Deterministic: a second compile from scratch gives identical bytes.
     let mut again = py.clone();
     install(&demo_wheel(), "demo-1.0-py3-none-any.whl", SITE, &mut again).unwrap();
-    compile(&mut again, &["usr/lib/python3.11", SITE], &py).unwrap();
+    compile(&mut again, &["usr/lib/python3.11", SITE], "3.11", &py).unwrap();
     let (a, b) = (pycs(&image), pycs(&again));
     assert_eq!(a.len(), b.len());
     let differing: Vec<&String> = a.iter().zip(&b).filter(|(x, y)| x != y).map(|(x, _)| &x.0).collect();
@@ -91,7 +91,7 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
 
     // The image's python uses the .pyc as they are, and reports the in-image paths.
     let scratch = tempfile::tempdir().unwrap();
-    let runner = materialize_python(&image, scratch.path()).unwrap();
+    let runner = materialize_python(&image, "3.11", scratch.path()).unwrap();
     let out = runner
         .command(&Sandbox::new())
         .unwrap()
@@ -138,9 +138,9 @@ fn stdlib_and_wheels_compile_deterministically_with_in_image_paths() {
 fn a_file_compiles_the_same_alone_or_in_a_batch() {
     let py = python_tree();
     let mut all = py.clone();
-    compile(&mut all, &["usr/lib/python3.11/json", "usr/lib/python3.11/email"], &py).unwrap();
+    compile(&mut all, &["usr/lib/python3.11/json", "usr/lib/python3.11/email"], "3.11", &py).unwrap();
     let mut one = py.clone();
-    compile(&mut one, &["usr/lib/python3.11/json"], &py).unwrap();
+    compile(&mut one, &["usr/lib/python3.11/json"], "3.11", &py).unwrap();
     for (k, d) in pycs(&one) {
         assert_eq!(all.read(&k).unwrap(), &d, "{k} differs when compiled in another batch");
     }
@@ -176,10 +176,10 @@ fn a_wheel_runs_nothing_while_the_tree_is_compiled() {
     install(&data, &name, site, &mut image).unwrap();
     assert!(image.contains("usr/lib/python3.11/py_compile/__init__.py"));
     let with_wheel = image.clone();
-    let stats = compile(&mut image, &["usr/lib/python3.11", site], &with_wheel).unwrap();
+    let stats = compile(&mut image, &["usr/lib/python3.11", site], "3.11", &with_wheel).unwrap();
     assert!(!marker.exists(), "the compiler ran the wheel's code: {}", std::fs::read_to_string(&marker).unwrap());
     assert!(stats.compiled > 500, "{stats:?}");
     for source in [format!("{site}/evil/__init__.py"), format!("{site}/sitecustomize.py")] {
-        assert!(image.contains(&pyc_key(&source)), "no byte code for {source}");
+        assert!(image.contains(&pyc_key(&source, "cpython-311")), "no byte code for {source}");
     }
 }

@@ -40,11 +40,6 @@ pub struct Layer {
     pub created_by: String,
 }
 
-/// The Debian major version the images are made from (for `/etc/os-release`).
-const DEBIAN_VERSION: &str = "12";
-/// The interpreter the Python images are built around.
-const PYTHON: &str = "python3.11";
-
 /// Builds the target's image for its platform from the lock, on top of `parent` (already
 /// assembled).
 pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Interpreter) -> Result<Assembled> {
@@ -52,6 +47,11 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
     let locked = t.locked()?;
     let base = parent.map(|p| p.tree.clone()).unwrap_or_default();
     let mut tree = base.clone();
+    let distribution = spec.distribution(&img.distribution);
+    // On a merged-/usr release packages are unpacked as if the links were not there, then merged.
+    if distribution.merged_usr {
+        system::unmerge_usr(&mut tree);
+    }
 
     // Every package, decoded: remembered from an earlier build, or fetched (verified against the
     // lock's SHA-256) and decoded now.
@@ -76,11 +76,14 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
             .with_context(|| format!("cannot unpack {} {} ({})", pkg.name, pkg.version, pkg.filename))?;
         system::add_dpkg_status(&mut tree, &pkg.name, &contents.control)?;
     }
+    if distribution.merged_usr {
+        system::merge_usr(&mut tree).with_context(|| format!("{} ({})", img.name, distribution.name))?;
+    }
 
     if parent.is_none() {
         system::add_accounts(&mut tree, &spec.user)?;
         system::add_tmp(&mut tree)?;
-        system::add_os_files(&mut tree, DEBIAN_VERSION)?;
+        system::add_os_files(&mut tree, &distribution.version, &distribution.codename)?;
         let anchors = spec
             .trust
             .iter()
@@ -101,7 +104,9 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
     }
     system::add_localtime(&mut tree)?;
     system::add_ca_bundle(&mut tree)?;
-    system::add_python_links(&mut tree, PYTHON)?;
+    if let Some(py) = &img.python {
+        system::add_python_links(&mut tree, &py.program())?;
+    }
     if tree.contains("bin/dash") && !tree.contains("bin/sh") {
         tree.insert("bin/sh", Entry::symlink("dash"))?;
     }
@@ -136,21 +141,27 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
 
     if let Some(py) = &img.python {
         if !locked.wheels.is_empty() {
-            install_wheels(t, &mut tree, &py.site_packages)?;
+            install_wheels(t, &mut tree, py)?;
             wheels.extend(locked.wheels.iter().map(|w| (w.name.clone(), w.version.clone())));
         }
-        if py.compile && tree.contains(&format!("usr/bin/{PYTHON}")) {
-            let dirs =
-                ["usr/lib/python3.11", "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
+        if py.compile && tree.contains(&format!("usr/bin/{}", py.program())) {
+            let stdlib = format!("usr/lib/{}", py.program());
+            let dirs = [stdlib.as_str(), "usr/lib/python3/dist-packages", py.site_packages.trim_start_matches('/')];
             let dirs: Vec<&str> = dirs.into_iter().filter(|d| tree.contains(d)).collect();
             // The host platform's own tree compiles; a foreign platform borrows the host's.
             let python_tree = match interpreter {
                 Interpreter::Own(_) => std::sync::Arc::new(tree.clone()),
                 Interpreter::Borrow(interpreters) => interpreters.wait(&img.name)?,
             };
-            let stats =
-                python::compile::compile_cached(&mut tree, &dirs, &py.compile_skip, &python_tree, Some(&fetcher.cache))
-                    .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
+            let stats = python::compile::compile_cached(
+                &mut tree,
+                &dirs,
+                &py.compile_skip,
+                &py.version,
+                &python_tree,
+                Some(&fetcher.cache),
+            )
+            .with_context(|| format!("cannot precompile the Python files of {}", img.name))?;
             t.progress.step(
                 "Compiled",
                 format!(
@@ -339,7 +350,8 @@ fn add_java(t: &Target, tree: &mut Tree, java: &Java) -> Result<BTreeMap<String,
 
 /// Fetches the locked wheels (from the cache, or the package index by file name) and installs
 /// them into `site_packages`, which a `.pth` file puts on `sys.path`.
-fn install_wheels(t: &Target, tree: &mut Tree, site_packages: &str) -> Result<()> {
+fn install_wheels(t: &Target, tree: &mut Tree, py: &crate::spec::Python) -> Result<()> {
+    let site_packages = &py.site_packages;
     let (locked, fetcher) = (t.locked()?, t.ctx.fetcher);
     let mut missing: BTreeMap<String, Vec<&crate::lock::LockedWheel>> = BTreeMap::new();
     for w in &locked.wheels {
@@ -377,10 +389,9 @@ fn install_wheels(t: &Target, tree: &mut Tree, site_packages: &str) -> Result<()
             .with_context(|| format!("cannot install {}", w.filename))?;
     }
     // Debian's python only searches dist-packages: a .pth file there adds site-packages.
-    let pth = format!("usr/local/lib/{PYTHON}/dist-packages/lucid-site-packages.pth");
-    if !matches!(tree.get(&pth).map(|e| &e.node), Some(Node::File(_)))
-        && site != format!("usr/local/lib/{PYTHON}/dist-packages")
-    {
+    let dist_packages = format!("usr/local/lib/{}/dist-packages", py.program());
+    let pth = format!("{dist_packages}/lucid-site-packages.pth");
+    if !matches!(tree.get(&pth).map(|e| &e.node), Some(Node::File(_))) && site != dist_packages {
         tree.insert(&pth, Entry::file(format!("{site_packages}\n"), 0o644))?;
     }
     Ok(())

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::lock::{Lock, LockedWheel};
 use crate::python::index::{Target, check_wheel_file};
-use crate::python::requirements::{MarkerEnv, Requirement, parse_for};
+use crate::python::requirements::{Requirement, parse_for};
 use crate::spec::Spec;
 
 /// Checks every wheel of `lock` against the requirements of the image it belongs to, for every
@@ -34,9 +34,17 @@ pub fn check_wheels(spec: &Spec, lock: &Lock, requirements: &std::collections::B
                     img.name
                 );
             };
-            let env = MarkerEnv::cpython311_linux(Some(platform.machine()));
+            let py = img.python.as_ref().expect("an image with requirements has python settings");
+            // The chain's packages: a build image's libc6 and interpreter come from its parent.
+            let mut installed: Vec<(&str, &str)> = Vec::new();
+            for link in spec.chain(&img.name)? {
+                if let Some(l) = lock.image(&link.name, &platform.to_string()) {
+                    installed.extend(l.packages.iter().map(|p| (p.name.as_str(), p.version.as_str())));
+                }
+            }
+            let (env, target) = super::wheel_target(py, platform, installed.iter().copied())
+                .with_context(|| format!("{}: image {} ({platform})", lock_path.display(), img.name))?;
             let reqs = parse_for(text, &file.display().to_string(), &env)?;
-            let target = Target::debian12(platform.debian_arch())?;
             for w in &locked.wheels {
                 check_wheel(w, &reqs, &target).with_context(|| {
                     format!(
@@ -56,7 +64,15 @@ pub fn check_wheels(spec: &Spec, lock: &Lock, requirements: &std::collections::B
 fn check_wheel(w: &LockedWheel, reqs: &[Requirement], target: &Target) -> Result<()> {
     let parsed = check_wheel_file(&w.filename, &w.name, &w.version)?;
     if target.rank(&parsed).is_none() {
-        bail!("{} does not fit CPython 3.11 on Debian 12 {}", w.filename, target.machine);
+        bail!(
+            "{} does not fit CPython {}.{} with glibc {}.{} on {}",
+            w.filename,
+            target.python.0,
+            target.python.1,
+            target.glibc.0,
+            target.glibc.1,
+            target.machine
+        );
     }
     let Some(req) = reqs.iter().find(|r| r.name == parsed.name) else {
         bail!("{} is not listed in the requirements; run `lucid lock`", w.name);

@@ -33,8 +33,12 @@ pub use outputs::{BuiltOutput, PlatformImage, archive_path, image_for, write_out
 /// What `lucid build` was asked for.
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
-    /// Images to build; empty means every image of the spec (filtered by `target`).
+    /// Images to build; empty means the spec's own images (filtered by `target`).
     pub images: Vec<String>,
+    /// Every image, variants included (with no `images`).
+    pub all: bool,
+    /// The images of this distribution, variants included (with no `images`).
+    pub distribution: Option<String>,
     pub target: Option<Stage>,
     /// Overrides the spec's platforms.
     pub platforms: Option<Vec<Platform>>,
@@ -68,80 +72,102 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// Resolves every image of the spec for every platform against the signed Debian indices and
-/// the package index: the network half of a build, whose result is the lock. `old` is the
-/// current lock, whose Release Dates a replayed (older) Release may not go below.
+/// The Debian sources of every distribution of the spec (each suite belongs to one).
+pub fn sources(spec: &Spec) -> Result<Vec<debian::Source>> {
+    let mut out = Vec::new();
+    for d in &spec.distributions {
+        if spec.images.iter().any(|i| i.distribution == d.name) {
+            out.extend(debian::mirror::discover(&d.suites, d.mirror.as_deref())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves every image of the spec for every platform against the signed Debian indices of its
+/// distribution and the package index: the network half of a build, whose result is the lock.
+/// `old` is the current lock, whose Release Dates a replayed (older) Release may not go below.
 pub fn resolve(spec: &Spec, fetcher: &Fetcher, old: Option<&Lock>, reporter: &Reporter) -> Result<Lock> {
     let requirements = requirements_texts(spec)?;
-    let trust = debian::Trust {
-        keyring: spec.keyring.clone(),
-        signers: spec.signers.clone(),
-        floors: old.map(|l| l.floors(&spec.lock_path())).unwrap_or_default(),
-    };
+    let floors = old.map(|l| l.floors(&spec.lock_path())).unwrap_or_default();
     let mut releases: BTreeMap<String, crate::lock::LockedRelease> = BTreeMap::new();
-    let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
     let mut images: BTreeMap<String, BTreeMap<String, ImageLock>> = BTreeMap::new();
     let mut epoch = 0i64;
     let mut wheel_cache: BTreeMap<(String, String), Vec<LockedWheel>> = BTreeMap::new();
-    for platform in &spec.platforms {
-        reporter.status("Resolving", format!("{} for {platform} from {} suite(s)", spec.path.display(), sources.len()));
-        let progress = reporter.task(format!("{} ({platform})", spec.path.display()));
-        let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), &trust, now(), &progress)
-            .with_context(|| format!("cannot load the Debian indices for {platform}"))?;
-        epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
-        for (source, r) in &universe.releases {
-            let keep = releases.get(&source.suite).is_some_and(|l| l.date >= r.date);
-            if !keep {
-                releases.insert(
-                    source.suite.clone(),
-                    crate::lock::LockedRelease {
-                        date: r.date,
-                        date_utc: debian::release::fmt_time(r.date),
-                        signer: r.signer.clone(),
-                    },
-                );
-            }
+    for dist in &spec.distributions {
+        let members: Vec<&crate::spec::Image> = spec.images.iter().filter(|i| i.distribution == dist.name).collect();
+        if members.is_empty() {
+            continue;
         }
-        let mut closures: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for img in &spec.images {
-            let chain = spec.chain(&img.name)?;
-            let roots: Vec<String> = chain.iter().flat_map(|i| i.packages.clone()).collect();
-            let closure = debian::resolver::resolve(&universe, &roots, &img.exclude)
-                .with_context(|| format!("cannot resolve the packages of {} for {platform}", img.name))?;
-            let inherited = img.extends.as_ref().and_then(|p| closures.get(p)).cloned().unwrap_or_default();
-            let mut own: Vec<LockedPackage> =
-                closure.iter().filter(|p| !inherited.contains(&p.name)).map(locked_package).collect();
-            own.sort();
-            // A jlink runtime is made from the JDK package's closure: build tools, locked per
-            // platform so the lock does not depend on the machine that made it.
-            let mut tools = Vec::new();
-            if let Some(java) = spec.makes_jlink_runtime(img) {
-                let found = debian::resolver::resolve(&universe, std::slice::from_ref(&java.jdk), &img.exclude)
-                    .with_context(|| {
-                        format!("cannot resolve the JDK {} (images.{}.java.jdk) for {platform}", java.jdk, img.name)
-                    })?;
-                tools = found.iter().map(locked_package).collect();
-                tools.sort();
-            }
-            closures.insert(img.name.clone(), closure.iter().map(|p| p.name.clone()).collect());
-            let mut wheels = Vec::new();
-            if let Some(text) = requirements.get(&img.name) {
-                let parent_declares = img.extends.as_ref().and_then(|p| spec.image(p).ok()).is_some_and(|p| {
-                    p.python.as_ref().and_then(|x| x.requirements.as_ref())
-                        == img.python.as_ref().and_then(|x| x.requirements.as_ref())
-                });
-                if !parent_declares {
-                    let key = (img.name.clone(), platform.machine().to_string());
-                    if !wheel_cache.contains_key(&key) {
-                        wheel_cache.insert(key.clone(), pick_wheels(spec, &img.name, text, platform, fetcher)?);
-                    }
-                    wheels = wheel_cache[&key].clone();
+        let trust =
+            debian::Trust { keyring: spec.keyring(dist), signers: dist.signers.clone(), floors: floors.clone() };
+        let sources = debian::mirror::discover(&dist.suites, dist.mirror.as_deref())?;
+        for platform in &spec.platforms {
+            reporter.status("Resolving", format!("{} for {platform} from {}", dist.name, dist.suites.join(", ")));
+            let progress = reporter.task(format!("{} ({platform})", dist.name));
+            let universe = debian::repo::load(fetcher, &sources, platform.debian_arch(), &trust, now(), &progress)
+                .with_context(|| format!("cannot load the Debian indices of {} for {platform}", dist.name))?;
+            epoch = universe.releases.iter().map(|(_, r)| r.date).fold(epoch, i64::max);
+            for (source, r) in &universe.releases {
+                let keep = releases.get(&source.suite).is_some_and(|l| l.date >= r.date);
+                if !keep {
+                    releases.insert(
+                        source.suite.clone(),
+                        crate::lock::LockedRelease {
+                            date: r.date,
+                            date_utc: debian::release::fmt_time(r.date),
+                            signer: r.signer.clone(),
+                        },
+                    );
                 }
             }
-            images
-                .entry(img.name.clone())
-                .or_default()
-                .insert(platform.to_string(), ImageLock { packages: own, wheels, tools });
+            let mut closures: BTreeMap<String, Vec<debian::packages::Package>> = BTreeMap::new();
+            for img in &members {
+                let chain = spec.chain(&img.name)?;
+                let roots: Vec<String> = chain.iter().flat_map(|i| i.packages.clone()).collect();
+                let closure = debian::resolver::resolve(&universe, &roots, &img.exclude)
+                    .with_context(|| format!("cannot resolve the packages of {} for {platform}", img.name))?;
+                let inherited: BTreeSet<&str> = img
+                    .extends
+                    .as_ref()
+                    .and_then(|p| closures.get(p))
+                    .map(|c| c.iter().map(|p| p.name.as_str()).collect())
+                    .unwrap_or_default();
+                let mut own: Vec<LockedPackage> =
+                    closure.iter().filter(|p| !inherited.contains(p.name.as_str())).map(locked_package).collect();
+                own.sort();
+                // A jlink runtime is made from the JDK package's closure: build tools, locked per
+                // platform so the lock does not depend on the machine that made it.
+                let mut tools = Vec::new();
+                if let Some(java) = spec.makes_jlink_runtime(img) {
+                    let found = debian::resolver::resolve(&universe, std::slice::from_ref(&java.jdk), &img.exclude)
+                        .with_context(|| {
+                            format!("cannot resolve the JDK {} (images.{}.java.jdk) for {platform}", java.jdk, img.name)
+                        })?;
+                    tools = found.iter().map(locked_package).collect();
+                    tools.sort();
+                }
+                let mut wheels = Vec::new();
+                if let Some(text) = requirements.get(&img.name) {
+                    let parent_declares = img.extends.as_ref().and_then(|p| spec.image(p).ok()).is_some_and(|p| {
+                        p.python.as_ref().and_then(|x| x.requirements.as_ref())
+                            == img.python.as_ref().and_then(|x| x.requirements.as_ref())
+                    });
+                    if !parent_declares {
+                        let key = (img.name.clone(), platform.machine().to_string());
+                        if !wheel_cache.contains_key(&key) {
+                            let installed = closure.iter().map(|p| (p.name.as_str(), p.version.as_str()));
+                            let picked = pick_wheels(spec, img, text, platform, installed, fetcher)?;
+                            wheel_cache.insert(key.clone(), picked);
+                        }
+                        wheels = wheel_cache[&key].clone();
+                    }
+                }
+                closures.insert(img.name.clone(), closure);
+                images
+                    .entry(img.name.clone())
+                    .or_default()
+                    .insert(platform.to_string(), ImageLock { packages: own, wheels, tools });
+            }
         }
     }
     Ok(Lock {
@@ -165,29 +191,52 @@ fn locked_package(p: &debian::packages::Package) -> LockedPackage {
     }
 }
 
-fn pick_wheels(
+/// What the wheels of a Python image must fit, read from the Debian packages it installs
+/// (`installed`: name and version): its interpreter (`pythonX.Y-minimal`: markers, the `cpXY`
+/// tag) and its glibc (`libc6`: the newest `manylinux_2_NN` tag).
+pub fn wheel_target<'a>(
+    py: &crate::spec::Python,
+    platform: &Platform,
+    mut installed: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Result<(python::requirements::MarkerEnv, python::index::Target)> {
+    let minimal = format!("{}-minimal", py.program());
+    let full = installed
+        .clone()
+        .find(|(n, _)| *n == minimal)
+        .map(|(_, v)| crate::spec::upstream_version(v))
+        .unwrap_or_else(|| format!("{}.0", py.version));
+    let Some((_, libc)) = installed.find(|(n, _)| *n == "libc6") else {
+        bail!("the image installs no libc6, so which manylinux wheels fit it is unknown");
+    };
+    let glibc = crate::spec::upstream_version(libc);
+    let glibc = glibc
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.split('.').next()?.parse().ok()?)))
+        .with_context(|| format!("libc6 {libc} does not name a glibc version"))?;
+    let env = python::requirements::MarkerEnv::cpython_linux(&py.version, &full, Some(platform.machine()));
+    let python = py.major_minor().with_context(|| format!("python.version {:?} is not MAJOR.MINOR", py.version))?;
+    let target = python::index::Target::new(python, platform.debian_arch(), glibc)?;
+    Ok((env, target))
+}
+
+fn pick_wheels<'a>(
     spec: &Spec,
-    image: &str,
+    img: &crate::spec::Image,
     text: &str,
     platform: &Platform,
+    installed: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     fetcher: &Fetcher,
 ) -> Result<Vec<LockedWheel>> {
-    let req_path = spec
-        .image(image)?
-        .python
-        .as_ref()
-        .and_then(|p| p.requirements.as_ref())
-        .map(|p| spec.dir().join(p).display().to_string())
-        .unwrap_or_default();
-    let env = python::requirements::MarkerEnv::cpython311_linux(Some(platform.machine()));
+    let Some(py) = img.python.as_ref() else { return Ok(Vec::new()) };
+    let req_path = py.requirements.as_ref().map(|p| spec.dir().join(p).display().to_string()).unwrap_or_default();
+    let (env, target) = wheel_target(py, platform, installed).with_context(|| format!("{} ({platform})", img.name))?;
     let reqs = python::requirements::parse_for(text, &req_path, &env)?;
     if reqs.is_empty() {
         return Ok(Vec::new());
     }
     let index = python::index::index_url()?;
-    let target = python::index::Target::debian12(platform.debian_arch())?;
     let pins = python::index::pick_wheels(&fetcher.http, &index, &reqs, &target)
-        .with_context(|| format!("cannot pick the wheels of {req_path} for {platform}"))?;
+        .with_context(|| format!("cannot pick the wheels of {req_path} for {} ({platform})", img.name))?;
     let mut out: Vec<LockedWheel> = pins
         .into_iter()
         .map(|p| LockedWheel { name: p.name, version: p.version, filename: p.filename, sha256: p.sha256 })
@@ -224,12 +273,31 @@ pub fn lock_for_build(spec: &Spec, fetcher: &Fetcher, locked: bool, reporter: &R
 /// Which images to build: those named (or all), filtered by stage, in dependency order.
 pub fn select_images(spec: &Spec, opts: &BuildOptions) -> Result<Vec<String>> {
     for name in &opts.images {
-        spec.image(name)?;
+        spec.image(name).map_err(crate::exit::usage)?;
     }
+    if let Some(d) = &opts.distribution
+        && !spec.distributions.iter().any(|x| &x.name == d)
+    {
+        let known: Vec<&str> = spec.distributions.iter().map(|d| d.name.as_str()).collect();
+        return Err(crate::exit::Usage::msg(format!(
+            "--distribution {d}: {} has no such distribution (it has {})",
+            spec.path.display(),
+            known.join(", ")
+        )));
+    }
+    let wanted = |i: &crate::spec::Image| {
+        if !opts.images.is_empty() {
+            opts.images.contains(&i.name)
+        } else if let Some(d) = &opts.distribution {
+            &i.distribution == d
+        } else {
+            opts.all || i.default
+        }
+    };
     let out: Vec<String> = spec
         .images
         .iter()
-        .filter(|i| opts.images.is_empty() || opts.images.contains(&i.name))
+        .filter(|i| wanted(i))
         .filter(|i| opts.target.is_none_or(|t| t == i.stage))
         .map(|i| i.name.clone())
         .collect();
@@ -294,7 +362,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
     crate::oci::stale::claim_output_dir(&opts.output)?;
     let (lock, _) = lock_for_build(spec, fetcher, opts.locked, reporter)?;
     lockcheck::check_wheels(spec, &lock, &requirements_texts(spec)?)?;
-    let sources = debian::mirror::discover(&spec.suites, spec.mirror.as_deref())?;
+    let sources = sources(spec)?;
     let ctx = Context {
         spec,
         lock: &lock,

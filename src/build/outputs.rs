@@ -45,14 +45,14 @@ pub struct BuiltOutput {
 /// The `name:tag` references an image gets: `-t` wins over the spec's tags; a `-t :TAG` keeps the
 /// image's name; a `-t HOST[:PORT]/REPO:TAG` keeps its host (where `--push` sends it, and the
 /// name `--load` gives it, as buildx does). The tags were checked by [`super::build`].
-pub fn references(spec: &Spec, img: &Image, opts: &BuildOptions, epoch: i64) -> Vec<String> {
+pub fn references(spec: &Spec, img: &Image, opts: &BuildOptions, epoch: i64, version: Option<&str>) -> Vec<String> {
     if opts.tags.is_empty() {
-        return spec.expanded_tags(epoch).into_iter().map(|t| format!("{}:{t}", img.name)).collect();
+        return spec.tags_for(img, epoch, version).into_iter().map(|t| format!("{}:{t}", img.repository)).collect();
     }
     let mut out: Vec<String> = Vec::new();
     for t in &opts.tags {
         let reference = match oci::TagRef::parse(t) {
-            Ok(tag @ oci::TagRef { repository: None, .. }) => format!("{}:{}", img.name, tag.tag),
+            Ok(tag @ oci::TagRef { repository: None, .. }) => format!("{}:{}", img.repository, tag.tag),
             Ok(tag) => tag.to_string(),
             Err(_) => continue,
         };
@@ -61,6 +61,18 @@ pub fn references(spec: &Spec, img: &Image, opts: &BuildOptions, epoch: i64) -> 
         }
     }
     out
+}
+
+/// The upstream version of the package the image's fully specified tags name (`version_of`),
+/// as locked for `platform` anywhere up its `extends` chain.
+fn locked_version(ctx: &Context, img: &Image, platform: &crate::spec::Platform) -> Option<String> {
+    let package = img.version_of.as_ref()?;
+    let chain = ctx.spec.chain(&img.name).ok()?;
+    chain.iter().rev().find_map(|link| {
+        let locked = ctx.lock.image(&link.name, &platform.to_string())?;
+        let p = locked.packages.iter().chain(&locked.tools).find(|p| &p.name == package)?;
+        Some(crate::spec::upstream_version(&p.version))
+    })
 }
 
 fn env_list(env: &BTreeMap<String, String>) -> Vec<String> {
@@ -145,7 +157,8 @@ pub fn write_outputs(
     images: &[PlatformImage],
     opts: &BuildOptions,
 ) -> Result<Vec<BuiltOutput>> {
-    let references = references(ctx.spec, img, opts, ctx.epoch);
+    let version = images.first().and_then(|i| locked_version(ctx, img, &i.platform));
+    let references = references(ctx.spec, img, opts, ctx.epoch, version.as_deref());
     // The layout's tags: one per distinct tag (two registries' `:latest` are one `latest`).
     let mut tags: Vec<String> = Vec::new();
     for t in references.iter().filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string())) {
@@ -153,7 +166,7 @@ pub fn write_outputs(
             tags.push(t);
         }
     }
-    let layout = opts.output.join(&img.name);
+    let layout = opts.output.join(img.file_stem());
     let index_digest = if let [only] = images {
         oci::layout::write_layout(&layout, &[(&only.built, tags)])?;
         None
@@ -163,7 +176,7 @@ pub fn write_outputs(
     };
     let mut out = Vec::new();
     for image in images {
-        let archive = archive_path(&opts.output, &img.name, &image.platform, images.len());
+        let archive = archive_path(&opts.output, &img.file_stem(), &image.platform, images.len());
         oci::archive::write_docker_archive(&archive, &image.built, &references)?;
         out.push(BuiltOutput {
             image: img.name.clone(),

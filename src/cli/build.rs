@@ -11,7 +11,10 @@ use lucid::spec::{Platform, Stage, format_size};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
-  lucid build                                  every image of the spec, for its platforms
+  lucid build                                  the spec's own images (not their variants), for its platforms
+  lucid build --all                            every image and variant of the spec
+  lucid build --distribution debian13          every image made from Debian 13
+  lucid build lucid-python-base:3.13-debian13  one variant (IMAGE:VARIANT, as `lucid images` lists them)
   lucid build lucid-python-base --load         one image, then load it into the Docker engine
   lucid build --target build-stage             only the build-stage images
   lucid build --locked                         refuse to build if the lock no longer matches the spec
@@ -24,7 +27,9 @@ use lucid::spec::{Platform, Stage, format_size};
                                                every image to 127.0.0.1:5000/lucid/IMAGE:20261206
 
 Outputs: OUTPUT/IMAGE is an OCI image layout (skopeo inspect oci:out/lucid-python-base:latest),
-OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar).
+OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar). A variant's files
+are named IMAGE-VARIANT (out/lucid-python-base-3.13-debian13, tagged 3.13-debian13 and
+VERSION-debian13-DATE in the repository lucid-python-base).
 
 Tags (-t, repeatable) replace the spec's. A name belongs to one image, as with buildx (one image
 per command): with several images only -t :TAG is taken, each image keeping its own name. A tag
@@ -48,9 +53,17 @@ build error; 2 a push that failed (a registry unreachable, or refusing the uploa
 no Docker engine, a malformed -t, --push with no registry, or a registry asking for credentials
 none are bound to (usage or configuration).")]
 pub struct Args {
-    /// Images to build (default: every image in the spec).
+    /// Images to build: IMAGE or IMAGE:VARIANT (default: the spec's own images, without their
+    /// variants).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
+    /// Build every image of the spec, variants included.
+    #[arg(long, conflicts_with = "images")]
+    pub all: bool,
+    /// Build the images made from this distribution of the spec (debian12, debian13), variants
+    /// included.
+    #[arg(long, value_name = "NAME", conflicts_with = "images")]
+    pub distribution: Option<String>,
     /// The spec.
     #[arg(short = 'f', long = "file", value_name = "build-args.yml")]
     pub file: Option<PathBuf>,
@@ -115,6 +128,8 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     };
     let opts = BuildOptions {
         images: args.images,
+        all: args.all,
+        distribution: args.distribution,
         target: args.target,
         platforms,
         tags: args.tag,

@@ -43,7 +43,15 @@ pub fn discover_with(
     apt_dir: &Path,
 ) -> Result<Vec<Source>> {
     let host = read_apt_sources(apt_dir);
-    let host_uri = |suite: &str| host.iter().find(|s| s.suites.iter().any(|x| x == suite)).map(|s| s.uri.clone());
+    // A suite the host does not list (trixie on a bookworm host) is served by the same archive
+    // as the host's other suites of its kind: the main archive, or the security archive.
+    let host_uri = |suite: &str| {
+        let security = |s: &str| s.ends_with("-security") || s.ends_with("/updates");
+        host.iter()
+            .find(|s| s.suites.iter().any(|x| x == suite))
+            .or_else(|| host.iter().find(|s| s.suites.iter().any(|x| security(x) == security(suite))))
+            .map(|s| s.uri.clone())
+    };
     let mirror = env("LUCID_DEBIAN_MIRROR").or_else(|| spec_mirror.map(str::to_string));
     let mut out = Vec::new();
     for suite in suites {

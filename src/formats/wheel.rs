@@ -47,7 +47,12 @@ pub struct Target {
 impl Target {
     /// Debian 12's CPython 3.11 on the Debian architecture `arch` (`amd64`, `arm64`).
     pub fn debian12(arch: &str) -> Result<Target> {
-        Ok(Target { python: (3, 11), machine: wheel_machine(arch)?.into(), glibc: (2, 36) })
+        Target::new((3, 11), arch, (2, 36))
+    }
+
+    /// CPython `python` with glibc `glibc` on the Debian architecture `arch`.
+    pub fn new(python: (u32, u32), arch: &str, glibc: (u32, u32)) -> Result<Target> {
+        Ok(Target { python, machine: wheel_machine(arch)?.into(), glibc })
     }
 
     /// Supported `(python, abi, platform)` tags, most specific first, as `packaging.tags`

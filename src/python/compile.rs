@@ -47,11 +47,10 @@ pub struct CompileStats {
     pub millis: u128,
 }
 
-/// The Python version the images ship; the `.pyc` tag follows from it.
-pub const CACHE_TAG: &str = "cpython-311";
-
-/// The interpreter's version as in its file name (`usr/bin/python3.11`).
-const PY_VERSION: &str = "3.11";
+/// The `.pyc` tag of CPython `version` (`3.13` -> `cpython-313`).
+pub fn cache_tag(version: &str) -> String {
+    format!("cpython-{}", version.replace('.', ""))
+}
 
 /// The compile driver, run by the tree's interpreter with `-S -s -P -B`: reads `(source on disk,
 /// in-image path, output on disk)` triples, one per line, tab-separated, and reports per file.
@@ -72,10 +71,11 @@ for src, dfile, cfile in jobs:
         print("SKIP\t" + dfile + "\t" + msg, flush=False)
 "#;
 
-/// Compiles every `.py` file under `dirs` of `tree` into `__pycache__/<stem>.cpython-311.pyc`
-/// next to it (0644, with the source's origin), using the Python 3.11 of `python_tree`.
-pub fn compile(tree: &mut Tree, dirs: &[&str], python_tree: &Tree) -> Result<CompileStats> {
-    compile_cached(tree, dirs, &[], python_tree, None)
+/// Compiles every `.py` file under `dirs` of `tree` into `__pycache__/<stem>.cpython-XY.pyc`
+/// next to it (0644, with the source's origin), using the Python `version` (`3.11`) of
+/// `python_tree`.
+pub fn compile(tree: &mut Tree, dirs: &[&str], version: &str, python_tree: &Tree) -> Result<CompileStats> {
+    compile_cached(tree, dirs, &[], version, python_tree, None)
 }
 
 /// Where a file's byte code is remembered: a key over the compiler (the interpreter binary),
@@ -99,10 +99,12 @@ pub fn compile_cached(
     tree: &mut Tree,
     dirs: &[&str],
     skip: &[String],
+    version: &str,
     python_tree: &Tree,
     cache: Option<&Cache>,
 ) -> Result<CompileStats> {
     let started = Instant::now();
+    let tag = cache_tag(version);
     let python_tree = signed_part(python_tree);
     let skip = crate::rootfs::prune::globset(skip)?;
     let mut sources: BTreeMap<String, Entry> = BTreeMap::new();
@@ -120,10 +122,8 @@ pub fn compile_cached(
         }
     }
     let mut stats = CompileStats::default();
-    let compiler = python_tree
-        .read(&format!("usr/bin/python{}", PY_VERSION))
-        .map(|d| crate::fetch::sha256_hex(d))
-        .unwrap_or_default();
+    let compiler =
+        python_tree.read(&format!("usr/bin/python{version}")).map(|d| crate::fetch::sha256_hex(d)).unwrap_or_default();
     let memo_dir = match cache {
         Some(c) if !compiler.is_empty() => Some((c, c.derived_dir("pyc")?)),
         _ => None,
@@ -145,7 +145,7 @@ pub fn compile_cached(
         }
         for (key, pyc) in hits {
             let origin = sources.remove(&key).map(|e| e.origin).unwrap_or_default();
-            stats.bytes_added += place_pyc(tree, &key, pyc, origin)?;
+            stats.bytes_added += place_pyc(tree, &key, &tag, pyc, origin)?;
             stats.compiled += 1;
         }
     }
@@ -160,14 +160,14 @@ pub fn compile_cached(
     let root = scratch.path().join("root");
     let src_dir = scratch.path().join("src");
     let out_dir = scratch.path().join("out");
-    let runner = materialize_python(&python_tree, &root)?;
+    let runner = materialize_python(&python_tree, version, &root)?;
 
     let mut manifest = String::new();
     for (key, e) in &sources {
         let Node::File(data) = &e.node else { continue };
         let src = src_dir.join(key);
         write_file(&src, data, 0o644)?;
-        let cfile = out_dir.join(pyc_key(key));
+        let cfile = out_dir.join(pyc_key(key, &tag));
         manifest.push_str(&format!("{}\t/{key}\t{}\n", src.display(), cfile.display()));
     }
     let manifest_path = scratch.path().join("jobs.tsv");
@@ -178,16 +178,16 @@ pub fn compile_cached(
     // The compiler reads the tree, the sources and its job list, and writes only the byte code.
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut cmd = runner.command(&Sandbox::new().read_only(scratch.path()).writable(&out_dir))?;
-    cmd.args(["-S", "-s", "-P", "-B"]).arg(&driver_path).arg(&manifest_path).arg(CACHE_TAG);
+    cmd.args(["-S", "-s", "-P", "-B"]).arg(&driver_path).arg(&manifest_path).arg(&tag);
     let out = crate::rootfs::sandbox::output(cmd.stdin(Stdio::null()))
-        .with_context(|| format!("cannot start the image's python3.11 ({})", runner.python.display()))?;
+        .with_context(|| format!("cannot start the image's python{version} ({})", runner.python.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        if let Some(tag) = stdout.lines().find_map(|l| l.strip_prefix("TAG\t")) {
-            bail!("the Python in the build tree writes {tag} byte code, not {CACHE_TAG}");
+        if let Some(found) = stdout.lines().find_map(|l| l.strip_prefix("TAG\t")) {
+            bail!("the Python in the build tree writes {found} byte code, not {tag}");
         }
         bail!(
-            "the image's python3.11 failed ({}): {}",
+            "the image's python{version} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
                 .lines()
@@ -207,13 +207,13 @@ pub fn compile_cached(
             (Some("OK"), Some(dfile)) => {
                 let key = dfile.trim_start_matches('/');
                 let Some(src) = sources.get(key) else { bail!("the compiler reported an unknown file {dfile}") };
-                let data = crate::rootfs::sandbox::read_output(&out_dir, Path::new(&pyc_key(key)))
+                let data = crate::rootfs::sandbox::read_output(&out_dir, Path::new(&pyc_key(key, &tag)))
                     .with_context(|| format!("no byte code written for {dfile}"))?;
                 if let (Some((cache, dir)), Some(memo)) = (&memo_dir, keys.get(key)) {
                     let digest = cache.put_any(&data)?;
                     crate::fetch::write_atomic(&dir.join(memo), digest.as_bytes())?;
                 }
-                stats.bytes_added += place_pyc(tree, key, data, src.origin.clone())?;
+                stats.bytes_added += place_pyc(tree, key, &tag, data, src.origin.clone())?;
                 stats.compiled += 1;
             }
             (Some("SKIP"), Some(dfile)) => {
@@ -236,8 +236,8 @@ pub fn compile_cached(
 }
 
 /// Puts the byte code of the source `key` into the tree; returns the bytes it adds.
-fn place_pyc(tree: &mut Tree, key: &str, data: Vec<u8>, origin: crate::rootfs::Origin) -> Result<u64> {
-    let pkey = pyc_key(key);
+fn place_pyc(tree: &mut Tree, key: &str, tag: &str, data: Vec<u8>, origin: crate::rootfs::Origin) -> Result<u64> {
+    let pkey = pyc_key(key, tag);
     let dir = crate::rootfs::tree::parent(&pkey).unwrap_or("").to_string();
     if !tree.contains(&dir) {
         tree.insert(&dir, Entry::dir(0o755).from_origin(origin.clone()))?;
@@ -247,14 +247,15 @@ fn place_pyc(tree: &mut Tree, key: &str, data: Vec<u8>, origin: crate::rootfs::O
     Ok(added)
 }
 
-/// `usr/lib/python3.11/os.py` -> `usr/lib/python3.11/__pycache__/os.cpython-311.pyc`.
-pub fn pyc_key(py_key: &str) -> String {
+/// `usr/lib/python3.11/os.py` -> `usr/lib/python3.11/__pycache__/os.cpython-311.pyc` (`tag`:
+/// [`cache_tag`]).
+pub fn pyc_key(py_key: &str, tag: &str) -> String {
     let (dir, file) = match py_key.rfind('/') {
         Some(i) => (&py_key[..i + 1], &py_key[i + 1..]),
         None => ("", py_key),
     };
     let stem = file.strip_suffix(".py").unwrap_or(file);
-    format!("{dir}__pycache__/{stem}.{CACHE_TAG}.pyc")
+    format!("{dir}__pycache__/{stem}.{tag}.pyc")
 }
 
 /// `tree` without anything a wheel installed: what the host may execute is what the Debian
@@ -289,15 +290,16 @@ impl Runner {
     }
 }
 
-/// Writes what the interpreter needs from `python_tree` (loader, shared libraries, the binary
-/// and its standard library) under `root`.
-pub fn materialize_python(python_tree: &Tree, root: &Path) -> Result<Runner> {
-    if python_tree.resolve("usr/bin/python3.11").is_none() {
-        bail!("the build tree has no usr/bin/python3.11 (python3.11-minimal)");
+/// Writes what the Python `version` (`3.11`) needs from `python_tree` (loader, shared
+/// libraries, the binary and its standard library) under `root`.
+pub fn materialize_python(python_tree: &Tree, version: &str, root: &Path) -> Result<Runner> {
+    let binary = format!("usr/bin/python{version}");
+    if python_tree.resolve(&binary).is_none() {
+        bail!("the build tree has no {binary} (python{version}-minimal)");
     }
-    let program = exec::materialize(python_tree, root, "usr/bin/python3.11", |k| {
-        exec::under(k, "usr/lib/python3.11") && !k.contains("/dist-packages/") && !k.contains("/site-packages/")
-            || k == "usr/bin"
+    let stdlib = format!("usr/lib/python{version}");
+    let program = exec::materialize(python_tree, root, &binary, |k| {
+        exec::under(k, &stdlib) && !k.contains("/dist-packages/") && !k.contains("/site-packages/") || k == "usr/bin"
     })?;
     Ok(Runner { python: program.program.clone(), home: root.join("usr"), program })
 }
@@ -308,15 +310,16 @@ mod tests {
 
     #[test]
     fn pyc_paths() {
-        assert_eq!(pyc_key("usr/lib/python3.11/os.py"), "usr/lib/python3.11/__pycache__/os.cpython-311.pyc");
-        assert_eq!(pyc_key("a.py"), "__pycache__/a.cpython-311.pyc");
+        let tag = cache_tag("3.11");
+        assert_eq!(pyc_key("usr/lib/python3.11/os.py", &tag), "usr/lib/python3.11/__pycache__/os.cpython-311.pyc");
+        assert_eq!(pyc_key("a.py", &cache_tag("3.13")), "__pycache__/a.cpython-313.pyc");
     }
 
     #[test]
     fn missing_python_is_a_clear_error() {
         let mut t = Tree::new();
         t.insert("usr/lib/python3.11/os.py", Entry::file(b"x = 1\n".to_vec(), 0o644)).unwrap();
-        let e = compile(&mut t, &["usr/lib/python3.11"], &Tree::new()).unwrap_err().to_string();
+        let e = compile(&mut t, &["usr/lib/python3.11"], "3.11", &Tree::new()).unwrap_err().to_string();
         assert!(e.contains("python3.11"), "{e}");
     }
 }

@@ -40,9 +40,14 @@ pub struct MarkerEnv {
 impl MarkerEnv {
     /// Debian 12's CPython 3.11 on Linux, on `machine` when known.
     pub fn cpython311_linux(machine: Option<&str>) -> MarkerEnv {
+        MarkerEnv::cpython_linux("3.11", "3.11.2", machine)
+    }
+
+    /// CPython `version` (`3.13`, full: `3.13.5`) on Linux, on `machine` when known.
+    pub fn cpython_linux(version: &str, full: &str, machine: Option<&str>) -> MarkerEnv {
         MarkerEnv {
-            python_version: "3.11".into(),
-            python_full_version: "3.11.2".into(),
+            python_version: version.into(),
+            python_full_version: full.into(),
             platform_machine: machine.map(str::to_string),
         }
     }

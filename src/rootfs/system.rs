@@ -129,16 +129,16 @@ pub fn add_localtime(tree: &mut Tree) -> Result<()> {
 
 /// `/etc/os-release` (scanners identify the distribution by it) and `/etc/debian_version`, plus
 /// an `nsswitch.conf` that reads files first (glibc's default without one asks DNS first).
-pub fn add_os_files(tree: &mut Tree, debian_version: &str) -> Result<()> {
+pub fn add_os_files(tree: &mut Tree, debian_version: &str, codename: &str) -> Result<()> {
     let os_release = format!(
-        "PRETTY_NAME=\"Lucid (Debian GNU/Linux {major} (bookworm))\"\n\
+        "PRETTY_NAME=\"Lucid (Debian GNU/Linux {major} ({codename}))\"\n\
          NAME=\"Debian GNU/Linux\"\n\
          VERSION_ID=\"{major}\"\n\
-         VERSION=\"{major} (bookworm)\"\n\
-         VERSION_CODENAME=bookworm\n\
+         VERSION=\"{major} ({codename})\"\n\
+         VERSION_CODENAME={codename}\n\
          ID=debian\n\
          HOME_URL=\"https://www.debian.org/\"\n",
-        major = debian_version.split('.').next().unwrap_or("12")
+        major = debian_version.split('.').next().unwrap_or(debian_version)
     );
     tree.insert("etc/os-release", Entry::file(os_release, 0o644))?;
     tree.insert("etc/debian_version", Entry::file(format!("{debian_version}\n"), 0o644))?;
@@ -150,6 +150,60 @@ pub fn add_os_files(tree: &mut Tree, debian_version: &str) -> Result<()> {
             0o644,
         ),
     )?;
+    Ok(())
+}
+
+/// The top-level directories a merged-/usr system makes links into `/usr`.
+const USR_ALIASES: [&str; 4] = ["bin", "sbin", "lib", "lib64"];
+
+/// Takes away the merged-/usr links of a tree (those [`merge_usr`] made), so that packages can be
+/// unpacked over it before it is merged again.
+pub fn unmerge_usr(tree: &mut Tree) {
+    for alias in USR_ALIASES {
+        if matches!(tree.get(alias).map(|e| &e.node), Some(Node::Symlink(t)) if *t == format!("usr/{alias}")) {
+            tree.remove(alias);
+        }
+    }
+}
+
+/// Makes the tree a merged-/usr system, as Debian 13 is: whatever a package still put under
+/// `/bin`, `/sbin`, `/lib` or `/lib64` moves to `/usr` (where dpkg writes it through the links on
+/// such a system), and those four become links into `/usr` (`lib64` only where `/usr/lib64`
+/// exists). Two packages with different content for one path are an error naming both.
+pub fn merge_usr(tree: &mut Tree) -> Result<()> {
+    for alias in USR_ALIASES {
+        let moved: Vec<(String, Entry)> = tree.iter_under(alias).map(|(k, e)| (k.clone(), e.clone())).collect();
+        let top = tree.get(alias).cloned();
+        if let Some(Entry { node: Node::Symlink(t), .. }) = &top {
+            if *t == format!("usr/{alias}") {
+                continue;
+            }
+            anyhow::bail!("/{alias} is a link to {t}, not to usr/{alias}: the tree cannot be merged-/usr");
+        }
+        tree.remove(alias);
+        for (key, entry) in moved {
+            let to = format!("usr/{key}");
+            match tree.get(&to) {
+                Some(existing) if existing.node == Node::Dir && entry.node == Node::Dir => continue,
+                Some(existing) if existing.node != entry.node => {
+                    let who = |e: &Entry| match &e.origin {
+                        Origin::Deb(p) => format!("package {p}"),
+                        _ => "lucid".to_string(),
+                    };
+                    anyhow::bail!(
+                        "merged /usr: /{key} ({}) and /{to} ({}) differ; they cannot be one file",
+                        who(&entry),
+                        who(existing)
+                    );
+                }
+                _ => tree.insert(&to, entry)?,
+            }
+        }
+        if alias != "lib64" || tree.contains("usr/lib64") {
+            tree.ensure_dir(&format!("usr/{alias}"), 0o755, 0, 0)?;
+            tree.insert(alias, Entry::symlink(format!("usr/{alias}")))?;
+        }
+    }
     Ok(())
 }
 

@@ -11,6 +11,11 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+mod variants;
+
+pub use variants::upstream_version;
+use variants::{RawVariant, is_tag, subst, subst_all};
+
 pub use crate::platform::Platform;
 /// Sizes live in the foundation module [`crate::units`]; re-exported where budgets are parsed.
 pub use crate::units::{format_size, parse_size};
@@ -50,11 +55,17 @@ impl std::str::FromStr for Stage {
 #[serde(deny_unknown_fields)]
 struct RawSpec {
     version: Spanned<u32>,
-    debian: RawDebian,
+    /// One distribution (named `debian`); or several under `distributions:`.
+    #[serde(default)]
+    debian: Option<RawDebian>,
+    #[serde(default)]
+    distributions: Vec<Spanned<RawDebian>>,
     #[serde(default)]
     platforms: Vec<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    variant_tags: Vec<String>,
     user: User,
     #[serde(default)]
     env: BTreeMap<String, String>,
@@ -70,6 +81,12 @@ struct RawSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDebian {
+    /// `debian13`: how images and tags name it (needed in `distributions:`).
+    #[serde(default)]
+    name: Option<String>,
+    /// The release's number (`13`), for `/etc/os-release`; known for bullseye to forky.
+    #[serde(default)]
+    version: Option<String>,
     suites: Vec<String>,
     keyring: PathBuf,
     #[serde(default)]
@@ -78,6 +95,39 @@ struct RawDebian {
     mirror: Option<String>,
     #[serde(default)]
     exclude: Vec<String>,
+    #[serde(default)]
+    merged_usr: bool,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// A Debian release the images are made from: its suites, the keys that sign them, and what
+/// every image made from it shares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Distribution {
+    /// `debian12`, `debian13` (`debian` when the spec has a single `debian:` block).
+    pub name: String,
+    /// `12`, `13`: `/etc/os-release` and `/etc/debian_version` say it.
+    pub version: String,
+    /// `bookworm`, `trixie`: the first suite's name up to its first `-`.
+    pub codename: String,
+    pub suites: Vec<String>,
+    /// The keyring holding the signer keys; a relative path is relative to the spec's directory,
+    /// so keys that ship with the spec work on any host.
+    pub keyring: PathBuf,
+    /// Fingerprints (upper-case hex, no spaces) of the OpenPGP certificates allowed to sign the
+    /// archive's Release files: the keyring must hold at least one of them, and no other key in
+    /// it counts. Empty: every key of the keyring counts.
+    pub signers: Vec<String>,
+    pub mirror: Option<String>,
+    /// Packages no image of this distribution installs.
+    pub exclude: Vec<String>,
+    /// The release ships its files under `/usr` only (Debian 13): the image gets the `/bin`,
+    /// `/sbin`, `/lib`, `/lib64` links of a merged-/usr system, and anything a package still puts
+    /// under those goes to `/usr`.
+    pub merged_usr: bool,
+    /// Labels of every image of this distribution (`org.opencontainers.image.base.name`).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The account images run as. Root (0) and nobody (65534) are always made as well.
@@ -106,6 +156,16 @@ pub struct Prune {
 struct RawImage {
     #[serde(default)]
     extends: Option<Spanned<String>>,
+    #[serde(default)]
+    distribution: Option<Spanned<String>>,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+    #[serde(default)]
+    variant: Option<Spanned<String>>,
+    #[serde(default)]
+    version_of: Option<String>,
+    #[serde(default)]
+    variants: BTreeMap<String, Spanned<RawVariant>>,
     stage: Stage,
     #[serde(default)]
     budget: Option<Spanned<String>>,
@@ -135,11 +195,16 @@ struct RawImage {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Python {
+    /// The interpreter's `MAJOR.MINOR` (`3.11`): Debian's `pythonX.Y` packages, its
+    /// `usr/lib/pythonX.Y`, the byte code's cache tag and the wheels' `cpXY` tag follow from it.
+    #[serde(default = "default_python_version")]
+    pub version: String,
     /// Hash-pinned requirements file, relative to the spec's directory.
     #[serde(default)]
     pub requirements: Option<PathBuf>,
-    /// Where the requirements are installed (on `sys.path` through a `.pth` file).
-    #[serde(default = "default_site_packages")]
+    /// Where the requirements are installed (on `sys.path` through a `.pth` file); default
+    /// `/usr/local/lib/pythonX.Y/site-packages`.
+    #[serde(default)]
     pub site_packages: String,
     /// Precompile every `.py` to `.pyc` (deterministic, unchecked-hash).
     #[serde(default = "default_true")]
@@ -293,8 +358,21 @@ pub fn canonical_fingerprint(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()
 }
 
-fn default_site_packages() -> String {
-    "/usr/local/lib/python3.11/site-packages".to_string()
+fn default_python_version() -> String {
+    "3.11".to_string()
+}
+
+impl Python {
+    /// `(3, 11)` from `3.11`.
+    pub fn major_minor(&self) -> Option<(u32, u32)> {
+        let (a, b) = self.version.split_once('.')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    }
+
+    /// The interpreter's name: `python3.11`.
+    pub fn program(&self) -> String {
+        format!("python{}", self.version)
+    }
 }
 
 fn default_true() -> bool {
@@ -304,14 +382,30 @@ fn default_true() -> bool {
 /// One image, with everything it inherits already merged in.
 #[derive(Clone, Debug)]
 pub struct Image {
+    /// `lucid-python-base`, or `lucid-python-base:3.13-debian13` for a variant: how commands,
+    /// the lock and the image's title label name it.
     pub name: String,
+    /// The repository its tags go to: the name without the variant.
+    pub repository: String,
+    /// Its variant tag (`3.13-debian13`): a variant's key, or an image's own `variant:`.
+    pub variant: Option<String>,
+    /// One of the spec's own images (not a variant): built by `lucid build` with no names and
+    /// tagged with `tags:` (`latest`, `{date}`).
+    pub default: bool,
+    /// The name of its [`Distribution`].
+    pub distribution: String,
+    /// The package whose upstream version goes into its fully specified tags
+    /// (`python3.13-minimal` -> `3.13.5`).
+    pub version_of: Option<String>,
+    /// Its variables (`python: "3.13"`), already applied to everything below.
+    pub vars: BTreeMap<String, String>,
     pub extends: Option<String>,
     pub stage: Stage,
     pub budget: Option<u64>,
     pub description: Option<String>,
     /// The image's own packages (not those of the image it extends).
     pub packages: Vec<String>,
-    /// Global excludes plus the image's own.
+    /// The distribution's excludes plus the image's own (and those up the `extends` chain).
     pub exclude: Vec<String>,
     pub python: Option<Python>,
     pub java: Option<Java>,
@@ -323,19 +417,24 @@ pub struct Image {
     pub prune: Prune,
 }
 
+impl Image {
+    /// The image's name as a file name (output directories, archives): `:` becomes `-`.
+    pub fn file_stem(&self) -> String {
+        self.name.replace(':', "-")
+    }
+}
+
 /// A loaded, validated spec.
 #[derive(Clone, Debug)]
 pub struct Spec {
     pub path: PathBuf,
-    pub suites: Vec<String>,
-    pub keyring: PathBuf,
-    /// Fingerprints (upper-case hex, no spaces) of the OpenPGP certificates allowed to sign the
-    /// archive's Release files (`debian.signers`): the keyring must hold at least one of them, and
-    /// no other key in it counts. Empty: every key of the keyring counts.
-    pub signers: Vec<String>,
-    pub mirror: Option<String>,
+    /// The Debian releases images are made from; the first is the default.
+    pub distributions: Vec<Distribution>,
     pub platforms: Vec<Platform>,
+    /// Tags of the spec's own images (`latest`, `{date}`).
     pub tags: Vec<String>,
+    /// Tags of every image that has a variant (`{variant}`, `{version}-{distribution}-{date}`).
+    pub variant_tags: Vec<String>,
     pub user: User,
     /// The platform team's own CA certificates (PEM files, relative to the spec's directory):
     /// every image trusts them beside Debian's (the system bundle and the Java trust store).
@@ -348,6 +447,18 @@ pub struct Spec {
 fn at(path: &Path, loc: serde_saphyr::Location) -> String {
     format!("{}:{}:{}", path.display(), loc.line(), loc.column())
 }
+
+/// One image to make from the spec: an image as written, or one of its variants.
+struct Def<'a> {
+    name: String,
+    repository: &'a str,
+    raw: &'a Spanned<RawImage>,
+    variant: Option<(&'a str, &'a Spanned<RawVariant>)>,
+    extends: Option<Spanned<String>>,
+}
+
+/// The placeholders a tag may hold.
+const TAG_PLACEHOLDERS: &[&str] = &["{date}", "{variant}", "{version}", "{distribution}"];
 
 impl Spec {
     /// Reads and validates the spec at `path`.
@@ -366,9 +477,7 @@ impl Spec {
                 raw.version.value
             );
         }
-        if raw.debian.suites.is_empty() {
-            bail!("{}: debian.suites: at least one suite is needed", path.display());
-        }
+        let distributions = distributions(&raw, path)?;
         let mut platforms = Vec::new();
         for p in &raw.platforms {
             platforms.push(
@@ -381,107 +490,25 @@ impl Spec {
         if raw.images.is_empty() {
             bail!("{}: images: the spec defines no image", path.display());
         }
-        let order = dependency_order(&raw.images, path)?;
+        let defs = definitions(&raw.images, path)?;
+        let order = dependency_order(&defs, path)?;
         let mut images: Vec<Image> = Vec::new();
-        for name in order {
-            let spanned = &raw.images[&name];
-            let raw_img = &spanned.value;
+        for i in order {
+            let def = &defs[i];
             let parent =
-                raw_img.extends.as_ref().map(|e| images.iter().find(|i| i.name == e.value).expect("ordered").clone());
-            let budget = match &raw_img.budget {
-                Some(b) => Some(
-                    parse_size(&b.value)
-                        .map_err(|e| anyhow::anyhow!("{}: images.{name}.budget: {e}", at(path, b.referenced)))?,
-                ),
-                None => None,
-            };
-            let mut exclude = raw.debian.exclude.clone();
-            let mut env = raw.env.clone();
-            let mut labels = raw.labels.clone();
-            let mut prune = raw.prune.clone();
-            let mut python = None;
-            let mut java = None;
-            let mut cmd = Vec::new();
-            let mut entrypoint = Vec::new();
-            if let Some(p) = &parent {
-                exclude = p.exclude.clone();
-                env = p.env.clone();
-                labels = p.labels.clone();
-                prune = p.prune.clone();
-                python = p.python.clone();
-                java = p.java.clone();
-                cmd = p.cmd.clone();
-                entrypoint = p.entrypoint.clone();
-            }
-            extend_unique(&mut exclude, &raw_img.exclude);
-            env.extend(raw_img.env.clone());
-            labels.extend(raw_img.labels.clone());
-            extend_unique(&mut prune.remove, &raw_img.prune.remove);
-            extend_unique(&mut prune.keep, &raw_img.prune.keep);
-            if raw_img.python.is_some() {
-                python = raw_img.python.clone();
-            }
-            if raw_img.java.is_some() {
-                java = raw_img.java.clone();
-            }
-            if let Some(j) = &java {
-                j.validate(&name).map_err(|e| anyhow::anyhow!("{}: {e}", at(path, spanned.referenced)))?;
-            }
-            if let Some(c) = &raw_img.cmd {
-                cmd = c.clone();
-            }
-            if let Some(e) = &raw_img.entrypoint {
-                entrypoint = e.clone();
-            }
-            for pat in prune.remove.iter().chain(&prune.keep) {
-                globset::Glob::new(pat).map_err(|e| {
-                    anyhow::anyhow!("{}: images.{name}.prune: bad pattern {pat:?}: {e}", at(path, spanned.referenced))
-                })?;
-            }
-            if let Some(py) = &python {
-                for pat in &py.compile_skip {
-                    globset::Glob::new(pat).map_err(|e| {
-                        anyhow::anyhow!(
-                            "{}: images.{name}.python.compile_skip: bad pattern {pat:?}: {e}",
-                            at(path, spanned.referenced)
-                        )
-                    })?;
-                }
-            }
-            if let Some(py) = &python
-                && !py.site_packages.starts_with('/')
-            {
-                bail!("{}: images.{name}.python.site_packages: must be an absolute path", at(path, spanned.referenced));
-            }
-            // A `runtime: jdk` image installs its JDK package: it is one of the image's packages.
-            let mut packages = raw_img.packages.clone();
-            if let Some(j) = raw_img.java.as_ref().filter(|j| j.runtime == JavaRuntime::Jdk)
-                && !packages.contains(&j.jdk)
-            {
-                packages.push(j.jdk.clone());
-            }
-            if packages.is_empty() && parent.is_none() {
+                def.extends.as_ref().map(|e| images.iter().find(|i| i.name == e.value).expect("ordered").clone());
+            images.push(image(&raw, def, parent.as_ref(), &distributions, path)?);
+        }
+        let mut stems: BTreeMap<String, &str> = BTreeMap::new();
+        for img in &images {
+            if let Some(other) = stems.insert(img.file_stem(), &img.name) {
                 bail!(
-                    "{}: images.{name}.packages: an image that extends nothing needs packages",
-                    at(path, spanned.referenced)
+                    "{}: images: {other} and {} would share the output name {}",
+                    path.display(),
+                    img.name,
+                    img.file_stem()
                 );
             }
-            images.push(Image {
-                name: name.clone(),
-                extends: parent.map(|p| p.name),
-                stage: raw_img.stage,
-                budget,
-                description: raw_img.description.clone(),
-                packages,
-                exclude,
-                python,
-                java,
-                env,
-                labels,
-                cmd,
-                entrypoint,
-                prune,
-            });
         }
         let user = raw.user;
         if user.uid == 0 || user.gid == 0 {
@@ -505,27 +532,41 @@ impl Spec {
             }
             trust.push(PathBuf::from(&t.value));
         }
-        let mut signers = Vec::new();
-        for s in &raw.debian.signers {
-            let fpr = canonical_fingerprint(&s.value);
-            if !matches!(fpr.len(), 40 | 64) || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!(
-                    "{}: debian.signers: {:?} is not an OpenPGP fingerprint (40 or 64 hex digits, spaces allowed)",
-                    at(path, s.referenced),
-                    s.value
-                );
-            }
-            signers.push(fpr);
-        }
         let tags = if raw.tags.is_empty() { vec!["latest".to_string()] } else { raw.tags };
+        for (key, list) in [("tags", &tags), ("variant_tags", &raw.variant_tags)] {
+            for t in list {
+                let mut bare = t.clone();
+                for p in TAG_PLACEHOLDERS {
+                    bare = bare.replace(p, "x");
+                }
+                if !is_tag(&bare) {
+                    bail!(
+                        "{}: {key}: {t:?} is not a tag (letters, digits, `_ . -`, and the placeholders {})",
+                        path.display(),
+                        TAG_PLACEHOLDERS.join(" ")
+                    );
+                }
+                if key == "tags" && (t.contains("{variant}") || t.contains("{version}")) {
+                    bail!("{}: tags: {t:?}: {{variant}} and {{version}} belong in variant_tags", path.display());
+                }
+            }
+        }
+        if raw.variant_tags.iter().any(|t| t.contains("{version}"))
+            && let Some(img) = images.iter().find(|i| i.variant.is_some() && i.version_of.is_none())
+        {
+            bail!(
+                "{}: images.{}: variant_tags use {{version}}, so the image needs `version_of:` (the package whose \
+                 version the tag names)",
+                path.display(),
+                img.name
+            );
+        }
         Ok(Spec {
             path: path.to_path_buf(),
-            suites: raw.debian.suites,
-            keyring: raw.debian.keyring,
-            signers,
-            mirror: raw.debian.mirror,
+            distributions,
             platforms,
             tags,
+            variant_tags: raw.variant_tags,
             user,
             trust,
             images,
@@ -568,20 +609,311 @@ impl Spec {
         if parent.is_some_and(|p| p.java.as_ref() == Some(java)) { None } else { Some(java) }
     }
 
-    /// Tags with `{date}` expanded (YYYYMMDD, UTC, from `epoch`).
-    pub fn expanded_tags(&self, epoch: i64) -> Vec<String> {
+    /// The tags of `img`: the spec's `tags` for its own images, `variant_tags` for every image
+    /// with a variant, with `{date}` (YYYYMMDD, UTC, of `epoch`), `{variant}`, `{distribution}`
+    /// and `{version}` (the upstream version of `version_of`'s package, when known) filled in.
+    pub fn tags_for(&self, img: &Image, epoch: i64, version: Option<&str>) -> Vec<String> {
         let date = time::OffsetDateTime::from_unix_timestamp(epoch)
             .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
             .unwrap_or_else(|_| "19700101".into());
+        let mut wanted: Vec<&String> = Vec::new();
+        if img.default {
+            wanted.extend(&self.tags);
+        }
+        if img.variant.is_some() {
+            wanted.extend(&self.variant_tags);
+        }
         let mut out: Vec<String> = Vec::new();
-        for t in &self.tags {
-            let t = t.replace("{date}", &date);
+        for t in wanted {
+            if t.contains("{version}") && version.is_none() {
+                continue;
+            }
+            let t = t
+                .replace("{date}", &date)
+                .replace("{variant}", img.variant.as_deref().unwrap_or(""))
+                .replace("{distribution}", &img.distribution)
+                .replace("{version}", version.unwrap_or(""));
             if !out.contains(&t) {
                 out.push(t);
             }
         }
         out
     }
+
+    /// The distribution named `name` (every image's is one of the spec's).
+    pub fn distribution(&self, name: &str) -> &Distribution {
+        self.distributions.iter().find(|d| d.name == name).unwrap_or(&self.distributions[0])
+    }
+
+    /// The keyring of `d` as a path: relative ones are relative to the spec's directory.
+    pub fn keyring(&self, d: &Distribution) -> PathBuf {
+        self.dir().join(&d.keyring)
+    }
+}
+
+/// The spec's distributions: its `debian:` block, or the entries of `distributions:`.
+fn distributions(raw: &RawSpec, path: &Path) -> Result<Vec<Distribution>> {
+    let blocks: Vec<(&RawDebian, Option<serde_saphyr::Location>)> = match (&raw.debian, raw.distributions.is_empty()) {
+        (Some(d), true) => vec![(d, None)],
+        (None, false) => raw.distributions.iter().map(|d| (&d.value, Some(d.referenced))).collect(),
+        (Some(_), false) => bail!("{}: give either `debian:` or `distributions:`, not both", path.display()),
+        (None, true) => {
+            bail!("{}: debian: the spec names no Debian release (`debian:` or `distributions:`)", path.display())
+        }
+    };
+    let several = blocks.len() > 1;
+    let mut out: Vec<Distribution> = Vec::new();
+    for (d, loc) in blocks {
+        let here = || loc.map(|l| at(path, l)).unwrap_or_else(|| path.display().to_string());
+        let name = match &d.name {
+            Some(n) => n.clone(),
+            None if !several && loc.is_none() => "debian".to_string(),
+            None => bail!("{}: distributions: every entry needs a `name:` (debian13)", here()),
+        };
+        if !is_tag(&name) {
+            bail!("{}: distributions: {name:?} is not a name (letters, digits, `_ . -`)", here());
+        }
+        if out.iter().any(|o| o.name == name) {
+            bail!("{}: distributions: {name} is defined twice", here());
+        }
+        if d.suites.is_empty() {
+            bail!("{}: debian.suites: at least one suite is needed ({name})", here());
+        }
+        if let Some(other) = out.iter().find(|o| o.suites.iter().any(|s| d.suites.contains(s))) {
+            bail!("{}: distributions: {name} and {} share a suite; each suite belongs to one", here(), other.name);
+        }
+        let mut signers = Vec::new();
+        for s in &d.signers {
+            let fpr = canonical_fingerprint(&s.value);
+            if !matches!(fpr.len(), 40 | 64) || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "{}: debian.signers: {:?} is not an OpenPGP fingerprint (40 or 64 hex digits, spaces allowed)",
+                    at(path, s.referenced),
+                    s.value
+                );
+            }
+            signers.push(fpr);
+        }
+        let codename = d.suites[0].split('-').next().unwrap_or_default().to_string();
+        let known = match codename.as_str() {
+            "bullseye" => Some("11"),
+            "bookworm" => Some("12"),
+            "trixie" => Some("13"),
+            "forky" => Some("14"),
+            _ => None,
+        };
+        let Some(version) = d.version.clone().or(known.map(str::to_string)) else {
+            bail!("{}: distributions: {name}: give its release number (`version: 15`) for {codename}", here());
+        };
+        out.push(Distribution {
+            name,
+            version,
+            codename,
+            suites: d.suites.clone(),
+            keyring: d.keyring.clone(),
+            signers,
+            mirror: d.mirror.clone(),
+            exclude: d.exclude.clone(),
+            merged_usr: d.merged_usr,
+            labels: d.labels.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Every image to make: each image as written, then each of its variants as `IMAGE:VARIANT`. A
+/// variant of an image that extends another extends the parent's variant of the same name.
+fn definitions<'a>(images: &'a BTreeMap<String, Spanned<RawImage>>, path: &Path) -> Result<Vec<Def<'a>>> {
+    let mut defs = Vec::new();
+    for (name, raw) in images {
+        if !is_tag(name) || name.contains(':') {
+            bail!("{}: images: {name:?} is not an image name (letters, digits, `_ . -`)", at(path, raw.referenced));
+        }
+        defs.push(Def { name: name.clone(), repository: name, raw, variant: None, extends: raw.value.extends.clone() });
+        for (key, v) in &raw.value.variants {
+            let here = at(path, v.referenced);
+            if !is_tag(key) {
+                bail!("{here}: images.{name}.variants: {key:?} is not a tag (letters, digits, `_ . -`)");
+            }
+            if raw.value.variant.as_ref().is_some_and(|own| &own.value == key) {
+                bail!("{here}: images.{name}.variants.{key}: the image itself is variant {key}");
+            }
+            let extends = match &raw.value.extends {
+                None => None,
+                Some(p) => match images.get(&p.value) {
+                    Some(parent) if parent.value.variants.contains_key(key) => {
+                        Some(Spanned { value: format!("{}:{key}", p.value), ..p.clone() })
+                    }
+                    Some(_) => bail!(
+                        "{here}: images.{name}.variants.{key}: {name} extends {}, which has no variant {key} to extend",
+                        p.value
+                    ),
+                    None => None, // reported by dependency_order with the line of `extends`
+                },
+            };
+            defs.push(Def { name: format!("{name}:{key}"), repository: name, raw, variant: Some((key, v)), extends });
+        }
+    }
+    Ok(defs)
+}
+
+/// Merges one image from the global settings, its distribution, its parent, the image as
+/// written and its variant, then applies its variables.
+fn image(
+    raw: &RawSpec,
+    def: &Def,
+    parent: Option<&Image>,
+    distributions: &[Distribution],
+    path: &Path,
+) -> Result<Image> {
+    let name = &def.name;
+    let r = &def.raw.value;
+    let v = def.variant.map(|(_, v)| &v.value);
+    let here = at(path, def.variant.map(|(_, v)| v.referenced).unwrap_or(def.raw.referenced));
+    let fail = |e: String| anyhow::anyhow!("{here}: images.{name}: {e}");
+    let dist_key = v.and_then(|v| v.distribution.as_ref()).or(r.distribution.as_ref());
+    let distribution = match (dist_key, parent) {
+        (Some(d), _) => match distributions.iter().find(|x| x.name == d.value) {
+            Some(x) => x,
+            None => bail!(
+                "{}: images.{name}.distribution: no distribution {:?} (the spec has {})",
+                at(path, d.referenced),
+                d.value,
+                distributions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        },
+        (None, Some(p)) => distributions.iter().find(|x| x.name == p.distribution).expect("a parent's distribution"),
+        (None, None) => &distributions[0],
+    };
+    if let Some(p) = parent
+        && p.distribution != distribution.name
+    {
+        bail!(
+            "{here}: images.{name}: extends {}, which is made from {}, not {}",
+            p.name,
+            p.distribution,
+            distribution.name
+        );
+    }
+    let mut vars = parent.map(|p| p.vars.clone()).unwrap_or_default();
+    vars.extend(r.vars.clone());
+    if let Some(v) = v {
+        vars.extend(v.vars.clone());
+    }
+    let budget_raw = v.and_then(|v| v.budget.as_ref()).or(r.budget.as_ref());
+    let budget = match budget_raw {
+        Some(b) => Some(
+            parse_size(&b.value)
+                .map_err(|e| anyhow::anyhow!("{}: images.{name}.budget: {e}", at(path, b.referenced)))?,
+        ),
+        None => None,
+    };
+    let mut exclude = distribution.exclude.clone();
+    let mut env = raw.env.clone();
+    let mut labels = raw.labels.clone();
+    labels.extend(distribution.labels.clone());
+    let mut prune = raw.prune.clone();
+    let (mut python, mut java, mut cmd, mut entrypoint, mut version_of) = (None, None, Vec::new(), Vec::new(), None);
+    if let Some(p) = parent {
+        exclude = p.exclude.clone();
+        env = p.env.clone();
+        labels = p.labels.clone();
+        prune = p.prune.clone();
+        python = p.python.clone();
+        java = p.java.clone();
+        cmd = p.cmd.clone();
+        entrypoint = p.entrypoint.clone();
+        version_of = p.version_of.clone();
+    }
+    extend_unique(
+        &mut exclude,
+        &subst_all(v.and_then(|v| v.exclude.as_deref()).unwrap_or(&r.exclude), &vars).map_err(fail)?,
+    );
+    for (k, val) in r.env.iter().chain(v.map(|v| &v.env).into_iter().flatten()) {
+        env.insert(k.clone(), subst(val, &vars).map_err(fail)?);
+    }
+    for (k, val) in r.labels.iter().chain(v.map(|v| &v.labels).into_iter().flatten()) {
+        labels.insert(k.clone(), subst(val, &vars).map_err(fail)?);
+    }
+    for add in std::iter::once(&r.prune).chain(v.map(|v| &v.prune)) {
+        let add = add.subst(&vars).map_err(fail)?;
+        extend_unique(&mut prune.remove, &add.remove);
+        extend_unique(&mut prune.keep, &add.keep);
+    }
+    if let Some(py) = v.and_then(|v| v.python.as_ref()).or(r.python.as_ref()) {
+        python = Some(py.clone());
+    }
+    if let Some(j) = v.and_then(|v| v.java.as_ref()).or(r.java.as_ref()) {
+        java = Some(j.clone());
+    }
+    // A parent's settings were written for its own variables; the child's may differ.
+    python = python.map(|p| p.subst(&vars)).transpose().map_err(fail)?;
+    java = java.map(|j| j.subst(&vars)).transpose().map_err(fail)?;
+    if let Some(py) = python.as_mut() {
+        if py.major_minor().is_none() {
+            bail!("{here}: images.{name}.python.version: {:?} is not MAJOR.MINOR (3.13)", py.version);
+        }
+        if py.site_packages.is_empty() {
+            py.site_packages = format!("/usr/local/lib/python{}/site-packages", py.version);
+        }
+        if !py.site_packages.starts_with('/') {
+            bail!("{here}: images.{name}.python.site_packages: must be an absolute path");
+        }
+        for pat in &py.compile_skip {
+            globset::Glob::new(pat)
+                .map_err(|e| anyhow::anyhow!("{here}: images.{name}.python.compile_skip: bad pattern {pat:?}: {e}"))?;
+        }
+    }
+    if let Some(j) = &java {
+        j.validate(name).map_err(|e| anyhow::anyhow!("{here}: {e}"))?;
+    }
+    if let Some(c) = v.and_then(|v| v.cmd.as_ref()).or(r.cmd.as_ref()) {
+        cmd = c.clone();
+    }
+    if let Some(e) = v.and_then(|v| v.entrypoint.as_ref()).or(r.entrypoint.as_ref()) {
+        entrypoint = e.clone();
+    }
+    if let Some(o) = &r.version_of {
+        version_of = Some(subst(o, &vars).map_err(fail)?);
+    }
+    for pat in prune.remove.iter().chain(&prune.keep) {
+        globset::Glob::new(pat)
+            .map_err(|e| anyhow::anyhow!("{here}: images.{name}.prune: bad pattern {pat:?}: {e}"))?;
+    }
+    // A `runtime: jdk` image installs its JDK package: it is one of the image's packages.
+    let mut packages = subst_all(v.and_then(|v| v.packages.as_deref()).unwrap_or(&r.packages), &vars).map_err(fail)?;
+    if let Some(j) = java.as_ref().filter(|j| j.runtime == JavaRuntime::Jdk)
+        && (r.java.is_some() || v.is_some_and(|v| v.java.is_some()))
+        && !packages.contains(&j.jdk)
+    {
+        packages.push(j.jdk.clone());
+    }
+    if packages.is_empty() && parent.is_none() {
+        bail!("{here}: images.{name}.packages: an image that extends nothing needs packages");
+    }
+    let description = v.and_then(|v| v.description.as_ref()).or(r.description.as_ref());
+    Ok(Image {
+        name: name.clone(),
+        repository: def.repository.to_string(),
+        variant: def.variant.map(|(k, _)| k.to_string()).or_else(|| r.variant.as_ref().map(|v| v.value.clone())),
+        default: def.variant.is_none(),
+        distribution: distribution.name.clone(),
+        version_of,
+        vars: vars.clone(),
+        extends: parent.map(|p| p.name.clone()),
+        stage: r.stage,
+        budget,
+        description: description.map(|d| subst(d, &vars)).transpose().map_err(fail)?,
+        packages,
+        exclude,
+        python,
+        java,
+        env,
+        labels,
+        cmd,
+        entrypoint,
+        prune,
+    })
 }
 
 /// A YAML or schema error as `file:line:col: message (in `the line`)`: the parser's own message
@@ -612,34 +944,45 @@ fn extend_unique(into: &mut Vec<String>, from: &[String]) {
     }
 }
 
-/// Orders images so each comes after the one it extends; unknown parents and cycles are errors
-/// naming the line of the offending `extends`.
-fn dependency_order(images: &BTreeMap<String, Spanned<RawImage>>, path: &Path) -> Result<Vec<String>> {
-    let mut order: Vec<String> = Vec::new();
-    for name in images.keys() {
-        let mut chain: Vec<&str> = Vec::new();
-        let mut cur = name.as_str();
+/// Orders images so each comes after the one it extends (indices into `defs`); unknown parents
+/// and cycles are errors naming the line of the offending `extends`.
+fn dependency_order(defs: &[Def], path: &Path) -> Result<Vec<usize>> {
+    let index = |name: &str| defs.iter().position(|d| d.name == name);
+    let mut order: Vec<usize> = Vec::new();
+    for (i, def) in defs.iter().enumerate() {
+        let mut chain: Vec<usize> = Vec::new();
+        let mut cur = i;
         loop {
-            if order.iter().any(|o| o == cur) {
+            if order.contains(&cur) {
                 break;
             }
             if chain.contains(&cur) {
-                bail!("{}: images.{name}.extends: cycle: {} -> {cur}", path.display(), chain.join(" -> "));
+                let names: Vec<&str> = chain.iter().map(|&c| defs[c].name.as_str()).collect();
+                bail!(
+                    "{}: images.{}.extends: cycle: {} -> {}",
+                    path.display(),
+                    def.name,
+                    names.join(" -> "),
+                    defs[cur].name
+                );
             }
             chain.push(cur);
-            match &images[cur].value.extends {
+            match &defs[cur].extends {
                 None => break,
-                Some(p) => {
-                    if !images.contains_key(&p.value) {
-                        bail!("{}: images.{cur}.extends: no image named {:?}", at(path, p.referenced), p.value);
-                    }
-                    cur = &p.value;
-                }
+                Some(p) => match index(&p.value) {
+                    Some(next) => cur = next,
+                    None => bail!(
+                        "{}: images.{}.extends: no image named {:?}",
+                        at(path, p.referenced),
+                        defs[cur].name,
+                        p.value
+                    ),
+                },
             }
         }
         for n in chain.into_iter().rev() {
-            if !order.iter().any(|o| o == n) {
-                order.push(n.to_string());
+            if !order.contains(&n) {
+                order.push(n);
             }
         }
     }
@@ -689,7 +1032,7 @@ images:
         assert_eq!(s.image("a").unwrap().budget, Some(100_000_000));
         assert_eq!(b.python.as_ref().unwrap().site_packages, "/usr/local/lib/python3.11/site-packages");
         assert_eq!(s.lock_path(), Path::new("x/build-args.lock"));
-        assert_eq!(s.expanded_tags(1_764_201_600), ["latest", "20251127"]);
+        assert_eq!(s.tags_for(s.image("a").unwrap(), 1_764_201_600, None), ["latest", "20251127"]);
         assert_eq!(s.chain("b").unwrap().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     }
 
@@ -733,8 +1076,8 @@ images:
         let pinned = |list: &str| GOOD.replace(keyring, &format!("{keyring}  signers: {list}\n"));
         let s = Spec::parse(&pinned("[\"b8b8 0b5b 623e ab6a d877  5c45 b7c5 d7d6 3509 47f8\"]"), Path::new("b.yml"))
             .unwrap();
-        assert_eq!(s.signers, ["B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"]);
-        assert!(Spec::parse(GOOD, Path::new("b.yml")).unwrap().signers.is_empty());
+        assert_eq!(s.distributions[0].signers, ["B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"]);
+        assert!(Spec::parse(GOOD, Path::new("b.yml")).unwrap().distributions[0].signers.is_empty());
         let t = pinned("[B7C5D7D6350947F8]");
         let e = err(&t);
         assert!(
@@ -742,5 +1085,97 @@ images:
                 && e.contains("not an OpenPGP fingerprint"),
             "{e}"
         );
+    }
+
+    const FAMILIES: &str = r#"
+version: 1
+distributions:
+  - name: debian12
+    suites: [bookworm]
+    keyring: /usr/share/keyrings/debian-archive-keyring.gpg
+    exclude: [dpkg]
+  - name: debian13
+    suites: [trixie]
+    keyring: keys/debian-archive.pgp
+    merged_usr: true
+    exclude: [dpkg, usr-is-merged]
+    labels: {org.opencontainers.image.base.name: "debian:trixie"}
+platforms: [linux/amd64]
+tags: [latest, "{date}"]
+variant_tags: ["{variant}", "{version}-{distribution}-{date}"]
+user: {name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}
+prune:
+  remove: ["usr/lib/python3.*/test/**"]
+images:
+  py:
+    stage: runtime-stage
+    budget: 100MB
+    variant: 3.11-debian12
+    vars: {python: "3.11"}
+    version_of: python{python}-minimal
+    packages: ["python{python}-minimal", libc6]
+    exclude: [libdb5.3]
+    prune: {remove: ["usr/lib/python{python}/idlelib/**"]}
+    python: {version: "{python}", compile_skip: ["usr/lib/python{python}/lib2to3/**"]}
+    variants:
+      3.13-debian13:
+        distribution: debian13
+        vars: {python: "3.13"}
+        budget: 55MB
+        exclude: [libdb5.3t64]
+  py-build:
+    extends: py
+    stage: build-stage
+    packages: ["python{python}-venv"]
+    variants:
+      3.13-debian13: {}
+"#;
+
+    #[test]
+    fn variants_share_one_definition() {
+        let s = Spec::parse(FAMILIES, Path::new("x/build-args.yml")).unwrap();
+        let names: Vec<_> = s.images.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["py", "py:3.13-debian13", "py-build", "py-build:3.13-debian13"]);
+        let new = s.image("py:3.13-debian13").unwrap();
+        assert_eq!((new.repository.as_str(), new.distribution.as_str()), ("py", "debian13"));
+        assert_eq!(new.packages, ["python3.13-minimal", "libc6"]);
+        assert_eq!(new.exclude, ["dpkg", "usr-is-merged", "libdb5.3t64"]);
+        assert_eq!(new.budget, Some(55_000_000));
+        assert_eq!(new.prune.remove, ["usr/lib/python3.*/test/**", "usr/lib/python3.13/idlelib/**"]);
+        let py = new.python.as_ref().unwrap();
+        assert_eq!(
+            (py.version.as_str(), py.site_packages.as_str()),
+            ("3.13", "/usr/local/lib/python3.13/site-packages")
+        );
+        assert_eq!(py.compile_skip, ["usr/lib/python3.13/lib2to3/**"]);
+        assert_eq!(new.labels["org.opencontainers.image.base.name"], "debian:trixie");
+        assert_eq!(new.version_of.as_deref(), Some("python3.13-minimal"));
+        let build = s.image("py-build:3.13-debian13").unwrap();
+        assert_eq!(build.extends.as_deref(), Some("py:3.13-debian13"));
+        assert_eq!(build.packages, ["python3.13-venv"]);
+        assert_eq!(s.keyring(s.distribution("debian13")), Path::new("x/keys/debian-archive.pgp"));
+        assert!(s.distribution("debian13").merged_usr && !s.distribution("debian12").merged_usr);
+        let epoch = 1_764_201_600;
+        assert_eq!(
+            s.tags_for(s.image("py").unwrap(), epoch, Some("3.11.2")),
+            ["latest", "20251127", "3.11-debian12", "3.11.2-debian12-20251127"]
+        );
+        assert_eq!(s.tags_for(new, epoch, Some("3.13.5")), ["3.13-debian13", "3.13.5-debian13-20251127"]);
+        assert_eq!(s.image("py").unwrap().file_stem(), "py");
+        assert_eq!(build.file_stem(), "py-build-3.13-debian13");
+    }
+
+    #[test]
+    fn variant_errors_say_what_is_missing() {
+        let e = err(&FAMILIES.replace("      3.13-debian13: {}", "      3.12-debian13: {}"));
+        assert!(e.contains("py-build extends py, which has no variant 3.12-debian13"), "{e}");
+        let e = err(&FAMILIES.replace("distribution: debian13", "distribution: debian14"));
+        assert!(e.contains("no distribution \"debian14\"") && e.contains("debian12, debian13"), "{e}");
+        let e = err(&FAMILIES.replace("[\"python{python}-venv\"]", "[\"python{pyhton}-venv\"]"));
+        assert!(e.contains("{pyhton}") && e.contains("py-build"), "{e}");
+        let e = err(&FAMILIES.replace("    version_of: python{python}-minimal\n", ""));
+        assert!(e.contains("version_of"), "{e}");
+        let e = err(&FAMILIES.replace("  - name: debian13\n    suites", "  - suites"));
+        assert!(e.contains("name"), "{e}");
     }
 }

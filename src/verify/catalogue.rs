@@ -200,7 +200,7 @@ pub const CHECKS: &[Check] = &[
         title: "The Python standard library is complete (every module of sys.stdlib_module_names imports)",
         severity: Error,
         seed_action: TESTS,
-        remediation: "add the Debian packages that split the standard library (python3-distutils, python3-lib2to3, python3-gdbm) and the shared libraries its extension modules load; do not prune stdlib files",
+        remediation: "add the Debian packages that split the standard library (python3-gdbm; for 3.11 also python3-distutils and python3-lib2to3, which 3.12 and 3.13 no longer have) and the shared libraries its extension modules load; do not prune stdlib files",
     },
     Check {
         id: "LUCID-CST-001",

@@ -456,10 +456,14 @@ fn interpreter(s: &Subject) -> Option<(Interpreter, String)> {
 
 const PY_UID: &str = "import os; print(os.getuid(), os.getgid())";
 
-/// Standard-library modules not imported by the check: those that exist only on Windows or
-/// macOS (never expected on Linux), and the jokes whose import acts (`antigravity` opens a web
+/// Standard-library modules not imported by the check: those that exist only on Windows, macOS,
+/// iOS or Android (never expected on Linux; 3.13 lists `_ios_support`, `_wmi`,
+/// `_android_support`), and the jokes whose import acts (`antigravity` opens a web
 /// browser, `this` and `__phello__` print).
 pub const PYTHON_OTHER_PLATFORMS: &[&str] = &[
+    "_android_support",
+    "_ios_support",
+    "_wmi",
     "_msi",
     "_overlapped",
     "_scproxy",
