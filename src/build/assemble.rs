@@ -270,12 +270,13 @@ fn add_java(t: &Target, tree: &mut Tree, java: &Java) -> Result<BTreeMap<String,
                 let linked = jlink::link(&fetcher.cache, &req, &key, || {
                     progress.step("Unpacking", format!("{} ({} packages) to run jlink", java.jdk, host_tools.len()));
                     let debs = fetch_debs(t, &host_tools, "tools")?;
-                    let host_jdk = jlink::Jdk::unpack(&java.jdk, &host_tools, &debs)?;
+                    let merged = spec.distribution(&img.distribution).merged_usr;
+                    let host_jdk = jlink::Jdk::unpack(&java.jdk, &host_tools, &debs, merged)?;
                     let target_jdk = if runs_here {
                         None
                     } else {
                         let debs = fetch_debs(t, std::slice::from_ref(target_jdk), "jmods")?;
-                        Some(jlink::Jdk::unpack(&java.jdk, std::slice::from_ref(target_jdk), &debs)?)
+                        Some(jlink::Jdk::unpack(&java.jdk, std::slice::from_ref(target_jdk), &debs, merged)?)
                     };
                     Ok((host_jdk, target_jdk))
                 })

@@ -56,7 +56,7 @@ pub const CDS_ARCHIVE: &str = "lib/server/classes.jsa";
 /// The origin of CDS archives in the tree: they go in a layer of their own.
 pub const CDS_ORIGIN: &str = "cds";
 /// Bumped whenever the recipe changes in a way the key does not capture.
-const RECIPE: &str = "lucid-jlink-2";
+const RECIPE: &str = "lucid-jlink-3";
 
 /// A JDK unpacked from `.deb` files into a tree.
 pub struct Jdk {
@@ -67,11 +67,16 @@ pub struct Jdk {
 
 impl Jdk {
     /// Unpacks `debs` (the locked `packages`, in the same order) and finds the home of `jdk`.
-    pub fn unpack(jdk: &str, packages: &[LockedPackage], debs: &[Arc<Vec<u8>>]) -> Result<Jdk> {
+    /// `merged_usr`: the packages come from a merged-/usr release (Debian 13), whose loader is
+    /// found through the `/lib64` and `/lib` links only.
+    pub fn unpack(jdk: &str, packages: &[LockedPackage], debs: &[Arc<Vec<u8>>], merged_usr: bool) -> Result<Jdk> {
         let mut tree = Tree::new();
         for (p, deb) in packages.iter().zip(debs) {
             crate::debian::deb::extract(deb, &p.name, &mut tree)
                 .with_context(|| format!("cannot unpack {} {} ({})", p.name, p.version, p.filename))?;
+        }
+        if merged_usr {
+            crate::rootfs::system::merge_usr(&mut tree)?;
         }
         let home = find_home(&tree, jdk)?;
         Ok(Jdk { tree, home })
@@ -247,7 +252,12 @@ pub fn link(
     // java.lang.invoke classes keep a SourceFile attribute, and its lib/modules changes).
     let sandbox = Sandbox::new().read_only(scratch.path()).writable(&work).host_programs();
     let mut cmd = jlink.command(&sandbox)?;
-    cmd.arg("--module-path")
+    // jlink starts the host's objcopy (--strip-debug). By default the JVM spawns programs through
+    // its own `jspawnhelper`, which the kernel would start with the host's libc, not the tree's:
+    // a Debian 13 JDK's helper needs glibc 2.38 and fails on a Debian 12 host. Forking starts
+    // objcopy directly. It does not change jlink's output.
+    cmd.arg("-J-Djdk.lang.Process.launchMechanism=FORK")
+        .arg("--module-path")
         .arg(&jmods_dir)
         .arg("--add-modules")
         .arg(req.modules.join(","))
@@ -266,6 +276,7 @@ pub fn link(
             exec::tail(&run.stderr, 12)
         );
     }
+    strip_native_symbols(&out)?;
     let jlink_millis = started.elapsed().as_millis();
     let mut cds_millis = 0;
     let mut cds_dumps = 0;
@@ -290,6 +301,42 @@ pub fn link(
     drop(scratch);
     let cds_bytes = runtime.get(CDS_ARCHIVE).map(Entry::size).unwrap_or(0);
     Ok(Linked { runtime, cached: false, jlink_millis, cds_millis, cds_bytes, cds_dumps, key: key.into(), distrusted })
+}
+
+/// Drops the symbol tables of the runtime's native libraries (`libjvm.so`'s is 4-5 MB; the
+/// dynamic symbols stay), for every architecture alike: jlink's `--strip-debug` removes debug
+/// sections only, and only where the host's objcopy knows the target. Runtimes built by the
+/// OpenJDK project ship this way; hs_err logs then name JVM-internal frames by address.
+fn strip_native_symbols(runtime: &Path) -> Result<()> {
+    for entry in walkdir(runtime)? {
+        let meta = fs::symlink_metadata(&entry).with_context(|| format!("cannot read {}", entry.display()))?;
+        if !meta.is_file() || entry.extension().is_none_or(|e| e != "so") {
+            continue;
+        }
+        let data = fs::read(&entry).with_context(|| format!("cannot read {}", entry.display()))?;
+        if let Some(stripped) = crate::formats::elf_strip::strip(&data)
+            .with_context(|| format!("cannot strip the symbols of {}", entry.display()))?
+        {
+            fs::write(&entry, stripped).with_context(|| format!("cannot write {}", entry.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every path under `dir`, depth first.
+fn walkdir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+            let path = entry.with_context(|| format!("cannot list {}", d.display()))?.path();
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                todo.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    Ok(out)
 }
 
 /// A CDS archive is accepted once this many dumps gave the same bytes (see [`dump_cds`]).
