@@ -1,4 +1,5 @@
-//! Real applications on lucid-python-base: the most downloaded packages of the Python package
+//! Real applications on lucid-python-base (Python 3.11, Debian 12) and its Debian 13 variant
+//! (Python 3.13): the most downloaded packages of the Python package
 //! index that ship compiled code, installed the way the seed's Dockerfile.python-base installs
 //! (a build stage on lucid-python-build runs pip into a target directory, the runtime stage copies
 //! it onto lucid-python-base), then each given a real job as UID 65532, with no network and a
@@ -50,6 +51,31 @@ const AMD64: Platform =
 const ARM64: Platform =
     Platform { arch: "arm64", wheel_tags: ["manylinux2014_aarch64", "manylinux_2_28_aarch64"], subset: true };
 
+/// One Python of the spec: its interpreter and the images (as `lucid build` names them) of its
+/// runtime and build stages.
+struct Python {
+    version: &'static str,
+    base: &'static str,
+    build: &'static str,
+    /// The runtime image's budget in the spec, MB.
+    budget: u32,
+}
+
+const PY311: Python = Python { version: "3.11", base: "lucid-python-base", build: "lucid-python-build", budget: 100 };
+const PY313: Python = Python {
+    version: "3.13",
+    base: "lucid-python-base:3.13-debian13",
+    build: "lucid-python-build:3.13-debian13",
+    budget: 55,
+};
+
+impl Python {
+    /// `cp313`.
+    fn abi(&self) -> String {
+        format!("cp{}", self.version.replace('.', ""))
+    }
+}
+
 /// An arbitrary UID in the root group, as OpenShift runs containers.
 const ARBITRARY_USER: &str = "1000650000:0";
 
@@ -79,13 +105,19 @@ enum Source<'a> {
 
 /// `pip download` of `requirements` for `platform`, with `cache` as the wheel cache. Returns
 /// pip's output on failure.
-fn pip_download(platform: &Platform, requirements: &Path, cache: &Path, source: Source) -> Result<(), String> {
+fn pip_download(
+    py: &Python,
+    platform: &Platform,
+    requirements: &Path,
+    cache: &Path,
+    source: Source,
+) -> Result<(), String> {
     let mut cmd = Command::new("python3");
     cmd.args(["-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:"]);
     for tag in platform.wheel_tags {
         cmd.args(["--platform", tag]);
     }
-    cmd.args(["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", "-r"]).arg(requirements);
+    cmd.args(["--python-version", py.version, "--implementation", "cp", "--abi", &py.abi(), "-r"]).arg(requirements);
     match source {
         Source::Cache(dest) => cmd.args(["--no-index", "--find-links"]).arg(cache).arg("-d").arg(dest),
         Source::Index => cmd.arg("-d").arg(cache),
@@ -101,9 +133,9 @@ fn pip_download(platform: &Platform, requirements: &Path, cache: &Path, source: 
 /// The build context for `platform` in a new directory under the target dir: the Dockerfile,
 /// jobs.py, requirements.txt and wheels/ with exactly the wheels that resolve the requirements
 /// (copied from the cache, which is filled from the package index only when it falls short).
-fn context(platform: &Platform) -> tempfile::TempDir {
+fn context(py: &Python, platform: &Platform) -> tempfile::TempDir {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let cache = tmp.join("compat-wheels").join(platform.arch);
+    let cache = tmp.join("compat-wheels").join(format!("{}-{}", platform.arch, py.abi()));
     std::fs::create_dir_all(&cache).unwrap();
     let ctx = tempfile::Builder::new().prefix("compat-ctx").tempdir_in(tmp).unwrap();
     for f in ["Dockerfile", "jobs.py"] {
@@ -112,15 +144,15 @@ fn context(platform: &Platform) -> tempfile::TempDir {
     let requirements = ctx.path().join("requirements.txt");
     std::fs::write(&requirements, jobs_list("requirements", platform)).unwrap();
     let wheels = ctx.path().join("wheels");
-    if pip_download(platform, &requirements, &cache, Source::Cache(&wheels)).is_err() {
+    if pip_download(py, platform, &requirements, &cache, Source::Cache(&wheels)).is_err() {
         // What the failed attempt copied may be stale: the second attempt starts empty.
         let _ = std::fs::remove_dir_all(&wheels);
         let started = Instant::now();
-        if let Err(log) = pip_download(platform, &requirements, &cache, Source::Index) {
+        if let Err(log) = pip_download(py, platform, &requirements, &cache, Source::Index) {
             panic!("pip download of the {} wheels from the package index failed:\n{log}", platform.arch);
         }
         eprintln!("{}: wheels downloaded into {} in {:.0?}", platform.arch, cache.display(), started.elapsed());
-        if let Err(log) = pip_download(platform, &requirements, &cache, Source::Cache(&wheels)) {
+        if let Err(log) = pip_download(py, platform, &requirements, &cache, Source::Cache(&wheels)) {
             panic!("the downloaded {} wheels do not resolve the requirements:\n{log}", platform.arch);
         }
     }
@@ -146,9 +178,10 @@ impl Drop for Made {
 /// this run's own.
 fn load(out: &Path, image: &str, platform: &Platform, made: &mut Made) -> String {
     support::require_tool("skopeo");
-    let name = image.strip_prefix("lucid-").unwrap();
-    let tag = format!("lucid-compat/{name}:{}-{}", platform.arch, std::process::id());
-    let src = format!("oci:{}:latest", out.join(image).display());
+    let (repo, layout_tag) = support::repo_tag(image);
+    let name = repo.strip_prefix("lucid-").unwrap();
+    let tag = format!("lucid-compat/{name}:{layout_tag}-{}-{}", platform.arch, std::process::id());
+    let src = format!("oci:{}:{layout_tag}", out.join(support::out_name(image)).display());
     let run = Command::new("skopeo")
         .args(["copy", "--quiet", "--override-arch", platform.arch, &src])
         .arg(format!("docker-daemon:{tag}"))
@@ -174,10 +207,12 @@ fn build_stage_id(log: &str) -> String {
 
 /// Builds tests/compat/Dockerfile for `platform`: the build stage on `build_image`, the runtime
 /// stage on `base_image`. Returns the runtime image's tag.
-fn build(platform: &Platform, build_image: &str, base_image: &str, made: &mut Made) -> String {
-    let ctx = context(platform);
-    let tag = format!("lucid-compat/apps:{}-{}", platform.arch, std::process::id());
+fn build(py: &Python, platform: &Platform, build_image: &str, base_image: &str, made: &mut Made) -> String {
+    let ctx = context(py, platform);
+    let tag = format!("lucid-compat/apps:{}-{}-{}", py.abi(), platform.arch, std::process::id());
     let mut args = vec![
+        "--build-arg".to_string(),
+        format!("PYTHON_VERSION={}", py.version),
         "--build-arg".to_string(),
         format!("PYTHON_BUILD_IMAGE={build_image}"),
         "--build-arg".to_string(),
@@ -223,15 +258,21 @@ fn run_jobs(image: &str, user: &str, platform: &Platform) -> String {
     log
 }
 
-fn save_log(platform: &Platform, log: &str) {
+fn save_log(py: &Python, platform: &Platform, log: &str) {
     if let Some(dir) = std::env::var_os("LUCID_COMPAT_LOG_DIR") {
-        let path = Path::new(&dir).join(format!("{}.log", platform.arch));
+        let name = if py.version == PY311.version {
+            platform.arch.to_string()
+        } else {
+            format!("{}-{}", platform.arch, py.abi())
+        };
+        let path = Path::new(&dir).join(format!("{name}.log"));
         std::fs::write(&path, log).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
 
-#[test]
-fn most_downloaded_compiled_packages_run_on_lucid_python_base() {
+/// Builds the jobs' image on `py`'s images for each platform and runs the jobs as 65532 (and, with
+/// `arbitrary_uid`, on amd64 as OpenShift's arbitrary UID as well).
+fn run_everything(py: &Python, arbitrary_uid: bool) {
     support::require_docker();
     support::require_tool("python3");
     let started = Instant::now();
@@ -241,21 +282,29 @@ fn most_downloaded_compiled_packages_run_on_lucid_python_base() {
     let compiled = expected.lines().filter(|l| l.ends_with(" wheel")).count();
     assert!(compiled >= 20, "only {compiled} packages:\n{expected}");
 
-    let (out, _) = support::build_and_load(&["lucid-python-base", "lucid-python-build"], &[], "lucid-python-base", 100);
+    let (out, _) = support::build_and_load(&[py.base, py.build], &[], py.base, py.budget);
     let mut made = Made::default();
-    let build_image = load(out.path(), "lucid-python-build", &AMD64, &mut made);
+    let build_image = load(out.path(), py.build, &AMD64, &mut made);
+    for platform in [&AMD64, &ARM64] {
+        let base = load(out.path(), py.base, platform, &mut made);
+        let image = build(py, platform, &build_image, &base, &mut made);
+        let log = run_jobs(&image, "65532:65532", platform);
+        save_log(py, platform, &log);
+        // OpenShift's arbitrary UID: no passwd entry, group 0, HOME=/.
+        if arbitrary_uid && !platform.subset {
+            run_jobs(&image, ARBITRARY_USER, platform);
+        }
+    }
+    eprintln!("compat_apps {}: {:.0?} in all", py.version, started.elapsed());
+}
 
-    let base = load(out.path(), "lucid-python-base", &AMD64, &mut made);
-    let image = build(&AMD64, &build_image, &base, &mut made);
-    let log = run_jobs(&image, "65532:65532", &AMD64);
-    save_log(&AMD64, &log);
-    // OpenShift's arbitrary UID: no passwd entry, group 0, HOME=/.
-    run_jobs(&image, ARBITRARY_USER, &AMD64);
+#[test]
+fn most_downloaded_compiled_packages_run_on_lucid_python_base() {
+    run_everything(&PY311, true);
+}
 
-    let base = load(out.path(), "lucid-python-base", &ARM64, &mut made);
-    let image = build(&ARM64, &build_image, &base, &mut made);
-    let log = run_jobs(&image, "65532:65532", &ARM64);
-    save_log(&ARM64, &log);
-
-    eprintln!("compat_apps: {:.0?} in all", started.elapsed());
+/// The same packages, at the same versions, from their cp313 wheels on Debian 13's Python 3.13.
+#[test]
+fn most_downloaded_compiled_packages_run_on_python_3_13_debian13() {
+    run_everything(&PY313, false);
 }

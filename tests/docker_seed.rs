@@ -173,7 +173,40 @@ fn seed_dockerfiles_build_on_lucid_images_and_pass_the_seed_commands() {
         String::from_utf8_lossy(&verify.stderr)
     );
 
+    python_variant_seed(ctx.path());
     java_seed();
+}
+
+/// Dockerfile.python-base with its variant arguments: the requirements on Python 3.13 (Debian 13).
+fn python_variant_seed(ctx: &std::path::Path) {
+    support::spec_images(&["lucid-python-base:3.13-debian13", "lucid-python-build:3.13-debian13"]);
+    let img = "lucid-python-base:docker-3.13";
+    docker_build(
+        ctx,
+        &[
+            "-f",
+            "Dockerfile.python-base",
+            "--build-arg",
+            "PYTHON_VERSION=3.13",
+            "--build-arg",
+            "PYTHON_BUILD_IMAGE=lucid-python-build:3.13-debian13",
+            "--build-arg",
+            "PYTHON_BASE_IMAGE=lucid-python-base:3.13-debian13",
+            "--build-arg",
+            "PIP_OFFLINE=1",
+            "--target",
+            "runtime-stage",
+            "-t",
+            img,
+        ],
+    );
+    let mem =
+        docker(&["run", "--rm", img, "python", "-c", "import psutil; print('Memory usage:', psutil.virtual_memory())"]);
+    assert!(mem.contains("Memory usage: svmem(total="), "{mem}");
+    let req = docker(&["run", "--rm", img, "python", "-c", "import requests; print(requests.__cached__)"]);
+    assert!(req.starts_with("/usr/local/lib/python3.13/site-packages/requests/__pycache__/"), "{req}");
+    assert!(fails(&["run", "--rm", img, "/bin/sh", "-c", "true"]), "/bin/sh ran");
+    let _ = Command::new("docker").args(["image", "rm", img]).output();
 }
 
 /// Section 2 and the Java half of section 5.
@@ -210,4 +243,15 @@ fn java_seed() {
         size("lucid-java-base:latest"),
         size(img)
     );
+    // JAVA_TAG selects a variant of both images: Java 21 on Debian 13.
+    support::spec_images(&["lucid-java-base:21-debian13", "lucid-java-build:21-debian13"]);
+    let img = "lucid-java-base:docker-21";
+    docker_build(
+        &ctx,
+        &["-f", "Dockerfile.java-base", "--build-arg", "JAVA_TAG=21-debian13", "--target", "runtime-stage", "-t", img],
+    );
+    let v = docker(&["run", "--rm", img, "java", "-version"]);
+    assert!(v.contains("version \"21."), "{v}");
+    assert!(fails(&["run", "--rm", img, "/bin/sh", "-c", "true"]));
+    let _ = Command::new("docker").args(["image", "rm", img]).output();
 }

@@ -289,16 +289,9 @@ fn findings<'a>(report: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::
     found
 }
 
-#[test]
-fn tomcat_service_runs_on_java_base_and_verifies() {
-    require_docker();
-    for t in ["javac", "jar", "jdeps"] {
-        require_tool(t);
-    }
-    let (out, _) = build_and_load(&["lucid-java-base"], &[], "lucid-java-base", 150);
-    let work = tempfile::tempdir().unwrap();
-    let app = service_folder(work.path());
-
+/// Runs the service of `app` in `image` (loaded in the engine) and asks it for its JSON: UID
+/// 65532, no network but loopback, the jars mounted read-only; `java` starts its Java version.
+fn service_runs(app: &Path, image: &str, java: &str) {
     // The service in the engine: UID 65532, no network but loopback, the jars mounted read-only.
     let name = format!("lucid-test-shop-{}", std::process::id());
     let _guard = Container(name.clone());
@@ -314,7 +307,7 @@ fn tomcat_service_runs_on_java_base_and_verifies() {
         "none",
         "-v",
         &mount,
-        "lucid-java-base:latest",
+        image,
         "java",
         "-cp",
         "/app/*",
@@ -344,7 +337,7 @@ fn tomcat_service_runs_on_java_base_and_verifies() {
     assert_eq!(items.len(), 3, "{json}");
     assert_eq!([row(0), row(1), row(2)], [(1, "kettle", 24.5), (2, "teapot", 31.0), (3, "mug", 7.25)], "{json}");
     assert_eq!(json["names"], "kettle,teapot,mug", "{json}");
-    assert!(json["java"].as_str().unwrap().starts_with("17."), "{json}");
+    assert!(json["java"].as_str().unwrap().starts_with(java), "{json}");
     // What no static reference shows worked: Unsafe by reflection, the EC provider, Tomcat's MBean.
     assert_eq!(json["unsafe"], true, "{json}");
     assert_eq!(json["ec"], "SunEC", "{json}");
@@ -352,6 +345,19 @@ fn tomcat_service_runs_on_java_base_and_verifies() {
     assert!(logs.contains("shop serving on port 8080") && logs.contains("served 3 items"), "log4j2 output: {logs}");
     // The JVM's user is the image's account for UID 65532.
     assert_eq!(json["user"], "nonroot", "{json}");
+}
+
+#[test]
+fn tomcat_service_runs_on_java_base_and_verifies() {
+    require_docker();
+    for t in ["javac", "jar", "jdeps"] {
+        require_tool(t);
+    }
+    let (out, _) = build_and_load(&["lucid-java-base"], &[], "lucid-java-base", 150);
+    let work = tempfile::tempdir().unwrap();
+    let app = service_folder(work.path());
+
+    service_runs(&app, "lucid-java-base:latest", "17.");
 
     // verify --app passes on the image it ran on, every platform, and says what it cannot see.
     let image = format!("oci:{}:latest", out.path().join("lucid-java-base").display());
@@ -448,6 +454,30 @@ fn tomcat_service_runs_on_java_base_and_verifies() {
     assert!(stderr.contains("jdeps") && stderr.contains("JAVA_HOME"), "{stderr}");
 }
 
+/// The same service, compiled for Java 17, on the Debian 13 runtimes of Java 21 and 25 (the
+/// spec's variants of lucid-java-base, same modules), and `verify --app` passes on both.
+#[test]
+fn tomcat_service_runs_on_java_21_and_25() {
+    require_docker();
+    for t in ["javac", "jar", "jdeps"] {
+        require_tool(t);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let app = service_folder(work.path());
+    for (image, java) in [("lucid-java-base:21-debian13", "21."), ("lucid-java-base:25-debian13", "25.")] {
+        let budget = if java == "21." { 80 } else { 85 };
+        let (out, _) = build_and_load(&[image], &[], image, budget);
+        service_runs(&app, image, java);
+        let layout =
+            format!("oci:{}:{}", out.path().join(support::out_name(image)).display(), support::repo_tag(image).1);
+        let (code, report, stderr) = verify_json(&layout, &app, &["--no-runtime"]);
+        assert_eq!(code, Some(0), "{image}: {report:#}\n{stderr}");
+        for f in findings(&report, "LUCID-APP-102") {
+            assert_eq!(f["status"], "pass", "{f}");
+        }
+    }
+}
+
 /// The repository's spec and lock copied to a temporary directory, with `java.desktop` removed
 /// from lucid-java-base's modules: a runtime like the one that once broke Spring services.
 #[test]
@@ -456,10 +486,7 @@ fn runtime_without_java_desktop_fails_the_app_check() {
         require_tool(t);
     }
     let dir = tempfile::tempdir().unwrap();
-    let base = repo_root().join("infrastructure/containers/base");
-    for f in ["build-args.lock", "requirements.txt"] {
-        std::fs::copy(base.join(f), dir.path().join(f)).unwrap();
-    }
+    let base = support::copy_spec_files(dir.path());
     let spec = std::fs::read_to_string(base.join("build-args.yml")).unwrap();
     let modules_line =
         spec.lines().find(|l| l.trim_start().starts_with("modules: [java.base")).expect("lucid-java-base's modules");

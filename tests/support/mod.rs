@@ -25,15 +25,22 @@ pub fn repo_root() -> PathBuf {
 /// A copy of the repository's spec in `dir`, its lock and requirements beside it, with `edit`
 /// applied to the spec's text: a test's variant of the images. Returns the copy's path.
 pub fn spec_copy(dir: &std::path::Path, edit: impl FnOnce(String) -> String) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let base = repo_root().join("infrastructure/containers/base");
-    for f in ["build-args.lock", "requirements.txt"] {
-        std::fs::copy(base.join(f), dir.join(f)).unwrap();
-    }
+    let base = copy_spec_files(dir);
     let spec = std::fs::read_to_string(base.join("build-args.yml")).unwrap();
     let path = dir.join("build-args.yml");
     std::fs::write(&path, edit(spec)).unwrap();
     path
+}
+
+/// Copies what the repository's spec reads beside it (its lock, requirements and archive keys)
+/// into `dir`; returns the repository's spec directory.
+pub fn copy_spec_files(dir: &std::path::Path) -> PathBuf {
+    let base = repo_root().join("infrastructure/containers/base");
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for f in ["build-args.lock", "requirements.txt", "keys/debian-archive-keys.pgp"] {
+        std::fs::copy(base.join(f), dir.join(f)).unwrap();
+    }
+    base
 }
 
 /// Fails the test (never skips it) when a tool it needs is missing: CI installs them all.
@@ -62,8 +69,29 @@ pub fn docker_ok(args: &[&str]) -> bool {
     Command::new("docker").args(args).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
-/// The four images of the repository's spec.
+/// The four images of the repository's spec (Debian 12, the seed's).
 pub const SPEC_IMAGES: [&str; 4] = ["lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"];
+
+/// The Debian 13 variants of the repository's spec, as `lucid build` names them (IMAGE:VARIANT).
+pub const VARIANT_IMAGES: [&str; 6] = [
+    "lucid-python-base:3.13-debian13",
+    "lucid-python-build:3.13-debian13",
+    "lucid-java-base:21-debian13",
+    "lucid-java-build:21-debian13",
+    "lucid-java-base:25-debian13",
+    "lucid-java-build:25-debian13",
+];
+
+/// An image of the spec as a file name in the output directory (`lucid-java-base-21-debian13`).
+pub fn out_name(image: &str) -> String {
+    image.replace(':', "-")
+}
+
+/// The repository and tag `lucid build` gives `image`: a seed image's `latest`, a variant's
+/// variant tag (`lucid-java-base`, `21-debian13`).
+pub fn repo_tag(image: &str) -> (&str, &str) {
+    image.split_once(':').unwrap_or((image, "latest"))
+}
 
 /// The output directory of a build: shared by every test of the run (read it; write your own
 /// files elsewhere) or the test's own.
@@ -87,25 +115,34 @@ impl Built {
 /// run instead of once per test, and loaded again only when the engine holds something else under
 /// their names.
 pub fn build_and_load(images: &[&str], extra: &[&str], runtime: &str, budget_mb: u32) -> (Built, String) {
-    let (built, stdout) = if extra.is_empty() && images.iter().all(|i| SPEC_IMAGES.contains(i)) {
-        let path = spec_images(images);
-        (Built { path, _own: None }, spec_build().1)
-    } else {
-        let out = tempfile::tempdir().unwrap();
-        let stdout = build_loaded(images, extra, out.path());
-        (Built { path: out.path().to_path_buf(), _own: Some(out) }, stdout)
-    };
+    let (built, stdout) =
+        if extra.is_empty() && images.iter().all(|i| SPEC_IMAGES.contains(i) || VARIANT_IMAGES.contains(i)) {
+            let path = spec_images(images);
+            (Built { path, _own: None }, spec_build().1)
+        } else {
+            let out = tempfile::tempdir().unwrap();
+            let stdout = build_loaded(images, extra, out.path());
+            (Built { path: out.path().to_path_buf(), _own: Some(out) }, stdout)
+        };
+    let (repo, tag) = repo_tag(runtime);
     let row = stdout
         .lines()
-        .find(|l| l.starts_with(&format!("{runtime} ")) && l.contains(" latest "))
+        .find(|l| l.starts_with(&format!("{repo} ")) && l.contains(&format!(" {tag} ")))
         .unwrap_or_else(|| panic!("no row for {runtime}:\n{stdout}"));
-    assert!(row.contains(&format!("{budget_mb}MB ok")), "runtime image over budget or no budget shown: {row}");
+    assert!(
+        row.contains(&format!(" {budget_mb}MB ok")) || row.contains(&format!(" {budget_mb}.0MB ok")),
+        "runtime image over budget or no budget shown: {row}"
+    );
     let size_mb: f64 = row.split_whitespace().nth(2).unwrap().trim_end_matches("MB").parse().expect(row);
     assert!(size_mb < f64::from(budget_mb), "{row}");
     for img in images {
-        assert!(stdout.lines().any(|l| l.starts_with(&format!("{img} "))), "{stdout}");
-        assert!(built.path().join(img).join("index.json").is_file(), "{img}: no OCI layout");
-        assert!(built.path().join(format!("{img}.tar")).is_file(), "{img}: no docker-archive");
+        let (repo, tag) = repo_tag(img);
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{repo} ")) && l.contains(&format!(" {tag} "))),
+            "{stdout}"
+        );
+        assert!(built.path().join(out_name(img)).join("index.json").is_file(), "{img}: no OCI layout");
+        assert!(built.path().join(format!("{}.tar", out_name(img))).is_file(), "{img}: no docker-archive");
     }
     (built, stdout)
 }
@@ -127,8 +164,8 @@ fn build_loaded(images: &[&str], extra: &[&str], out: &Path) -> String {
     stdout
 }
 
-/// The four images of the spec, both platforms, built with `lucid build --load` once per test
-/// run and shared by every test and test binary that only reads them (CI time: each of them
+/// Every image of the spec, the four seed images and their Debian 13 variants, both platforms,
+/// built with `lucid build --all --load` once per test run and shared by every test and test binary that only reads them (CI time: each of them
 /// otherwise built and loaded the same images again). Kept under CARGO_TARGET_TMPDIR with the
 /// size table, and reused while the lucid binary under test, the spec, its lock and requirements
 /// and SOURCE_DATE_EPOCH are what they were built from; a file lock keeps two runs apart.
@@ -146,7 +183,7 @@ pub fn spec_build() -> (PathBuf, String) {
                 return (out, std::fs::read_to_string(&table).unwrap());
             }
             let _ = std::fs::remove_file(&key_file);
-            let stdout = build_loaded(&SPEC_IMAGES, &[], &out);
+            let stdout = build_loaded(&[], &["--all"], &out);
             std::fs::write(&table, &stdout).unwrap();
             std::fs::write(&key_file, key).unwrap();
             (out, stdout)
@@ -177,11 +214,13 @@ fn spec_key() -> String {
 }
 
 /// Loads `out/IMAGE.tar` (the host's platform, tagged as `lucid build --load` tags it) unless the
-/// engine's `IMAGE:latest` is already that image (its config digest).
+/// engine's `IMAGE:latest` (a variant's `REPO:VARIANT`) is already that image (its config digest).
 fn load_unless_there(out: &Path, image: &str) {
+    let (repo, tag) = repo_tag(image);
+    let dir = out.join(out_name(image));
     let json = |p: PathBuf| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
-    let blob = |digest: &str| out.join(image).join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
-    let index = json(out.join(image).join("index.json"));
+    let blob = |digest: &str| dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index = json(dir.join("index.json"));
     let mut manifest = json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
     if let Some(platforms) = manifest["manifests"].as_array() {
         let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
@@ -190,12 +229,12 @@ fn load_unless_there(out: &Path, image: &str) {
     }
     let want = manifest["config"]["digest"].as_str().unwrap().to_string();
     let have = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", &format!("{image}:latest")])
+        .args(["image", "inspect", "--format", "{{.Id}}", &format!("{repo}:{tag}")])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     if have != want {
-        docker(&["load", "-i", out.join(format!("{image}.tar")).to_str().unwrap()]);
+        docker(&["load", "-i", out.join(format!("{}.tar", out_name(image))).to_str().unwrap()]);
     }
 }
 
