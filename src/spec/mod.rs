@@ -895,7 +895,13 @@ fn image(
     Ok(Image {
         name: name.clone(),
         repository: def.repository.to_string(),
-        variant: def.variant.map(|(k, _)| k.to_string()).or_else(|| r.variant.as_ref().map(|v| v.value.clone())),
+        // A variant's key; an image's own `variant:`; or, for an image that extends another, its
+        // parent's (a build stage is the same interpreter or JDK on the same release).
+        variant: def
+            .variant
+            .map(|(k, _)| k.to_string())
+            .or_else(|| r.variant.as_ref().map(|v| v.value.clone()))
+            .or_else(|| parent.and_then(|p| p.variant.clone())),
         default: def.variant.is_none(),
         distribution: distribution.name.clone(),
         version_of,
@@ -1152,6 +1158,7 @@ images:
         assert_eq!(new.version_of.as_deref(), Some("python3.13-minimal"));
         let build = s.image("py-build:3.13-debian13").unwrap();
         assert_eq!(build.extends.as_deref(), Some("py:3.13-debian13"));
+        assert_eq!(s.image("py-build").unwrap().variant.as_deref(), Some("3.11-debian12"), "inherited");
         assert_eq!(build.packages, ["python3.13-venv"]);
         assert_eq!(s.keyring(s.distribution("debian13")), Path::new("x/keys/debian-archive.pgp"));
         assert!(s.distribution("debian13").merged_usr && !s.distribution("debian12").merged_usr);
