@@ -163,6 +163,10 @@ pub fn binaries(data: &[u8]) {
     let _ = lucid::formats::elf::is_elf(data);
     let _ = lucid::formats::elf::parse(data);
     let _ = lucid::formats::elf::dynamic(data);
+    // The stripper rewrites what it reads: its output must parse again.
+    if let Ok(Some(stripped)) = lucid::formats::elf_strip::strip(data) {
+        assert!(lucid::formats::elf::parse(&stripped).is_some(), "the stripper wrote what the reader refuses");
+    }
     let _ = lucid::analyze::jimage::index_size(data);
     let _ = lucid::analyze::jimage::module_sizes(data);
 }

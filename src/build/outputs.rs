@@ -71,7 +71,9 @@ fn locked_version(ctx: &Context, img: &Image, platform: &crate::spec::Platform) 
     chain.iter().rev().find_map(|link| {
         let locked = ctx.lock.image(&link.name, &platform.to_string())?;
         let p = locked.packages.iter().chain(&locked.tools).find(|p| &p.name == package)?;
-        Some(crate::spec::upstream_version(&p.version))
+        // A tag cannot start with `.` or `-`: a version with nothing usable names no tag.
+        let v = crate::spec::upstream_version(&p.version);
+        v.starts_with(|c: char| c.is_ascii_alphanumeric()).then_some(v)
     })
 }
 

@@ -104,9 +104,13 @@ pub fn strip(data: &[u8]) -> Result<Option<Vec<u8>>> {
     if drop.iter().all(|d| !d) || drop.iter().enumerate().any(|(i, &d)| d && sections[i].flags & SHF_ALLOC != 0) {
         return Ok(None);
     }
-    // Everything the loader maps stays in place: the kept prefix ends after the last segment and
-    // the last allocated section, and every removed section must lie after it.
-    let mut keep_end = 0usize;
+    // Everything the loader maps stays in place: the kept prefix ends after the ELF header, the
+    // program header table, the last segment and the last allocated section, and every removed
+    // section must lie after it.
+    let Some(phdrs_end) = phnum.checked_mul(phentsize).and_then(|n| n.checked_add(phoff)) else {
+        return Ok(None);
+    };
+    let mut keep_end = phdrs_end.max(64);
     for i in 0..phnum {
         let base = i.checked_mul(phentsize).and_then(|b| b.checked_add(phoff)).unwrap_or(usize::MAX);
         let field = |o: usize| base.checked_add(o).and_then(|at| n(u64_at(data, at)));
@@ -190,6 +194,47 @@ mod tests {
             }
         }
         assert!(seen > 0, "no unstripped library under {} to try", dir.display());
+    }
+
+    /// Truncations and byte flips of a real library: an answer or an error, never a panic, and
+    /// what it returns is still an ELF file the reader parses.
+    #[test]
+    fn hostile_headers_never_panic() {
+        let lib = std::fs::read_dir("/usr/lib/x86_64-linux-gnu")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .find(|d| matches!(strip(d), Ok(Some(_))) && d.len() < 4_000_000)
+            .expect("an unstripped host library");
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..400 {
+            let mut d = lib.clone();
+            if round % 4 == 0 {
+                d.truncate((next() as usize) % d.len());
+            }
+            for _ in 0..8 {
+                // Mostly the headers: the ELF header, the section header table.
+                let at = if next() % 2 == 0 { (next() as usize) % 64 } else { (next() as usize) % d.len().max(1) };
+                if let Some(b) = d.get_mut(at) {
+                    *b = next() as u8;
+                }
+            }
+            if let Ok(Some(out)) = strip(&d) {
+                assert!(out.starts_with(b"\x7fELF"));
+            }
+        }
+        let mut tiny = b"\x7fELF\x02\x01\x01".to_vec();
+        tiny.resize(64, 0);
+        tiny[0x3A] = 64; // shentsize
+        tiny[0x3C] = 1; // one section, at offset 0
+        assert!(strip(&tiny).is_ok());
     }
 
     #[test]
