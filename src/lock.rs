@@ -179,8 +179,9 @@ pub fn differences(old: &Lock, new: &Lock) -> Vec<String> {
     lines
 }
 
-/// Digest of what decides a resolution: suites, and per image its parent, packages, excludes,
-/// platforms, the requirements file's content and the Java settings (the JDK package decides the
+/// Digest of what decides a resolution: each distribution's suites, and per image its
+/// distribution, parent, packages, excludes, platforms, the requirements file's content, its
+/// Python version and the Java settings (the JDK package decides the
 /// locked tools; the rest decides the runtime made from them). Pruning, env, labels and the like
 /// are not inputs: changing them needs no new resolution.
 pub fn inputs_digest(spec: &crate::spec::Spec, requirements: &BTreeMap<String, String>) -> String {

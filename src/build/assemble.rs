@@ -107,8 +107,10 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
     if let Some(py) = &img.python {
         system::add_python_links(&mut tree, &py.program())?;
     }
-    if tree.contains("bin/dash") && !tree.contains("bin/sh") {
-        tree.insert("bin/sh", Entry::symlink("dash"))?;
+    // Through the links of a merged-/usr tree, where /bin is usr/bin.
+    if tree.resolve("bin/dash").is_some() && tree.resolve("bin/sh").is_none() {
+        let dir = tree.resolve("bin").unwrap_or_else(|| "bin".to_string());
+        tree.insert(&format!("{dir}/sh"), Entry::symlink("dash"))?;
     }
     prune::prune(&mut tree, &img.prune, |k| base.get(k).is_none())?;
 

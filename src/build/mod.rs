@@ -330,6 +330,20 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
             selected.join(", ")
         )));
     }
+    // `-t :TAG` tags each image under its repository, which an image shares with its variants.
+    if let Some(bare) = tags.iter().find(|t| t.repository.is_none()) {
+        let mut repos: BTreeMap<&str, &str> = BTreeMap::new();
+        for name in &selected {
+            let img = spec.image(name)?;
+            if let Some(other) = repos.insert(&img.repository, name) {
+                return Err(crate::exit::Usage::msg(format!(
+                    "-t {bare}: {other} and {name} are both in the repository {} and would share the tag; build \
+                     them one at a time, or name each (-t {}:TAG)",
+                    img.repository, img.repository
+                )));
+            }
+        }
+    }
     let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
     let host = Platform::host();
     for p in &platforms {

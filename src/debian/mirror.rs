@@ -45,11 +45,19 @@ pub fn discover_with(
     let host = read_apt_sources(apt_dir);
     // A suite the host does not list (trixie on a bookworm host) is served by the same archive
     // as the host's other suites of its kind: the main archive, or the security archive.
+    // Only a Debian archive (its URI ending in /debian, or /debian-security for the security
+    // suites) is taken this way: a third-party repository of the host serves none of them.
     let host_uri = |suite: &str| {
         let security = |s: &str| s.ends_with("-security") || s.ends_with("/updates");
+        let archive = if security(suite) { "/debian-security" } else { "/debian" };
         host.iter()
             .find(|s| s.suites.iter().any(|x| x == suite))
-            .or_else(|| host.iter().find(|s| s.suites.iter().any(|x| security(x) == security(suite))))
+            .or_else(|| {
+                host.iter().find(|s| {
+                    s.uri.trim_end_matches('/').ends_with(archive)
+                        && s.suites.iter().any(|x| security(x) == security(suite))
+                })
+            })
             .map(|s| s.uri.clone())
     };
     let mirror = env("LUCID_DEBIAN_MIRROR").or_else(|| spec_mirror.map(str::to_string));

@@ -101,7 +101,19 @@ pub fn strip(data: &[u8]) -> Result<Option<Vec<u8>>> {
             drop[link] = true;
         }
     }
+    // The section names stay, and nothing kept may point at what goes (a relocation section of
+    // the symbol table, a group): such a file is left whole.
+    drop[shstrndx] = false;
     if drop.iter().all(|d| !d) || drop.iter().enumerate().any(|(i, &d)| d && sections[i].flags & SHF_ALLOC != 0) {
+        return Ok(None);
+    }
+    let points_at_dropped = |v: u64| usize::try_from(v).ok().is_some_and(|v| v < shnum && drop[v]);
+    if sections.iter().enumerate().any(|(i, s)| {
+        !drop[i]
+            && (points_at_dropped(s.link)
+                || ((s.flags & SHF_INFO_LINK != 0 || matches!(s.kind, SHT_REL | SHT_RELA))
+                    && points_at_dropped(u32_at(&s.raw, 44).unwrap_or(0))))
+    }) {
         return Ok(None);
     }
     // Everything the loader maps stays in place: the kept prefix ends after the ELF header, the
@@ -142,6 +154,11 @@ pub fn strip(data: &[u8]) -> Result<Option<Vec<u8>>> {
             let Some(bytes) = end.and_then(|e| data.get(s.offset as usize..e)) else {
                 bail!("section {} lies past the end of the file", name_of(&s));
             };
+            // A power of two no larger than a page, or the file is left whole (a hostile alignment
+            // would ask for terabytes of padding).
+            if s.align > 4096 || (s.align > 1 && !s.align.is_power_of_two()) {
+                return Ok(None);
+            }
             let align = s.align.max(1) as usize;
             out.resize(out.len().div_ceil(align) * align, 0);
             s.offset = out.len() as u64;

@@ -136,7 +136,7 @@ fn install_inner(wheel: &[u8], filename: &str, site_packages: &str, tree: &mut T
                 "purelib" | "platlib" => (format!("{site}/{path}"), data, mode_for(exec)),
                 "scripts" => (format!("{prefix}/bin/{path}"), rewrite_shebang(data), 0o755),
                 "data" => (format!("{prefix}/{path}"), data, mode_for(exec)),
-                "headers" => (format!("{prefix}/include/python3.11/{}/{path}", wn.name), data, 0o644),
+                "headers" => (format!("{prefix}/include/{}/{}/{path}", interpreter_dir(&site), wn.name), data, 0o644),
                 other => bail!("{name}: unknown .data scheme {other:?}"),
             }
         } else {
@@ -179,6 +179,14 @@ fn install_inner(wheel: &[u8], filename: &str, site_packages: &str, tree: &mut T
 
 fn mode_for(exec: bool) -> u32 {
     if exec { 0o755 } else { 0o644 }
+}
+
+/// The `pythonX.Y` of a site-packages path (`usr/local/lib/python3.13/site-packages` ->
+/// `python3.13`), where pip puts a wheel's headers; `python3` when the path names no version.
+fn interpreter_dir(site: &str) -> &str {
+    site.split('/')
+        .find(|c| c.strip_prefix("python3.").is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit())))
+        .unwrap_or("python3")
 }
 
 /// `usr/local/lib/python3.11/site-packages` -> `usr/local` (the install scheme's prefix).
@@ -611,5 +619,7 @@ pub(crate) mod tests {
         assert_eq!(relative("usr/local/lib/python3.11/dist-packages", "usr/local/bin/x"), "../../../bin/x");
         assert_eq!(prefix_of("usr/local/lib/python3.11/dist-packages"), "usr/local");
         assert_eq!(prefix_of("opt/venv/lib/python3.11/site-packages"), "opt/venv");
+        assert_eq!(interpreter_dir("usr/local/lib/python3.13/site-packages"), "python3.13");
+        assert_eq!(interpreter_dir("home/app/site-packages"), "python3");
     }
 }

@@ -561,7 +561,7 @@ impl Spec {
                 img.name
             );
         }
-        Ok(Spec {
+        let spec = Spec {
             path: path.to_path_buf(),
             distributions,
             platforms,
@@ -570,7 +570,40 @@ impl Spec {
             user,
             trust,
             images,
-        })
+        };
+        spec.check_tags()?;
+        Ok(spec)
+    }
+
+    /// No two images of one repository may get the same tag (an image's `latest` and a variant
+    /// named `latest`, or `variant_tags` that leave the variant out), and every tag must fit the
+    /// registry grammar's 128 characters once its date and a version are filled in.
+    fn check_tags(&self) -> Result<()> {
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for img in &self.images {
+            // {version} differs between images by design; it is left out of the comparison and
+            // given a long value for the length check.
+            for tag in self.tags_for(img, 0, Some(&"9".repeat(24))) {
+                if tag.len() > 128 {
+                    bail!(
+                        "{}: images.{}: the tag {tag:?} is longer than 128 characters",
+                        self.path.display(),
+                        img.name
+                    );
+                }
+            }
+            for tag in self.tags_for(img, 0, None) {
+                if let Some(other) = seen.insert(format!("{}:{tag}", img.repository), &img.name) {
+                    bail!(
+                        "{}: images {other} and {} would both be tagged {}:{tag}; give `variant_tags` the {{variant}}",
+                        self.path.display(),
+                        img.name,
+                        img.repository
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The directory holding the spec: relative paths in it are relative to this.
@@ -705,6 +738,9 @@ fn distributions(raw: &RawSpec, path: &Path) -> Result<Vec<Distribution>> {
         let Some(version) = d.version.clone().or(known.map(str::to_string)) else {
             bail!("{}: distributions: {name}: give its release number (`version: 15`) for {codename}", here());
         };
+        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            bail!("{}: distributions: {name}: version {version:?} is not a release number (13, 13.2)", here());
+        }
         out.push(Distribution {
             name,
             version,
@@ -728,6 +764,15 @@ fn definitions<'a>(images: &'a BTreeMap<String, Spanned<RawImage>>, path: &Path)
     for (name, raw) in images {
         if !is_tag(name) || name.contains(':') {
             bail!("{}: images: {name:?} is not an image name (letters, digits, `_ . -`)", at(path, raw.referenced));
+        }
+        if let Some(p) = raw.value.extends.as_ref().filter(|p| p.value.contains(':')) {
+            bail!(
+                "{}: images.{name}.extends: {:?} names a variant; extend the image ({}), and give {name} the same \
+                 variants",
+                at(path, p.referenced),
+                p.value,
+                p.value.split(':').next().unwrap_or_default()
+            );
         }
         defs.push(Def { name: name.clone(), repository: name, raw, variant: None, extends: raw.value.extends.clone() });
         for (key, v) in &raw.value.variants {
@@ -1184,5 +1229,12 @@ images:
         assert!(e.contains("version_of"), "{e}");
         let e = err(&FAMILIES.replace("  - name: debian13\n    suites", "  - suites"));
         assert!(e.contains("name"), "{e}");
+        // A variant tag without the variant: the Debian 13 image would take the seed's dated tag.
+        let e = err(&FAMILIES.replace("variant_tags: [\"{variant}\", ", "variant_tags: [\"{date}\", "));
+        assert!(e.contains("py and py:3.13-debian13 would both be tagged py:19700101"), "{e}");
+        let e = err(&FAMILIES.replace("    extends: py\n", "    extends: \"py:3.13-debian13\"\n"));
+        assert!(e.contains("names a variant"), "{e}");
+        let e = err(&FAMILIES.replace("    merged_usr: true\n", "    merged_usr: true\n    version: \"13\\nID=x\"\n"));
+        assert!(e.contains("not a release number"), "{e}");
     }
 }
