@@ -193,7 +193,7 @@ fn locked_package(p: &debian::packages::Package) -> LockedPackage {
 
 /// What the wheels of a Python image must fit, read from the Debian packages it installs
 /// (`installed`: name and version): its interpreter (`pythonX.Y-minimal`: markers, the `cpXY`
-/// tag) and its glibc (`libc6`: the newest `manylinux_2_NN` tag).
+/// tag) and its glibc (`libc6`: the newest `manylinux_2_NN` tag; none without libc6).
 pub fn wheel_target<'a>(
     py: &crate::spec::Python,
     platform: &Platform,
@@ -205,14 +205,16 @@ pub fn wheel_target<'a>(
         .find(|(n, _)| *n == minimal)
         .map(|(_, v)| crate::spec::upstream_version(v))
         .unwrap_or_else(|| format!("{}.0", py.version));
-    let Some((_, libc)) = installed.find(|(n, _)| *n == "libc6") else {
-        bail!("the image installs no libc6, so which manylinux wheels fit it is unknown");
+    // An image without glibc runs no manylinux wheel: (0, 0) lets only pure wheels fit.
+    let glibc = match installed.find(|(n, _)| *n == "libc6") {
+        None => (0, 0),
+        Some((_, libc)) => {
+            let v = crate::spec::upstream_version(libc);
+            v.split_once('.')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.split('.').next()?.parse().ok()?)))
+                .with_context(|| format!("libc6 {libc} does not name a glibc version"))?
+        }
     };
-    let glibc = crate::spec::upstream_version(libc);
-    let glibc = glibc
-        .split_once('.')
-        .and_then(|(a, b)| Some((a.parse().ok()?, b.split('.').next()?.parse().ok()?)))
-        .with_context(|| format!("libc6 {libc} does not name a glibc version"))?;
     let env = python::requirements::MarkerEnv::cpython_linux(&py.version, &full, Some(platform.machine()));
     let python = py.major_minor().with_context(|| format!("python.version {:?} is not MAJOR.MINOR", py.version))?;
     let target = python::index::Target::new(python, platform.debian_arch(), glibc)?;
