@@ -308,35 +308,20 @@ pub fn link(
 /// sections only, and only where the host's objcopy knows the target. Runtimes built by the
 /// OpenJDK project ship this way; hs_err logs then name JVM-internal frames by address.
 fn strip_native_symbols(runtime: &Path) -> Result<()> {
-    for entry in walkdir(runtime)? {
-        let meta = fs::symlink_metadata(&entry).with_context(|| format!("cannot read {}", entry.display()))?;
-        if !meta.is_file() || entry.extension().is_none_or(|e| e != "so") {
+    let tree = crate::rootfs::from_disk::read_dir(runtime, &Origin::Builder)?;
+    for (key, entry) in tree.iter() {
+        let Node::File(data) = &entry.node else { continue };
+        if !key.ends_with(".so") {
             continue;
         }
-        let data = fs::read(&entry).with_context(|| format!("cannot read {}", entry.display()))?;
-        if let Some(stripped) = crate::formats::elf_strip::strip(&data)
-            .with_context(|| format!("cannot strip the symbols of {}", entry.display()))?
+        let path = runtime.join(key);
+        if let Some(stripped) = crate::formats::elf_strip::strip(data)
+            .with_context(|| format!("cannot strip the symbols of {}", path.display()))?
         {
-            fs::write(&entry, stripped).with_context(|| format!("cannot write {}", entry.display()))?;
+            fs::write(&path, stripped).with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
     Ok(())
-}
-
-/// Every path under `dir`, depth first.
-fn walkdir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
-            let path = entry.with_context(|| format!("cannot list {}", d.display()))?.path();
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                todo.push(path.clone());
-            }
-            out.push(path);
-        }
-    }
-    Ok(out)
 }
 
 /// A CDS archive is accepted once this many dumps gave the same bytes (see [`dump_cds`]).
