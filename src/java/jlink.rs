@@ -11,12 +11,16 @@
 //!   architecture `--strip-debug` would call the host's `objcopy` on the target's ELF files, which
 //!   fails, so `--strip-java-debug-attributes` replaces it (native libraries stay as Debian
 //!   stripped them).
-//! - jlink output is deterministic (checked: two links of the same inputs are identical). The
-//!   class-data-sharing dump is not by default: with G1 it archives heap objects whose identity
-//!   hashes, and with the JIT threads whose symbol hashes, change from run to run. Dumped with
-//!   the serial collector and the interpreter only ([`CDS_DUMP_FLAGS`]) it is identical run after
-//!   run, and the archive still maps at run time under any collector (only the ~1 MB of archived
-//!   heap objects is missing, worth about a millisecond of start-up).
+//! - jlink output is deterministic (checked: two links of the same inputs are identical). Java
+//!   17's class-data-sharing dump is not by default: with G1 it archives heap objects whose
+//!   identity hashes, and with the JIT threads whose symbol hashes, change from run to run. Dumped
+//!   with the serial collector and the interpreter only ([`CDS_DUMP_FLAGS_SERIAL`]) it is
+//!   identical run after run, and the archive still maps at run time under any collector, without
+//!   archived heap objects. From Java 21 on a G1 dump with the interpreter only
+//!   ([`CDS_DUMP_FLAGS_G1`]) is identical run after run as well (measured: five dumps of Debian
+//!   13's Java 21, two of its Java 25, each identical; two of Java 17 differ), and its archived
+//!   heap objects (about 1.2 MB for Java 21) are what brings Java 21's HelloWorld start-up under
+//!   Java 17's (docs/java.md); [`cds_dump_flags`] picks the flags by the runtime's version.
 //! - The runtime is cached under `<cache>/jlink/<key>`, the key being a digest of the JDK
 //!   packages (SHA-256 of every tool `.deb` and of the target's JDK `.deb`), the target
 //!   architecture, the sorted modules, the options and the CDS setting: a warm rebuild reads the
@@ -48,15 +52,20 @@ pub const JLINK_OPTIONS: &[&str] = &[
 ];
 /// Replaces `--strip-debug` when the target is not the host's architecture.
 const FOREIGN_STRIP: &str = "--strip-java-debug-attributes";
-/// How the class-data-sharing archive is dumped: deterministic flags (see the module comment),
-/// with a fixed heap so the host's memory size cannot change the archive.
-pub const CDS_DUMP_FLAGS: &[&str] = &["-Xshare:dump", "-XX:+UseSerialGC", "-Xint", "-Xms128m", "-Xmx128m"];
+/// How a Java 17 class-data-sharing archive is dumped: deterministic flags (see the module
+/// comment), with a fixed heap so the host's memory size cannot change the archive.
+pub const CDS_DUMP_FLAGS_SERIAL: &[&str] = &["-Xshare:dump", "-XX:+UseSerialGC", "-Xint", "-Xms128m", "-Xmx128m"];
+/// How the archive of Java [`CDS_G1_FROM`] and later is dumped: with G1, so it holds archived heap
+/// objects, still deterministic on those versions (see the module comment).
+pub const CDS_DUMP_FLAGS_G1: &[&str] = &["-Xshare:dump", "-XX:+UseG1GC", "-Xint", "-Xms128m", "-Xmx128m"];
+/// The first Java feature release whose G1 dump is deterministic.
+pub const CDS_G1_FROM: u32 = 21;
 /// Where the JVM looks for its default archive, relative to the Java home.
 pub const CDS_ARCHIVE: &str = "lib/server/classes.jsa";
 /// The origin of CDS archives in the tree: they go in a layer of their own.
 pub const CDS_ORIGIN: &str = "cds";
 /// Bumped whenever the recipe changes in a way the key does not capture.
-const RECIPE: &str = "lucid-jlink-3";
+const RECIPE: &str = "lucid-jlink-4";
 
 /// A JDK unpacked from `.deb` files into a tree.
 pub struct Jdk {
@@ -159,7 +168,7 @@ impl Request {
         s.push_str(&format!("jmods {} {} {}\n", target_jdk.name, target_jdk.version, target_jdk.sha256));
         s.push_str(&format!("modules={}\noptions={:?}\n", self.modules.join(","), self.options()));
         if self.dumps_cds() {
-            s.push_str(&format!("cds={CDS_DUMP_FLAGS:?}\n"));
+            s.push_str(&format!("cds={CDS_DUMP_FLAGS_SERIAL:?} from {CDS_G1_FROM} {CDS_DUMP_FLAGS_G1:?}\n"));
         }
         sha256_hex(s.as_bytes())
     }
@@ -367,10 +376,29 @@ pub fn dump_cds(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<usi
     )
 }
 
+/// The dump flags for a Java runtime of this feature release (17, 21, 25).
+pub fn cds_dump_flags(feature: u32) -> &'static [&'static str] {
+    if feature >= CDS_G1_FROM { CDS_DUMP_FLAGS_G1 } else { CDS_DUMP_FLAGS_SERIAL }
+}
+
+/// The feature release of the Java whose launcher is `java` (`JAVA_HOME/bin/java`), from the
+/// `JAVA_VERSION` of `JAVA_HOME/release`, which jlink and Debian's JDK packages both write.
+fn feature_release(java: &Program) -> Result<u32> {
+    let release = java.program.parent().and_then(Path::parent).map(|home| home.join("release"));
+    let Some(release) = release else { bail!("{}: not JAVA_HOME/bin/java", java.program.display()) };
+    let text = fs::read_to_string(&release).with_context(|| format!("cannot read {}", release.display()))?;
+    let version = crate::java::release_value(&text, "JAVA_VERSION")
+        .with_context(|| format!("{} names no JAVA_VERSION", release.display()))?;
+    version.split(['.', '-', '+']).next().and_then(|f| f.parse().ok()).with_context(|| {
+        format!("{}: JAVA_VERSION {version:?} does not start with a release number", release.display())
+    })
+}
+
 fn dump_once(java: &Program, archive: &Path, sandbox: &Sandbox) -> Result<Vec<u8>> {
+    let flags = cds_dump_flags(feature_release(java)?);
     let _ = fs::remove_file(archive);
     let mut cmd = java.command(sandbox)?;
-    cmd.args(CDS_DUMP_FLAGS).arg(format!("-XX:SharedArchiveFile={}", archive.display())).env("LANG", "C.UTF-8");
+    cmd.args(flags).arg(format!("-XX:SharedArchiveFile={}", archive.display())).env("LANG", "C.UTF-8");
     pin_to_one_cpu(&mut cmd);
     let run =
         crate::rootfs::sandbox::output(&mut cmd).with_context(|| format!("cannot run {}", java.program.display()))?;
@@ -448,6 +476,34 @@ mod tests {
             size: 1,
             sha256: sha.to_string().repeat(64),
         }
+    }
+
+    #[test]
+    fn dump_flags_follow_the_release_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("jvm");
+        fs::create_dir_all(home.join("bin")).unwrap();
+        let java = Program {
+            loader: "/ld".into(),
+            library_path: String::new(),
+            program: home.join("bin/java"),
+            root: dir.path().into(),
+        };
+        assert!(feature_release(&java).unwrap_err().to_string().contains("cannot read"));
+        for (version, feature, flags) in [
+            ("17.0.21.1", 17, CDS_DUMP_FLAGS_SERIAL),
+            ("21.0.13.1", 21, CDS_DUMP_FLAGS_G1),
+            ("25", 25, CDS_DUMP_FLAGS_G1),
+            ("26-ea", 26, CDS_DUMP_FLAGS_G1),
+        ] {
+            fs::write(home.join("release"), format!("IMPLEMENTOR=\"x\"\nJAVA_VERSION=\"{version}\"\n")).unwrap();
+            assert_eq!(feature_release(&java).unwrap(), feature, "{version}");
+            assert_eq!(cds_dump_flags(feature), flags);
+        }
+        fs::write(home.join("release"), "JAVA_VERSION=\"x.1\"\n").unwrap();
+        assert!(feature_release(&java).unwrap_err().to_string().contains("does not start with a release number"));
+        fs::write(home.join("release"), "IMPLEMENTOR=\"x\"\n").unwrap();
+        assert!(feature_release(&java).unwrap_err().to_string().contains("names no JAVA_VERSION"));
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn finish(tree: &mut Tree, home: &str, epoch: i64) -> Result<Finished> {
 }
 
 /// `KEY="value"` from a JDK `release` file.
-fn release_value(text: &str, key: &str) -> Option<String> {
+pub(crate) fn release_value(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(|v| v.trim().trim_matches('"').to_string()))
 }
 
