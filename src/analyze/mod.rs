@@ -26,6 +26,7 @@ pub mod jdeps;
 pub mod jimage;
 pub mod libraries;
 pub mod owners;
+pub mod pull_cost;
 pub mod recommend;
 pub mod sbom;
 

@@ -182,27 +182,46 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
         env.extend(add_java(t, &mut tree, j)?);
     }
 
-    // Layers: the system (packages and what the builder made), then what Python or Java added on
-    // top (wheels and byte code; the jlink runtime and trust store), so a requirements or module
-    // change rebuilds only the top layer.
+    // Layers: the system (packages and what the builder made, cut by build::layering so that a
+    // package update changes a layer of its own), then what Python or Java added on top (wheels
+    // and byte code; the jlink runtime and trust store), so a requirements or module change
+    // rebuilds only the top layer.
     let system_delta = system_tree.delta_from(&base)?;
-    layers.push(Layer {
-        tree: system_delta,
-        created_by: format!("lucid: {} Debian packages ({})", locked.packages.len(), img.name),
-    });
+    let versions: BTreeMap<String, String> =
+        locked.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+    layers.extend(super::layering::split(&system_delta, spec.layers, &versions, &img.name)?);
     // A class-data-sharing archive is a layer of its own, the last: it is the one artefact whose
     // bytes a JVM run decides (see java::jlink::dump_cds), so it is kept apart from the rest.
     // An archive inherited from the image this one extends stays where its parent put it.
     let mut below_cds = tree.clone();
     below_cds
         .retain(|k, e| base.get(k).is_some() || !matches!(&e.origin, Origin::Java(o) if &**o == jlink::CDS_ORIGIN));
-    let top_delta = below_cds.delta_from(&system_tree)?;
+    let mut top_delta = below_cds.delta_from(&system_tree)?;
+    // The Java trust store changes with ca-certificates, not with the runtime: a layer of its own
+    // (below the runtime's), so a CA update does not change the runtime's tens of megabytes.
+    if let Some(store) = top_delta.get(java::truststore::PATH).cloned() {
+        top_delta.remove(java::truststore::PATH);
+        let mut tree = Tree::new();
+        for dir in ["etc", "etc/ssl", "etc/ssl/certs", "etc/ssl/certs/java"] {
+            if let Some(e) = below_cds.get(dir) {
+                tree.insert(dir, e.clone())?;
+            }
+        }
+        tree.insert(java::truststore::PATH, store)?;
+        layers.push(Layer {
+            tree,
+            created_by: format!("lucid: Java trust store, from the CA certificates ({})", img.name),
+        });
+        if top_delta.iter_under("etc/ssl/certs/java").next().is_none() {
+            top_delta.remove("etc/ssl/certs/java");
+        }
+    }
     if !top_delta.is_empty() {
         let created_by = match &img.java {
             Some(j) if j.runtime == JavaRuntime::Jlink => {
-                format!("lucid: jlink runtime ({} modules) and Java trust store ({})", j.modules().len(), img.name)
+                format!("lucid: jlink runtime ({} modules) ({})", j.modules().len(), img.name)
             }
-            Some(_) => format!("lucid: Java trust store and links ({})", img.name),
+            Some(_) => format!("lucid: Java links and environment ({})", img.name),
             None => format!("lucid: {} wheels and precompiled byte code ({})", locked.wheels.len(), img.name),
         };
         layers.push(Layer { tree: top_delta, created_by });

@@ -9,6 +9,7 @@
 mod assemble;
 mod context;
 pub mod interpreters;
+mod layering;
 mod load;
 mod lockcheck;
 mod outputs;

@@ -339,3 +339,37 @@ pub struct ImageDiff {
     pub removed_bytes: u64,
     pub unchanged_files: u64,
 }
+
+/// A layer a node must pull (`lucid diff --pull-cost`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PulledLayer {
+    pub digest: String,
+    /// Compressed bytes, as a registry serves them.
+    pub bytes: u64,
+    pub created_by: String,
+    /// The wanted images that have it.
+    pub images: Vec<String>,
+}
+
+/// What a node that holds some images must pull to run others, on one platform.
+#[derive(Clone, Debug, Serialize)]
+pub struct PullCost {
+    pub platform: String,
+    /// The images the node holds (of this platform).
+    pub held: Vec<String>,
+    /// The images it is to run.
+    pub wanted: Vec<String>,
+    /// Everything to pull: `layer_bytes + metadata_bytes`.
+    pub pull_bytes: u64,
+    pub layer_bytes: u64,
+    /// Configs and manifests not held.
+    pub metadata_bytes: u64,
+    /// Compressed bytes of the wanted images' distinct layers that the node holds already.
+    pub held_bytes: u64,
+    pub held_layers: usize,
+    /// Compressed bytes of the wanted images' distinct layers: what a node holding nothing pulls
+    /// (without metadata).
+    pub total_bytes: u64,
+    /// The layers to pull, biggest first.
+    pub layers: Vec<PulledLayer>,
+}

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::markdown::cell;
 use super::text::table;
 use crate::findings::Status;
-use crate::findings::figures::{Change, DirNode, ImageAnalysis, ImageDiff, ListSource};
+use crate::findings::figures::{Change, DirNode, ImageAnalysis, ImageDiff, ListSource, PullCost};
 use crate::units::format_size as fmt;
 
 /// A compressed size, or the truth when there is none: an engine export and `docker save`
@@ -436,5 +436,40 @@ pub fn render_diff(d: &ImageDiff, format: DiffFormat) -> Result<String> {
         ),
         _ => format!("{}\n{}\n{}\n{tail}", table(&summary), table(&pk), table(&paths)),
     };
+    Ok(super::printable(&out, true).into_owned())
+}
+
+/// Renders `lucid diff --pull-cost`: per platform, the bytes to pull and the layers they are.
+pub fn render_pull_cost(costs: &[PullCost], format: DiffFormat) -> Result<String> {
+    if format == DiffFormat::Json {
+        return Ok(serde_json::to_string_pretty(costs).context("cannot render JSON")? + "\n");
+    }
+    let mut out = String::new();
+    for c in costs {
+        let held = if c.held.is_empty() { "nothing".to_string() } else { c.held.join(", ") };
+        let summary = vec![
+            vec!["".into(), "BYTES".into(), "LAYERS".into()],
+            vec!["to pull".into(), fmt(c.pull_bytes), c.layers.len().to_string()],
+            vec!["  layers".into(), fmt(c.layer_bytes), "".into()],
+            vec!["  configs and manifests".into(), fmt(c.metadata_bytes), "".into()],
+            vec!["already held".into(), fmt(c.held_bytes), c.held_layers.to_string()],
+            vec!["all layers of the images".into(), fmt(c.total_bytes), (c.layers.len() + c.held_layers).to_string()],
+        ];
+        let mut layers = vec![vec!["LAYER".into(), "BYTES".into(), "IMAGES".into(), "CREATED BY".into()]];
+        for l in &c.layers {
+            let short = l.digest.strip_prefix("sha256:").unwrap_or(&l.digest);
+            layers.push(vec![
+                short.chars().take(12).collect(),
+                fmt(l.bytes),
+                l.images.len().to_string(),
+                l.created_by.replace('\n', " "),
+            ]);
+        }
+        let title = format!("Pull cost on {} of {}, for a node holding {held}", c.platform, c.wanted.join(", "));
+        out.push_str(&match format {
+            DiffFormat::Markdown => format!("### {title}\n\n{}\n{}\n", md_table(&summary), md_table(&layers)),
+            _ => format!("{title}\n{}\n{}\n", table(&summary), table(&layers)),
+        });
+    }
     Ok(super::printable(&out, true).into_owned())
 }

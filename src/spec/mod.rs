@@ -75,6 +75,8 @@ struct RawSpec {
     prune: Prune,
     #[serde(default)]
     trust: Vec<Spanned<String>>,
+    #[serde(default)]
+    layers: Option<Spanned<usize>>,
     images: BTreeMap<String, Spanned<RawImage>>,
 }
 
@@ -439,6 +441,10 @@ pub struct Spec {
     /// The platform team's own CA certificates (PEM files, relative to the spec's directory):
     /// every image trusts them beside Debian's (the system bundle and the Java trust store).
     pub trust: Vec<PathBuf>,
+    /// The most layers an image's Debian packages and the builder's files take (build::layering):
+    /// the largest packages get one each, the rest share one. Python's and Java's own layers come
+    /// on top.
+    pub layers: usize,
     /// Images in dependency order: an image comes after the image it extends.
     pub images: Vec<Image>,
 }
@@ -456,6 +462,16 @@ struct Def<'a> {
     variant: Option<(&'a str, &'a Spanned<RawVariant>)>,
     extends: Option<Spanned<String>>,
 }
+
+/// Layers an image's packages take when the spec does not say (build::layering): room for every
+/// package of the runtime images in a layer of its own, and the largest of the build images'.
+pub const DEFAULT_LAYERS: usize = 24;
+/// The fewest layers `layers:` may name: one, for packages and the builder's files together (an
+/// image with one system layer, as before layering: every package update changes all of it).
+pub const MIN_LAYERS: usize = 1;
+/// The most: overlay file systems stack at most about 128 lower directories, and an image has
+/// Python's or Java's layers too.
+pub const MAX_LAYERS: usize = 64;
 
 /// The placeholders a tag may hold.
 const TAG_PLACEHOLDERS: &[&str] = &["{date}", "{variant}", "{version}", "{distribution}"];
@@ -521,6 +537,16 @@ impl Spec {
         if user.home.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'' || c == '\\') {
             bail!("{}: user.home: {:?} must not hold white space, quotes or backslashes", path.display(), user.home);
         }
+        let layers = match &raw.layers {
+            None => DEFAULT_LAYERS,
+            Some(n) if (MIN_LAYERS..=MAX_LAYERS).contains(&n.value) => n.value,
+            Some(n) => bail!(
+                "{}: layers: {} is not between {MIN_LAYERS} and {MAX_LAYERS} (1: one layer for every package; \
+                 more: one per large package, one for the smaller ones, one for the builder's files)",
+                at(path, n.referenced),
+                n.value
+            ),
+        };
         let mut trust = Vec::new();
         for t in &raw.trust {
             if t.value.is_empty() || Path::new(&t.value).is_absolute() || t.value.split('/').any(|c| c == "..") {
@@ -569,6 +595,7 @@ impl Spec {
             variant_tags: raw.variant_tags,
             user,
             trust,
+            layers,
             images,
         };
         spec.check_tags()?;
