@@ -5,12 +5,12 @@
 //! its config and every layer whose compressed blob it does not hold yet, whichever image brought
 //! it. So the cost is the sum of the compressed sizes of NEW's distinct layer digests that no
 //! image of OLD has, plus NEW's configs and manifests that OLD does not have. It is counted per
-//! platform, since a node runs one. Only sources that know the compressed blobs (OCI layouts,
-//! registries) can answer: an engine exports plain tars.
+//! platform, since a node runs one. Only sources with manifests (OCI layouts, registries) can
+//! answer: a docker-archive or an engine's export holds tars, not the blobs a registry serves.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::findings::figures::{PullCost, PulledLayer};
 use crate::oci::Image;
@@ -37,26 +37,37 @@ fn blobs(named: &Named) -> Result<Blobs> {
         .filter(|h| !h.empty_layer)
         .map(|h| h.created_by.clone().unwrap_or_default())
         .collect();
+    // Without a manifest (a docker-archive, an engine's export) the blobs a registry would serve
+    // are not known: the stored tars are not them.
+    let Some((manifest, manifest_digest)) = image.manifest() else {
+        return Err(crate::exit::Usage::msg(format!(
+            "{}: no image manifest (a docker-archive or an engine's export), so the blobs a registry \
+             would serve are not known: give an oci: layout or a docker:// reference",
+            named.reference
+        )));
+    };
     let mut layers = Vec::new();
     for (i, layer) in image.layers().into_iter().enumerate() {
-        let digest = match (&layer.digest, layer.compressed()) {
-            (Some(d), true) => d.clone(),
-            _ => {
-                return Err(crate::exit::Usage::msg(format!(
-                    "{}: layer {} is stored uncompressed, so the bytes a registry would serve are not known \
-                     (an engine exports plain tars): give an oci: layout or a docker:// reference",
-                    named.reference,
-                    i + 1
-                )));
-            }
+        let Some(digest) = layer.digest.clone() else {
+            bail!("{}: layer {} has no digest in the manifest", named.reference, i + 1);
         };
         layers.push((digest, layer.size, history.get(i).cloned().unwrap_or_default()));
     }
-    let mut metadata = vec![(image.config_digest().to_string(), image.config_json().len() as u64)];
-    if let Some((bytes, digest)) = image.manifest() {
-        metadata.push((digest.to_string(), bytes.len() as u64));
-    }
+    let metadata = vec![
+        (image.config_digest().to_string(), image.config_json().len() as u64),
+        (manifest_digest.to_string(), manifest.len() as u64),
+    ];
     Ok(Blobs { layers, metadata })
+}
+
+/// The platform a node runs, as one key: arm64 without a variant is arm64/v8, as
+/// [`crate::platform::selects`] has it.
+fn platform_key(image: &dyn Image) -> String {
+    let mut p = image.platform();
+    if p.arch == "arm64" && p.variant.is_none() {
+        p.variant = Some("v8".into());
+    }
+    p.qualified()
 }
 
 /// The pull cost of `wanted` for a node holding `held`, one figure per platform of `wanted`
@@ -64,10 +75,10 @@ fn blobs(named: &Named) -> Result<Blobs> {
 pub fn pull_cost(held: &[Named], wanted: &[Named]) -> Result<Vec<PullCost>> {
     let mut platforms: BTreeMap<String, (Vec<&Named>, Vec<&Named>)> = BTreeMap::new();
     for n in wanted {
-        platforms.entry(n.image.platform().qualified()).or_default().1.push(n);
+        platforms.entry(platform_key(n.image)).or_default().1.push(n);
     }
     for n in held {
-        if let Some(p) = platforms.get_mut(&n.image.platform().qualified()) {
+        if let Some(p) = platforms.get_mut(&platform_key(n.image)) {
             p.0.push(n);
         }
     }
@@ -81,17 +92,17 @@ pub fn pull_cost(held: &[Named], wanted: &[Named]) -> Result<Vec<PullCost>> {
         }
         let mut layers: BTreeMap<String, PulledLayer> = BTreeMap::new();
         let mut metadata: BTreeMap<String, u64> = BTreeMap::new();
-        let mut total_bytes = 0;
-        let mut held_bytes = 0;
+        let mut total_bytes = 0u64;
+        let mut held_bytes = 0u64;
         let mut held_layers = 0;
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for n in &new {
             let b = blobs(n)?;
             for (digest, size, created_by) in b.layers {
                 if seen.insert(digest.clone()) {
-                    total_bytes += size;
+                    total_bytes = total_bytes.saturating_add(size);
                     if have.contains(&digest) {
-                        held_bytes += size;
+                        held_bytes = held_bytes.saturating_add(size);
                         held_layers += 1;
                     }
                 }
@@ -115,13 +126,14 @@ pub fn pull_cost(held: &[Named], wanted: &[Named]) -> Result<Vec<PullCost>> {
         }
         let mut layers: Vec<PulledLayer> = layers.into_values().collect();
         layers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.digest.cmp(&b.digest)));
-        let layer_bytes: u64 = layers.iter().map(|l| l.bytes).sum();
-        let metadata_bytes: u64 = metadata.values().sum();
+        // Sizes come from manifests, which may be hostile: saturate rather than overflow.
+        let layer_bytes = layers.iter().fold(0u64, |n, l| n.saturating_add(l.bytes));
+        let metadata_bytes = metadata.values().fold(0u64, |n, b| n.saturating_add(*b));
         out.push(PullCost {
             platform,
             held: old.iter().map(|n| n.reference.to_string()).collect(),
             wanted: new.iter().map(|n| n.reference.to_string()).collect(),
-            pull_bytes: layer_bytes + metadata_bytes,
+            pull_bytes: layer_bytes.saturating_add(metadata_bytes),
             layer_bytes,
             metadata_bytes,
             held_bytes,

@@ -33,6 +33,10 @@ pub struct Assembled {
     pub env: BTreeMap<String, String>,
 }
 
+/// The most layers an image may have, its parents' included: overlayfs stacks about 128 lower
+/// directories, and images built on this one add their own.
+const MAX_IMAGE_LAYERS: usize = 96;
+
 /// One layer's entries and a description for the image history.
 #[derive(Clone, Debug)]
 pub struct Layer {
@@ -199,7 +203,8 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
     let mut top_delta = below_cds.delta_from(&system_tree)?;
     // The Java trust store changes with ca-certificates, not with the runtime: a layer of its own
     // (below the runtime's), so a CA update does not change the runtime's tens of megabytes.
-    if let Some(store) = top_delta.get(java::truststore::PATH).cloned() {
+    // With `layers: 1` the image keeps the layering before build::layering: the store stays.
+    if let Some(store) = top_delta.get(java::truststore::PATH).cloned().filter(|_| spec.layers > 1) {
         top_delta.remove(java::truststore::PATH);
         let mut tree = Tree::new();
         for dir in ["etc", "etc/ssl", "etc/ssl/certs", "etc/ssl/certs/java"] {
@@ -216,7 +221,8 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
             top_delta.remove("etc/ssl/certs/java");
         }
     }
-    if !top_delta.is_empty() {
+    // Directories alone (those above the trust store) add nothing.
+    if top_delta.iter().any(|(_, e)| !matches!(e.node, Node::Dir)) {
         let created_by = match &img.java {
             Some(j) if j.runtime == JavaRuntime::Jlink => {
                 format!("lucid: jlink runtime ({} modules) ({})", j.modules().len(), img.name)
@@ -234,6 +240,15 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
         });
     }
 
+    if layers.len() > MAX_IMAGE_LAYERS {
+        bail!(
+            "{} would have {} layers (its own and those of the images it extends), more than the {MAX_IMAGE_LAYERS} \
+             that leave room under the overlay file system's limit of about 128 for the layers of images built on \
+             it: lower `layers:` in the spec",
+            img.name,
+            layers.len()
+        );
+    }
     let mut packages: Vec<(String, String)> = parent.map(|p| p.packages.clone()).unwrap_or_default();
     packages.extend(locked.packages.iter().map(|p| (p.name.clone(), p.version.clone())));
     packages.sort();
@@ -361,7 +376,7 @@ fn add_java(t: &Target, tree: &mut Tree, java: &Java) -> Result<BTreeMap<String,
             home
         }
     };
-    let done = crate::java::finish(tree, &home, t.ctx.epoch)
+    let done = crate::java::finish(tree, &home, super::FILE_MTIME)
         .with_context(|| format!("cannot finish the Java of {}", img.name))?;
     progress.step("Trusted", format!("{} CA certificates in /{}", done.anchors, java::truststore::PATH));
     let mut env = BTreeMap::new();

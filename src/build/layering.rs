@@ -13,7 +13,8 @@
 //!   image), at most `layers - 2` of them: `libc6`, `libssl3`, `tzdata`, a JDK. Such a layer holds
 //!   the package's files, the `status.d` files that declare it (which name its version), and the
 //!   directories above them, and nothing that depends on the image: the same package pruned by the
-//!   same rules gives the same bytes in every image (same epoch, same ordering), hence one blob.
+//!   same rules gives the same bytes in every image (files dated build::FILE_MTIME, same order),
+//!   hence one blob.
 //! - **One layer for the smaller packages** (the rest, together: their sum is small, so updating
 //!   any of them costs little).
 //! - **One layer for what the builder makes**: accounts, `/etc/os-release`, `/etc/ld.so.cache`,

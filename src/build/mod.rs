@@ -14,6 +14,15 @@ mod load;
 mod lockcheck;
 mod outputs;
 
+/// The modification time of every entry of every layer, and the date of the Java trust store's
+/// entries: a fixed date (2000-01-01 00:00 UTC), not `SOURCE_DATE_EPOCH`, so that a layer's bytes
+/// depend on its content alone. A re-lock moves the epoch to the newest Release file's date; were
+/// it in the layers, every layer of every image would change with it, and a node would pull all
+/// of them again for a one-package update (see build::layering). The epoch still dates the image
+/// (config `created`, the created label, `{date}` tags). Not 0: zip files cannot hold dates
+/// before 1980, so tools that zip an image's files would fail on them.
+pub const FILE_MTIME: i64 = 946_684_800;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

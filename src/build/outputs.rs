@@ -90,7 +90,7 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
     let mut blobs = Vec::new();
     let mut history = Vec::new();
     for layer in &assembled.layers {
-        blobs.push(oci::layer::write_layer_cached(&layer.tree, epoch, staging, cache)?);
+        blobs.push(oci::layer::write_layer_cached(&layer.tree, super::FILE_MTIME, staging, cache)?);
         history.push(layer.created_by.clone());
     }
     let mut labels = img.labels.clone();

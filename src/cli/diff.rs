@@ -24,7 +24,8 @@ Both images must name one platform each (an index: pick one with oci:DIR:TAG of 
 --pull-cost: A and B are each one image or several separated by commas (`scratch`: none). It
 prints, per platform, the compressed bytes of the layers, configs and manifests of B that no image
 of A has: what a node holding A pulls to run B, since a node keeps blobs by digest. It needs
-compressed layers: OCI layouts or registries (an engine exports plain tars).")]
+image manifests: OCI layouts or registries (a docker-archive or an engine's export has none). A
+docker:// reference is pulled whole to read it.")]
 pub struct Args {
     /// The image to compare from.
     #[arg(value_name = "A")]
@@ -34,7 +35,8 @@ pub struct Args {
     pub to: String,
     #[arg(long, value_parser = super::choice::<DiffFormat>(), default_value = "text")]
     pub format: DiffFormat,
-    /// Platform to compare when a reference names an index (default: the first both have).
+    /// Platform to compare when a reference names an index (default: the first both have); with
+    /// --pull-cost, the one platform to count (default: each platform of B).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -100,7 +102,11 @@ fn run_pull_cost(args: &Args, opts: &source::SourceOptions) -> Result<i32> {
     let platform = args.platform.as_deref();
     let (held, wanted) = (selected(&old, platform), selected(&new, platform));
     if wanted.is_empty() {
-        return Err(lucid::exit::Usage::msg(format!("no image for platform {:?} in {}", args.platform, args.to)));
+        return Err(lucid::exit::Usage::msg(match &args.platform {
+            _ if args.to == "scratch" => "--pull-cost: the images to run (B) cannot be scratch".to_string(),
+            Some(p) => format!("--pull-cost: no image of {} is for the platform {p}", args.to),
+            None => format!("--pull-cost: {} holds no image", args.to),
+        }));
     }
     let held: Vec<pull_cost::Named> =
         held.iter().map(|(r, img)| pull_cost::Named { reference: r, image: *img }).collect();

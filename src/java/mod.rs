@@ -47,8 +47,9 @@ pub fn place_runtime(tree: &mut Tree, runtime: &Tree, home: &str) -> Result<()> 
     Ok(())
 }
 
-/// Trust store, `cacerts` link, `/usr/bin` links and version for the Java at `home` in `tree`.
-pub fn finish(tree: &mut Tree, home: &str, epoch: i64) -> Result<Finished> {
+/// Trust store (its entries dated `date`, Unix seconds), `cacerts` link, `/usr/bin` links and
+/// version for the Java at `home` in `tree`.
+pub fn finish(tree: &mut Tree, home: &str, date: i64) -> Result<Finished> {
     let home = home.trim_start_matches('/').to_string();
     let certs = system::ca_certificates(tree);
     if certs.is_empty() {
@@ -56,7 +57,7 @@ pub fn finish(tree: &mut Tree, home: &str, epoch: i64) -> Result<Finished> {
     }
     let pems: Vec<(String, &[u8])> = certs.iter().map(|(k, d)| (k.clone(), d.as_slice())).collect();
     let anchors = truststore::anchors_from_pem(&pems)?;
-    let store = truststore::jks(&anchors, epoch)?;
+    let store = truststore::jks(&anchors, date)?;
     tree.insert(truststore::PATH, Entry::file(store, 0o644))?;
     let link = format!("{home}/lib/security/cacerts");
     let target = format!("/{}", truststore::PATH);
