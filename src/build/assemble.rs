@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use std::sync::Arc;
 
 use crate::debian;
-use crate::fetch::{Want, join_url};
+use crate::fetch::{Fetcher, Want, join_url};
 use crate::java::{self, jlink};
-use crate::lock::LockedPackage;
+use crate::lock::{LockedPackage, LockedWheel};
 use crate::python;
 use crate::rootfs::{self, Entry, Node, Origin, Tree, prune, system};
 use crate::spec::{Java, JavaRuntime, Platform};
@@ -256,13 +256,46 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
     Ok(Assembled { tree, layers, packages, wheels, env })
 }
 
+/// What to fetch for the locked `wheels`. The package index is asked for the URLs of those the
+/// caches (local, and any shared build cache) do not hold, by file name: the lock names a wheel
+/// by its file and SHA-256, not by a URL, which an index may move.
+pub(super) fn wheel_wants(fetcher: &Fetcher, wheels: &[LockedWheel]) -> Result<Vec<Want>> {
+    let want =
+        |w: &LockedWheel, url: String| Want { url, sha256: w.sha256.clone(), size: None, label: w.filename.clone() };
+    let mut missing: BTreeMap<String, Vec<&LockedWheel>> = BTreeMap::new();
+    for w in wheels {
+        if fetcher.stored(&want(w, String::new()))?.is_none() {
+            missing.entry(w.name.clone()).or_default().push(w);
+        }
+    }
+    let mut urls: BTreeMap<String, String> = BTreeMap::new();
+    if !missing.is_empty() {
+        let index = python::index::index_url()?;
+        for (name, wheels) in &missing {
+            let files = python::index::list_files(&fetcher.http, &index, name)?;
+            for w in wheels {
+                let f = files.iter().find(|f| f.filename == w.filename).with_context(|| {
+                    format!("the package index no longer lists {} (locked for {name} {})", w.filename, w.version)
+                })?;
+                urls.insert(w.sha256.clone(), f.url.clone());
+            }
+        }
+    }
+    Ok(wheels.iter().map(|w| want(w, urls.get(&w.sha256).cloned().unwrap_or_default())).collect())
+}
+
 /// Fetches the locked `.deb` files (from the cache, or the source serving their suite), each
 /// verified against its recorded SHA-256; in the order of `packages`.
 fn fetch_debs(t: &Target, packages: &[LockedPackage], what: &str) -> Result<Vec<Arc<Vec<u8>>>> {
-    let wants = packages
+    t.ctx.fetcher.fetch_all(what, &deb_wants(t.ctx.sources, packages)?, t.progress)
+}
+
+/// What to fetch for the locked `packages`: each from the source that serves its suite.
+pub(super) fn deb_wants(sources: &[debian::Source], packages: &[LockedPackage]) -> Result<Vec<Want>> {
+    packages
         .iter()
         .map(|p| {
-            let source = t.ctx.sources.iter().find(|s| s.suite == p.suite).with_context(|| {
+            let source = sources.iter().find(|s| s.suite == p.suite).with_context(|| {
                 format!("package {} comes from suite {}, which no configured source serves", p.name, p.suite)
             })?;
             Ok(Want {
@@ -272,8 +305,7 @@ fn fetch_debs(t: &Target, packages: &[LockedPackage], what: &str) -> Result<Vec<
                 label: format!("{} {} ({})", p.name, p.version, p.architecture),
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    t.ctx.fetcher.fetch_all(what, &wants, t.progress)
+        .collect()
 }
 
 /// Adds the image's Java (see [`crate::java`]): a jlink runtime linked from the locked tools, or
@@ -390,35 +422,7 @@ fn add_java(t: &Target, tree: &mut Tree, java: &Java) -> Result<BTreeMap<String,
 fn install_wheels(t: &Target, tree: &mut Tree, py: &crate::spec::Python) -> Result<()> {
     let site_packages = &py.site_packages;
     let (locked, fetcher) = (t.locked()?, t.ctx.fetcher);
-    let mut missing: BTreeMap<String, Vec<&crate::lock::LockedWheel>> = BTreeMap::new();
-    for w in &locked.wheels {
-        if fetcher.cache.get(&w.sha256)?.is_none() {
-            missing.entry(w.name.clone()).or_default().push(w);
-        }
-    }
-    let mut urls: BTreeMap<String, String> = BTreeMap::new();
-    if !missing.is_empty() {
-        let index = python::index::index_url()?;
-        for (name, wheels) in &missing {
-            let files = python::index::list_files(&fetcher.http, &index, name)?;
-            for w in wheels {
-                let f = files.iter().find(|f| f.filename == w.filename).with_context(|| {
-                    format!("the package index no longer lists {} (locked for {name} {})", w.filename, w.version)
-                })?;
-                urls.insert(w.sha256.clone(), f.url.clone());
-            }
-        }
-    }
-    let wants: Vec<Want> = locked
-        .wheels
-        .iter()
-        .map(|w| Want {
-            url: urls.get(&w.sha256).cloned().unwrap_or_default(),
-            sha256: w.sha256.clone(),
-            size: None,
-            label: w.filename.clone(),
-        })
-        .collect();
+    let wants = wheel_wants(fetcher, &locked.wheels)?;
     let blobs = fetcher.fetch_all("wheels", &wants, t.progress)?;
     let site = site_packages.trim_start_matches('/');
     for (w, data) in locked.wheels.iter().zip(&blobs) {

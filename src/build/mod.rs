@@ -478,3 +478,52 @@ fn assemble_all(
     }
     Ok(assembled)
 }
+
+/// Every input of a build of `opts` that a shared build cache can hold, because it is checked on
+/// the way in: each locked `.deb` (the selected images', their parents', the JDK a jlink runtime
+/// is linked from) and wheel, on each selected platform, once. Each is made sure of in the local
+/// cache (fetched when missing there), so its bytes are under [`crate::fetch::Cache::blob_file`].
+/// Derived work (decoded packages, jlink runtimes, CDS archives, byte code, layers) is not among
+/// them: nothing in the lock could check it, so a runner makes it again from these.
+pub fn cache_inputs(
+    spec: &Spec,
+    opts: &BuildOptions,
+    fetcher: &Fetcher,
+    progress: &crate::progress::Task,
+) -> Result<Vec<crate::fetch::Want>> {
+    let lock = Lock::read(&spec.lock_path())?
+        .with_context(|| format!("no lock at {} to export the build cache from", spec.lock_path().display()))?;
+    let sources = sources(spec)?;
+    let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
+    let mut names: Vec<String> = Vec::new();
+    for selected in select_images(spec, opts)? {
+        for img in spec.chain(&selected)? {
+            if !names.contains(&img.name) {
+                names.push(img.name.clone());
+            }
+        }
+    }
+    let mut wants: BTreeMap<String, crate::fetch::Want> = BTreeMap::new();
+    for name in &names {
+        for platform in &platforms {
+            let Some(locked) = lock.image(name, &platform.to_string()) else { continue };
+            let packages: Vec<LockedPackage> = locked.packages.iter().chain(&locked.tools).cloned().collect();
+            let found = assemble::deb_wants(&sources, &packages)?
+                .into_iter()
+                .chain(assemble::wheel_wants(fetcher, &locked.wheels)?);
+            for w in found {
+                wants.entry(w.sha256.clone()).or_insert(w);
+            }
+        }
+    }
+    let wants: Vec<crate::fetch::Want> = wants.into_values().collect();
+    // One at a time, and only what the local cache lacks: the inputs of every image together are
+    // far more than a build holds in memory at once. The upload checks each digest again.
+    for w in &wants {
+        if !fetcher.cache.blob_file(&w.sha256)?.exists() {
+            progress.step("Fetching", &w.label);
+            fetcher.fetch(w, &|_| {})?;
+        }
+    }
+    Ok(wants)
+}

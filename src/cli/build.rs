@@ -1,11 +1,15 @@
 //! `lucid build`: the Lucid base images from Debian packages, without a Docker daemon.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use lucid::build::{self, BuildOptions, BuiltOutput};
-use lucid::oci::ImageRef;
+use lucid::fetch::{Fetcher, Remote};
+use lucid::oci::buildcache::{self, CacheRef, ExportBlob, RegistryCache};
+use lucid::oci::registry::RegistryAuth;
+use lucid::oci::{ImageRef, TagRef};
 use lucid::progress::Reporter;
 use lucid::spec::{Platform, Stage, format_size};
 
@@ -25,6 +29,9 @@ use lucid::spec::{Platform, Stage, format_size};
                                                push the index to two registries, as buildx does
   lucid build --push --registry 127.0.0.1:5000/lucid -t :20261206
                                                every image to 127.0.0.1:5000/lucid/IMAGE:20261206
+  lucid build --all --locked --cache-from type=registry,ref=127.0.0.1:5000/lucid/cache \
+      --cache-to type=registry,ref=127.0.0.1:5000/lucid/cache
+                                               share the build's inputs between CI runners
 
 Outputs: OUTPUT/IMAGE is an OCI image layout (skopeo inspect oci:out/lucid-python-base:latest),
 OUTPUT/IMAGE.tar a docker-archive (docker load -i out/lucid-python-base.tar). A variant's files
@@ -47,6 +54,14 @@ registry the tags name); every other registry gets its own `docker login` entry,
 the Docker engine at DOCKER_HOST (default unix:///var/run/docker.sock), under its tags. With no
 engine answering, nothing is loaded, every image is still in OUTPUT, and lucid says how to start
 one (exit 3).
+
+--cache-from/--cache-to (docker buildx's syntax; type=registry only): the cache is one OCI
+artifact under the tag, naming the .deb files and wheels the lock pins, stored under the lock's
+own SHA-256. A runner with an empty $LUCID_CACHE takes them from there, checks each against the
+lock exactly as a download from the mirror, and refuses (exit 2) a blob that does not match. A
+cache that cannot be read is a warning, and the build goes to the mirror. Decoded packages, jlink
+runtimes, CDS archives, byte code and layers are made again on each runner: nothing could check
+them. Several runners may --cache-to one cache at once: each merges its entries into it.
 
 Exit codes: 0 built (and loaded, pushed); 1 an image over its budget, a failed --verify, or a
 build error; 2 a push that failed (a registry unreachable, or refusing the upload); 3 --load found
@@ -100,6 +115,15 @@ pub struct Args {
     /// PREFIX/NAME:TAG). --creds and --registry-token are for this HOST[:PORT] only.
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
+    /// Read the build's inputs (.deb files, wheels) from a shared build cache in a registry
+    /// before the Debian mirror and the package index, each checked against the lock:
+    /// type=registry,ref=HOST[:PORT]/REPO[:TAG] (repeatable, asked in order).
+    #[arg(long, value_name = "type=registry,ref=HOST/REPO:TAG")]
+    pub cache_from: Vec<String>,
+    /// After the build, push its inputs to a shared build cache in a registry, merged with what
+    /// the cache holds: type=registry,ref=HOST[:PORT]/REPO[:TAG][,ignore-error=true] (repeatable).
+    #[arg(long, value_name = "type=registry,ref=HOST/REPO:TAG")]
+    pub cache_to: Vec<String>,
     #[command(flatten)]
     pub registry_opts: super::CredentialArgs,
 }
@@ -126,6 +150,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     } else {
         None
     };
+    let caches = Caches::new(&args)?;
     let opts = BuildOptions {
         images: args.images,
         all: args.all,
@@ -138,11 +163,13 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         locked: args.locked,
         source_date_epoch,
     };
-    let fetcher = super::fetcher()?;
+    let mut fetcher = super::fetcher()?;
+    fetcher.remotes = caches.open_from(reporter);
     let started = std::time::Instant::now();
     let mut results = build::build(&spec, &opts, &fetcher, reporter)?;
     // Every output is written before anything is loaded: without an engine, out/ is still whole.
     let loaded = if args.load { build::load(&mut results, &opts.output, reporter) } else { Ok(()) };
+    let exported = caches.export(&spec, &opts, &fetcher, reporter);
     reporter.status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
     let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
@@ -157,7 +184,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     }
     // Without an engine the outputs are whole; the error (exit 3) comes after the table.
     loaded?;
-    let mut verdict = i32::from(!over.is_empty());
+    let mut verdict = i32::from(!over.is_empty()).max(exported);
     if args.verify && verdict == 0 {
         verdict = verify_built(&spec, &results, args.load, reporter)?;
     }
@@ -170,6 +197,135 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         }
     }
     Ok(verdict)
+}
+
+/// `--cache-from` and `--cache-to`, parsed before anything is built, with the credentials that
+/// go to their registry.
+struct Caches {
+    from: Vec<(CacheRef, RegistryAuth)>,
+    to: Vec<(CacheRef, RegistryAuth)>,
+}
+
+impl Caches {
+    /// Parses every cache reference (a malformed one is a usage error now, not after the build).
+    /// --creds and --registry-token go to the --registry host, else to the one registry the
+    /// caches (and --push's tags) name; with several and no --registry they go nowhere, and
+    /// saying so is a usage error, as for --push.
+    fn new(args: &Args) -> Result<Caches> {
+        let parse = |flag: &str, values: &[String]| -> Result<Vec<CacheRef>> {
+            values
+                .iter()
+                .map(|v| CacheRef::parse(v).with_context(|| format!("--{flag}")).map_err(lucid::exit::usage))
+                .collect()
+        };
+        let (from, to) = (parse("cache-from", &args.cache_from)?, parse("cache-to", &args.cache_to)?);
+        let mut hosts: Vec<String> = from.iter().chain(&to).map(|c| c.registry.host.clone()).collect();
+        if args.push {
+            hosts.extend(args.tag.iter().filter_map(|t| TagRef::parse(t).ok()?.host));
+        }
+        hosts.sort();
+        hosts.dedup();
+        let registry_host = args.registry.as_deref().map(|r| {
+            let r = r.trim_start_matches("docker://");
+            r.split('/').next().unwrap_or(r).to_string()
+        });
+        let bound = registry_host.or_else(|| (hosts.len() == 1).then(|| hosts[0].clone()));
+        let creds = &args.registry_opts;
+        if !(from.is_empty() && to.is_empty())
+            && bound.is_none()
+            && (creds.creds.is_some() || creds.registry_token.is_some())
+        {
+            return Err(lucid::exit::Usage::msg(format!(
+                "--creds and --registry-token are for one registry, and the caches and tags name {} ({}): name the \
+                 one they are for with --registry HOST[:PORT]; the others use their `docker login` entry",
+                hosts.len(),
+                hosts.join(", ")
+            )));
+        }
+        let auth = creds.auth(bound.as_deref());
+        let with_auth = |v: Vec<CacheRef>| v.into_iter().map(|c| (c, auth.clone())).collect();
+        Ok(Caches { from: with_auth(from), to: with_auth(to) })
+    }
+
+    /// The --cache-from caches the fetcher asks before the mirror. One that cannot be read
+    /// (unreachable, credentials refused, not a lucid cache) is a warning: the build goes on
+    /// without it, as buildx's does.
+    fn open_from(&self, reporter: &Reporter) -> Vec<Arc<dyn Remote>> {
+        let mut out: Vec<Arc<dyn Remote>> = Vec::new();
+        for (c, auth) in &self.from {
+            match RegistryCache::open(&c.registry, auth) {
+                Ok(cache) => {
+                    let (n, bytes) = cache.held();
+                    reporter.status(
+                        "Cache",
+                        format!("docker://{} holds {n} build inputs ({})", c.registry, format_size(bytes)),
+                    );
+                    out.push(Arc::new(cache));
+                }
+                Err(e) => {
+                    let e =
+                        e.context(format!("cannot read the build cache docker://{}; building without it", c.registry));
+                    eprintln!("warning: {}", lucid::report::printable(&format!("{e:#}"), true));
+                }
+            }
+        }
+        out
+    }
+
+    /// Pushes the build's inputs to every --cache-to cache; the exit code it adds (2 when an
+    /// export failed without ignore-error=true, whose failure is a warning).
+    fn export(&self, spec: &lucid::spec::Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Reporter) -> i32 {
+        if self.to.is_empty() {
+            return 0;
+        }
+        let mut code = 0;
+        for (c, auth) in &self.to {
+            let task = reporter.task(format!("docker://{}", c.registry));
+            let done = build::cache_inputs(spec, opts, fetcher, &task).and_then(|wants| {
+                let blobs = wants
+                    .iter()
+                    .map(|w| {
+                        Ok(ExportBlob {
+                            sha256: w.sha256.clone(),
+                            size: std::fs::metadata(fetcher.cache.blob_file(&w.sha256)?)?.len(),
+                            title: w.label.clone(),
+                            path: fetcher.cache.blob_file(&w.sha256)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                buildcache::export(&c.registry, auth, &blobs, &task)
+            });
+            drop(task);
+            match done {
+                Ok(s) => reporter.status(
+                    "Cached",
+                    format!(
+                        "docker://{}: {} input(s) sent ({}), {} already there; it names {} now{}",
+                        c.registry,
+                        s.uploaded,
+                        format_size(s.uploaded_bytes),
+                        s.existing,
+                        s.entries,
+                        if s.merges > 0 {
+                            format!(" (merged again {} time(s) after other writers)", s.merges)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ),
+                Err(e) => {
+                    let e = e.context(format!("cannot export the build cache to docker://{}", c.registry));
+                    if c.ignore_error {
+                        eprintln!("warning: {} (ignore-error=true)", lucid::report::printable(&format!("{e:#}"), true));
+                    } else {
+                        super::print_error(&e);
+                        code = code.max(super::exit_code(&e));
+                    }
+                }
+            }
+        }
+        code
+    }
 }
 
 /// `--verify`: every built image (all its platforms, through its OCI layout) against the default

@@ -108,6 +108,12 @@ impl Cache {
         Ok(file)
     }
 
+    /// Where the blob `sha256` is kept (whether or not it is there): for streaming a large blob
+    /// elsewhere, checked against its digest on the way (the registry build cache's upload).
+    pub fn blob_file(&self, sha256: &str) -> Result<PathBuf> {
+        self.blob_path(sha256)
+    }
+
     /// Stores `data` under its own digest and returns it.
     pub fn put_any(&self, data: &[u8]) -> Result<String> {
         let digest = sha256_hex(data);

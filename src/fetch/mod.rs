@@ -28,10 +28,25 @@ pub struct Want {
     pub label: String,
 }
 
+/// Another place that may hold a blob, asked after the local cache and before the origin (the
+/// mirror, the package index): a shared build cache (`oci::buildcache`: a registry). It is
+/// trusted with nothing: whatever it returns is checked by the [`Fetcher`] against the SHA-256
+/// (and size) the lock or a signed index promised, exactly as a download is, and a mismatch is an
+/// error, never a blob.
+pub trait Remote: Send + Sync {
+    /// Where it is, for messages (`docker://HOST/REPO:TAG`).
+    fn name(&self) -> String;
+    /// The bytes held under `sha256` (at most `size` of them when known), or `None` when it
+    /// holds no such blob.
+    fn get(&self, sha256: &str, size: Option<u64>) -> Result<Option<Vec<u8>>>;
+}
+
 #[derive(Clone)]
 pub struct Fetcher {
     pub cache: Cache,
     pub http: Http,
+    /// Shared build caches asked, in order, before the origin (`lucid build --cache-from`).
+    pub remotes: Vec<Arc<dyn Remote>>,
 }
 
 /// Parallel downloads: the mirror and the index serve many small files, so a few connections
@@ -40,14 +55,53 @@ const PARALLEL: usize = 6;
 
 impl Fetcher {
     pub fn new(cache: Cache) -> Result<Fetcher> {
-        Ok(Fetcher { cache, http: Http::new()? })
+        Ok(Fetcher { cache, http: Http::new()?, remotes: Vec::new() })
+    }
+
+    /// Checks `data`, which `from` gave for `want`, against the size and SHA-256 it must have.
+    fn check(want: &Want, data: &[u8], from: &str) -> Result<()> {
+        if let Some(size) = want.size
+            && data.len() as u64 != size
+        {
+            bail!("{}: {from} gave {} bytes, expected {size}", want.label, data.len());
+        }
+        let actual = sha256_hex(data);
+        if actual != want.sha256 {
+            bail!("{}: SHA-256 mismatch for {from}: expected {}, got {actual}", want.label, want.sha256);
+        }
+        Ok(())
+    }
+
+    /// The blob `want` names from the local cache, else from the first remote that holds it
+    /// (checked, then kept in the local cache); `None` when neither has it. A remote that gives
+    /// other bytes than promised is an error naming it: a poisoned shared cache stops the build
+    /// rather than being skipped quietly.
+    pub fn stored(&self, want: &Want) -> Result<Option<Vec<u8>>> {
+        if let Some(data) = self.cache.get(&want.sha256)? {
+            return Ok(Some(data));
+        }
+        for remote in &self.remotes {
+            let name = remote.name();
+            let got = remote.get(&want.sha256, want.size).with_context(|| {
+                format!("{}: cannot read sha256:{} from the build cache {name}", want.label, want.sha256)
+            })?;
+            if let Some(data) = got {
+                Self::check(want, &data, &format!("the build cache {name}")).context(
+                    "a blob of the build cache does not match the lock: refused (the cache entry was tampered with \
+                     or damaged; nothing is built from it)",
+                )?;
+                self.cache.put(&want.sha256, &data)?;
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
     }
 
     /// The bytes of `want`, from the cache when it holds them intact, else downloaded, checked
     /// against the expected SHA-256 (and size), and cached.
     pub fn fetch(&self, want: &Want, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>> {
         let cached = || -> Result<Option<Vec<u8>>> {
-            let data = self.cache.get(&want.sha256)?;
+            let data = self.stored(want)?;
             if let Some(d) = &data {
                 on_bytes(d.len() as u64);
             }
@@ -66,20 +120,7 @@ impl Fetcher {
             .http
             .get_sized(&want.url, None, want.size, on_bytes)
             .with_context(|| format!("cannot download {}", want.label))?;
-        if let Some(size) = want.size
-            && data.len() as u64 != size
-        {
-            bail!("{}: {} is {} bytes, the index says {size}", want.label, redact_url(&want.url), data.len());
-        }
-        let actual = sha256_hex(&data);
-        if actual != want.sha256 {
-            bail!(
-                "{}: SHA-256 mismatch for {}: expected {}, got {actual}",
-                want.label,
-                redact_url(&want.url),
-                want.sha256
-            );
-        }
+        Self::check(want, &data, &redact_url(&want.url))?;
         self.cache.put(&want.sha256, &data)?;
         Ok(data)
     }

@@ -85,10 +85,12 @@ pub struct Pusher {
     pub stats: PushStats,
 }
 
-/// A blob to make sure of: a config (in memory) or a layer (read through its reader).
-enum Blob<'a> {
+/// A blob to make sure of: a config (in memory), a layer (read through its reader), or a file
+/// (a shared build cache's entry, read from the local cache).
+pub(super) enum Blob<'a> {
     Config { digest: &'a str, data: &'a [u8] },
     Layer { digest: &'a str, layer: &'a Layer },
+    File { digest: &'a str, size: u64, path: &'a Path },
 }
 
 impl Blob<'_> {
@@ -96,6 +98,7 @@ impl Blob<'_> {
         match self {
             Blob::Config { digest, .. } => digest,
             Blob::Layer { digest, .. } => digest,
+            Blob::File { digest, .. } => digest,
         }
     }
 
@@ -103,6 +106,7 @@ impl Blob<'_> {
         match self {
             Blob::Config { data, .. } => data.len() as u64,
             Blob::Layer { layer, .. } => layer.size,
+            Blob::File { size, .. } => *size,
         }
     }
 
@@ -110,6 +114,9 @@ impl Blob<'_> {
         Ok(match self {
             Blob::Config { data, .. } => Box::new(*data),
             Blob::Layer { layer, .. } => layer.blob()?,
+            Blob::File { path, .. } => {
+                Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+            }
         })
     }
 }
@@ -207,7 +214,13 @@ impl Pusher {
         Ok(top_digest)
     }
 
-    fn put_manifest(&mut self, reg: &mut Registry, bytes: &[u8], media_type: &str, reference: &str) -> Result<()> {
+    pub(super) fn put_manifest(
+        &mut self,
+        reg: &mut Registry,
+        bytes: &[u8],
+        media_type: &str,
+        reference: &str,
+    ) -> Result<()> {
         let url = reg.url("manifests", reference);
         let what = format!("PUT manifest {reference} to {url}");
         let body = bytes.to_vec();
@@ -227,7 +240,7 @@ impl Pusher {
 
     /// Makes sure the registry's repository has `blob`: already there, mounted, or uploaded
     /// (its bytes counted on `progress` either way).
-    fn push_blob(&mut self, reg: &mut Registry, blob: &Blob<'_>, progress: &Bytes) -> Result<()> {
+    pub(super) fn push_blob(&mut self, reg: &mut Registry, blob: &Blob<'_>, progress: &Bytes) -> Result<()> {
         let (digest, size) = (blob.digest(), blob.size());
         let repo = reg.reference().repository.clone();
         let host = reg.reference().host.clone();

@@ -394,12 +394,25 @@ impl Registry {
 
     /// Fetches a manifest or index by tag or digest; returns its bytes, media type and digest.
     pub fn manifest(&mut self, reference: &str) -> Result<(Vec<u8>, String, String)> {
+        match self.manifest_if_any(reference)? {
+            Some(found) => Ok(found),
+            None => bail!(
+                "{}: the registry answered 404 Not Found (no such repository or tag)",
+                self.url("manifests", reference)
+            ),
+        }
+    }
+
+    /// [`Registry::manifest`], or `None` when the registry has no such repository or tag.
+    pub fn manifest_if_any(&mut self, reference: &str) -> Result<Option<(Vec<u8>, String, String)>> {
         let url = self.url("manifests", reference);
         let resp = self.get(&url, Some(ACCEPT))?;
         let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
-            let what = if status == StatusCode::NOT_FOUND { " (no such repository or tag)" } else { "" };
-            bail!("{url}: the registry answered {status}{what}");
+            bail!("{url}: the registry answered {status}");
         }
         let header_type = resp
             .headers()
@@ -423,13 +436,33 @@ impl Registry {
             .map(String::from)
             .or(header_type)
             .unwrap_or_else(|| MEDIA_TYPE_MANIFEST.to_string());
-        Ok((body, media_type, digest))
+        Ok(Some((body, media_type, digest)))
     }
 
     /// Streams blob `digest` into `path` through a hash check; a mismatch leaves no file. The
     /// descriptor says the blob is `size` bytes: a registry that announces or sends more is cut
     /// off there, so a hostile one cannot fill the disk.
     pub fn blob_to(&mut self, digest: &str, size: u64, path: &Path) -> Result<u64> {
+        let dir = path.parent().with_context(|| format!("{} has no parent", path.display()))?;
+        let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+        let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let n = self.blob_into(digest, size, &mut out)?;
+        out.into_inner().map_err(|e| anyhow!(e.into_error())).with_context(|| format!("cannot write blob {digest}"))?;
+        tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot store blob {digest}"))?;
+        Ok(n)
+    }
+
+    /// Blob `digest` in memory, at most `size` bytes, checked against its digest (the shared
+    /// build cache's blobs: a `.deb` or a wheel, which the build holds in memory anyway).
+    pub fn blob_bytes(&mut self, digest: &str, size: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.blob_into(digest, size, &mut out)?;
+        Ok(out)
+    }
+
+    /// Streams blob `digest` into `out`, at most `size` bytes (more is cut off and an error),
+    /// and fails unless what came hashes to `digest`: `out` then holds bytes to throw away.
+    fn blob_into(&mut self, digest: &str, size: u64, out: &mut dyn Write) -> Result<u64> {
         digest_hex(digest)?;
         let url = self.url("blobs", digest);
         let resp = self.get(&url, None)?;
@@ -441,25 +474,20 @@ impl Registry {
         {
             bail!("blob {digest}: the registry announces {announced} bytes, more than the {size} its descriptor says");
         }
-        let dir = path.parent().with_context(|| format!("{} has no parent", path.display()))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-        let mut out = HashWriter::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+        let mut out = HashWriter::new(out);
         std::io::copy(&mut resp.take(size + 1), &mut out)
             .with_context(|| format!("cannot download blob {digest} from {url}"))?;
-        let (buf, actual, n) = out.finish();
-        buf.into_inner().map_err(|e| anyhow!(e.into_error())).with_context(|| format!("cannot write blob {digest}"))?;
+        let (_, actual, n) = out.finish();
         if n > size {
             bail!("blob {digest}: the registry sent more than the {size} bytes its descriptor says; cut off");
         }
         if actual != digest {
             bail!("{url}: the registry sent {n} bytes whose digest is {actual}, not {digest}");
         }
-        tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot store blob {digest}"))?;
         Ok(n)
     }
 }
 
-/// A transport error naming `shown` (redacted), not the URL reqwest would print with it.
 fn reach(e: reqwest::Error, shown: &str) -> anyhow::Error {
     anyhow::Error::new(e.without_url()).context(format!("cannot reach {shown}"))
 }

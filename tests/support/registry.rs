@@ -10,21 +10,41 @@ use std::time::{Duration, Instant};
 pub struct Registry {
     pub addr: String,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Registry {
     /// Starts the registry and waits until it answers.
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// Starts a registry that asks for `user` and `password` (HTTP basic, from an htpasswd file
+    /// made with Debian's `htpasswd`).
+    pub fn start_with_auth(user: &str, password: &str) -> Registry {
+        Registry::start_with(Some((user, password)))
+    }
+
+    fn start_with(auth: Option<(&str, &str)>) -> Registry {
         let bin = "/usr/bin/docker-registry";
         assert!(std::path::Path::new(bin).exists(), "{bin} is missing: apt-get install -y docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
-        let config = format!(
+        let mut config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
+        if let Some((user, password)) = auth {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd runs (apt-get install -y apache2-utils)");
+            assert!(out.status.success(), "htpasswd: {}", String::from_utf8_lossy(&out.stderr));
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, out.stdout).unwrap();
+            config.push_str(&format!("auth:\n  htpasswd:\n    realm: lucid-test\n    path: {}\n", file.display()));
+        }
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, config).unwrap();
         let child =
@@ -34,7 +54,13 @@ impl Registry {
             assert!(started.elapsed() < Duration::from_secs(20), "docker-registry did not listen on {addr}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Registry { addr, child, _dir: dir }
+        Registry { addr, child, dir }
+    }
+
+    /// Where the registry keeps blob `hex` (distribution's filesystem layout), for tests that
+    /// tamper with what it serves.
+    pub fn blob_data(&self, hex: &str) -> std::path::PathBuf {
+        self.dir.path().join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
     }
 
     /// `skopeo copy --all` of `from` to `docker://ADDR/repo`; returns the docker:// reference.

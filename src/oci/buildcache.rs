@@ -1,0 +1,350 @@
+//! A registry as the shared build cache of many runners: `lucid build --cache-to` and
+//! `--cache-from type=registry,ref=HOST[:PORT]/REPO[:TAG]`, in docker buildx's syntax.
+//!
+//! The cache is one OCI artifact under the tag: an image manifest whose `artifactType` is
+//! [`ARTIFACT_TYPE`], with the empty config and one "layer" per cached blob. The blobs are the
+//! build's verified inputs (`.deb` files and wheels) exactly as the archive and the package index
+//! serve them, so a blob's registry digest *is* the SHA-256 the lock records for it: a runner
+//! asks the registry for the lock's digest, and checks what comes back against it as it would
+//! check a download from the mirror (`fetch::Remote`). A tampered blob is refused with its
+//! digest named, never used. Derived work (decoded packages, jlink runtimes, CDS archives, byte
+//! code, layers) is not cached here: no record a runner trusts could check it, and whoever can
+//! write the registry would otherwise decide what goes into the images.
+//!
+//! Many runners may write the same cache at once. A writer pushes its blobs first, then merges
+//! its entries with the manifest it finds under the tag, puts the union, and reads the tag back:
+//! when another writer's manifest replaced its own meanwhile, it merges again (a few times, with
+//! a pause). Every manifest put names only blobs already pushed, so whichever lands last is a
+//! cache that verifies, and the merge makes it hold every writer's entries.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::image::Descriptor;
+use super::push::{Blob, Pusher};
+use super::registry::{Registry, RegistryAuth, RegistryRef};
+use super::{MEDIA_TYPE_MANIFEST, digest_hex, digest_of};
+use crate::progress::Task;
+
+/// The `artifactType` of a lucid build cache manifest.
+pub const ARTIFACT_TYPE: &str = "application/vnd.lucid.build-cache.v1";
+/// The media type of each cached blob (the bytes of a `.deb` or a wheel).
+pub const MEDIA_TYPE_ENTRY: &str = "application/vnd.lucid.build-cache.blob.v1";
+/// The OCI empty descriptor's type and content: the config of an artifact with none.
+const MEDIA_TYPE_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+const EMPTY: &[u8] = b"{}";
+/// The annotation naming an entry for people (`libc6 2.36-9+deb12u13 (amd64)`).
+const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
+/// At most this many entries: the inputs of every image of a spec are a few thousand.
+const MAX_ENTRIES: usize = 100_000;
+/// No cached input is larger (the largest `.deb` of a JDK is about 100 MB, the largest wheels
+/// about 1 GB); a wheel, whose size the lock does not record, is read up to this bound.
+const MAX_ENTRY_BYTES: u64 = 2 << 30;
+/// How often a writer merges again when another writer's manifest replaced its own.
+const MERGE_ATTEMPTS: u32 = 6;
+
+/// A `--cache-from` or `--cache-to` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheRef {
+    pub registry: RegistryRef,
+    /// `ignore-error=true`: a failed export is a warning, not a failed build.
+    pub ignore_error: bool,
+}
+
+impl CacheRef {
+    /// Parses buildx's form: `type=registry,ref=HOST[:PORT]/REPO[:TAG]` (`mode=min|max` and
+    /// `ignore-error=true|false` accepted), or a bare `HOST[:PORT]/REPO[:TAG]`, which buildx
+    /// reads as `type=registry,ref=...`. Other types and keys are refused, naming what is known.
+    pub fn parse(value: &str) -> Result<CacheRef> {
+        let mut reference = None;
+        let mut ignore_error = false;
+        if !value.contains('=') {
+            reference = Some(value.to_string());
+        } else {
+            for field in value.split(',') {
+                let (key, v) = field.split_once('=').with_context(|| {
+                    format!("{value:?}: {field:?} is not KEY=VALUE (type=registry,ref=HOST/REPO:TAG)")
+                })?;
+                match key.trim() {
+                    "type" if v == "registry" => {}
+                    "type" => bail!(
+                        "{value:?}: type={v} is not supported: lucid's shared build cache is a registry \
+                         (type=registry,ref=HOST[:PORT]/REPO[:TAG]); its local cache is $LUCID_CACHE"
+                    ),
+                    "ref" => reference = Some(v.to_string()),
+                    // lucid always caches every input it can check: both modes mean the same.
+                    "mode" if v == "min" || v == "max" => {}
+                    "ignore-error" => {
+                        ignore_error = match v {
+                            "true" => true,
+                            "false" => false,
+                            _ => bail!("{value:?}: ignore-error is true or false, not {v:?}"),
+                        }
+                    }
+                    other => bail!(
+                        "{value:?}: unknown key {other:?} (lucid knows type=registry, ref=, mode=min|max, \
+                         ignore-error=true|false)"
+                    ),
+                }
+            }
+        }
+        let reference = reference.with_context(|| format!("{value:?}: no ref= (type=registry,ref=HOST/REPO:TAG)"))?;
+        let registry = RegistryRef::parse(reference.strip_prefix("docker://").unwrap_or(&reference))
+            .with_context(|| format!("{value:?}: ref={reference:?}"))?;
+        Ok(CacheRef { registry, ignore_error })
+    }
+}
+
+/// The manifest of a build cache, as far as lucid reads and writes it.
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheManifest {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+/// What a cache holds: each entry's hex SHA-256, with its size and title.
+type Entries = BTreeMap<String, (u64, String)>;
+
+/// The entries of the cache under `r`'s tag; `None` when the tag does not exist. Anything else
+/// under the tag (an image, another tool's artifact) is an error: lucid neither reads nor
+/// overwrites it.
+fn read_entries(reg: &mut Registry, r: &RegistryRef) -> Result<Option<Entries>> {
+    let Some((bytes, media_type, _)) = reg.manifest_if_any(&r.reference)? else { return Ok(None) };
+    let not_ours = || format!("docker://{r} is not a lucid build cache (artifactType {ARTIFACT_TYPE})");
+    if media_type != MEDIA_TYPE_MANIFEST {
+        bail!("{}: it is a {media_type}", not_ours());
+    }
+    let manifest: CacheManifest = serde_json::from_slice(&bytes).with_context(not_ours)?;
+    if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
+        bail!("{}: its artifactType is {:?}", not_ours(), manifest.artifact_type.unwrap_or_default());
+    }
+    if manifest.layers.len() > MAX_ENTRIES {
+        bail!(
+            "docker://{r}: the build cache names {} blobs, more than the {MAX_ENTRIES} lucid reads",
+            manifest.layers.len()
+        );
+    }
+    let mut out = Entries::new();
+    for d in manifest.layers {
+        let hex = digest_hex(&d.digest).with_context(|| format!("docker://{r}: an entry"))?.to_string();
+        let title = d.annotations.get(ANNOTATION_TITLE).cloned().unwrap_or_default();
+        out.insert(hex, (d.size.min(MAX_ENTRY_BYTES), title));
+    }
+    Ok(Some(out))
+}
+
+/// A build cache opened for reading (`--cache-from`): the entries its manifest names, fetched
+/// on demand by the lock's digests.
+pub struct RegistryCache {
+    r: RegistryRef,
+    auth: RegistryAuth,
+    entries: Entries,
+    /// Sessions not in use: the fetcher asks from several threads, each takes one (and its
+    /// token) and puts it back.
+    idle: Mutex<Vec<Registry>>,
+}
+
+impl RegistryCache {
+    /// Reads the cache's manifest. A tag that does not exist is an empty cache (the first run
+    /// of a new cache); an unreachable registry, refused credentials or something that is not a
+    /// lucid cache under the tag are errors for the caller to report.
+    pub fn open(r: &RegistryRef, auth: &RegistryAuth) -> Result<RegistryCache> {
+        let mut reg = Registry::new(r, auth)?;
+        let entries = read_entries(&mut reg, r)?.unwrap_or_default();
+        Ok(RegistryCache { r: r.clone(), auth: auth.clone(), entries, idle: Mutex::new(vec![reg]) })
+    }
+
+    /// How many blobs the cache names, and their bytes.
+    pub fn held(&self) -> (usize, u64) {
+        (self.entries.len(), self.entries.values().map(|(s, _)| s).sum())
+    }
+}
+
+impl crate::fetch::Remote for RegistryCache {
+    fn name(&self) -> String {
+        format!("docker://{}", self.r)
+    }
+
+    fn get(&self, sha256: &str, size: Option<u64>) -> Result<Option<Vec<u8>>> {
+        let Some((listed, _)) = self.entries.get(sha256) else { return Ok(None) };
+        // The lock's size bounds the download when it has one; the manifest's otherwise.
+        let bound = size.unwrap_or(*listed);
+        let session = self.idle.lock().map_err(|_| anyhow::anyhow!("a fetch thread panicked"))?.pop();
+        let mut reg = match session {
+            Some(reg) => reg,
+            None => Registry::new(&self.r, &self.auth)?,
+        };
+        let data = reg.blob_bytes(&format!("sha256:{sha256}"), bound)?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(reg);
+        }
+        Ok(Some(data))
+    }
+}
+
+/// One input to export: the lock's SHA-256 (hex), its size, a title, and where the local cache
+/// keeps it.
+#[derive(Clone, Debug)]
+pub struct ExportBlob {
+    pub sha256: String,
+    pub size: u64,
+    pub title: String,
+    pub path: PathBuf,
+}
+
+/// What an export did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Blobs sent, and their bytes; blobs the registry already had.
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    pub existing: usize,
+    /// Entries the cache names after the export (this writer's and every other's).
+    pub entries: usize,
+    /// Times the manifest was merged again because another writer replaced it meanwhile.
+    pub merges: u32,
+}
+
+/// Pushes `blobs` (each checked against its digest as it is read) to `r`, then makes the cache
+/// manifest under `r`'s tag name them along with whatever it named before.
+pub fn export(r: &RegistryRef, auth: &RegistryAuth, blobs: &[ExportBlob], task: &Task) -> Result<ExportStats> {
+    let mut pusher = Pusher::new(auth.clone());
+    let mut reg = Registry::new(r, auth)?;
+    let total: u64 = blobs.iter().map(|b| b.size).sum();
+    task.step("Exporting", format!("{} build inputs", blobs.len()));
+    let bytes = task.transfer("Exporting", &format!("docker://{r}"), total);
+    let empty = digest_of(EMPTY);
+    pusher.push_blob(&mut reg, &Blob::Config { digest: &empty, data: EMPTY }, &bytes)?;
+    // The counts are of the inputs: the empty config is the artifact's, not one of them.
+    pusher.stats = Default::default();
+    for b in blobs {
+        let digest = format!("sha256:{}", b.sha256);
+        pusher
+            .push_blob(&mut reg, &Blob::File { digest: &digest, size: b.size, path: &b.path }, &bytes)
+            .with_context(|| format!("cannot export {} to the build cache docker://{r}", b.title))?;
+    }
+    drop(bytes);
+    let ours: Entries = blobs.iter().map(|b| (b.sha256.clone(), (b.size, b.title.clone()))).collect();
+    let mut merges = 0;
+    for attempt in 0..MERGE_ATTEMPTS {
+        if attempt > 0 {
+            merges += 1;
+            // Writers that collided retry at different moments.
+            let jitter = u64::from(std::process::id() % 7) * 50;
+            std::thread::sleep(Duration::from_millis(200 * u64::from(attempt) + jitter));
+        }
+        let found = read_entries(&mut reg, r)?.unwrap_or_default();
+        if attempt > 0 && ours.keys().all(|k| found.contains_key(k)) {
+            return Ok(stats(&pusher, found.len(), merges));
+        }
+        let mut all = found;
+        for (k, v) in &ours {
+            all.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let manifest = manifest_json(&all)?;
+        pusher.put_manifest(&mut reg, &manifest, MEDIA_TYPE_MANIFEST, &r.reference)?;
+        let now = read_entries(&mut reg, r)?.unwrap_or_default();
+        if ours.keys().all(|k| now.contains_key(k)) {
+            return Ok(stats(&pusher, now.len(), merges));
+        }
+    }
+    bail!(
+        "docker://{r}: other writers replaced the build cache manifest {MERGE_ATTEMPTS} times in a row; its blobs \
+         are pushed, the manifest does not name all of them yet: run the export again"
+    )
+}
+
+fn stats(pusher: &Pusher, entries: usize, merges: u32) -> ExportStats {
+    ExportStats {
+        uploaded: pusher.stats.uploaded,
+        uploaded_bytes: pusher.stats.uploaded_bytes,
+        existing: pusher.stats.existing,
+        entries,
+        merges,
+    }
+}
+
+/// The cache manifest naming `entries` (sorted by digest, so the same entries give the same
+/// bytes whichever writer puts them).
+fn manifest_json(entries: &Entries) -> Result<Vec<u8>> {
+    let layers = entries
+        .iter()
+        .map(|(hex, (size, title))| Descriptor {
+            media_type: MEDIA_TYPE_ENTRY.to_string(),
+            digest: format!("sha256:{hex}"),
+            size: *size,
+            platform: None,
+            annotations: if title.is_empty() {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([(ANNOTATION_TITLE.to_string(), title.clone())])
+            },
+        })
+        .collect();
+    let manifest = CacheManifest {
+        schema_version: 2,
+        media_type: MEDIA_TYPE_MANIFEST.to_string(),
+        artifact_type: Some(ARTIFACT_TYPE.to_string()),
+        config: Descriptor {
+            media_type: MEDIA_TYPE_EMPTY.to_string(),
+            digest: digest_of(EMPTY),
+            size: EMPTY.len() as u64,
+            platform: None,
+            annotations: BTreeMap::new(),
+        },
+        layers,
+    };
+    Ok(serde_json::to_vec(&manifest)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_buildx_forms() {
+        let c = CacheRef::parse("type=registry,ref=127.0.0.1:5000/lucid/cache:ci,mode=max").unwrap();
+        assert_eq!(c.registry.host, "127.0.0.1:5000");
+        assert_eq!(c.registry.repository, "lucid/cache");
+        assert_eq!(c.registry.reference, "ci");
+        assert!(!c.ignore_error);
+        let bare = CacheRef::parse("registry.internal/team/cache").unwrap();
+        assert_eq!(bare.registry.reference, "latest");
+        assert!(CacheRef::parse("type=registry,ref=h.io/c,ignore-error=true").unwrap().ignore_error);
+        for bad in [
+            "type=local,dest=/tmp/x",
+            "type=registry",
+            "type=registry,ref=h.io/c,compression=zstd",
+            "type=registry,ref=h.io/c,ignore-error=yes",
+            "type=registry,ref=cache",
+            "type=registry,ref",
+        ] {
+            assert!(CacheRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn manifest_is_sorted_and_round_trips() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let mut e = Entries::new();
+        e.insert(b.clone(), (2, "two".into()));
+        e.insert(a.clone(), (1, String::new()));
+        let json = manifest_json(&e).unwrap();
+        let m: CacheManifest = serde_json::from_slice(&json).unwrap();
+        assert_eq!(m.artifact_type.as_deref(), Some(ARTIFACT_TYPE));
+        assert_eq!(m.layers[0].digest, format!("sha256:{a}"));
+        assert_eq!(m.layers[1].annotations[ANNOTATION_TITLE], "two");
+    }
+}
