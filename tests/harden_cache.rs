@@ -157,6 +157,9 @@ fn a_changed_decoded_deb_in_the_cache_is_reported_and_never_used() {
     let v = cache_cmd(&cache, &["verify"]);
     assert!(!v.status.success() && String::from_utf8_lossy(&v.stdout).contains("corrupt:"), "{}", stderr(&v));
 
+    // Unchanged inputs would give the whole image back from the image memo (build::memo) without
+    // unpacking anything: without it, the build reads the decoded data this test changed.
+    std::fs::remove_dir_all(cache.join("images")).unwrap();
     let o = p.build(&mirror, &cache, &p.path("out2"), &["alpha"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(hermetic::manifest_digest(&p.path("out2"), "alpha"), first, "the build used the changed data");
@@ -233,6 +236,9 @@ fn a_changed_jlink_runtime_in_the_cache_is_reported_and_never_used() {
     assert!(!v.status.success(), "cache verify passed a changed runtime: {report}");
     assert!(report.contains("changed:") && report.contains(&runtimes[0].display().to_string()), "{report}");
 
+    // Without the image memo (build::memo), which would give the image back unchanged without
+    // touching the runtime, the build comes to the runtime this test changed.
+    std::fs::remove_dir_all(cache.join("images")).unwrap();
     let (log, second) = build(&dir.path().join("out2"));
     assert!(log.contains("Distrusted") && log.contains("linked it again"), "{log}");
     assert_eq!(first, second, "the build used the changed runtime");

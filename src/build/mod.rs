@@ -12,6 +12,7 @@ pub mod interpreters;
 mod layering;
 mod load;
 mod lockcheck;
+mod memo;
 mod outputs;
 
 /// The modification time of every entry of every layer, and the date of the Java trust store's
@@ -397,18 +398,61 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
         fetcher,
         reporter,
     };
-    let assembled = assemble_all(&ctx, &selected, &assemble_for)?;
     let (staging, _claim) = crate::oci::stale::claimed_tempdir(&opts.output, "lucid-staging")?;
+    // Images whose inputs did not change since they were last built are read back whole
+    // (build::memo); the others are assembled, with their parents.
+    let mut recalled: BTreeMap<(String, Platform), (String, PlatformImage)> = BTreeMap::new();
+    let mut keys: BTreeMap<(String, Platform), String> = BTreeMap::new();
+    let mut to_assemble: Vec<String> = Vec::new();
+    for name in &selected {
+        let img = spec.image(name)?;
+        let mut all_recalled = true;
+        for platform in &platforms {
+            let key = memo::key(&ctx, img, platform)?;
+            let progress = reporter.task(scope(name, platform));
+            let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
+            let found = memo::recall(&ctx, &key, staging.path()).and_then(|(blobs, made, digest)| {
+                let built = outputs::image_of(&target, blobs, &made).ok()?;
+                (built.manifest_digest == digest).then_some(PlatformImage {
+                    platform: platform.clone(),
+                    summary: made.summary,
+                    built,
+                })
+            });
+            match found {
+                Some(image) => {
+                    progress.step("Unchanged", format!("{} layers from the cache", image.built.layers.len()));
+                    recalled.insert((name.clone(), platform.clone()), (key.clone(), image));
+                }
+                None => all_recalled = false,
+            }
+            keys.insert((name.clone(), platform.clone()), key);
+        }
+        if !all_recalled {
+            to_assemble.push(name.clone());
+        }
+    }
+    let mut assembled =
+        if to_assemble.is_empty() { BTreeMap::new() } else { assemble_all(&ctx, &to_assemble, &assemble_for)? };
     let mut results = Vec::new();
     for name in &selected {
         let img = spec.image(name)?;
         let mut images = Vec::new();
         for platform in &platforms {
-            let a = &assembled[&(name.clone(), platform.clone())];
-            let progress = reporter.task(scope(name, platform));
-            let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
-            let built = image_for(&target, a, staging.path())?;
-            images.push(PlatformImage { platform: platform.clone(), assembled: a, built });
+            let at = (name.clone(), platform.clone());
+            // Assembled again (another platform changed): the fresh build wins.
+            let image = match assembled.remove(&at) {
+                Some(a) => {
+                    let progress = reporter.task(scope(name, platform));
+                    let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
+                    let (built, made) = image_for(&target, &a, staging.path())?;
+                    drop(a);
+                    memo::remember(&ctx, &keys[&at], &built, &made)?;
+                    PlatformImage { platform: platform.clone(), summary: made.summary, built }
+                }
+                None => recalled.remove(&at).map(|(_, image)| image).context("an image neither built nor recalled")?,
+            };
+            images.push(image);
         }
         reporter.status(
             "Writing",

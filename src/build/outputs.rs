@@ -11,6 +11,7 @@ use anyhow::Result;
 use super::BuildOptions;
 use super::assemble::Assembled;
 use super::context::{Context, Target};
+use super::memo::{Made, Summary};
 use crate::oci;
 use crate::oci::image::BuiltImage;
 use crate::spec::{Image, Platform, Spec};
@@ -82,9 +83,8 @@ fn env_list(env: &BTreeMap<String, String>) -> Vec<String> {
 }
 
 /// Writes the layers of one assembled platform image into `staging` and makes its config and
-/// manifest.
-pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<BuiltImage> {
-    let (spec, img, platform, epoch) = (t.ctx.spec, t.image, t.platform, t.ctx.epoch);
+/// manifest; also returns what the image took from the assembly (for [`super::memo`]).
+pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<(BuiltImage, Made)> {
     let cache = &t.ctx.fetcher.cache;
     t.progress.step("Compressing", format!("{} layers", assembled.layers.len()));
     let mut blobs = Vec::new();
@@ -93,6 +93,22 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
         blobs.push(oci::layer::write_layer_cached(&layer.tree, super::FILE_MTIME, staging, cache)?);
         history.push(layer.created_by.clone());
     }
+    let made = Made {
+        env: assembled.env.clone(),
+        history,
+        summary: Summary {
+            size: assembled.tree.content_size(),
+            packages: assembled.packages.len(),
+            wheels: assembled.wheels.len(),
+        },
+    };
+    Ok((image_of(t, blobs, &made)?, made))
+}
+
+/// The image of `blobs` (its layers, in order) as `made`: its config (the spec's labels, user,
+/// env and the assembly's) and manifest. A built image and a remembered one are made here alike.
+pub fn image_of(t: &Target, blobs: Vec<oci::LayerBlob>, made: &Made) -> Result<BuiltImage> {
+    let (spec, img, platform, epoch) = (t.ctx.spec, t.image, t.platform, t.ctx.epoch);
     let mut labels = img.labels.clone();
     labels.insert(oci::labels::TITLE_LABEL.into(), img.name.clone());
     if let Some(d) = &img.description {
@@ -118,7 +134,7 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
     // has none, so it would get HOME=/. The home is writable by group 0 (see
     // rootfs::system::add_accounts). The spec's env may still set its own.
     let mut env = BTreeMap::from([("HOME".to_string(), spec.user.home.clone())]);
-    env.extend(assembled.env.clone());
+    env.extend(made.env.clone());
     env.extend(img.env.clone());
     let config = oci::image::ImageConfig {
         platform: platform.clone(),
@@ -129,15 +145,15 @@ pub fn image_for(t: &Target, assembled: &Assembled, staging: &Path) -> Result<Bu
         working_dir: spec.user.home.clone(),
         labels,
         created: epoch,
-        history,
+        history: made.history.clone(),
     };
     oci::image::assemble(config, blobs)
 }
 
 /// One platform's image, ready to write.
-pub struct PlatformImage<'a> {
+pub struct PlatformImage {
     pub platform: Platform,
-    pub assembled: &'a Assembled,
+    pub summary: Summary,
     pub built: BuiltImage,
 }
 
@@ -186,14 +202,14 @@ pub fn write_outputs(
             references: references.clone(),
             manifest_digest: image.built.manifest_digest.clone(),
             index_digest: index_digest.clone(),
-            size: image.assembled.tree.content_size(),
+            size: image.summary.size,
             tar_size: image.built.layers.iter().map(|l| l.uncompressed_size).sum(),
             compressed_size: image.built.layers.iter().map(|l| l.size).sum(),
             budget: img.budget,
             layout: layout.clone(),
             archive,
-            packages: image.assembled.packages.len(),
-            wheels: image.assembled.wheels.len(),
+            packages: image.summary.packages,
+            wheels: image.summary.wheels,
             layers: image.built.layers.len(),
             loaded: false,
         });

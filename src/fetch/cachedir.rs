@@ -28,7 +28,7 @@ const TAG_SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
 
 /// The directories lucid makes at the top of its cache (blobs, download locks, memos). A directory
 /// without a tag holding only these (or nothing) is a cache an earlier version made.
-pub const KNOWN_ENTRIES: &[&str] = &["sha256", "locks", "deb-data", "pyc", "layers", "jlink", "releases"];
+pub const KNOWN_ENTRIES: &[&str] = &["sha256", "locks", "deb-data", "pyc", "layers", "jlink", "releases", "images"];
 
 /// A cache directory lucid will not use: somebody else's, writable by others, or not a cache.
 /// A configuration error (exit 3): the fix is the user's, not the input's.

@@ -1,0 +1,158 @@
+//! Whole images remembered by their inputs, so that a build of images that did not change costs
+//! reading their layers back, not assembling them again.
+//!
+//! The key of an image on a platform is a SHA-256 over everything its bytes depend on: this
+//! lucid executable (its own SHA-256: another build of lucid may make other bytes), the spec
+//! file, the CA files it adds (`trust:`), the requirements of the image's `extends` chain, the
+//! lock's entries of that chain on that platform (packages, JDK tools, wheels) and its Release
+//! records (a label names them), the epoch, the platform and the host's. The record under the key
+//! (`images/<key>` in the cache) names the layers' gzip blobs, which the layer writer already
+//! keeps in the verified cache, and what the image config takes from the assembly
+//! (`JAVA_HOME`...). A recalled image reads each blob back through the cache (checked against
+//! its digest) and is made again from them with the same config code as a built one; its
+//! manifest must have the digest recorded, or the image is built again. Anything missing or
+//! unreadable is a miss, never an error: the memo only saves work.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::context::Context;
+use crate::oci::LayerBlob;
+use crate::oci::image::BuiltImage;
+use crate::spec::{Image, Platform};
+
+/// Bump when what a record means changes.
+const VERSION: &str = "lucid-image-memo-1";
+
+/// What `lucid build` reports of an image besides its blobs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Bytes of file content (what budgets are checked against).
+    pub size: u64,
+    pub packages: usize,
+    pub wheels: usize,
+}
+
+/// What the image config takes from an assembly, and the layers it was made of.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Made {
+    pub env: BTreeMap<String, String>,
+    pub history: Vec<String>,
+    pub summary: Summary,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    made: Made,
+    layers: Vec<RecordedLayer>,
+    manifest_digest: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RecordedLayer {
+    digest: String,
+    diff_id: String,
+    size: u64,
+    uncompressed_size: u64,
+}
+
+/// The SHA-256 of the running executable, once per process.
+fn executable_digest() -> Result<&'static str> {
+    static DIGEST: OnceLock<String> = OnceLock::new();
+    if let Some(d) = DIGEST.get() {
+        return Ok(d);
+    }
+    let exe = std::env::current_exe().context("cannot find the lucid executable")?;
+    let mut file = std::fs::File::open(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
+    let mut h = crate::oci::HashWriter::new(std::io::sink());
+    std::io::copy(&mut file, &mut h).with_context(|| format!("cannot read {}", exe.display()))?;
+    let (_, digest, _) = h.finish();
+    Ok(DIGEST.get_or_init(|| digest))
+}
+
+/// The key of `img` on `platform` (see the module's doc).
+pub fn key(ctx: &Context, img: &Image, platform: &Platform) -> Result<String> {
+    let spec = ctx.spec;
+    let mut h = Sha256::new();
+    let mut line = |k: &str, v: &[u8]| {
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_le_bytes());
+        h.update(v);
+    };
+    line("version", VERSION.as_bytes());
+    line("executable", executable_digest()?.as_bytes());
+    line("spec", &std::fs::read(&spec.path).with_context(|| format!("cannot read {}", spec.path.display()))?);
+    // The platform team's CA files go into every image; one that cannot be read fails the
+    // assembly, so it can only be a miss here.
+    for file in &spec.trust {
+        line("trust", &std::fs::read(spec.dir().join(file)).unwrap_or_default());
+    }
+    let requirements = super::requirements_texts(spec)?;
+    for link in spec.chain(&img.name)? {
+        line("image", link.name.as_bytes());
+        if let Some(text) = requirements.get(&link.name) {
+            line("requirements", text.as_bytes());
+        }
+        let locked = ctx.lock.image(&link.name, &platform.to_string());
+        line("lock", &serde_json::to_vec(&locked)?);
+    }
+    line("releases", &serde_json::to_vec(&ctx.lock.releases)?);
+    line("epoch", &ctx.epoch.to_le_bytes());
+    line("platform", platform.to_string().as_bytes());
+    line("host", Platform::host().to_string().as_bytes());
+    Ok(hex::encode(h.finalize()))
+}
+
+fn record_path(ctx: &Context, key: &str) -> Result<std::path::PathBuf> {
+    Ok(ctx.fetcher.cache.derived_dir("images")?.join(key))
+}
+
+/// Remembers `built`, made as `made`, under `key`. Its layer blobs are in the cache already (the
+/// layer writer keeps them by `diff_id`).
+pub fn remember(ctx: &Context, key: &str, built: &BuiltImage, made: &Made) -> Result<()> {
+    let record = Record {
+        made: made.clone(),
+        layers: built
+            .layers
+            .iter()
+            .map(|l| RecordedLayer {
+                digest: l.digest.clone(),
+                diff_id: l.diff_id.clone(),
+                size: l.size,
+                uncompressed_size: l.uncompressed_size,
+            })
+            .collect(),
+        manifest_digest: built.manifest_digest.clone(),
+    };
+    crate::fetch::write_atomic(&record_path(ctx, key)?, &serde_json::to_vec(&record)?)
+}
+
+/// The image remembered under `key`, its layer blobs read back through the cache and written to
+/// `staging`, and what it was made with; `None` when there is no usable record.
+pub fn recall(ctx: &Context, key: &str, staging: &Path) -> Option<(Vec<LayerBlob>, Made, String)> {
+    let text = std::fs::read(record_path(ctx, key).ok()?).ok()?;
+    let record: Record = serde_json::from_slice(&text).ok()?;
+    let mut blobs = Vec::new();
+    for l in record.layers {
+        let hex = crate::oci::digest_hex(&l.digest).ok()?;
+        let data = ctx.fetcher.cache.get(hex).ok()??;
+        if data.len() as u64 != l.size {
+            return None;
+        }
+        let path = staging.join(format!("{hex}.tar.gz"));
+        crate::fetch::write_atomic(&path, &data).ok()?;
+        blobs.push(LayerBlob {
+            digest: l.digest,
+            diff_id: l.diff_id,
+            size: l.size,
+            uncompressed_size: l.uncompressed_size,
+            path,
+        });
+    }
+    Some((blobs, record.made, record.manifest_digest))
+}
