@@ -17,11 +17,16 @@ use crate::rootfs::Tree;
 pub struct Interpreters {
     state: Mutex<State>,
     ready: Condvar,
+    /// How many foreign platforms borrow each tree: once they all have it, it is let go (a tree
+    /// holds every file of an image; keeping all of them is most of a big build's memory).
+    borrowers: usize,
 }
 
 #[derive(Default)]
 struct State {
     trees: BTreeMap<String, Arc<Tree>>,
+    /// How many borrowers took each tree so far.
+    taken: BTreeMap<String, usize>,
     /// The host thread has finished (or failed): nothing more will be published.
     closed: bool,
 }
@@ -38,6 +43,11 @@ impl Drop for CloseOnDrop<'_> {
 }
 
 impl Interpreters {
+    /// A hand-over to `borrowers` foreign platforms.
+    pub fn new(borrowers: usize) -> Interpreters {
+        Interpreters { borrowers, ..Interpreters::default() }
+    }
+
     /// For the host thread: a guard that closes the hand-over when the thread ends.
     pub fn closer(&self) -> CloseOnDrop<'_> {
         CloseOnDrop(self)
@@ -53,8 +63,13 @@ impl Interpreters {
     pub fn wait(&self, image: &str) -> Result<Arc<Tree>> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(t) = s.trees.get(image) {
-                return Ok(t.clone());
+            if let Some(t) = s.trees.get(image).cloned() {
+                let taken = s.taken.entry(image.to_string()).or_default();
+                *taken += 1;
+                if *taken >= self.borrowers {
+                    s.trees.remove(image);
+                }
+                return Ok(t);
             }
             if s.closed {
                 bail!(
@@ -81,7 +96,7 @@ mod tests {
 
     #[test]
     fn waits_for_publish_and_fails_when_closed() {
-        let i = Interpreters::default();
+        let i = Interpreters::new(1);
         std::thread::scope(|s| {
             let waiter = s.spawn(|| i.wait("a").map(|t| t.len()));
             let _closer = i.closer();
@@ -91,5 +106,6 @@ mod tests {
             assert_eq!(waiter.join().unwrap().unwrap(), 3, "usr, usr/bin and the interpreter");
         });
         assert!(i.wait("b").is_err(), "closed without b: must not hang");
+        assert!(i.state.lock().unwrap().trees.is_empty(), "its one borrower took a: let go");
     }
 }

@@ -432,21 +432,21 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
             to_assemble.push(name.clone());
         }
     }
-    let mut assembled =
-        if to_assemble.is_empty() { BTreeMap::new() } else { assemble_all(&ctx, &to_assemble, &assemble_for)? };
+    let wanted = |name: &str, platform: &Platform| selected.iter().any(|s| s == name) && platforms.contains(platform);
+    let mut made = if to_assemble.is_empty() {
+        BTreeMap::new()
+    } else {
+        assemble_all(&ctx, &to_assemble, &assemble_for, &wanted, staging.path())?
+    };
     let mut results = Vec::new();
     for name in &selected {
         let img = spec.image(name)?;
         let mut images = Vec::new();
         for platform in &platforms {
             let at = (name.clone(), platform.clone());
-            // Assembled again (another platform changed): the fresh build wins.
-            let image = match assembled.remove(&at) {
-                Some(a) => {
-                    let progress = reporter.task(scope(name, platform));
-                    let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
-                    let (built, made) = image_for(&target, &a, staging.path())?;
-                    drop(a);
+            // Built again (another platform changed): the fresh build wins.
+            let image = match made.remove(&at) {
+                Some((built, made)) => {
                     memo::remember(&ctx, &keys[&at], &built, &made)?;
                     PlatformImage { platform: platform.clone(), summary: made.summary, built }
                 }
@@ -469,41 +469,57 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
 
 /// Assembles every image `selected` needs (their parents too) for every platform of
 /// `assemble_for`, the host's first: one thread per platform (see `interpreters` for how they
-/// share the compiler), each reporting as `IMAGE (PLATFORM)`.
+/// share the compiler), each reporting as `IMAGE (PLATFORM)`. Each image that is `wanted` has its
+/// layers written into `staging` as soon as it is assembled; a tree is kept only while an image
+/// still to come extends it, so memory holds a chain of trees per platform, not every image.
 fn assemble_all(
     ctx: &Context,
     selected: &[String],
     assemble_for: &[Platform],
-) -> Result<BTreeMap<(String, Platform), Assembled>> {
+    wanted: &(dyn Fn(&str, &Platform) -> bool + Sync),
+    staging: &std::path::Path,
+) -> Result<BTreeMap<(String, Platform), (crate::oci::image::BuiltImage, memo::Made)>> {
     let spec = ctx.spec;
     let needed: Vec<&crate::spec::Image> = spec
         .images
         .iter()
         .filter(|i| selected.iter().any(|s| spec.chain(s).map(|c| c.iter().any(|c| c.name == i.name)).unwrap_or(false)))
         .collect();
-    let interpreters = interpreters::Interpreters::default();
+    let interpreters = interpreters::Interpreters::new(assemble_for.len() - 1);
     let host = &assemble_for[0];
-    let per_platform: Vec<Result<Vec<(String, Assembled)>>> = std::thread::scope(|s| {
+    type Made = (String, crate::oci::image::BuiltImage, memo::Made);
+    let per_platform: Vec<Result<Vec<Made>>> = std::thread::scope(|s| {
         let threads: Vec<_> = assemble_for
             .iter()
             .map(|platform| {
                 let (interpreters, needed) = (&interpreters, &needed);
-                s.spawn(move || -> Result<Vec<(String, Assembled)>> {
+                s.spawn(move || -> Result<Vec<Made>> {
                     let _close = (platform == host).then(|| interpreters.closer());
                     let mode = if platform == host {
                         interpreters::Interpreter::Own(interpreters)
                     } else {
                         interpreters::Interpreter::Borrow(interpreters)
                     };
-                    let mut done: Vec<(String, Assembled)> = Vec::new();
-                    for img in needed {
+                    let mut held: Vec<(String, Assembled)> = Vec::new();
+                    let mut done: Vec<Made> = Vec::new();
+                    for (i, img) in needed.iter().enumerate() {
                         let parent =
-                            img.extends.as_ref().and_then(|p| done.iter().find(|(n, _)| n == p)).map(|(_, a)| a);
+                            img.extends.as_ref().and_then(|p| held.iter().find(|(n, _)| n == p)).map(|(_, a)| a);
                         let progress = ctx.reporter.task(scope(&img.name, platform));
                         progress.step("Assembling", "");
                         let target = Target { ctx, image: img, platform, progress: &progress };
                         let a = assemble_image(&target, parent, mode).with_context(|| scope(&img.name, platform))?;
-                        done.push((img.name.clone(), a));
+                        if wanted(&img.name, platform) {
+                            let (built, made) =
+                                image_for(&target, &a, staging).with_context(|| scope(&img.name, platform))?;
+                            done.push((img.name.clone(), built, made));
+                        }
+                        let later = &needed[i + 1..];
+                        let extended = |name: &str| later.iter().any(|l| l.extends.as_deref() == Some(name));
+                        held.retain(|(n, _)| extended(n));
+                        if extended(&img.name) {
+                            held.push((img.name.clone(), a));
+                        }
                     }
                     Ok(done)
                 })
@@ -514,13 +530,13 @@ fn assemble_all(
             .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a build thread panicked"))))
             .collect()
     });
-    let mut assembled: BTreeMap<(String, Platform), Assembled> = BTreeMap::new();
+    let mut out = BTreeMap::new();
     for (platform, result) in assemble_for.iter().zip(per_platform) {
-        for (name, a) in result? {
-            assembled.insert((name, platform.clone()), a);
+        for (name, built, made) in result? {
+            out.insert((name, platform.clone()), (built, made));
         }
     }
-    Ok(assembled)
+    Ok(out)
 }
 
 /// Every input of a build of `opts` that a shared build cache can hold, because it is checked on
