@@ -8,8 +8,8 @@
 //! records (a label names them), the epoch, the platform and the host's. The record under the key
 //! (`images/<key>` in the cache) names the layers' gzip blobs, which the layer writer already
 //! keeps in the verified cache, and what the image config takes from the assembly
-//! (`JAVA_HOME`...). A recalled image reads each blob back through the cache (checked against
-//! its digest) and is made again from them with the same config code as a built one; its
+//! (`JAVA_HOME`...). A recalled image links each blob from the cache, after checking it against
+//! its digest, and is made again from them with the same config code as a built one; its
 //! manifest must have the digest recorded, or the image is built again. Anything missing or
 //! unreadable is a miss, never an error: the memo only saves work.
 
@@ -61,6 +61,14 @@ struct RecordedLayer {
     uncompressed_size: u64,
 }
 
+/// `sha256:<hex>` of the file at `path`, read in a stream; `None` when it cannot be read.
+fn file_digest(path: &Path) -> Option<String> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut h = crate::oci::HashWriter::new(std::io::sink());
+    std::io::copy(&mut file, &mut h).ok()?;
+    Some(h.finish().1)
+}
+
 /// The SHA-256 of the running executable, once per process.
 fn executable_digest() -> Result<&'static str> {
     static DIGEST: OnceLock<String> = OnceLock::new();
@@ -68,10 +76,7 @@ fn executable_digest() -> Result<&'static str> {
         return Ok(d);
     }
     let exe = std::env::current_exe().context("cannot find the lucid executable")?;
-    let mut file = std::fs::File::open(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
-    let mut h = crate::oci::HashWriter::new(std::io::sink());
-    std::io::copy(&mut file, &mut h).with_context(|| format!("cannot read {}", exe.display()))?;
-    let (_, digest, _) = h.finish();
+    let digest = file_digest(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
     Ok(DIGEST.get_or_init(|| digest))
 }
 
@@ -140,12 +145,15 @@ pub fn recall(ctx: &Context, key: &str, staging: &Path) -> Option<(Vec<LayerBlob
     let mut blobs = Vec::new();
     for l in record.layers {
         let hex = crate::oci::digest_hex(&l.digest).ok()?;
-        let data = ctx.fetcher.cache.get(hex).ok()??;
-        if data.len() as u64 != l.size {
+        let src = ctx.fetcher.cache.blob_file(hex).ok()?;
+        if std::fs::metadata(&src).ok()?.len() != l.size || file_digest(&src)? != l.digest {
             return None;
         }
+        // Linked, not copied: the cache's blob is on disk already, checked just now.
         let path = staging.join(format!("{hex}.tar.gz"));
-        crate::fetch::write_atomic(&path, &data).ok()?;
+        if !path.exists() && std::fs::hard_link(&src, &path).is_err() {
+            std::fs::copy(&src, &path).ok()?;
+        }
         blobs.push(LayerBlob {
             digest: l.digest,
             diff_id: l.diff_id,
