@@ -270,8 +270,8 @@ fn layers(out: &Path, image: &str) -> Vec<(String, String)> {
 /// Two builds from the lock, each linking its own runtime and dumping its own CDS archive (fresh
 /// jlink caches that share only the verified .deb downloads): every layer but the CDS archive's
 /// is bit for bit the same (jlink is deterministic; HotSpot 17's dump is not, see
-/// src/java/jlink.rs and docs/java.md), and a warm build from either cache gives that build's
-/// digest again.
+/// src/java/jlink.rs and docs/java.md), and a warm build gives that build's digest again, from
+/// the image memo and, without it, from the jlink cache.
 #[test]
 fn java_runtime_builds_are_reproducible() {
     let blobs = default_blobs();
@@ -305,7 +305,10 @@ fn java_runtime_builds_are_reproducible() {
     assert!(la[n - 2].1.contains("jlink runtime"), "{la:?}");
     assert!(la[..n - 2].iter().any(|l| l.1.contains("Debian package libc6")), "{la:?}");
     assert_eq!(la[..n - 1], lb[..n - 1], "a package or the jlink runtime layer differs between two builds");
-    // Warm: the runtime (and its archive) from the jlink cache, so the very same image.
+    // Warm: the whole image from the image memo (build::memo), the very same image.
     let warm = dirs[2].path().join("out");
+    assert_eq!(build(&cache_a, &warm, "Unchanged lucid-java-base (linux/amd64)"), first);
+    // Without the memo, assembled again: the runtime (and its archive) from the jlink cache.
+    std::fs::remove_dir_all(cache_a.join("images")).unwrap();
     assert_eq!(build(&cache_a, &warm, "Cached lucid-java-base (linux/amd64): jlink runtime"), first);
 }

@@ -137,7 +137,12 @@ fn every_test_that_hands_lucid_a_secret_marks_it_and_checks_for_it() {
     let tests = support::repo_root().join("tests");
     let mut checked = 0;
     for (path, bytes) in files_under(&tests) {
-        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("support/mod.rs") {
+        // The helpers hand lucid nothing: support/registry.rs starts a registry with the user and
+        // password its caller gives, and that caller is checked here.
+        if path.extension().is_none_or(|e| e != "rs")
+            || path.ends_with("support/mod.rs")
+            || path.ends_with("support/registry.rs")
+        {
             continue;
         }
         let text = String::from_utf8_lossy(&bytes);

@@ -67,7 +67,9 @@ pub fn claim_output_dir(dir: &Path) -> Result<()> {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let kind = entry.file_type().with_context(|| format!("cannot inspect {}", entry.path().display()))?;
-        let ours = is_staging_name(&name)
+        // The marker itself: a concurrent build may have made it between the check above and here.
+        let ours = name == OUTPUT_MARKER
+            || is_staging_name(&name)
             || (kind.is_dir() && entry.path().join("oci-layout").is_file())
             || (kind.is_file() && name.ends_with(".tar"));
         if !ours {
