@@ -4,14 +4,17 @@
 //! The key of an image on a platform is a SHA-256 over everything its bytes depend on: this
 //! lucid executable (its own SHA-256: another build of lucid may make other bytes), the spec
 //! file, the CA files it adds (`trust:`), the requirements of the image's `extends` chain, the
-//! lock's entries of that chain on that platform (packages, JDK tools, wheels) and its Release
-//! records (a label names them), the epoch, the platform and the host's. The record under the key
+//! lock's entries of that chain on that platform and, for a foreign platform, on the host's
+//! (packages, JDK tools, wheels: the host's JDK and Python take part in a foreign build), the
+//! Release records (a label names them), the epoch, the platform and the host's. The record under the key
 //! (`images/<key>` in the cache) names the layers' gzip blobs, which the layer writer already
 //! keeps in the verified cache, and what the image config takes from the assembly
 //! (`JAVA_HOME`...). A recalled image links each blob from the cache, after checking it against
 //! its digest, and is made again from them with the same config code as a built one; its
 //! manifest must have the digest recorded, or the image is built again. Anything missing or
-//! unreadable is a miss, never an error: the memo only saves work.
+//! unreadable is a miss, never an error: the memo only saves work. The record's other fields
+//! (`diff_id`s, sizes, environment) are taken as written: the cache is private to its owner
+//! (`fetch::cachedir`), as for every memo in it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,7 +98,8 @@ pub fn key(ctx: &Context, img: &Image, platform: &Platform) -> Result<String> {
     // The platform team's CA files go into every image; one that cannot be read fails the
     // assembly, so it can only be a miss here.
     for file in &spec.trust {
-        line("trust", &std::fs::read(spec.dir().join(file)).unwrap_or_default());
+        let path = spec.dir().join(file);
+        line("trust", &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?);
     }
     let requirements = super::requirements_texts(spec)?;
     for link in spec.chain(&img.name)? {
@@ -105,6 +109,12 @@ pub fn key(ctx: &Context, img: &Image, platform: &Platform) -> Result<String> {
         }
         let locked = ctx.lock.image(&link.name, &platform.to_string());
         line("lock", &serde_json::to_vec(&locked)?);
+        // A foreign platform's image is also made by the host's: its JDK links the runtime,
+        // its Python compiles the byte code.
+        let host = Platform::host();
+        if *platform != host {
+            line("host lock", &serde_json::to_vec(&ctx.lock.image(&link.name, &host.to_string()))?);
+        }
     }
     line("releases", &serde_json::to_vec(&ctx.lock.releases)?);
     line("epoch", &ctx.epoch.to_le_bytes());

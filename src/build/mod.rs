@@ -408,7 +408,11 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
         let img = spec.image(name)?;
         let mut all_recalled = true;
         for platform in &platforms {
-            let key = memo::key(&ctx, img, platform)?;
+            // No key (an input that cannot be read): no memo; the assembly says what is wrong.
+            let Ok(key) = memo::key(&ctx, img, platform) else {
+                all_recalled = false;
+                continue;
+            };
             let progress = reporter.task(scope(name, platform));
             let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
             let found = memo::recall(&ctx, &key, staging.path()).and_then(|(blobs, made, digest)| {
@@ -447,7 +451,10 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
             // Built again (another platform changed): the fresh build wins.
             let image = match made.remove(&at) {
                 Some((built, made)) => {
-                    memo::remember(&ctx, &keys[&at], &built, &made)?;
+                    // The memo only saves work: an image it cannot record is still built.
+                    if let Some(key) = keys.get(&at) {
+                        let _ = memo::remember(&ctx, key, &built, &made);
+                    }
                     PlatformImage { platform: platform.clone(), summary: made.summary, built }
                 }
                 None => recalled.remove(&at).map(|(_, image)| image).context("an image neither built nor recalled")?,
@@ -554,7 +561,12 @@ pub fn cache_inputs(
     let lock = Lock::read(&spec.lock_path())?
         .with_context(|| format!("no lock at {} to export the build cache from", spec.lock_path().display()))?;
     let sources = sources(spec)?;
-    let platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
+    // The host's platform too: a build assembles it for every other (its JDK links their Java
+    // runtimes, its Python compiles their byte code).
+    let mut platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
+    if !platforms.contains(&Platform::host()) {
+        platforms.push(Platform::host());
+    }
     let mut names: Vec<String> = Vec::new();
     for selected in select_images(spec, opts)? {
         for img in spec.chain(&selected)? {

@@ -59,9 +59,12 @@ one (exit 3).
 artifact under the tag, naming the .deb files and wheels the lock pins, stored under the lock's
 own SHA-256. A runner with an empty $LUCID_CACHE takes them from there, checks each against the
 lock exactly as a download from the mirror, and refuses (exit 2) a blob that does not match. A
-cache that cannot be read is a warning, and the build goes to the mirror. Decoded packages, jlink
+cache that cannot be read, or a blob it names but cannot serve, is a warning, and the build
+goes to the mirror for it. Decoded packages, jlink
 runtimes, CDS archives, byte code and layers are made again on each runner: nothing could check
-them. Several runners may --cache-to one cache at once: each merges its entries into it.
+them. Several runners may --cache-to one cache at once: each merges its entries into it (a
+registry has no atomic update of a tag, so an entry can still be lost in a collision; the next
+export adds it back).
 
 Exit codes: 0 built (and loaded, pushed); 1 an image over its budget, a failed --verify, or a
 build error; 2 a push that failed (a registry unreachable, or refusing the upload); 3 --load found
@@ -164,11 +167,24 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         source_date_epoch,
     };
     let mut fetcher = super::fetcher()?;
-    fetcher.remotes = caches.open_from(reporter);
+    let from = caches.open_from(reporter);
+    fetcher.remotes = from.iter().map(|c| c.clone() as Arc<dyn Remote>).collect();
     let started = std::time::Instant::now();
     let mut results = build::build(&spec, &opts, &fetcher, reporter)?;
     // Every output is written before anything is loaded: without an engine, out/ is still whole.
     let loaded = if args.load { build::load(&mut results, &opts.output, reporter) } else { Ok(()) };
+    for cache in &from {
+        let missed = cache.missed();
+        if let Some(first) = missed.first() {
+            let text = format!(
+                "the build cache {} named {} blob(s) it could not serve; they came from the mirror or the index \
+                 (first: {first})",
+                cache.name(),
+                missed.len()
+            );
+            eprintln!("warning: {}", lucid::report::printable(&text, true));
+        }
+    }
     let exported = caches.export(&spec, &opts, &fetcher, reporter);
     reporter.status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
@@ -250,8 +266,8 @@ impl Caches {
     /// The --cache-from caches the fetcher asks before the mirror. One that cannot be read
     /// (unreachable, credentials refused, not a lucid cache) is a warning: the build goes on
     /// without it, as buildx's does.
-    fn open_from(&self, reporter: &Reporter) -> Vec<Arc<dyn Remote>> {
-        let mut out: Vec<Arc<dyn Remote>> = Vec::new();
+    fn open_from(&self, reporter: &Reporter) -> Vec<Arc<RegistryCache>> {
+        let mut out: Vec<Arc<RegistryCache>> = Vec::new();
         for (c, auth) in &self.from {
             match RegistryCache::open(&c.registry, auth) {
                 Ok(cache) => {

@@ -36,8 +36,9 @@ pub struct Want {
 pub trait Remote: Send + Sync {
     /// Where it is, for messages (`docker://HOST/REPO:TAG`).
     fn name(&self) -> String;
-    /// The bytes held under `sha256` (at most `size` of them when known), or `None` when it
-    /// holds no such blob.
+    /// The bytes held under `sha256` (about `size` of them when known: the fetcher checks the
+    /// size and digest), or `None` when it holds no such blob or could not give it (the origin
+    /// is asked then). An error stops the build.
     fn get(&self, sha256: &str, size: Option<u64>) -> Result<Option<Vec<u8>>>;
 }
 

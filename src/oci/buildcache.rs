@@ -12,10 +12,12 @@
 //! write the registry would otherwise decide what goes into the images.
 //!
 //! Many runners may write the same cache at once. A writer pushes its blobs first, then merges
-//! its entries with the manifest it finds under the tag, puts the union, and reads the tag back:
-//! when another writer's manifest replaced its own meanwhile, it merges again (a few times, with
-//! a pause). Every manifest put names only blobs already pushed, so whichever lands last is a
-//! cache that verifies, and the merge makes it hold every writer's entries.
+//! its entries with the manifest it finds under the tag, puts the union, and reads the tag back,
+//! and once more after a pause: when another writer's manifest replaced its own meanwhile, it
+//! merges again (a few times). Every manifest put names only blobs already pushed, so whichever
+//! lands last is a cache that verifies. A registry has no compare-and-swap for tags, so the
+//! merge makes every writer's entries likely, not certain, to survive a collision; a lost entry
+//! costs the next runner one download, and the next export adds it back.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,8 +47,14 @@ const MAX_ENTRIES: usize = 100_000;
 /// No cached input is larger (the largest `.deb` of a JDK is about 100 MB, the largest wheels
 /// about 1 GB); a wheel, whose size the lock does not record, is read up to this bound.
 const MAX_ENTRY_BYTES: u64 = 2 << 30;
-/// How often a writer merges again when another writer's manifest replaced its own.
-const MERGE_ATTEMPTS: u32 = 6;
+/// How often a writer looks at the manifest (and merges again when another writer's replaced
+/// its own).
+const MERGE_ATTEMPTS: u32 = 8;
+/// How long a writer waits before it looks at a manifest that names its entries once more.
+const SETTLE: Duration = Duration::from_millis(1000);
+/// At most this many entries in a manifest a writer puts (about 230 bytes each: well within the
+/// 4 MiB many registries take for a manifest); the oldest others' go first.
+const MAX_WRITE_ENTRIES: usize = 12_000;
 
 /// A `--cache-from` or `--cache-to` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,12 +76,13 @@ impl CacheRef {
         } else {
             for field in value.split(',') {
                 let (key, v) = field.split_once('=').with_context(|| {
-                    format!("{value:?}: {field:?} is not KEY=VALUE (type=registry,ref=HOST/REPO:TAG)")
+                    let shown = field.split(':').next().unwrap_or("");
+                    format!("{shown:?}... is not KEY=VALUE (type=registry,ref=HOST/REPO:TAG)")
                 })?;
                 match key.trim() {
                     "type" if v == "registry" => {}
                     "type" => bail!(
-                        "{value:?}: type={v} is not supported: lucid's shared build cache is a registry \
+                        "type={v} is not supported: lucid's shared build cache is a registry \
                          (type=registry,ref=HOST[:PORT]/REPO[:TAG]); its local cache is $LUCID_CACHE"
                     ),
                     "ref" => reference = Some(v.to_string()),
@@ -83,19 +92,20 @@ impl CacheRef {
                         ignore_error = match v {
                             "true" => true,
                             "false" => false,
-                            _ => bail!("{value:?}: ignore-error is true or false, not {v:?}"),
+                            _ => bail!("ignore-error is true or false, not {v:?}"),
                         }
                     }
                     other => bail!(
-                        "{value:?}: unknown key {other:?} (lucid knows type=registry, ref=, mode=min|max, \
+                        "unknown key {other:?} (lucid knows type=registry, ref=, mode=min|max, \
                          ignore-error=true|false)"
                     ),
                 }
             }
         }
-        let reference = reference.with_context(|| format!("{value:?}: no ref= (type=registry,ref=HOST/REPO:TAG)"))?;
+        let reference = reference.context("no ref= (type=registry,ref=HOST/REPO:TAG)")?;
+        // The value is not repeated in errors: a mistyped one may hold a password.
         let registry = RegistryRef::parse(reference.strip_prefix("docker://").unwrap_or(&reference))
-            .with_context(|| format!("{value:?}: ref={reference:?}"))?;
+            .context("ref= is not HOST[:PORT]/REPO[:TAG]")?;
         Ok(CacheRef { registry, ignore_error })
     }
 }
@@ -153,6 +163,8 @@ pub struct RegistryCache {
     /// Sessions not in use: the fetcher asks from several threads, each takes one (and its
     /// token) and puts it back.
     idle: Mutex<Vec<Registry>>,
+    /// Blobs named but not served, with why.
+    missed: Mutex<Vec<String>>,
 }
 
 impl RegistryCache {
@@ -162,7 +174,13 @@ impl RegistryCache {
     pub fn open(r: &RegistryRef, auth: &RegistryAuth) -> Result<RegistryCache> {
         let mut reg = Registry::new(r, auth)?;
         let entries = read_entries(&mut reg, r)?.unwrap_or_default();
-        Ok(RegistryCache { r: r.clone(), auth: auth.clone(), entries, idle: Mutex::new(vec![reg]) })
+        Ok(RegistryCache {
+            r: r.clone(),
+            auth: auth.clone(),
+            entries,
+            idle: Mutex::new(vec![reg]),
+            missed: Mutex::default(),
+        })
     }
 
     /// How many blobs the cache names, and their bytes.
@@ -178,18 +196,38 @@ impl crate::fetch::Remote for RegistryCache {
 
     fn get(&self, sha256: &str, size: Option<u64>) -> Result<Option<Vec<u8>>> {
         let Some((listed, _)) = self.entries.get(sha256) else { return Ok(None) };
-        // The lock's size bounds the download when it has one; the manifest's otherwise.
+        // The lock's size bounds the download when it has one; the manifest's otherwise. One byte
+        // more is read, so that a longer blob fails the fetcher's size or digest check.
         let bound = size.unwrap_or(*listed);
         let session = self.idle.lock().map_err(|_| anyhow::anyhow!("a fetch thread panicked"))?.pop();
         let mut reg = match session {
             Some(reg) => reg,
             None => Registry::new(&self.r, &self.auth)?,
         };
-        let data = reg.blob_bytes(&format!("sha256:{sha256}"), bound)?;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(reg);
+        match reg.blob_raw(&format!("sha256:{sha256}"), bound) {
+            Ok(data) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(reg);
+                }
+                Ok(Some(data))
+            }
+            // Not getting a blob is a miss (the origin serves it); getting other bytes than the
+            // lock's is the fetcher's error.
+            Err(e) => {
+                if let Ok(mut missed) = self.missed.lock() {
+                    missed.push(format!("sha256:{sha256}: {e:#}"));
+                }
+                Ok(None)
+            }
         }
-        Ok(Some(data))
+    }
+}
+
+impl RegistryCache {
+    /// The blobs the cache named but could not serve (the build fetched them from the origin),
+    /// each with why, for a warning after the build.
+    pub fn missed(&self) -> Vec<String> {
+        self.missed.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }
 
@@ -236,33 +274,57 @@ pub fn export(r: &RegistryRef, auth: &RegistryAuth, blobs: &[ExportBlob], task: 
     }
     drop(bytes);
     let ours: Entries = blobs.iter().map(|b| (b.sha256.clone(), (b.size, b.title.clone()))).collect();
+    let listed = |found: &Entries| ours.iter().all(|(k, (size, _))| found.get(k).is_some_and(|(s, _)| s == size));
     let mut merges = 0;
+    let mut confirmed = false;
     for attempt in 0..MERGE_ATTEMPTS {
         if attempt > 0 {
-            merges += 1;
             // Writers that collided retry at different moments.
             let jitter = u64::from(std::process::id() % 7) * 50;
             std::thread::sleep(Duration::from_millis(200 * u64::from(attempt) + jitter));
         }
         let found = read_entries(&mut reg, r)?.unwrap_or_default();
-        if attempt > 0 && ours.keys().all(|k| found.contains_key(k)) {
-            return Ok(stats(&pusher, found.len(), merges));
+        if listed(&found) {
+            // Already there (put by this writer or another). Once confirmed, looked at once more
+            // after a pause: a writer that read the manifest before this one's put may have put
+            // its own union since, without these entries; then they are merged again.
+            if confirmed {
+                return Ok(stats(&pusher, found.len(), merges));
+            }
+            confirmed = true;
+            std::thread::sleep(SETTLE);
+            continue;
         }
+        if attempt > 0 {
+            merges += 1;
+        }
+        confirmed = false;
         let mut all = found;
         for (k, v) in &ours {
-            all.entry(k.clone()).or_insert_with(|| v.clone());
+            // This writer's size and title win: it has just checked the blob against the lock.
+            all.insert(k.clone(), v.clone());
         }
-        let manifest = manifest_json(&all)?;
+        let manifest = manifest_json(&keep_within(all, &ours))?;
         pusher.put_manifest(&mut reg, &manifest, MEDIA_TYPE_MANIFEST, &r.reference)?;
-        let now = read_entries(&mut reg, r)?.unwrap_or_default();
-        if ours.keys().all(|k| now.contains_key(k)) {
-            return Ok(stats(&pusher, now.len(), merges));
-        }
+    }
+    if confirmed {
+        return Ok(stats(&pusher, read_entries(&mut reg, r)?.unwrap_or_default().len(), merges));
     }
     bail!(
         "docker://{r}: other writers replaced the build cache manifest {MERGE_ATTEMPTS} times in a row; its blobs \
          are pushed, the manifest does not name all of them yet: run the export again"
     )
+}
+
+/// `all` cut to [`MAX_WRITE_ENTRIES`]: every one of `ours`, then the others in digest order. The
+/// cache would otherwise only grow, past what registries take as a manifest.
+fn keep_within(all: Entries, ours: &Entries) -> Entries {
+    if all.len() <= MAX_WRITE_ENTRIES {
+        return all;
+    }
+    let room = MAX_WRITE_ENTRIES.saturating_sub(ours.len());
+    let others: Entries = all.into_iter().filter(|(k, _)| !ours.contains_key(k)).take(room).collect();
+    others.into_iter().chain(ours.clone()).collect()
 }
 
 fn stats(pusher: &Pusher, entries: usize, merges: u32) -> ExportStats {

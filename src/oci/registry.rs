@@ -452,11 +452,20 @@ impl Registry {
         Ok(n)
     }
 
-    /// Blob `digest` in memory, at most `size` bytes, checked against its digest (the shared
-    /// build cache's blobs: a `.deb` or a wheel, which the build holds in memory anyway).
-    pub fn blob_bytes(&mut self, digest: &str, size: u64) -> Result<Vec<u8>> {
+    /// Blob `digest` as the registry sends it, at most `bound` + 1 bytes, unchecked: for a caller
+    /// that checks it against digests of its own (the build cache's reader, `fetch::Fetcher`),
+    /// so that a mismatch is its error, and only a failure to get the bytes is this one's.
+    pub fn blob_raw(&mut self, digest: &str, bound: u64) -> Result<Vec<u8>> {
+        digest_hex(digest)?;
+        let url = self.url("blobs", digest);
+        let resp = self.get(&url, None)?;
+        if !resp.status().is_success() {
+            bail!("{url}: the registry answered {}", resp.status());
+        }
         let mut out = Vec::new();
-        self.blob_into(digest, size, &mut out)?;
+        resp.take(bound + 1)
+            .read_to_end(&mut out)
+            .with_context(|| format!("cannot download blob {digest} from {url}"))?;
         Ok(out)
     }
 
@@ -488,6 +497,7 @@ impl Registry {
     }
 }
 
+/// A transport error naming `shown` (redacted), not the URL reqwest would print with it.
 fn reach(e: reqwest::Error, shown: &str) -> anyhow::Error {
     anyhow::Error::new(e.without_url()).context(format!("cannot reach {shown}"))
 }
