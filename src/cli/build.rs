@@ -64,7 +64,8 @@ goes to the mirror for it. Decoded packages, jlink
 runtimes, CDS archives, byte code and layers are made again on each runner: nothing could check
 them. Several runners may --cache-to one cache at once: each merges its entries into it (a
 registry has no atomic update of a tag, so an entry can still be lost in a collision; the next
-export adds it back).
+export adds it back). --creds and --registry-token go to the --registry host, else to the one
+registry the caches (and --push's tags) name; other registries get their `docker login` entry.
 
 Exit codes: 0 built (and loaded, pushed); 1 an image over its budget, a failed --verify, or a
 build error; 2 a push that failed (a registry unreachable, or refusing the upload); 3 --load found
