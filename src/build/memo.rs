@@ -3,7 +3,7 @@
 //!
 //! The key of an image on a platform is a SHA-256 over everything its bytes depend on: this
 //! lucid executable (its own SHA-256: another build of lucid may make other bytes), the spec
-//! file, the CA files it adds (`trust:`), the requirements of the image's `extends` chain, the
+//! file, the CA files it adds (`trust:`), the requirements of the spec's images, the
 //! lock's entries of that chain on that platform and, for a foreign platform, on the host's
 //! (packages, JDK tools, wheels: the host's JDK and Python take part in a foreign build), the
 //! Release records (a label names them), the epoch, the platform and the host's. The record under the key
@@ -83,44 +83,62 @@ fn executable_digest() -> Result<&'static str> {
     Ok(DIGEST.get_or_init(|| digest))
 }
 
-/// The key of `img` on `platform` (see the module's doc).
-pub fn key(ctx: &Context, img: &Image, platform: &Platform) -> Result<String> {
-    let spec = ctx.spec;
-    let mut h = Sha256::new();
-    let mut line = |k: &str, v: &[u8]| {
-        h.update(k.as_bytes());
-        h.update((v.len() as u64).to_le_bytes());
-        h.update(v);
-    };
-    line("version", VERSION.as_bytes());
-    line("executable", executable_digest()?.as_bytes());
-    line("spec", &std::fs::read(&spec.path).with_context(|| format!("cannot read {}", spec.path.display()))?);
-    // The platform team's CA files go into every image; one that cannot be read fails the
-    // assembly, so it can only be a miss here.
-    for file in &spec.trust {
-        let path = spec.dir().join(file);
-        line("trust", &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?);
-    }
-    let requirements = super::requirements_texts(spec)?;
-    for link in spec.chain(&img.name)? {
-        line("image", link.name.as_bytes());
-        if let Some(text) = requirements.get(&link.name) {
-            line("requirements", text.as_bytes());
+/// The keys of one build: what every image's key shares (the executable, the spec, its CA files
+/// and requirements, the Release records, the epoch, the host), read and hashed once.
+pub struct Keys {
+    shared: Vec<u8>,
+}
+
+/// Adds `v` to `h` under the name `k`, with its length, so no two inputs run together.
+fn line(h: &mut Sha256, k: &str, v: &[u8]) {
+    h.update(k.as_bytes());
+    h.update((v.len() as u64).to_le_bytes());
+    h.update(v);
+}
+
+impl Keys {
+    pub fn new(ctx: &Context) -> Result<Keys> {
+        let spec = ctx.spec;
+        let mut h = Sha256::new();
+        line(&mut h, "version", VERSION.as_bytes());
+        line(&mut h, "executable", executable_digest()?.as_bytes());
+        line(
+            &mut h,
+            "spec",
+            &std::fs::read(&spec.path).with_context(|| format!("cannot read {}", spec.path.display()))?,
+        );
+        // The platform team's CA files go into every image; one that cannot be read fails the
+        // assembly, so it can only be a miss here.
+        for file in &spec.trust {
+            let path = spec.dir().join(file);
+            line(&mut h, "trust", &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?);
         }
-        let locked = ctx.lock.image(&link.name, &platform.to_string());
-        line("lock", &serde_json::to_vec(&locked)?);
-        // A foreign platform's image is also made by the host's: its JDK links the runtime,
-        // its Python compiles the byte code.
+        for (image, text) in super::requirements_texts(spec)? {
+            line(&mut h, "requirements", format!("{image}\n{text}").as_bytes());
+        }
+        line(&mut h, "releases", &serde_json::to_vec(&ctx.lock.releases)?);
+        line(&mut h, "epoch", &ctx.epoch.to_le_bytes());
+        line(&mut h, "host", Platform::host().to_string().as_bytes());
+        Ok(Keys { shared: h.finalize().to_vec() })
+    }
+
+    /// The key of `img` on `platform` (see the module's doc).
+    pub fn of(&self, ctx: &Context, img: &Image, platform: &Platform) -> Result<String> {
+        let mut h = Sha256::new();
+        line(&mut h, "shared", &self.shared);
         let host = Platform::host();
-        if *platform != host {
-            line("host lock", &serde_json::to_vec(&ctx.lock.image(&link.name, &host.to_string()))?);
+        for link in ctx.spec.chain(&img.name)? {
+            line(&mut h, "image", link.name.as_bytes());
+            line(&mut h, "lock", &serde_json::to_vec(&ctx.lock.image(&link.name, &platform.to_string()))?);
+            // A foreign platform's image is also made by the host's: its JDK links the runtime,
+            // its Python compiles the byte code.
+            if *platform != host {
+                line(&mut h, "host lock", &serde_json::to_vec(&ctx.lock.image(&link.name, &host.to_string()))?);
+            }
         }
+        line(&mut h, "platform", platform.to_string().as_bytes());
+        Ok(hex::encode(h.finalize()))
     }
-    line("releases", &serde_json::to_vec(&ctx.lock.releases)?);
-    line("epoch", &ctx.epoch.to_le_bytes());
-    line("platform", platform.to_string().as_bytes());
-    line("host", Platform::host().to_string().as_bytes());
-    Ok(hex::encode(h.finalize()))
 }
 
 fn record_path(ctx: &Context, key: &str) -> Result<std::path::PathBuf> {
@@ -156,9 +174,7 @@ pub fn recall(ctx: &Context, key: &str, staging: &Path) -> Option<(Vec<LayerBlob
     for l in record.layers {
         let hex = crate::oci::digest_hex(&l.digest).ok()?;
         let src = ctx.fetcher.cache.blob_file(hex).ok()?;
-        if std::fs::metadata(&src).ok()?.len() != l.size || file_digest(&src)? != l.digest {
-            return None;
-        }
+        crate::oci::check_blob_file(&src, &l.digest, l.size).ok()?;
         // Linked, not copied: the cache's blob is on disk already, checked just now.
         let path = staging.join(format!("{hex}.tar.gz"));
         if !path.exists() && std::fs::hard_link(&src, &path).is_err() {

@@ -375,8 +375,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
     // Byte code is the same on every architecture and is compiled by the host's interpreter: a
     // foreign platform borrows the host platform's tree of the same image, so the host platform
     // is assembled first (even when only a foreign one is wanted).
-    let mut assemble_for: Vec<Platform> = vec![host.clone()];
-    assemble_for.extend(platforms.iter().filter(|p| **p != host).cloned());
+    let assemble_for = host_first(&platforms);
     if !platforms.contains(&host) && !spec.platforms.contains(&host) {
         bail!(
             "building {} needs the host platform {host} in `platforms:` of {} (its Python compiles the byte code)",
@@ -401,15 +400,16 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
     let (staging, _claim) = crate::oci::stale::claimed_tempdir(&opts.output, "lucid-staging")?;
     // Images whose inputs did not change since they were last built are read back whole
     // (build::memo); the others are assembled, with their parents.
-    let mut recalled: BTreeMap<(String, Platform), (String, PlatformImage)> = BTreeMap::new();
+    let mut recalled: BTreeMap<(String, Platform), PlatformImage> = BTreeMap::new();
+    // No keys (an input that cannot be read): no memo; the assembly says what is wrong.
+    let memo_keys = memo::Keys::new(&ctx).ok();
     let mut keys: BTreeMap<(String, Platform), String> = BTreeMap::new();
     let mut to_assemble: Vec<String> = Vec::new();
     for name in &selected {
         let img = spec.image(name)?;
         let mut all_recalled = true;
         for platform in &platforms {
-            // No key (an input that cannot be read): no memo; the assembly says what is wrong.
-            let Ok(key) = memo::key(&ctx, img, platform) else {
+            let Some(Ok(key)) = memo_keys.as_ref().map(|k| k.of(&ctx, img, platform)) else {
                 all_recalled = false;
                 continue;
             };
@@ -426,7 +426,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
             match found {
                 Some(image) => {
                     progress.step("Unchanged", format!("{} layers from the cache", image.built.layers.len()));
-                    recalled.insert((name.clone(), platform.clone()), (key.clone(), image));
+                    recalled.insert((name.clone(), platform.clone()), image);
                 }
                 None => all_recalled = false,
             }
@@ -457,7 +457,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
                     }
                     PlatformImage { platform: platform.clone(), summary: made.summary, built }
                 }
-                None => recalled.remove(&at).map(|(_, image)| image).context("an image neither built nor recalled")?,
+                None => recalled.remove(&at).context("an image neither built nor recalled")?,
             };
             images.push(image);
         }
@@ -472,6 +472,13 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
         results.extend(write_outputs(&ctx, img, &images, opts)?);
     }
     Ok(results)
+}
+
+/// The platforms a build of `platforms` assembles: the host's first (its Python compiles the byte
+/// code of every platform, its JDK links their Java runtimes), then the others.
+fn host_first(platforms: &[Platform]) -> Vec<Platform> {
+    let host = Platform::host();
+    std::iter::once(host.clone()).chain(platforms.iter().filter(|p| **p != host).cloned()).collect()
 }
 
 /// Assembles every image `selected` needs (their parents too) for every platform of
@@ -563,10 +570,7 @@ pub fn cache_inputs(
     let sources = sources(spec)?;
     // The host's platform too: a build assembles it for every other (its JDK links their Java
     // runtimes, its Python compiles their byte code).
-    let mut platforms = opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone());
-    if !platforms.contains(&Platform::host()) {
-        platforms.push(Platform::host());
-    }
+    let platforms = host_first(&opts.platforms.clone().unwrap_or_else(|| spec.platforms.clone()));
     let mut names: Vec<String> = Vec::new();
     for selected in select_images(spec, opts)? {
         for img in spec.chain(&selected)? {

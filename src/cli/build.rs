@@ -219,8 +219,9 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
 /// `--cache-from` and `--cache-to`, parsed before anything is built, with the credentials that
 /// go to their registry.
 struct Caches {
-    from: Vec<(CacheRef, RegistryAuth)>,
-    to: Vec<(CacheRef, RegistryAuth)>,
+    from: Vec<CacheRef>,
+    to: Vec<CacheRef>,
+    auth: RegistryAuth,
 }
 
 impl Caches {
@@ -259,9 +260,7 @@ impl Caches {
                 hosts.join(", ")
             )));
         }
-        let auth = creds.auth(bound.as_deref());
-        let with_auth = |v: Vec<CacheRef>| v.into_iter().map(|c| (c, auth.clone())).collect();
-        Ok(Caches { from: with_auth(from), to: with_auth(to) })
+        Ok(Caches { from, to, auth: creds.auth(bound.as_deref()) })
     }
 
     /// The --cache-from caches the fetcher asks before the mirror. One that cannot be read
@@ -269,8 +268,8 @@ impl Caches {
     /// without it, as buildx's does.
     fn open_from(&self, reporter: &Reporter) -> Vec<Arc<RegistryCache>> {
         let mut out: Vec<Arc<RegistryCache>> = Vec::new();
-        for (c, auth) in &self.from {
-            match RegistryCache::open(&c.registry, auth) {
+        for c in &self.from {
+            match RegistryCache::open(&c.registry, &self.auth) {
                 Ok(cache) => {
                     let (n, bytes) = cache.held();
                     reporter.status(
@@ -295,23 +294,26 @@ impl Caches {
         if self.to.is_empty() {
             return 0;
         }
+        // The inputs are the same for every cache: listed (and fetched where missing) once.
+        let task = reporter.task("build cache inputs");
+        let blobs = build::cache_inputs(spec, opts, fetcher, &task).and_then(|wants| {
+            wants
+                .iter()
+                .map(|w| {
+                    let path = fetcher.cache.blob_file(&w.sha256)?;
+                    let size = std::fs::metadata(&path)?.len();
+                    Ok(ExportBlob { sha256: w.sha256.clone(), size, title: w.label.clone(), path })
+                })
+                .collect::<Result<Vec<_>>>()
+        });
+        drop(task);
         let mut code = 0;
-        for (c, auth) in &self.to {
+        for c in &self.to {
             let task = reporter.task(format!("docker://{}", c.registry));
-            let done = build::cache_inputs(spec, opts, fetcher, &task).and_then(|wants| {
-                let blobs = wants
-                    .iter()
-                    .map(|w| {
-                        Ok(ExportBlob {
-                            sha256: w.sha256.clone(),
-                            size: std::fs::metadata(fetcher.cache.blob_file(&w.sha256)?)?.len(),
-                            title: w.label.clone(),
-                            path: fetcher.cache.blob_file(&w.sha256)?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                buildcache::export(&c.registry, auth, &blobs, &task)
-            });
+            let done = match &blobs {
+                Ok(blobs) => buildcache::export(&c.registry, &self.auth, blobs, &task),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            };
             drop(task);
             match done {
                 Ok(s) => reporter.status(
