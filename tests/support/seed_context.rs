@@ -22,8 +22,38 @@ pub fn docker_build(ctx: &Path, args: &[&str]) -> String {
         .output()
         .expect("docker runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "docker build {} failed:\n{text}", args.join(" "));
+    if !out.status.success() {
+        // The whole log goes to a file; the message keeps the failing step and what it printed
+        // last, so a CI log cut in the middle still shows why.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("docker-build-{}.log", std::process::id()));
+        let saved = match std::fs::write(&path, &text) {
+            Ok(()) => format!("the whole log is {}", path.display()),
+            Err(e) => format!("the whole log could not be saved to {}: {e}", path.display()),
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let step = lines.iter().rposition(|l| l.starts_with("Step ")).unwrap_or(0);
+        let tail = &lines[step.max(lines.len().saturating_sub(40))..];
+        let header =
+            if step < lines.len().saturating_sub(40) { format!("{}\n[...]\n", lines[step]) } else { String::new() };
+        panic!(
+            "docker build {} failed ({}); {saved}; its last lines:\n{header}{}\n{}",
+            args.join(" "),
+            out.status,
+            tail.join("\n"),
+            disk_note()
+        );
+    }
     text
+}
+
+/// Free space where Docker keeps its images and where the tests write, for a failure message
+/// (a full disk fails a build with a message that the log may not show).
+fn disk_note() -> String {
+    let df = Command::new("df").args(["-h", "/var/lib/docker", env!("CARGO_TARGET_TMPDIR")]).output();
+    match df {
+        Ok(o) => format!("disk:\n{}", String::from_utf8_lossy(&o.stdout)),
+        Err(e) => format!("df: {e}"),
+    }
 }
 
 /// A build context: the seed directory's files plus `wheels/` with every wheel the lock names,
