@@ -133,6 +133,9 @@ pub fn oci_json(data: &[u8]) {
     let _ = serde_json::from_slice::<Index>(data);
     let _ = serde_json::from_slice::<Manifest>(data);
     let _ = serde_json::from_slice::<ConfigFile>(data);
+    // A signature's simple-signing payload (read only after its signature verified, but a
+    // parser of outside bytes all the same).
+    let _ = lucid::sign::payload::decode(data);
     // The same bytes as index.json and as the blob every digest could name.
     std::fs::write(dir().join("index.json"), data).expect("index.json");
     let digest = lucid::oci::digest_of(data);

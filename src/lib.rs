@@ -26,6 +26,7 @@ pub mod progress;
 pub mod python;
 pub mod report;
 pub mod rootfs;
+pub mod sign;
 pub mod spec;
 pub mod units;
 pub mod verify;

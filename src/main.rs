@@ -31,6 +31,9 @@ enum Command {
     /// Push an image to a registry: an OCI layout's image or multi-platform index, a
     /// docker-archive, an engine's or another registry's image.
     Push(cli::push::Args),
+    /// Sign images in a registry (sigstore/cosign format, ECDSA P-256), for skopeo, podman and
+    /// `lucid verify --key`.
+    Sign(cli::sign::Args),
     /// Prove images distroless, non-root, within budget and working (static and runtime checks).
     Verify(cli::verify::Args),
     /// Check Dockerfiles for distroless multi-stage builds (stages, USER, shell-less bases, pins, secrets).
@@ -73,6 +76,7 @@ fn main() {
         Command::Build(a) => cli::build::run(a, &reporter),
         Command::Lock(a) => cli::lock::run(a, &reporter),
         Command::Push(a) => cli::push::run(a, &reporter),
+        Command::Sign(a) => cli::sign::run(a, &reporter),
         Command::Verify(a) => cli::verify::run(a),
         Command::Lint(a) => cli::lint::run(a),
         Command::Cache(a) => cli::cache::run(a),

@@ -76,6 +76,15 @@ fn no_subcommand_shows_a_secret_it_was_given() {
         let out = work.path().join("out");
         std::fs::create_dir_all(&out).unwrap();
         let report = out.join("report.json").display().to_string();
+        let key = work.path().join("signing.key");
+        if !key.exists() {
+            let sh = format!(
+                "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out {}",
+                key.display()
+            );
+            assert!(std::process::Command::new("sh").arg("-c").arg(sh).status().unwrap().success(), "openssl");
+        }
+        let key = key.display().to_string();
         let commands: Vec<Vec<String>> = [
             vec!["verify", &image, "--no-runtime", "--format", "json", "-o", &report],
             vec!["verify", &image, "--no-runtime", "--format", "sarif", "-o", &report],
@@ -83,14 +92,16 @@ fn no_subcommand_shows_a_secret_it_was_given() {
             vec!["sbom", &image, "-o", &report],
             vec!["diff", &image, &image],
             vec!["push", &image, &format!("docker://{host}/team/copy:latest")],
+            vec!["sign", &image, "--key", &key],
         ]
         .iter()
         .map(|c| c.iter().map(|s| s.to_string()).collect())
         .collect();
         for command in &commands {
             // The secret bound to this registry by flag, by environment, and by `docker login`
-            // (push binds to its destination by itself; the others take --registry).
-            let bind: &[&str] = if command[0] == "push" { &[] } else { &["--registry", &host] };
+            // (push and sign bind to their destination by themselves; the others take --registry).
+            let bind: &[&str] =
+                if ["push", "sign"].contains(&command[0].as_str()) { &[] } else { &["--registry", &host] };
             let bound: [Vec<&str>; 3] = [
                 [&["--creds", creds.as_str()][..], bind].concat(),
                 [&["--registry-token", TOKEN][..], bind].concat(),
@@ -125,7 +136,7 @@ fn no_subcommand_shows_a_secret_it_was_given() {
             assert!(!String::from_utf8_lossy(&bytes).contains(SECRET_PREFIX), "{} holds a secret", path.display());
         }
     }
-    assert_eq!(runs, 3 * 6 * 3 * 2);
+    assert_eq!(runs, 3 * 7 * 3 * 2);
 }
 
 /// Words that show a test hands lucid a credential.

@@ -1,4 +1,5 @@
-//! OCI index, manifest and config JSON, and an OCI layout whose index.json is the input.
+//! OCI index, manifest and config JSON, a signature's simple-signing payload, and an OCI layout
+//! whose index.json is the input.
 #![no_main]
 #[path = "../harness.rs"]
 mod harness;

@@ -115,6 +115,10 @@ pub struct Args {
     /// or under --registry for tags that name none.
     #[arg(long)]
     pub push: bool,
+    /// With --push: sign every pushed image (its index and each platform's manifest, by digest)
+    /// with this ECDSA P-256 private key, a PEM file or env://NAME (`lucid sign --help`).
+    #[arg(long, value_name = "FILE|env://NAME", requires = "push", value_parser = lucid::sign::KeyRef::parse)]
+    pub sign: Option<lucid::sign::KeyRef>,
     /// Where --push sends the tags that name no registry: HOST[:PORT][/PREFIX] (they become
     /// PREFIX/NAME:TAG). --creds and --registry-token are for this HOST[:PORT] only.
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
@@ -154,6 +158,8 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     } else {
         None
     };
+    // So is a signing key that cannot be used.
+    let key = args.sign.as_ref().map(super::sign::load_key).transpose()?;
     let caches = Caches::new(&args)?;
     let opts = BuildOptions {
         images: args.images,
@@ -210,7 +216,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         if verdict != 0 {
             eprintln!("error: nothing pushed: the build did not pass");
         } else {
-            verdict = super::push::push_built(&results, &destinations, reporter)?;
+            verdict = super::push::push_built(&results, &destinations, key.as_ref(), reporter)?;
         }
     }
     Ok(verdict)

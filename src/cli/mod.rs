@@ -8,6 +8,7 @@ pub mod lock;
 pub mod push;
 pub mod report;
 pub mod sbom;
+pub mod sign;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -164,7 +164,12 @@ impl Destinations {
 /// A push that fails is reported and the others still run (one registry down must not keep the
 /// rest from their images); the exit code is the worst of the failures' (src/exit.rs), 0 when
 /// every push landed.
-pub fn push_built(results: &[BuiltOutput], destinations: &Destinations, reporter: &Reporter) -> Result<i32> {
+pub fn push_built(
+    results: &[BuiltOutput],
+    destinations: &Destinations,
+    key: Option<&lucid::sign::PrivateKey>,
+    reporter: &Reporter,
+) -> Result<i32> {
     let mut pusher = Pusher::new(destinations.auth.clone());
     let mut seen: Vec<&PathBuf> = Vec::new();
     let mut failed: Vec<i32> = Vec::new();
@@ -182,13 +187,22 @@ pub fn push_built(results: &[BuiltOutput], destinations: &Destinations, reporter
         for (dest, tags) in destinations.of(r)? {
             let repo = format!("{}/{}", dest.host, dest.repository);
             let task = reporter.task(&repo);
-            match pusher.push(&payload, &dest, &tags, &task) {
-                Ok(digest) => {
-                    drop(task);
-                    reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
+            let pushed = pusher.push(&payload, &dest, &tags, &task).and_then(|digest| {
+                drop(task);
+                reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
+                match key {
+                    // By digest: what was just pushed is signed, whatever the tag says by now.
+                    Some(key) => {
+                        let by_digest = RegistryRef { reference: digest, ..dest.clone() };
+                        super::sign::sign_one(&mut pusher, &by_digest, key, reporter)
+                            .with_context(|| format!("pushed, but cannot sign {repo}@{}", by_digest.reference))
+                    }
+                    None => Ok(()),
                 }
+            });
+            match pushed {
+                Ok(()) => {}
                 Err(e) => {
-                    drop(task);
                     let e = e.context(format!("cannot push {} to {repo}", r.image));
                     super::print_error(&e);
                     failed.push(super::exit_code(&e));

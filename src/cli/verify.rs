@@ -18,6 +18,7 @@ use lucid::exit::Usage;
   lucid verify docker-archive:out/lucid-python-build.tar --config tests/structure/lucid-python-build.yaml
   lucid verify docker-daemon:lucid-python-base:latest --require-runtime
   lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --format sarif -o verify.sarif
+  lucid verify docker://127.0.0.1:5000/lucid/python-base:latest --key lucid.pub   # signed (lucid sign)
   lucid verify oci:out/lucid-python-base:latest --dockerfile infrastructure/containers/base/Dockerfile.python-base
   lucid verify oci:out/lucid-python-base:latest --app wheels/ --app app-1.0-py3-none-any.whl
   lucid verify docker-archive:out/lucid-python-base.tar --app site/   # pip install --target site
@@ -95,6 +96,11 @@ pub struct Args {
     /// (and the image's other containers are not started).
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     pub runtime_timeout: u64,
+    /// Require a signature by this public key (PEM, `BEGIN PUBLIC KEY`, or env://NAME) on every
+    /// image, which must be in a registry (docker://): the manifest, and for an index every
+    /// platform's, signed for that digest and repository (LUCID-SIGN-001; `lucid sign` makes them).
+    #[arg(long = "key", value_name = "FILE|env://NAME", value_parser = lucid::sign::KeyRef::parse)]
+    pub key: Option<lucid::sign::KeyRef>,
     #[command(flatten)]
     pub registry: super::RegistryArgs,
     /// Also list passed and skipped checks (text and markdown).
@@ -169,6 +175,15 @@ pub fn run(args: Args) -> Result<i32> {
         policy.required_labels = args.require_label.clone();
     }
     policy.source.registry = args.registry.auth();
+    if let Some(key) = &args.key {
+        policy.signature_key = Some(lucid::sign::PublicKey::load(key).map_err(lucid::exit::usage)?);
+        if let Some(image) = args.images.iter().find(|i| !i.starts_with("docker://")) {
+            return Err(Usage::msg(format!(
+                "--key: {} is not in a registry; signatures are checked on docker://HOST/REPO[:TAG] images",
+                lucid::oci::reference::shown(image)
+            )));
+        }
+    }
     // The jars are read (and a JDK looked for) before any image is.
     for path in args.app.iter().filter(|p| matches!(verify::app::kind(p), Ok(verify::app::AppKind::Java))) {
         verify::app::java::preflight(path)?;

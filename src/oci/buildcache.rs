@@ -263,7 +263,7 @@ pub fn export(r: &RegistryRef, auth: &RegistryAuth, blobs: &[ExportBlob], task: 
     task.step("Exporting", format!("{} build inputs", blobs.len()));
     let bytes = task.transfer("Exporting", &format!("docker://{r}"), total);
     let empty = digest_of(EMPTY);
-    pusher.push_blob(&mut reg, &Blob::Config { digest: &empty, data: EMPTY }, &bytes)?;
+    pusher.push_blob(&mut reg, &Blob::Memory { digest: &empty, data: EMPTY }, &bytes)?;
     // The counts are of the inputs: the empty config is the artifact's, not one of them.
     pusher.stats = Default::default();
     for b in blobs {

@@ -18,6 +18,7 @@
 //! failed or killed run never leaves a half image behind.
 
 pub mod archive;
+pub mod attach;
 pub mod buildcache;
 pub mod engine;
 pub mod image;

@@ -85,10 +85,10 @@ pub struct Pusher {
     pub stats: PushStats,
 }
 
-/// A blob to make sure of: a config (in memory), a layer (read through its reader), or a file
+/// A blob to make sure of: bytes in memory (a config, an attachment), a layer (read through its reader), or a file
 /// (a shared build cache's entry, read from the local cache).
 pub(super) enum Blob<'a> {
-    Config { digest: &'a str, data: &'a [u8] },
+    Memory { digest: &'a str, data: &'a [u8] },
     Layer { digest: &'a str, layer: &'a Layer },
     File { digest: &'a str, size: u64, path: &'a Path },
 }
@@ -96,7 +96,7 @@ pub(super) enum Blob<'a> {
 impl Blob<'_> {
     fn digest(&self) -> &str {
         match self {
-            Blob::Config { digest, .. } => digest,
+            Blob::Memory { digest, .. } => digest,
             Blob::Layer { digest, .. } => digest,
             Blob::File { digest, .. } => digest,
         }
@@ -104,7 +104,7 @@ impl Blob<'_> {
 
     fn size(&self) -> u64 {
         match self {
-            Blob::Config { data, .. } => data.len() as u64,
+            Blob::Memory { data, .. } => data.len() as u64,
             Blob::Layer { layer, .. } => layer.size,
             Blob::File { size, .. } => *size,
         }
@@ -112,7 +112,7 @@ impl Blob<'_> {
 
     fn reader(&self) -> Result<Box<dyn Read + '_>> {
         Ok(match self {
-            Blob::Config { data, .. } => Box::new(*data),
+            Blob::Memory { data, .. } => Box::new(*data),
             Blob::Layer { layer, .. } => layer.blob()?,
             Blob::File { path, .. } => {
                 Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
@@ -187,7 +187,7 @@ impl Pusher {
         for (image, layers) in images.iter().zip(&blobs) {
             self.push_blob(
                 &mut reg,
-                &Blob::Config { digest: image.config_digest(), data: image.config_json() },
+                &Blob::Memory { digest: image.config_digest(), data: image.config_json() },
                 &bytes,
             )?;
             for (digest, layer) in layers {

@@ -154,6 +154,13 @@ pub const CHECKS: &[Check] = &[
         remediation: "use exec form (CMD [\"python3\", \"app.py\"]): shell form needs /bin/sh, which a distroless image lacks",
     },
     Check {
+        id: "LUCID-SIGN-001",
+        title: "Signed with the given key (sigstore format), for this digest and repository",
+        severity: Error,
+        seed_action: "Supply chain: images are signed and verified before use",
+        remediation: "sign the pushed image (lucid sign docker://HOST/REPO:TAG --key KEY, or lucid build --push --sign KEY); a signature copied from another image or repository does not count",
+    },
+    Check {
         id: "LUCID-META-005",
         title: "HEALTHCHECK reported",
         severity: Info,

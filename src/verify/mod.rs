@@ -70,6 +70,8 @@ pub struct Policy {
     /// Applications that must fit every image (`--app`: jars, wheels, site-packages).
     pub apps: Vec<PathBuf>,
     pub source: SourceOptions,
+    /// `--key`: every image (a `docker://` reference) must carry a signature by this key.
+    pub signature_key: Option<crate::sign::PublicKey>,
 }
 
 impl Default for Policy {
@@ -85,6 +87,7 @@ impl Default for Policy {
             structure_tests: Vec::new(),
             apps: Vec::new(),
             source: SourceOptions::default(),
+            signature_key: None,
         }
     }
 }
@@ -125,6 +128,11 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
         capture.insert(cst::files::STATUS.to_string());
     }
     let mut report = Report { tool: "lucid verify".into(), ..Default::default() };
+    if let Some(key) = &policy.signature_key {
+        // The signature is the reference's (its index or manifest), a subject of its own.
+        report.subjects.push(reference.to_string());
+        report.findings.push(signature(reference, key, policy)?);
+    }
     let engine = runtime::Engine::for_policy(policy.runtime, policy.runtime_timeout);
     for image in &src.images {
         let name = format!("{reference} ({})", image.platform().qualified());
@@ -226,6 +234,43 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
         report.findings.extend(findings);
     }
     Ok(report)
+}
+
+/// LUCID-SIGN-001 on `reference`: its manifest (and, for an index, every platform's) carries a
+/// signature by `key` that names that digest and the reference's repository. Signatures live in
+/// a registry: another source is a configuration error.
+fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> Result<Finding> {
+    use crate::sign::Verdict;
+    let crate::oci::ImageRef::Registry(r) = crate::oci::ImageRef::parse(reference)? else {
+        return Err(crate::exit::Usage::msg(format!(
+            "--key: {} is not in a registry; signatures are checked on docker://HOST/REPO[:TAG] images",
+            crate::oci::reference::shown(reference)
+        )));
+    };
+    let check = catalogue::check("LUCID-SIGN-001").context("LUCID-SIGN-001 is in the catalogue")?;
+    let verdicts = crate::sign::verify(&r, &policy.source.registry, key)
+        .with_context(|| format!("cannot read the signatures of {reference}"))?;
+    let mut bad = Vec::new();
+    for (target, verdict) in &verdicts {
+        let why = match verdict {
+            Verdict::Signed => continue,
+            Verdict::Unsigned => "no signature".to_string(),
+            Verdict::OtherKeys(n) => format!("{n} signature(s), none by {}", key.source()),
+            Verdict::Misattributed(c) => {
+                format!("signed by the key for {}@{}, not this image", c.reference, c.digest)
+            }
+        };
+        bad.push(format!("{} {} ({why})", target.what, target.digest));
+    }
+    Ok(if bad.is_empty() {
+        check.finding(
+            reference,
+            Status::Pass,
+            format!("{} manifest(s) signed by {} for {}", verdicts.len(), key.source(), crate::sign::identity(&r)),
+        )
+    } else {
+        check.finding(reference, Status::Fail, format!("not signed by {}: {}", key.source(), bad.join("; ")))
+    })
 }
 
 /// Verifies every image `references` names into one report. An image that cannot be read does
