@@ -28,6 +28,9 @@ enum Command {
     Build(cli::build::Args),
     /// Resolve the spec against the signed Debian indices and the package index; write the lock.
     Lock(cli::lock::Args),
+    /// Which locked Debian packages have newer versions in the spec's suites, security updates
+    /// marked (exit 1 when one is pending).
+    Outdated(cli::outdated::Args),
     /// Push an image to a registry: an OCI layout's image or multi-platform index, a
     /// docker-archive, an engine's or another registry's image.
     Push(cli::push::Args),
@@ -77,6 +80,7 @@ fn main() {
         Command::Lock(a) => cli::lock::run(a, &reporter),
         Command::Push(a) => cli::push::run(a, &reporter),
         Command::Sign(a) => cli::sign::run(a, &reporter),
+        Command::Outdated(a) => cli::outdated::run(a, &reporter),
         Command::Verify(a) => cli::verify::run(a),
         Command::Lint(a) => cli::lint::run(a),
         Command::Cache(a) => cli::cache::run(a),

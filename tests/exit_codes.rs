@@ -46,7 +46,7 @@ fn usage_errors_are_3_and_help_teaches_the_table() {
         let o = run(args);
         assert_eq!(code(&o), 0, "lucid {args:?}: {}", said(&o));
     }
-    for sub in ["verify", "report", "build", "lint", "cache", "diff", "sbom", "lock", "push", "sign"] {
+    for sub in ["verify", "report", "build", "lint", "cache", "diff", "sbom", "lock", "push", "sign", "outdated"] {
         let o = run(&[sub, "--help"]);
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(text.contains("Exit codes (every subcommand): 0 passed; 1 findings"), "lucid {sub} --help:\n{text}");

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod diff;
 pub mod lint;
 pub mod lock;
+pub mod outdated;
 pub mod push;
 pub mod report;
 pub mod sbom;

@@ -149,50 +149,7 @@ impl TestRepo {
 
         let mut debs = Vec::new();
         for (suite, packages) in suites {
-            let mut index = String::new();
-            for p in packages {
-                let deb = build_deb(p);
-                let filename = p.deb_filename();
-                let path = root.join(&filename);
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &deb).unwrap();
-                index.push_str(&p.control());
-                index.push_str(&format!("Filename: {filename}\nSize: {}\nSHA256: {}\n\n", deb.len(), sha256(&deb)));
-                if hostile.tamper_deb.as_deref() == Some(p.name.as_str()) {
-                    let mut evil = deb.clone();
-                    let n = evil.len();
-                    evil[n - 1] ^= 0xff;
-                    std::fs::write(&path, &evil).unwrap();
-                }
-                debs.push((p.name.clone(), deb));
-            }
-            let dists = root.join("dists").join(suite);
-            let bin = dists.join("main/binary-amd64");
-            std::fs::create_dir_all(&bin).unwrap();
-            let xz = xz(index.as_bytes());
-            std::fs::write(bin.join("Packages"), &index).unwrap();
-            std::fs::write(bin.join("Packages.xz"), &xz).unwrap();
-            let now = now();
-            let mut release = format!(
-                "Origin: Lucid Test\nLabel: Lucid Test\nSuite: {suite}\nCodename: {suite}\nDate: {}\nValid-Until: {}\n\
-                 Architectures: amd64\nComponents: main\nSHA256:\n",
-                rfc2822(now - 3600),
-                rfc2822(if hostile.expired { now - 86400 } else { now + 7 * 86400 })
-            );
-            for (name, data) in [("Packages", index.as_bytes()), ("Packages.xz", xz.as_slice())] {
-                let digest = if hostile.wrong_packages_digest { sha256(b"not the index") } else { sha256(data) };
-                release.push_str(&format!(" {digest} {} main/binary-amd64/{name}\n", data.len()));
-            }
-            std::fs::write(dists.join("Release"), &release).unwrap();
-            let signed = CleartextSignedMessage::sign(
-                rand::thread_rng(),
-                &release,
-                &signing.secret_subkeys[0].key,
-                &Password::empty(),
-            )
-            .expect("sign InRelease");
-            let armored = signed.to_armored_string(ArmorOptions::default()).expect("armor InRelease");
-            std::fs::write(dists.join("InRelease"), armored).unwrap();
+            write_suite(&root, suite, packages, &signing, &hostile, &mut debs);
         }
         let url = serve(root.clone());
         TestRepo { url, keyring, root, debs, signer: signing, _dir: dir }
@@ -237,10 +194,68 @@ impl TestRepo {
         lucid::debian::Source { uri: self.url.clone(), suite: suite.into(), components: vec!["main".into()] }
     }
 
+    /// Publishes `packages` as `suite`'s new contents, signed by the archive's key: what an
+    /// archive does when a point release or a security update lands.
+    pub fn publish(&mut self, suite: &str, packages: &[TestPackage]) {
+        write_suite(&self.root, suite, packages, &self.signer, &Hostile::default(), &mut self.debs);
+    }
+
     /// Overwrites a file of the served archive (path relative to the archive root).
     pub fn overwrite(&self, rel: &str, data: &[u8]) {
         std::fs::write(self.root.join(rel), data).unwrap();
     }
+}
+
+/// Writes `suite`'s packages, its Packages index and its InRelease signed by `signing` under
+/// `root`, replacing what the suite held; adds each `.deb` to `debs`.
+fn write_suite(
+    root: &Path,
+    suite: &str,
+    packages: &[TestPackage],
+    signing: &SignedSecretKey,
+    hostile: &Hostile,
+    debs: &mut Vec<(String, Vec<u8>)>,
+) {
+    let mut index = String::new();
+    for p in packages {
+        let deb = build_deb(p);
+        let filename = p.deb_filename();
+        let path = root.join(&filename);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &deb).unwrap();
+        index.push_str(&p.control());
+        index.push_str(&format!("Filename: {filename}\nSize: {}\nSHA256: {}\n\n", deb.len(), sha256(&deb)));
+        if hostile.tamper_deb.as_deref() == Some(p.name.as_str()) {
+            let mut evil = deb.clone();
+            let n = evil.len();
+            evil[n - 1] ^= 0xff;
+            std::fs::write(&path, &evil).unwrap();
+        }
+        debs.push((p.name.clone(), deb));
+    }
+    let dists = root.join("dists").join(suite);
+    let bin = dists.join("main/binary-amd64");
+    std::fs::create_dir_all(&bin).unwrap();
+    let xz = xz(index.as_bytes());
+    std::fs::write(bin.join("Packages"), &index).unwrap();
+    std::fs::write(bin.join("Packages.xz"), &xz).unwrap();
+    let now = now();
+    let mut release = format!(
+        "Origin: Lucid Test\nLabel: Lucid Test\nSuite: {suite}\nCodename: {suite}\nDate: {}\nValid-Until: {}\n\
+         Architectures: amd64\nComponents: main\nSHA256:\n",
+        rfc2822(now - 3600),
+        rfc2822(if hostile.expired { now - 86400 } else { now + 7 * 86400 })
+    );
+    for (name, data) in [("Packages", index.as_bytes()), ("Packages.xz", xz.as_slice())] {
+        let digest = if hostile.wrong_packages_digest { sha256(b"not the index") } else { sha256(data) };
+        release.push_str(&format!(" {digest} {} main/binary-amd64/{name}\n", data.len()));
+    }
+    std::fs::write(dists.join("Release"), &release).unwrap();
+    let signed =
+        CleartextSignedMessage::sign(rand::thread_rng(), &release, &signing.secret_subkeys[0].key, &Password::empty())
+            .expect("sign InRelease");
+    let armored = signed.to_armored_string(ArmorOptions::default()).expect("armor InRelease");
+    std::fs::write(dists.join("InRelease"), armored).unwrap();
 }
 
 /// The binary keyring (public certificate) of `key`.

@@ -12,6 +12,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub mod updates;
+
 use crate::fetch::{sha256_hex, write_atomic};
 
 pub const LOCK_VERSION: u32 = 1;

@@ -1,0 +1,108 @@
+//! `lucid outdated` and `lucid lock --upgrade` against a signed repository served on loopback:
+//! a point release alone is listed and exits 0; a security update of a locked package is marked
+//! and exits 1 (the weekly job's signal); after `lock --upgrade` nothing is pending.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use support::debrepo::{Hostile, TestPackage, TestRepo, pkg};
+use support::lucid;
+
+fn hello(version: &str) -> TestPackage {
+    pkg("hello", version).depends("libfoo (>= 1.2)").file("usr/bin/hello", b"#!hello\n", 0o755)
+}
+
+fn libfoo(version: &str) -> TestPackage {
+    pkg("libfoo", version).file("usr/lib/x86_64-linux-gnu/libfoo.so.1", version.as_bytes(), 0o644)
+}
+
+fn run(repo: &TestRepo, dir: &Path, args: &[&str]) -> Output {
+    lucid()
+        .env("LUCID_DEBIAN_MIRROR", &repo.url)
+        .env("LUCID_DEBIAN_SECURITY_MIRROR", &repo.url)
+        .env("LUCID_CACHE", dir.join("cache"))
+        .args(args)
+        .arg("-f")
+        .arg(dir.join("build-args.yml"))
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn security_updates_are_named_and_fail_until_the_lock_takes_them() {
+    let mut repo = TestRepo::build(
+        &[("bookworm", vec![hello("1.0-1"), libfoo("1.2-3")]), ("bookworm-security", vec![pkg("unrelated", "1")])],
+        Hostile::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!(
+        "version: 1\n\
+         debian:\n  suites: [bookworm, bookworm-security]\n  keyring: {}\n\
+         platforms: [linux/amd64]\n\
+         tags: [latest]\n\
+         user: {{name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}}\n\
+         images:\n  tiny:\n    stage: runtime-stage\n    budget: 1MB\n    packages: [hello]\n    cmd: [/usr/bin/hello]\n",
+        repo.keyring.display()
+    );
+    std::fs::write(dir.path().join("build-args.yml"), spec).unwrap();
+
+    // No lock yet: nothing to compare, a configuration error.
+    let o = run(&repo, dir.path(), &["outdated"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("lucid lock"), "{}", text(&o));
+
+    let o = run(&repo, dir.path(), &["lock"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&repo, dir.path(), &["outdated"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("the lock is current"), "{}", text(&o));
+
+    // A point release of hello: listed, not a security update, exit 0 (1 with --fail-on any).
+    repo.publish("bookworm", &[hello("1.0-2"), libfoo("1.2-3")]);
+    let o = run(&repo, dir.path(), &["outdated"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let line = String::from_utf8_lossy(&o.stdout).lines().find(|l| l.starts_with("hello")).map(str::to_string);
+    let line = line.unwrap_or_else(|| panic!("hello not listed:\n{}", text(&o)));
+    assert!(line.contains("1.0-1") && line.contains("1.0-2") && line.contains("tiny (linux/amd64)"), "{line}");
+    let o = run(&repo, dir.path(), &["outdated", "--fail-on", "any"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // A security update of libfoo: marked, exit 1; JSON and Markdown say the same.
+    repo.publish("bookworm-security", &[pkg("unrelated", "1"), libfoo("1.2-3+deb12u1")]);
+    let o = run(&repo, dir.path(), &["outdated", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let updates = v["updates"].as_array().unwrap();
+    let foo = updates.iter().find(|u| u["package"] == "libfoo").unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(foo["old"], "1.2-3");
+    assert_eq!(foo["new"], "1.2-3+deb12u1");
+    assert_eq!(foo["suite"], "bookworm-security");
+    assert_eq!(foo["security"], true);
+    assert_eq!(foo["affected"][0], "tiny (linux/amd64)");
+    let hello = updates.iter().find(|u| u["package"] == "hello").unwrap();
+    assert_eq!(hello["security"], false);
+    let o = run(&repo, dir.path(), &["outdated", "--format", "markdown"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("| `libfoo` | 1.2-3 | 1.2-3+deb12u1 | bookworm-security | **yes** |"),
+        "{}",
+        text(&o)
+    );
+
+    // The lock is untouched by outdated; lock --upgrade applies both and prints them.
+    let lock = std::fs::read_to_string(dir.path().join("build-args.lock")).unwrap();
+    assert!(lock.contains("\"1.2-3\"") && !lock.contains("deb12u1"), "outdated changed the lock");
+    let o = run(&repo, dir.path(), &["lock", "--upgrade"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(table.contains("libfoo") && table.contains("1.2-3+deb12u1") && table.contains("yes"), "{table}");
+    assert!(std::fs::read_to_string(dir.path().join("build-args.lock")).unwrap().contains("1.2-3+deb12u1"));
+    let o = run(&repo, dir.path(), &["outdated", "--fail-on", "any"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
