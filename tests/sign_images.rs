@@ -224,7 +224,8 @@ fn skopeo_accepts_what_lucid_signed_and_refuses_the_rest() {
 
     // lucid build --push --sign: what it pushes is signed (the build recalls the shared build's
     // images from the cache).
-    let pushed = format!("{}/lucid/signed-at-build:latest", reg.addr);
+    let pushed_repo = "lucid/signed-at-build";
+    let pushed = format!("{}/{pushed_repo}:latest", reg.addr);
     let built = work.path().join("built");
     lucid_ok(&[
         "build",
@@ -240,6 +241,76 @@ fn skopeo_accepts_what_lucid_signed_and_refuses_the_rest() {
     ]);
     let o = client.copy(&reg.addr, &public, &format!("docker://{pushed}"));
     assert!(o.status.success(), "skopeo refused what lucid build --push --sign pushed:\n{}", text(&o));
+
+    // Its provenance and SBOM attestations verify with securesystemslib (DSSE, in-toto), and
+    // name the pushed manifests' digests; lucid verify --require-attestations agrees.
+    let (pushed_top, pushed_amd64) = digests(&format!("docker://{pushed}"));
+    let report = securesystemslib_check(&reg.addr, pushed_repo, &public, &[&pushed_top, &pushed_amd64]);
+    assert!(report.contains(&format!("{pushed_top} https://slsa.dev/provenance/v1")), "{report}");
+    for predicate in ["https://slsa.dev/provenance/v1", "https://spdx.dev/Document", "https://cyclonedx.org/bom"] {
+        assert!(report.contains(&format!("{pushed_amd64} {predicate}")), "no {predicate}:\n{report}");
+    }
+    let provenance = report.lines().find(|l| l.starts_with("provenance-deps ")).unwrap_or_else(|| panic!("{report}"));
+    assert!(provenance.contains("pkg:deb/debian/libc6@") && provenance.contains("pkg:pypi/"), "{provenance}");
+    let attested = format!("docker://{pushed}");
+    lucid_ok(&["verify", "--no-runtime", "--key", pub_s, "--require-attestations", &attested]);
+    // An image that is signed but carries no attestations fails the requirement.
+    lucid_ok(&["sign", &build, "--key", key_s]);
+    let v =
+        lucid().args(["verify", "--no-runtime", "--key", pub_s, "--require-attestations", &build]).output().unwrap();
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains("LUCID-SIGN-002") && text(&v).contains("attestations by"), "{}", text(&v));
+}
+
+/// Verifies, with securesystemslib (the Python package index's, in a virtual environment made
+/// here), every `.att` attestation on `digests` in `REGISTRY/repo` against the public key:
+/// prints `DIGEST PREDICATE_TYPE` for each verified statement that names DIGEST, and
+/// `provenance-deps` with the resolved dependencies' URIs. Fails on any envelope that does not
+/// verify.
+fn securesystemslib_check(registry: &str, repo: &str, public: &Path, digests: &[&str]) -> String {
+    const SCRIPT: &str = r#"
+import json, sys, urllib.request
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+registry, repo, key_path = sys.argv[1:4]
+key = SSlibKey("", "ecdsa", "ecdsa-sha2-nistp256", {"public": open(key_path).read()})
+def get(path, accept=None):
+    req = urllib.request.Request(f"http://{registry}/v2/{repo}/{path}")
+    if accept:
+        req.add_header("Accept", accept)
+    return urllib.request.urlopen(req).read()
+for digest in sys.argv[4:]:
+    tag = "sha256-" + digest.split(":")[1] + ".att"
+    manifest = json.loads(get("manifests/" + tag, "application/vnd.oci.image.manifest.v1+json"))
+    for layer in manifest["layers"]:
+        envelope = Envelope.from_dict(json.loads(get("blobs/" + layer["digest"])))
+        envelope.verify([key], 1)
+        statement = json.loads(envelope.payload)
+        assert statement["_type"] == "https://in-toto.io/Statement/v1", statement["_type"]
+        names = [s["digest"]["sha256"] for s in statement["subject"]]
+        if digest.split(":")[1] in names:
+            print(digest, statement["predicateType"])
+        if statement["predicateType"] == "https://slsa.dev/provenance/v1":
+            deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+            print("provenance-deps", " ".join(d["uri"] for d in deps))
+"#;
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("securesystemslib-venv");
+    let python = venv.join("bin/python");
+    let ready =
+        Command::new(&python).args(["-c", "import securesystemslib.dsse"]).output().is_ok_and(|o| o.status.success());
+    if !ready {
+        let _ = std::fs::remove_dir_all(&venv);
+        let o = Command::new("python3").args(["-m", "venv"]).arg(&venv).output().unwrap();
+        assert!(o.status.success(), "python3 -m venv: {}", text(&o));
+        let o = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "securesystemslib[crypto]==1.*"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "pip install securesystemslib: {}", text(&o));
+    }
+    let o = Command::new(&python).args(["-c", SCRIPT, registry, repo]).arg(public).args(digests).output().unwrap();
+    assert!(o.status.success(), "securesystemslib refused the attestations:\n{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

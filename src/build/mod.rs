@@ -14,6 +14,7 @@ mod load;
 mod lockcheck;
 mod memo;
 mod outputs;
+pub mod provenance;
 
 /// The modification time of every entry of every layer, and the date of the Java trust store's
 /// entries: a fixed date (2000-01-01 00:00 UTC), not `SOURCE_DATE_EPOCH`, so that a layer's bytes

@@ -177,6 +177,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let from = caches.open_from(reporter);
     fetcher.remotes = from.iter().map(|c| c.clone() as Arc<dyn Remote>).collect();
     let started = std::time::Instant::now();
+    let started_unix = lucid::build::now();
     let mut results = build::build(&spec, &opts, &fetcher, reporter)?;
     // Every output is written before anything is loaded: without an engine, out/ is still whole.
     let loaded = if args.load { build::load(&mut results, &opts.output, reporter) } else { Ok(()) };
@@ -216,7 +217,24 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         if verdict != 0 {
             eprintln!("error: nothing pushed: the build did not pass");
         } else {
-            verdict = super::push::push_built(&results, &destinations, key.as_ref(), reporter)?;
+            let signing = match &key {
+                Some(key) => {
+                    let lock = lucid::lock::Lock::read(&spec.lock_path())?
+                        .with_context(|| format!("{} disappeared after the build", spec.lock_path().display()))?;
+                    let source_date_epoch = opts.source_date_epoch.unwrap_or(lock.source_date_epoch);
+                    Some((key, lock, source_date_epoch))
+                }
+                None => None,
+            };
+            let signing = signing.as_ref().map(|(key, lock, source_date_epoch)| super::sign::Signing {
+                key,
+                spec: &spec,
+                lock,
+                source_date_epoch: *source_date_epoch,
+                started: started_unix,
+                finished: lucid::build::now(),
+            });
+            verdict = super::push::push_built(&results, &destinations, signing.as_ref(), reporter)?;
         }
     }
     Ok(verdict)

@@ -167,7 +167,7 @@ impl Destinations {
 pub fn push_built(
     results: &[BuiltOutput],
     destinations: &Destinations,
-    key: Option<&lucid::sign::PrivateKey>,
+    signing: Option<&super::sign::Signing<'_>>,
     reporter: &Reporter,
 ) -> Result<i32> {
     let mut pusher = Pusher::new(destinations.auth.clone());
@@ -190,11 +190,11 @@ pub fn push_built(
             let pushed = pusher.push(&payload, &dest, &tags, &task).and_then(|digest| {
                 drop(task);
                 reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
-                match key {
+                match signing {
                     // By digest: what was just pushed is signed, whatever the tag says by now.
-                    Some(key) => {
+                    Some(signing) => {
                         let by_digest = RegistryRef { reference: digest, ..dest.clone() };
-                        super::sign::sign_one(&mut pusher, &by_digest, key, reporter)
+                        super::sign::sign_built(&mut pusher, &by_digest, &r.image, &shown, signing, reporter)
                             .with_context(|| format!("pushed, but cannot sign {repo}@{}", by_digest.reference))
                     }
                     None => Ok(()),

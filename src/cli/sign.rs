@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use lucid::oci::RegistryRef;
 use lucid::oci::push::Pusher;
 use lucid::progress::Reporter;
-use lucid::sign::{KeyRef, PrivateKey};
+use lucid::sign::{KeyRef, PrivateKey, Target};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -73,14 +73,82 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
 }
 
 /// Signs what `r` resolves to; says each digest signed (stdout: `REPO@DIGEST`, one per line).
-pub fn sign_one(pusher: &mut Pusher, r: &RegistryRef, key: &PrivateKey, reporter: &Reporter) -> Result<()> {
+pub fn sign_one(pusher: &mut Pusher, r: &RegistryRef, key: &PrivateKey, reporter: &Reporter) -> Result<Vec<Target>> {
     let task = reporter.task(format!("{}/{}", r.host, r.repository));
     let signed = lucid::sign::sign(pusher, r, key, &task)?;
     drop(task);
+    let mut out = Vec::new();
     for (target, new) in signed {
         let how = if new { "Signed" } else { "Signed (already)" };
         reporter.status(how, format!("{}@{} ({})", lucid::sign::identity(r), target.digest, target.what));
         println!("{}@{}", lucid::sign::identity(r), target.digest);
+        out.push(target);
     }
+    Ok(out)
+}
+
+/// What `lucid build --push --sign` signs with and says about the build.
+pub struct Signing<'a> {
+    pub key: &'a PrivateKey,
+    pub spec: &'a lucid::spec::Spec,
+    pub lock: &'a lucid::lock::Lock,
+    pub source_date_epoch: i64,
+    /// When the build started and finished (Unix seconds).
+    pub started: i64,
+    pub finished: i64,
+}
+
+/// Signs the image `image` just pushed to `r` (by digest), then attaches its signed SLSA
+/// provenance to every manifest and its SPDX and CycloneDX documents, made from `layout` (the
+/// pushed layout, `oci:DIR:TAG`), to each platform's manifest.
+pub fn sign_built(
+    pusher: &mut Pusher,
+    r: &RegistryRef,
+    image: &str,
+    layout: &str,
+    signing: &Signing<'_>,
+    reporter: &Reporter,
+) -> Result<()> {
+    use lucid::sign::dsse::Subject;
+    use lucid::sign::{PREDICATE_CYCLONEDX, PREDICATE_SLSA_PROVENANCE, PREDICATE_SPDX, attest};
+    let targets = sign_one(pusher, r, signing.key, reporter)?;
+    let name = lucid::sign::identity(r);
+    let platforms: Vec<String> = targets.iter().filter(|t| t.what.contains('/')).map(|t| t.what.clone()).collect();
+    let predicate = lucid::build::provenance::predicate(
+        signing.spec,
+        signing.lock,
+        image,
+        &platforms,
+        signing.source_date_epoch,
+        signing.started,
+        signing.finished,
+    )?;
+    let subjects: Vec<Subject> =
+        targets.iter().map(|t| Subject { name: name.clone(), digest: t.digest.clone() }).collect();
+    let digests: Vec<String> = targets.iter().map(|t| t.digest.clone()).collect();
+    let task = reporter.task(&name);
+    attest(pusher, r, &digests, &subjects, PREDICATE_SLSA_PROVENANCE, predicate, signing.key, &task)?;
+    let analyses = lucid::analyze::analyze_reference(layout, &lucid::analyze::Options::default())
+        .with_context(|| format!("cannot read {layout} for its SBOMs"))?;
+    for a in &analyses {
+        let digest = a.digest.clone().with_context(|| format!("{layout} ({}) has no manifest digest", a.platform))?;
+        let subject = [Subject { name: name.clone(), digest: digest.clone() }];
+        for (format, predicate_type) in [
+            (lucid::analyze::sbom::SbomFormat::Spdx, PREDICATE_SPDX),
+            (lucid::analyze::sbom::SbomFormat::Cyclonedx, PREDICATE_CYCLONEDX),
+        ] {
+            let document: serde_json::Value = serde_json::from_str(&lucid::analyze::sbom::render(a, format)?)?;
+            attest(pusher, r, std::slice::from_ref(&digest), &subject, predicate_type, document, signing.key, &task)?;
+        }
+    }
+    drop(task);
+    reporter.status(
+        "Attested",
+        format!(
+            "{name}: SLSA provenance on {} manifest(s), SPDX and CycloneDX on {} platform(s)",
+            digests.len(),
+            analyses.len()
+        ),
+    );
     Ok(())
 }

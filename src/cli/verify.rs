@@ -101,6 +101,11 @@ pub struct Args {
     /// platform's, signed for that digest and repository (LUCID-SIGN-001; `lucid sign` makes them).
     #[arg(long = "key", value_name = "FILE|env://NAME", value_parser = lucid::sign::KeyRef::parse)]
     pub key: Option<lucid::sign::KeyRef>,
+    /// With --key: also require signed SLSA provenance on every manifest and SPDX and CycloneDX
+    /// attestations on every platform's, each about that digest (LUCID-SIGN-002; `lucid build
+    /// --push --sign` attaches them).
+    #[arg(long, requires = "key")]
+    pub require_attestations: bool,
     #[command(flatten)]
     pub registry: super::RegistryArgs,
     /// Also list passed and skipped checks (text and markdown).
@@ -177,6 +182,7 @@ pub fn run(args: Args) -> Result<i32> {
     policy.source.registry = args.registry.auth();
     if let Some(key) = &args.key {
         policy.signature_key = Some(lucid::sign::PublicKey::load(key).map_err(lucid::exit::usage)?);
+        policy.require_attestations = args.require_attestations;
         if let Some(image) = args.images.iter().find(|i| !i.starts_with("docker://")) {
             return Err(Usage::msg(format!(
                 "--key: {} is not in a registry; signatures are checked on docker://HOST/REPO[:TAG] images",

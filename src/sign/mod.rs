@@ -8,10 +8,16 @@
 //! annotation. A multi-platform image gets a signature on its index and on every platform's
 //! manifest (cosign's `--recursive`), so a client that resolves a platform first finds one too.
 //!
+//! Attestations ([`dsse`]: an in-toto Statement in a DSSE envelope signed with the same key) go
+//! under `sha256-<hex>.att` as cosign puts them, one layer each with its `predicateType`
+//! annotation: SLSA provenance on every manifest a build pushed, SPDX and CycloneDX documents on
+//! each platform's manifest.
+//!
 //! The payload names the repository without a tag (cosign's convention): a policy's
 //! `signedIdentity` is then `matchRepository`, and re-tagging a signed image needs no new
 //! signature. Signing is deterministic (RFC 6979, no timestamp): signing again adds nothing.
 
+pub mod dsse;
 pub mod key;
 pub mod payload;
 
@@ -85,6 +91,58 @@ pub fn sign(pusher: &mut Pusher, dest: &RegistryRef, key: &PrivateKey, task: &Ta
     Ok(out)
 }
 
+/// The attachment kind of attestations.
+pub const ATTESTATION_KIND: &str = "att";
+/// The annotation naming an attestation's predicate type (cosign's).
+pub const ANNOTATION_PREDICATE_TYPE: &str = "predicateType";
+/// Predicate types lucid attaches.
+pub const PREDICATE_SLSA_PROVENANCE: &str = "https://slsa.dev/provenance/v1";
+pub const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
+pub const PREDICATE_CYCLONEDX: &str = "https://cyclonedx.org/bom";
+
+/// Signs the statement that `subjects` have `predicate` and attaches it to each of `digests` in
+/// `dest`'s repository; returns how many attachments were new.
+#[allow(clippy::too_many_arguments)]
+pub fn attest(
+    pusher: &mut Pusher,
+    dest: &RegistryRef,
+    digests: &[String],
+    subjects: &[dsse::Subject],
+    predicate_type: &str,
+    predicate: serde_json::Value,
+    key: &PrivateKey,
+    task: &Task,
+) -> Result<usize> {
+    let envelope = dsse::envelope(&dsse::statement(subjects, predicate_type, predicate), key);
+    let att = Attachment {
+        media_type: dsse::MEDIA_TYPE_ENVELOPE.to_string(),
+        data: envelope,
+        annotations: [(ANNOTATION_PREDICATE_TYPE.to_string(), predicate_type.to_string())].into(),
+    };
+    let mut added = 0;
+    for digest in digests {
+        added += attach::add(pusher, dest, digest, ATTESTATION_KIND, std::slice::from_ref(&att), task)
+            .with_context(|| format!("cannot attach the {predicate_type} attestation to {digest}"))?;
+    }
+    Ok(added)
+}
+
+/// The predicate types of the attestations on `digest` whose envelope verifies with `key` and
+/// whose statement names `digest` (an attestation copied from another image does not count).
+pub fn attested(reg: &mut Registry, digest: &str, key: &PublicKey) -> Result<Vec<String>> {
+    let found = attach::read(reg, digest, ATTESTATION_KIND)?;
+    let mut types: Vec<String> = found
+        .iter()
+        .filter(|a| a.media_type == dsse::MEDIA_TYPE_ENVELOPE)
+        .filter_map(|a| dsse::open(&a.data, key).ok())
+        .filter(|st| dsse::about(st, digest))
+        .filter_map(|st| st["predicateType"].as_str().map(str::to_string))
+        .collect();
+    types.sort();
+    types.dedup();
+    Ok(types)
+}
+
 /// The verdict on one target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -98,15 +156,26 @@ pub enum Verdict {
     Misattributed(Claim),
 }
 
-/// Checks the signatures of everything `r` resolves to against `key`.
-pub fn verify(r: &RegistryRef, auth: &RegistryAuth, key: &PublicKey) -> Result<Vec<(Target, Verdict)>> {
+/// What a target carries: the verdict on its signatures and the predicate types of its
+/// attestations by the key.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub target: Target,
+    pub verdict: Verdict,
+    pub attested: Vec<String>,
+}
+
+/// Checks the signatures and attestations of everything `r` resolves to against `key`.
+pub fn verify(r: &RegistryRef, auth: &RegistryAuth, key: &PublicKey) -> Result<Vec<Checked>> {
     let mut reg = Registry::new(r, auth)?;
     let mut out = Vec::new();
     for target in targets(&mut reg)? {
         let found = attach::read(&mut reg, &target.digest, KIND)
             .with_context(|| format!("cannot read the signatures of {} ({})", target.digest, target.what))?;
         let verdict = judge(&found, &target.digest, &identity(r), key);
-        out.push((target, verdict));
+        let attested = attested(&mut reg, &target.digest, key)
+            .with_context(|| format!("cannot read the attestations of {} ({})", target.digest, target.what))?;
+        out.push(Checked { target, verdict, attested });
     }
     Ok(out)
 }

@@ -161,6 +161,13 @@ pub const CHECKS: &[Check] = &[
         remediation: "sign the pushed image (lucid sign docker://HOST/REPO:TAG --key KEY, or lucid build --push --sign KEY); a signature copied from another image or repository does not count",
     },
     Check {
+        id: "LUCID-SIGN-002",
+        title: "Signed SLSA provenance and SPDX and CycloneDX attestations about this digest",
+        severity: Error,
+        seed_action: "Supply chain: images are signed and verified before use",
+        remediation: "push with lucid build --push --sign KEY, which attaches them (in-toto statements in DSSE envelopes, cosign's .att tag); an attestation about another digest does not count",
+    },
+    Check {
         id: "LUCID-META-005",
         title: "HEALTHCHECK reported",
         severity: Info,

@@ -72,6 +72,9 @@ pub struct Policy {
     pub source: SourceOptions,
     /// `--key`: every image (a `docker://` reference) must carry a signature by this key.
     pub signature_key: Option<crate::sign::PublicKey>,
+    /// `--require-attestations`: and signed SLSA provenance (every manifest) and SPDX and
+    /// CycloneDX attestations (every platform's manifest) by that key, about its own digest.
+    pub require_attestations: bool,
 }
 
 impl Default for Policy {
@@ -88,6 +91,7 @@ impl Default for Policy {
             apps: Vec::new(),
             source: SourceOptions::default(),
             signature_key: None,
+            require_attestations: false,
         }
     }
 }
@@ -131,7 +135,7 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
     if let Some(key) = &policy.signature_key {
         // The signature is the reference's (its index or manifest), a subject of its own.
         report.subjects.push(reference.to_string());
-        report.findings.push(signature(reference, key, policy)?);
+        report.findings.extend(signature(reference, key, policy)?);
     }
     let engine = runtime::Engine::for_policy(policy.runtime, policy.runtime_timeout);
     for image in &src.images {
@@ -239,7 +243,7 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
 /// LUCID-SIGN-001 on `reference`: its manifest (and, for an index, every platform's) carries a
 /// signature by `key` that names that digest and the reference's repository. Signatures live in
 /// a registry: another source is a configuration error.
-fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> Result<Finding> {
+fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> Result<Vec<Finding>> {
     use crate::sign::Verdict;
     let crate::oci::ImageRef::Registry(r) = crate::oci::ImageRef::parse(reference)? else {
         return Err(crate::exit::Usage::msg(format!(
@@ -251,7 +255,7 @@ fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> 
     let verdicts = crate::sign::verify(&r, &policy.source.registry, key)
         .with_context(|| format!("cannot read the signatures of {reference}"))?;
     let mut bad = Vec::new();
-    for (target, verdict) in &verdicts {
+    for crate::sign::Checked { target, verdict, .. } in &verdicts {
         let why = match verdict {
             Verdict::Signed => continue,
             Verdict::Unsigned => "no signature".to_string(),
@@ -262,7 +266,7 @@ fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> 
         };
         bad.push(format!("{} {} ({why})", target.what, target.digest));
     }
-    Ok(if bad.is_empty() {
+    let mut out = vec![if bad.is_empty() {
         check.finding(
             reference,
             Status::Pass,
@@ -270,7 +274,38 @@ fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> 
         )
     } else {
         check.finding(reference, Status::Fail, format!("not signed by {}: {}", key.source(), bad.join("; ")))
-    })
+    }];
+    if policy.require_attestations {
+        use crate::sign::{PREDICATE_CYCLONEDX, PREDICATE_SLSA_PROVENANCE, PREDICATE_SPDX};
+        let check = catalogue::check("LUCID-SIGN-002").context("LUCID-SIGN-002 is in the catalogue")?;
+        let mut missing = Vec::new();
+        for c in &verdicts {
+            // The index is the build's output as a whole: provenance; each image has SBOMs too.
+            let wanted: &[&str] = if c.target.what == "index" {
+                &[PREDICATE_SLSA_PROVENANCE]
+            } else {
+                &[PREDICATE_SLSA_PROVENANCE, PREDICATE_SPDX, PREDICATE_CYCLONEDX]
+            };
+            let lacking: Vec<&str> = wanted.iter().copied().filter(|w| !c.attested.iter().any(|a| a == w)).collect();
+            if !lacking.is_empty() {
+                missing.push(format!("{} {} (no {})", c.target.what, c.target.digest, lacking.join(", ")));
+            }
+        }
+        out.push(if missing.is_empty() {
+            check.finding(
+                reference,
+                Status::Pass,
+                format!("provenance and SBOM attestations by {} on every manifest", key.source()),
+            )
+        } else {
+            check.finding(
+                reference,
+                Status::Fail,
+                format!("attestations by {} missing: {}", key.source(), missing.join("; ")),
+            )
+        });
+    }
+    Ok(out)
 }
 
 /// Verifies every image `references` names into one report. An image that cannot be read does
