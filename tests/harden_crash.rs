@@ -28,6 +28,19 @@ fn assert_only_complete_images(out: &Path) {
             continue; // staging of a killed run: hidden, never read
         }
         let path = out.join(&name);
+        // The changelog and the record of the build: whole JSON or Markdown, never half a file.
+        if let Some(image) = name.strip_suffix(".changes.json").or_else(|| name.strip_suffix(".lock.json")) {
+            assert!(BUILT.contains(&image), "unexpected file {name} in {}", out.display());
+            let bytes = std::fs::read(&path).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_else(|e| panic!("half-written {name}: {e}"));
+            continue;
+        }
+        if let Some(image) = name.strip_suffix(".changes.md") {
+            assert!(BUILT.contains(&image), "unexpected file {name} in {}", out.display());
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with("# ") && text.ends_with('\n'), "half-written {name}: {text:?}");
+            continue;
+        }
         if let Some(image) = name.strip_suffix(".tar") {
             assert!(BUILT.contains(&image), "unexpected file {name} in {}", out.display());
             let view = lucid::oci::read::open_docker_archive(&path)

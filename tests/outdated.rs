@@ -2,6 +2,8 @@
 //! a point release alone is listed and exits 0; a security update of a locked package is marked
 //! and exits 1 (the weekly job's signal); after `lock --upgrade` nothing is pending.
 
+#[path = "support/registry.rs"]
+mod registry;
 mod support;
 
 use std::path::Path;
@@ -30,6 +32,20 @@ fn run(repo: &TestRepo, dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A spec of one image, `tiny` (`hello` and its library), from `repo`'s two suites.
+fn write_spec(repo: &TestRepo, dir: &Path) {
+    let spec = format!(
+        "version: 1\n\
+         debian:\n  suites: [bookworm, bookworm-security]\n  keyring: {}\n\
+         platforms: [linux/amd64]\n\
+         tags: [latest]\n\
+         user: {{name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}}\n\
+         images:\n  tiny:\n    stage: runtime-stage\n    budget: 1MB\n    packages: [hello]\n    cmd: [/usr/bin/hello]\n",
+        repo.keyring.display()
+    );
+    std::fs::write(dir.join("build-args.yml"), spec).unwrap();
+}
+
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
@@ -41,16 +57,7 @@ fn security_updates_are_named_and_fail_until_the_lock_takes_them() {
         Hostile::default(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let spec = format!(
-        "version: 1\n\
-         debian:\n  suites: [bookworm, bookworm-security]\n  keyring: {}\n\
-         platforms: [linux/amd64]\n\
-         tags: [latest]\n\
-         user: {{name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}}\n\
-         images:\n  tiny:\n    stage: runtime-stage\n    budget: 1MB\n    packages: [hello]\n    cmd: [/usr/bin/hello]\n",
-        repo.keyring.display()
-    );
-    std::fs::write(dir.path().join("build-args.yml"), spec).unwrap();
+    write_spec(&repo, dir.path());
 
     // No lock yet: nothing to compare, a configuration error.
     let o = run(&repo, dir.path(), &["outdated"]);
@@ -105,4 +112,70 @@ fn security_updates_are_named_and_fail_until_the_lock_takes_them() {
     assert!(std::fs::read_to_string(dir.path().join("build-args.lock")).unwrap().contains("1.2-3+deb12u1"));
     let o = run(&repo, dir.path(), &["outdated", "--fail-on", "any"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+/// A build writes what changed since the previous build into the same output directory beside
+/// its outputs, and `--push` attaches it to the pushed manifest.
+#[test]
+fn a_build_says_what_changed_since_the_previous_one() {
+    let mut repo = TestRepo::build(
+        &[("bookworm", vec![hello("1.0-1"), libfoo("1.2-3")]), ("bookworm-security", vec![pkg("unrelated", "1")])],
+        Hostile::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(&repo, dir.path());
+    let out = dir.path().join("out");
+    let build = |repo: &TestRepo, extra: &[&str]| {
+        let mut args = vec!["build", "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = run(repo, dir.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("tiny.changes.json")).unwrap()).unwrap();
+        let md = std::fs::read_to_string(out.join("tiny.changes.md")).unwrap();
+        (json, md, text(&o))
+    };
+    let (first, md, _) = build(&repo, &[]);
+    assert!(first["previous"].is_null() && first["updates"].as_array().unwrap().is_empty(), "{first}");
+    assert!(md.contains("first build"), "{md}");
+
+    // Nothing changed: the same digest, no updates.
+    let (same, md, _) = build(&repo, &[]);
+    assert_eq!(same["digest"], first["digest"]);
+    assert_eq!(same["previous"], first["digest"]);
+    assert!(md.contains("no package or wheel changed"), "{md}");
+
+    // A security update taken into the lock: the next build names it, marked, with both versions.
+    repo.publish("bookworm-security", &[pkg("unrelated", "1"), libfoo("1.2-3+deb12u1")]);
+    let o = run(&repo, dir.path(), &["lock", "--upgrade"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reg = registry::Registry::start();
+    let tag = format!("{}/lucid/tiny:latest", reg.addr);
+    let (changed, md, said) = build(&repo, &["--push", "-t", &tag]);
+    assert_ne!(changed["digest"], first["digest"]);
+    assert_eq!(changed["previous"], first["digest"]);
+    let updates = changed["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 1, "{changed}");
+    assert_eq!(updates[0]["package"], "libfoo");
+    assert_eq!(updates[0]["old"], "1.2-3");
+    assert_eq!(updates[0]["new"], "1.2-3+deb12u1");
+    assert_eq!(updates[0]["security"], true);
+    assert!(md.contains("| deb | `libfoo` | 1.2-3 | 1.2-3+deb12u1 | bookworm-security | **yes** |"), "{md}");
+    assert!(said.contains("1 security update(s) since the previous build"), "{said}");
+
+    // In the registry: the changelog is attached to the pushed manifest's digest.
+    let digest = changed["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let copy = dir.path().join("changelog");
+    let o = std::process::Command::new("skopeo")
+        .args(["copy", "-q", "--src-tls-verify=false"])
+        .arg(format!("docker://{}/lucid/tiny:sha256-{digest}.changelog", reg.addr))
+        .arg(format!("oci:{}:changelog", copy.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "no changelog attached: {}", text(&o));
+    let blobs: Vec<String> = std::fs::read_dir(copy.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(blobs.iter().any(|b| b.contains("1.2-3+deb12u1") && b.contains("\"security\": true")), "{blobs:?}");
 }

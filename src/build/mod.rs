@@ -7,6 +7,7 @@
 //! Progress goes to the [`Reporter`] the caller hands in, one task per image and platform.
 
 mod assemble;
+pub mod changelog;
 mod context;
 pub mod interpreters;
 mod layering;

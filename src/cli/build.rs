@@ -194,6 +194,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         }
     }
     let exported = caches.export(&spec, &opts, &fetcher, reporter);
+    write_changelogs(&spec, &opts.output, &results, reporter)?;
     reporter.status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
     let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
@@ -238,6 +239,38 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         }
     }
     Ok(verdict)
+}
+
+/// `out/IMAGE.changes.md` and `.json` for every image built: what changed since the previous
+/// build into the same directory (a line each on stderr when something did).
+fn write_changelogs(
+    spec: &lucid::spec::Spec,
+    out: &std::path::Path,
+    results: &[BuiltOutput],
+    reporter: &Reporter,
+) -> Result<()> {
+    let Some(lock) = lucid::lock::Lock::read(&spec.lock_path())? else { return Ok(()) };
+    let mut done: Vec<&str> = Vec::new();
+    for r in results {
+        if done.contains(&r.image.as_str()) {
+            continue;
+        }
+        done.push(&r.image);
+        let digest = r.index_digest.as_deref().unwrap_or(&r.manifest_digest);
+        let c = lucid::build::changelog::write(out, spec, &lock, &r.image, digest)?;
+        if c.previous.as_deref().is_some_and(|p| p != digest) || !c.updates.is_empty() {
+            let security = c.updates.iter().filter(|u| u.security).count();
+            reporter.status(
+                "Changed",
+                format!(
+                    "{}: {} package/wheel change(s), {security} security update(s) since the previous build",
+                    r.image,
+                    c.updates.len()
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `--cache-from` and `--cache-to`, parsed before anything is built, with the credentials that

@@ -190,10 +190,13 @@ pub fn push_built(
             let pushed = pusher.push(&payload, &dest, &tags, &task).and_then(|digest| {
                 drop(task);
                 reporter.status("Pushed", format!("{repo}:{{{}}} {digest}", tags.join(",")));
+                // By digest: what was just pushed is signed, whatever the tag says by now.
+                let by_digest = RegistryRef { reference: digest, ..dest.clone() };
+                attach_changelog(&mut pusher, &by_digest, &r.layout, reporter).with_context(|| {
+                    format!("pushed, but cannot attach the changelog to {repo}@{}", by_digest.reference)
+                })?;
                 match signing {
-                    // By digest: what was just pushed is signed, whatever the tag says by now.
                     Some(signing) => {
-                        let by_digest = RegistryRef { reference: digest, ..dest.clone() };
                         super::sign::sign_built(&mut pusher, &by_digest, &r.image, &shown, signing, reporter)
                             .with_context(|| format!("pushed, but cannot sign {repo}@{}", by_digest.reference))
                     }
@@ -215,6 +218,31 @@ pub fn push_built(
         eprintln!("error: {} push(es) failed; the others landed (above)", failed.len());
     }
     Ok(lucid::exit::worst(failed))
+}
+
+/// Attaches the build's changelog (`LAYOUT.changes.json` and `.md` beside the layout, when the
+/// build wrote them) to `r`'s manifest under `sha256-<hex>.changelog`, so users who pin digests
+/// can read in the registry why a new one exists.
+fn attach_changelog(pusher: &mut Pusher, r: &RegistryRef, layout: &std::path::Path, reporter: &Reporter) -> Result<()> {
+    use lucid::oci::attach::{self, Attachment};
+    let mut found = Vec::new();
+    for (ext, media_type) in [("changes.json", "application/json"), ("changes.md", "text/markdown")] {
+        let Some(stem) = layout.file_name() else { return Ok(()) };
+        let path = layout.with_file_name(format!("{}.{ext}", stem.to_string_lossy()));
+        let Ok(data) = std::fs::read(&path) else { continue };
+        let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        found.push(Attachment {
+            media_type: media_type.to_string(),
+            data,
+            annotations: [("org.opencontainers.image.title".to_string(), title)].into(),
+        });
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let task = reporter.task(format!("{}/{}", r.host, r.repository));
+    attach::add(pusher, r, &r.reference, "changelog", &found, &task)?;
+    Ok(())
 }
 
 /// Opens `source` and pushes what it holds (one image, or one per platform under an index) to

@@ -15,6 +15,8 @@ use super::{Lock, LockedPackage};
 /// One package version change, with every image and platform it affects.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Update {
+    /// `deb` (a Debian package or build tool) or `wheel`.
+    pub kind: &'static str,
     pub package: String,
     /// The locked version; `None` when only the new resolution has the package.
     pub old: Option<String>,
@@ -35,7 +37,7 @@ pub fn is_security_suite(suite: &str) -> bool {
 
 /// Every package whose version differs between `old` and `new`, by package name, then versions.
 pub fn updates(old: &Lock, new: &Lock) -> Vec<Update> {
-    type Key = (String, Option<String>, Option<String>);
+    type Key = (&'static str, String, Option<String>, Option<String>);
     let mut found: BTreeMap<Key, (String, Vec<String>)> = BTreeMap::new();
     let images: std::collections::BTreeSet<(&String, &String)> = old
         .images
@@ -59,20 +61,40 @@ pub fn updates(old: &Lock, new: &Lock) -> Vec<Update> {
                     continue;
                 }
                 let suite = now.or(was).map(|p| p.suite.clone()).unwrap_or_default();
-                let key = (name.clone(), was.map(|p| p.version.clone()), now.map(|p| p.version.clone()));
+                let key = ("deb", name.clone(), was.map(|p| p.version.clone()), now.map(|p| p.version.clone()));
                 let entry = found.entry(key).or_insert_with(|| (suite, Vec::new()));
                 let tag = if tool { " (tool)" } else { "" };
                 entry.1.push(format!("{image} ({platform}){tag}"));
             }
         }
+        // Wheels are pinned by requirements.txt's hashes: they change with it, never by themselves.
+        let wheels = |lock: &Lock| -> BTreeMap<String, String> {
+            lock.images
+                .get(image)
+                .and_then(|m| m.get(platform))
+                .map(|l| l.wheels.iter().map(|w| (w.name.clone(), w.version.clone())).collect())
+                .unwrap_or_default()
+        };
+        let (a, b) = (wheels(old), wheels(new));
+        for name in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+            let (was, now) = (a.get(name), b.get(name));
+            if was != now {
+                let key = ("wheel", name.clone(), was.cloned(), now.cloned());
+                found
+                    .entry(key)
+                    .or_insert_with(|| ("pypi".to_string(), Vec::new()))
+                    .1
+                    .push(format!("{image} ({platform})"));
+            }
+        }
     }
     found
         .into_iter()
-        .map(|((package, old, new), (suite, mut affected))| {
+        .map(|((kind, package, old, new), (suite, mut affected))| {
             affected.sort();
             affected.dedup();
-            let security = new.is_some() && is_security_suite(&suite);
-            Update { package, old, new, suite, security, affected }
+            let security = kind == "deb" && new.is_some() && is_security_suite(&suite);
+            Update { kind, package, old, new, suite, security, affected }
         })
         .collect()
 }
