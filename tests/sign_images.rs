@@ -227,18 +227,15 @@ fn skopeo_accepts_what_lucid_signed_and_refuses_the_rest() {
     let pushed_repo = "lucid/signed-at-build";
     let pushed = format!("{}/{pushed_repo}:latest", reg.addr);
     let built = work.path().join("built");
-    lucid_ok(&[
-        "build",
-        "lucid-python-base",
-        "--locked",
-        "--push",
-        "-t",
-        &pushed,
-        "--sign",
-        key_s,
-        "-o",
-        built.to_str().unwrap(),
-    ]);
+    let build_push_sign = || {
+        lucid_ok(
+            &["build", "lucid-python-base", "--locked", "--push", "-t", &pushed, "--sign", key_s, "-o"]
+                .into_iter()
+                .chain([built.to_str().unwrap()])
+                .collect::<Vec<_>>(),
+        )
+    };
+    build_push_sign();
     let o = client.copy(&reg.addr, &public, &format!("docker://{pushed}"));
     assert!(o.status.success(), "skopeo refused what lucid build --push --sign pushed:\n{}", text(&o));
 
@@ -254,6 +251,17 @@ fn skopeo_accepts_what_lucid_signed_and_refuses_the_rest() {
     assert!(provenance.contains("pkg:deb/debian/libc6@") && provenance.contains("pkg:pypi/"), "{provenance}");
     let attested = format!("docker://{pushed}");
     lucid_ok(&["verify", "--no-runtime", "--key", pub_s, "--require-attestations", &attested]);
+    // Pushing the same build again replaces this key's provenance rather than adding one more.
+    let att = |digest: &str| {
+        let tag = format!("docker://{}/{pushed_repo}:sha256-{}.att", reg.addr, digest.trim_start_matches("sha256:"));
+        let o = Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &tag]).output().unwrap();
+        let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{tag}: {}", text(&o)));
+        m["layers"].as_array().map_or(0, Vec::len)
+    };
+    let before = (att(&pushed_top), att(&pushed_amd64));
+    build_push_sign();
+    assert_eq!((att(&pushed_top), att(&pushed_amd64)), before, "a second push added attestations");
+    assert_eq!(before, (1, 3), "provenance on the index; provenance, SPDX, CycloneDX on the platform");
     // An image that is signed but carries no attestations fails the requirement.
     lucid_ok(&["sign", &build, "--key", key_s]);
     let v =
@@ -329,6 +337,19 @@ fn keys_that_cannot_sign_are_configuration_errors() {
         (vec!["verify".into(), image.into(), "--key".into(), key.display().to_string()], "private key"),
         (vec!["verify".into(), "oci:out/x:latest".into(), "--key".into(), public.display().to_string()], "registry"),
         (vec!["build".into(), "--sign".into(), key.display().to_string()], "--push"),
+        // Credentials belong to one registry: images on two, and no --registry to say which.
+        (
+            vec![
+                "sign".into(),
+                image.into(),
+                "docker://127.0.0.2:9/lucid/other:latest".into(),
+                "--key".into(),
+                key.display().to_string(),
+                "--creds".into(),
+                "user:lucid-test-secret-sign".into(),
+            ],
+            "--registry",
+        ),
     ];
     let secret = std::fs::read_to_string(&key).unwrap();
     for (args, says) in cases {

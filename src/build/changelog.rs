@@ -3,9 +3,10 @@
 //! `out/IMAGE.changes.json` (packages and wheels added, removed, upgraded, with versions, security
 //! updates marked), and with `--push` attached to the pushed index in the registry.
 //!
-//! The previous build is the record the last build into the same output directory left,
-//! `out/IMAGE.lock.json`: the image's digest and its lock entries (its own and those of the
-//! images it extends, per platform). A first build has no record: its changelog says so.
+//! The previous build is the record the last build into the same output directory that passed
+//! (its budgets, `--verify` and `--push`) left, `out/IMAGE.lock.json`: the image's digest and
+//! its lock entries (its own and those of the images it extends, per platform). A first build
+//! has no record: its changelog says so.
 
 use std::path::Path;
 
@@ -101,9 +102,10 @@ pub fn markdown(c: &Changelog) -> String {
 }
 
 /// Compares `image`'s new build (`digest`, from `lock`) with the record in `out`, writes
-/// `IMAGE.changes.md`, `IMAGE.changes.json` and the new record there (each whole or not at all),
-/// and returns the changelog.
-pub fn write(out: &Path, spec: &Spec, lock: &Lock, image: &str, digest: &str) -> Result<Changelog> {
+/// `IMAGE.changes.md` and `IMAGE.changes.json` there (each whole or not at all), and returns the
+/// changelog and the new record, which [`keep`] makes the one the next build compares with once
+/// this build passed (a failed or unpushed build must not become "the previous build").
+pub fn write(out: &Path, spec: &Spec, lock: &Lock, image: &str, digest: &str) -> Result<(Changelog, Record)> {
     let stem = spec.image(image)?.file_stem();
     let record_path = out.join(format!("{stem}.lock.json"));
     let new = record(spec, lock, image, digest)?;
@@ -122,6 +124,11 @@ pub fn write(out: &Path, spec: &Spec, lock: &Lock, image: &str, digest: &str) ->
     crate::fetch::write_atomic(&out.join(format!("{stem}.changes.json")), json.as_bytes())
         .with_context(|| format!("cannot write the changelog of {image}"))?;
     crate::fetch::write_atomic(&out.join(format!("{stem}.changes.md")), markdown(&changelog).as_bytes())?;
-    crate::fetch::write_atomic(&record_path, &serde_json::to_vec_pretty(&new)?)?;
-    Ok(changelog)
+    Ok((changelog, new))
+}
+
+/// Makes `record` the one the next build into `out` compares with.
+pub fn keep(out: &Path, spec: &Spec, record: &Record) -> Result<()> {
+    let stem = spec.image(&record.image)?.file_stem();
+    crate::fetch::write_atomic(&out.join(format!("{stem}.lock.json")), &serde_json::to_vec_pretty(record)?)
 }

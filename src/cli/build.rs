@@ -194,7 +194,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         }
     }
     let exported = caches.export(&spec, &opts, &fetcher, reporter);
-    write_changelogs(&spec, &opts.output, &results, reporter)?;
+    let records = write_changelogs(&spec, &opts.output, &results, reporter)?;
     reporter.status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
     let over: Vec<&BuiltOutput> = results.iter().filter(|r| r.budget.is_some_and(|b| r.size > b)).collect();
@@ -238,6 +238,12 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
             verdict = super::push::push_built(&results, &destinations, signing.as_ref(), reporter)?;
         }
     }
+    // Only a build that passed (and landed, with --push) is the one the next changelog starts from.
+    if verdict == 0 {
+        for record in &records {
+            lucid::build::changelog::keep(&opts.output, &spec, record)?;
+        }
+    }
     Ok(verdict)
 }
 
@@ -248,8 +254,9 @@ fn write_changelogs(
     out: &std::path::Path,
     results: &[BuiltOutput],
     reporter: &Reporter,
-) -> Result<()> {
-    let Some(lock) = lucid::lock::Lock::read(&spec.lock_path())? else { return Ok(()) };
+) -> Result<Vec<lucid::build::changelog::Record>> {
+    let mut records = Vec::new();
+    let Some(lock) = lucid::lock::Lock::read(&spec.lock_path())? else { return Ok(records) };
     let mut done: Vec<&str> = Vec::new();
     for r in results {
         if done.contains(&r.image.as_str()) {
@@ -257,7 +264,8 @@ fn write_changelogs(
         }
         done.push(&r.image);
         let digest = r.index_digest.as_deref().unwrap_or(&r.manifest_digest);
-        let c = lucid::build::changelog::write(out, spec, &lock, &r.image, digest)?;
+        let (c, record) = lucid::build::changelog::write(out, spec, &lock, &r.image, digest)?;
+        records.push(record);
         if c.previous.as_deref().is_some_and(|p| p != digest) || !c.updates.is_empty() {
             let security = c.updates.iter().filter(|u| u.security).count();
             reporter.status(
@@ -270,7 +278,7 @@ fn write_changelogs(
             );
         }
     }
-    Ok(())
+    Ok(records)
 }
 
 /// `--cache-from` and `--cache-to`, parsed before anything is built, with the credentials that

@@ -29,7 +29,7 @@ pub struct Args {
 pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
     let spec = super::load_spec(&args.file)?;
     let path = spec.lock_path();
-    let (old, lock) = super::outdated::fresh(&spec, reporter)?;
+    let (old, lock) = super::outdated::fresh(&spec, false, reporter)?;
     if args.check {
         if old.as_ref() == Some(&lock) {
             reporter.status("Fresh", path.display());

@@ -48,12 +48,12 @@ pub enum FailOn {
     Any,
 }
 
-/// The lock at the spec's lock path and what a fresh resolution makes of it. No lock is a usage
-/// error: there is nothing to compare.
-pub fn fresh(spec: &Spec, reporter: &Reporter) -> Result<(Option<Lock>, Lock)> {
+/// The lock at the spec's lock path and what a fresh resolution makes of it. With `strict`, a
+/// lock that cannot be read is an error; without (`lucid lock`, which replaces it), it is none.
+pub fn fresh(spec: &Spec, strict: bool, reporter: &Reporter) -> Result<(Option<Lock>, Lock)> {
     let fetcher = super::fetcher()?;
     let path = spec.lock_path();
-    let old = Lock::read(&path)?;
+    let old = if strict { Lock::read(&path)? } else { Lock::read(&path).ok().flatten() };
     reporter.status("Resolving", format!("{} images for {} platform(s)", spec.images.len(), spec.platforms.len()));
     let lock = lucid::build::resolve(spec, &fetcher, old.as_ref(), reporter)?.settle(old.as_ref());
     Ok((old, lock))
@@ -110,7 +110,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
             spec.lock_path().display()
         )));
     }
-    let (old, new) = fresh(&spec, reporter)?;
+    let (old, new) = fresh(&spec, true, reporter)?;
     let old = old.ok_or_else(|| anyhow::anyhow!("{} disappeared while it was read", spec.lock_path().display()))?;
     let list = updates(&old, &new);
     let text = render(&list, args.format)?;

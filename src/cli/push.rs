@@ -184,6 +184,8 @@ pub fn push_built(
         let src =
             source::open_ref(layout, &SourceOptions::default()).with_context(|| format!("cannot read {shown}"))?;
         let payload = Payload::of(&src.images)?;
+        let platforms: Vec<String> =
+            results.iter().filter(|x| x.layout == r.layout).map(|x| x.platform.to_string()).collect();
         for (dest, tags) in destinations.of(r)? {
             let repo = format!("{}/{}", dest.host, dest.repository);
             let task = reporter.task(&repo);
@@ -196,10 +198,16 @@ pub fn push_built(
                     format!("pushed, but cannot attach the changelog to {repo}@{}", by_digest.reference)
                 })?;
                 match signing {
-                    Some(signing) => {
-                        super::sign::sign_built(&mut pusher, &by_digest, &r.image, &shown, signing, reporter)
-                            .with_context(|| format!("pushed, but cannot sign {repo}@{}", by_digest.reference))
-                    }
+                    Some(signing) => super::sign::sign_built(
+                        &mut pusher,
+                        &by_digest,
+                        &r.image,
+                        &platforms,
+                        &shown,
+                        signing,
+                        reporter,
+                    )
+                    .with_context(|| format!("pushed, but cannot sign {repo}@{}", by_digest.reference)),
                     None => Ok(()),
                 }
             });
@@ -237,11 +245,16 @@ fn attach_changelog(pusher: &mut Pusher, r: &RegistryRef, layout: &std::path::Pa
             annotations: [("org.opencontainers.image.title".to_string(), title)].into(),
         });
     }
-    if found.is_empty() {
+    // A rebuild that changed nothing has no news for this digest: its first changelog stays.
+    let unchanged = found
+        .first()
+        .and_then(|a| serde_json::from_slice::<serde_json::Value>(&a.data).ok())
+        .is_some_and(|c| c["previous"].as_str().is_some_and(|p| Some(p) == c["digest"].as_str()));
+    if found.is_empty() || unchanged {
         return Ok(());
     }
     let task = reporter.task(format!("{}/{}", r.host, r.repository));
-    attach::add(pusher, r, &r.reference, "changelog", &found, &task)?;
+    attach::add(pusher, r, &r.reference, "changelog", &found, &|_| false, &task)?;
     Ok(())
 }
 

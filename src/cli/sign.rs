@@ -61,6 +61,19 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
             .map_err(lucid::exit::usage)?;
         refs.push((image, r));
     }
+    // Explicit credentials belong to one registry: --registry's, or the one host the images name.
+    let mut hosts: Vec<&str> = refs.iter().map(|(_, r)| r.host.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let explicit = args.registry.credentials.creds.is_some() || args.registry.credentials.registry_token.is_some();
+    if explicit && args.registry.registry.is_none() && hosts.len() > 1 {
+        return Err(lucid::exit::Usage::msg(format!(
+            "--creds and --registry-token are for one registry, and the images are on {} ({}): name the one \
+             they are for with --registry HOST[:PORT]; the others use their `docker login` entry",
+            hosts.len(),
+            hosts.join(", ")
+        )));
+    }
     let mut codes = Vec::new();
     for (image, r) in refs {
         let mut pusher = Pusher::new(args.registry.auth_for_push(&r.host));
@@ -98,13 +111,14 @@ pub struct Signing<'a> {
     pub finished: i64,
 }
 
-/// Signs the image `image` just pushed to `r` (by digest), then attaches its signed SLSA
-/// provenance to every manifest and its SPDX and CycloneDX documents, made from `layout` (the
-/// pushed layout, `oci:DIR:TAG`), to each platform's manifest.
+/// Signs the image `image` just pushed to `r` (by digest), built for `platforms`, then attaches
+/// its signed SLSA provenance to every manifest and its SPDX and CycloneDX documents, made from
+/// `layout` (the pushed layout, `oci:DIR:TAG`), to each platform's manifest.
 pub fn sign_built(
     pusher: &mut Pusher,
     r: &RegistryRef,
     image: &str,
+    platforms: &[String],
     layout: &str,
     signing: &Signing<'_>,
     reporter: &Reporter,
@@ -113,12 +127,11 @@ pub fn sign_built(
     use lucid::sign::{PREDICATE_CYCLONEDX, PREDICATE_SLSA_PROVENANCE, PREDICATE_SPDX, attest};
     let targets = sign_one(pusher, r, signing.key, reporter)?;
     let name = lucid::sign::identity(r);
-    let platforms: Vec<String> = targets.iter().filter(|t| t.what.contains('/')).map(|t| t.what.clone()).collect();
     let predicate = lucid::build::provenance::predicate(
         signing.spec,
         signing.lock,
         image,
-        &platforms,
+        platforms,
         signing.source_date_epoch,
         signing.started,
         signing.finished,

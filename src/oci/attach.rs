@@ -11,8 +11,8 @@
 //! addition, as with cosign; the caller reads back to confirm when that matters.
 //!
 //! Reading is bounded and checked: a hostile registry cannot make lucid hold more than
-//! [`MAX_ATTACHMENTS`] layers of [`MAX_ATTACHMENT_BYTES`] each, and every layer's bytes must
-//! match its digest and size.
+//! [`MAX_TOTAL_BYTES`] under a tag ([`MAX_ATTACHMENTS`] layers, each read once), and a layer
+//! counts only when its bytes match its digest and size.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +30,8 @@ pub const MAX_ATTACHMENTS: usize = 256;
 /// At most this many bytes per attachment (a signature payload is under 1 KiB; an SBOM
 /// attestation of a large image a few MiB).
 pub const MAX_ATTACHMENT_BYTES: u64 = 32 << 20;
+/// At most this many bytes under one tag, all attachments together.
+pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
 
 /// One attachment: its bytes, their media type and the annotations of its layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +48,9 @@ pub fn tag_for(digest: &str, kind: &str) -> Result<String> {
 }
 
 /// The attachments of kind `kind` for manifest `digest` in `reg`'s repository (none when the
-/// tag does not exist).
+/// tag does not exist). A layer listed twice is read once; a layer whose bytes do not match its
+/// digest and size is left out (it can be no one's valid signature); more layers or bytes than
+/// lucid reads is an error, so a flooded tag fails closed.
 pub fn read(reg: &mut Registry, digest: &str, kind: &str) -> Result<Vec<Attachment>> {
     let tag = tag_for(digest, kind)?;
     let Some((bytes, _, _)) = reg.manifest_if_any(&tag)? else { return Ok(Vec::new()) };
@@ -56,14 +60,17 @@ pub fn read(reg: &mut Registry, digest: &str, kind: &str) -> Result<Vec<Attachme
     if manifest.layers.len() > MAX_ATTACHMENTS {
         bail!("{shown} lists {} attachments, more than the {MAX_ATTACHMENTS} lucid reads", manifest.layers.len());
     }
+    let mut seen = std::collections::BTreeSet::new();
+    let layers: Vec<Descriptor> = manifest.layers.into_iter().filter(|l| seen.insert(l.digest.clone())).collect();
+    let total: u64 = layers.iter().map(|l| l.size).fold(0, u64::saturating_add);
+    if total > MAX_TOTAL_BYTES || layers.iter().any(|l| l.size > MAX_ATTACHMENT_BYTES) {
+        bail!("{shown}: its attachments are {total} bytes, more than lucid reads");
+    }
     let mut out = Vec::new();
-    for layer in manifest.layers {
-        if layer.size > MAX_ATTACHMENT_BYTES {
-            bail!("{shown}: attachment {} is {} bytes, more than lucid reads", layer.digest, layer.size);
-        }
+    for layer in layers {
         let data = reg.blob_raw(&layer.digest, layer.size)?;
         if data.len() as u64 != layer.size || digest_of(&data) != layer.digest {
-            bail!("{shown}: attachment {} does not match its digest and size", layer.digest);
+            continue;
         }
         out.push(Attachment { media_type: layer.media_type, data, annotations: layer.annotations });
     }
@@ -85,27 +92,33 @@ fn config(layers: &[Descriptor]) -> Vec<u8> {
     serde_json::to_vec(&v).expect("a JSON value serializes")
 }
 
-/// Adds `new` to the attachments of kind `kind` for manifest `digest` in `dest`'s repository;
-/// returns how many were not there yet (0: nothing was written).
+/// Adds `new` to the attachments of kind `kind` for manifest `digest` in `dest`'s repository,
+/// dropping those `superseded` says the new ones replace (an older provenance by the same key:
+/// without it, every rebuild of a reproducible image would add one more, up to the limit);
+/// returns how many were not there yet (0 and nothing dropped: nothing was written).
 pub fn add(
     pusher: &mut Pusher,
     dest: &RegistryRef,
     digest: &str,
     kind: &str,
     new: &[Attachment],
+    superseded: &dyn Fn(&Attachment) -> bool,
     task: &Task,
 ) -> Result<usize> {
     let tag = tag_for(digest, kind)?;
     let mut reg = Registry::new(dest, &pusher.auth)?;
     let mut all = read(&mut reg, digest, kind)?;
     let before = all.len();
+    all.retain(|a| new.contains(a) || !superseded(a));
+    let dropped = before - all.len();
+    let kept = all.len();
     for a in new {
         if !all.contains(a) {
             all.push(a.clone());
         }
     }
-    let added = all.len() - before;
-    if added == 0 {
+    let added = all.len() - kept;
+    if added == 0 && dropped == 0 {
         return Ok(0);
     }
     let layers: Vec<Descriptor> = all

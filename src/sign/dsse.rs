@@ -17,6 +17,8 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The media type of an attachment holding a DSSE envelope.
 pub const MEDIA_TYPE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// At most this many signatures of one envelope are tried.
+pub const MAX_SIGNATURES: usize = 8;
 
 /// What the signature covers: `DSSEv1 <len> <type> <len> <body>`.
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
@@ -67,8 +69,10 @@ pub fn open(envelope: &[u8], key: &PublicKey) -> Result<Value> {
     }
     let body = b64.decode(v["payload"].as_str().context("the envelope has no payload")?).context("payload")?;
     let signed = pae(payload_type, &body);
+    // A few signatures are tried, not thousands: each is an ECDSA verification.
     let ok = v["signatures"].as_array().is_some_and(|sigs| {
         sigs.iter()
+            .take(MAX_SIGNATURES)
             .filter_map(|s| s["sig"].as_str())
             .filter_map(|s| b64.decode(s).ok())
             .any(|s| key.verifies(&signed, &s))
@@ -83,10 +87,10 @@ pub fn open(envelope: &[u8], key: &PublicKey) -> Result<Value> {
     Ok(statement)
 }
 
-/// Whether `statement` names `digest` among its subjects.
-pub fn about(statement: &Value, digest: &str) -> bool {
+/// Whether `statement` names `digest` in repository `name` among its subjects.
+pub fn about(statement: &Value, name: &str, digest: &str) -> bool {
     let hex = digest.trim_start_matches("sha256:");
-    statement["subject"].as_array().is_some_and(|s| s.iter().any(|s| s["digest"]["sha256"] == hex))
+    statement["subject"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == name && s["digest"]["sha256"] == hex))
 }
 
 #[cfg(test)]
@@ -109,7 +113,8 @@ mod tests {
         let st = statement(std::slice::from_ref(&subject), "https://slsa.dev/provenance/v1", json!({"x": 1}));
         let env = envelope(&st, &ours);
         let opened = open(&env, &ours.public()).unwrap();
-        assert!(about(&opened, &subject.digest) && !about(&opened, "sha256:dd"));
+        assert!(about(&opened, "h/r", &subject.digest) && !about(&opened, "h/r", "sha256:dd"));
+        assert!(!about(&opened, "h/other", &subject.digest), "another repository");
         assert!(open(&env, &theirs.public()).is_err());
         // The payload changed after signing.
         let mut v: Value = serde_json::from_slice(&env).unwrap();

@@ -39,11 +39,17 @@ impl KeyRef {
         const MAX: u64 = 64 << 10;
         match self {
             KeyRef::File(p) => {
-                let meta = std::fs::metadata(p).with_context(|| format!("cannot read the key {}", p.display()))?;
-                if meta.len() > MAX {
-                    bail!("{} is {} bytes: not a PEM key", p.display(), meta.len());
+                use std::io::Read;
+                // Read through a bound, not by the size the file claims: a FIFO or a device has none.
+                let file = std::fs::File::open(p).with_context(|| format!("cannot read the key {}", p.display()))?;
+                let mut text = String::new();
+                file.take(MAX + 1)
+                    .read_to_string(&mut text)
+                    .with_context(|| format!("cannot read the key {} (not UTF-8 text?)", p.display()))?;
+                if text.len() as u64 > MAX {
+                    bail!("{} is more than {MAX} bytes: not a PEM key", p.display());
                 }
-                std::fs::read_to_string(p).with_context(|| format!("cannot read the key {}", p.display()))
+                Ok(text)
             }
             KeyRef::Env(name) => match std::env::var(name) {
                 Ok(v) if v.len() as u64 <= MAX => Ok(v),
@@ -142,7 +148,7 @@ impl PublicKey {
         Signature::from_der(der).is_ok_and(|sig| self.key.verify(payload, &sig).is_ok())
     }
 
-    /// The key as PEM (SubjectPublicKeyInfo), for `lucid sign` to show which key signed.
+    /// The key as PEM (SubjectPublicKeyInfo): what a verifier is given.
     pub fn pem(&self) -> Result<String> {
         self.key.to_public_key_pem(LineEnding::LF).context("cannot encode the public key")
     }

@@ -40,6 +40,10 @@ pub const MEDIA_TYPE_PAYLOAD: &str = "application/vnd.dev.cosign.simplesigning.v
 /// The annotation that holds the base64 signature.
 pub const ANNOTATION_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
 
+/// At most this many manifests under one index are signed or checked (each costs registry
+/// round trips; lucid's images have two).
+pub const MAX_PLATFORMS: usize = 64;
+
 /// One manifest a reference resolves to: the index or image itself, or a platform's manifest
 /// under an index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +61,12 @@ pub fn targets(reg: &mut Registry) -> Result<Vec<Target>> {
         return Ok(vec![Target { digest, what: "image".into() }]);
     }
     let index: Index = serde_json::from_slice(&bytes).with_context(|| format!("the index {digest} is malformed"))?;
+    if index.manifests.len() > MAX_PLATFORMS {
+        anyhow::bail!(
+            "the index {digest} lists {} manifests, more than the {MAX_PLATFORMS} lucid signs or checks",
+            index.manifests.len()
+        );
+    }
     let mut out = vec![Target { digest, what: "index".into() }];
     for m in index.manifests {
         let what =
@@ -84,7 +94,7 @@ pub fn sign(pusher: &mut Pusher, dest: &RegistryRef, key: &PrivateKey, task: &Ta
             data: body,
             annotations: [(ANNOTATION_SIGNATURE.to_string(), signature)].into(),
         };
-        let added = attach::add(pusher, dest, &target.digest, KIND, &[att], task)
+        let added = attach::add(pusher, dest, &target.digest, KIND, &[att], &|_| false, task)
             .with_context(|| format!("cannot store the signature of {} ({})", target.digest, target.what))?;
         out.push((target, added > 0));
     }
@@ -119,23 +129,31 @@ pub fn attest(
         data: envelope,
         annotations: [(ANNOTATION_PREDICATE_TYPE.to_string(), predicate_type.to_string())].into(),
     };
+    // This key's earlier statement of the same type is replaced (a provenance names the build's
+    // times, so every rebuild makes a new one); other keys' stay.
+    let public = key.public();
+    let superseded = |a: &Attachment| {
+        a.annotations.get(ANNOTATION_PREDICATE_TYPE).is_some_and(|t| t == predicate_type)
+            && dsse::open(&a.data, &public).is_ok()
+    };
     let mut added = 0;
     for digest in digests {
-        added += attach::add(pusher, dest, digest, ATTESTATION_KIND, std::slice::from_ref(&att), task)
+        added += attach::add(pusher, dest, digest, ATTESTATION_KIND, std::slice::from_ref(&att), &superseded, task)
             .with_context(|| format!("cannot attach the {predicate_type} attestation to {digest}"))?;
     }
     Ok(added)
 }
 
 /// The predicate types of the attestations on `digest` whose envelope verifies with `key` and
-/// whose statement names `digest` (an attestation copied from another image does not count).
-pub fn attested(reg: &mut Registry, digest: &str, key: &PublicKey) -> Result<Vec<String>> {
+/// whose statement names `digest` in repository `name` (an attestation copied from another
+/// image or repository does not count).
+pub fn attested(reg: &mut Registry, digest: &str, name: &str, key: &PublicKey) -> Result<Vec<String>> {
     let found = attach::read(reg, digest, ATTESTATION_KIND)?;
     let mut types: Vec<String> = found
         .iter()
         .filter(|a| a.media_type == dsse::MEDIA_TYPE_ENVELOPE)
         .filter_map(|a| dsse::open(&a.data, key).ok())
-        .filter(|st| dsse::about(st, digest))
+        .filter(|st| dsse::about(st, name, digest))
         .filter_map(|st| st["predicateType"].as_str().map(str::to_string))
         .collect();
     types.sort();
@@ -165,16 +183,21 @@ pub struct Checked {
     pub attested: Vec<String>,
 }
 
-/// Checks the signatures and attestations of everything `r` resolves to against `key`.
-pub fn verify(r: &RegistryRef, auth: &RegistryAuth, key: &PublicKey) -> Result<Vec<Checked>> {
+/// Checks the signatures of everything `r` resolves to against `key`, and with `attestations`
+/// its attestations too (otherwise [`Checked::attested`] is empty: nothing more is read).
+pub fn verify(r: &RegistryRef, auth: &RegistryAuth, key: &PublicKey, attestations: bool) -> Result<Vec<Checked>> {
     let mut reg = Registry::new(r, auth)?;
     let mut out = Vec::new();
     for target in targets(&mut reg)? {
         let found = attach::read(&mut reg, &target.digest, KIND)
             .with_context(|| format!("cannot read the signatures of {} ({})", target.digest, target.what))?;
         let verdict = judge(&found, &target.digest, &identity(r), key);
-        let attested = attested(&mut reg, &target.digest, key)
-            .with_context(|| format!("cannot read the attestations of {} ({})", target.digest, target.what))?;
+        let attested = if attestations {
+            attested(&mut reg, &target.digest, &identity(r), key)
+                .with_context(|| format!("cannot read the attestations of {} ({})", target.digest, target.what))?
+        } else {
+            Vec::new()
+        };
         out.push(Checked { target, verdict, attested });
     }
     Ok(out)

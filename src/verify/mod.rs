@@ -135,7 +135,9 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
     if let Some(key) = &policy.signature_key {
         // The signature is the reference's (its index or manifest), a subject of its own.
         report.subjects.push(reference.to_string());
-        report.findings.extend(signature(reference, key, policy)?);
+        let verified: BTreeSet<String> =
+            src.images.iter().filter_map(|i| i.manifest().map(|(_, d)| d.to_string())).collect();
+        report.findings.extend(signature(reference, key, policy, &verified)?);
     }
     let engine = runtime::Engine::for_policy(policy.runtime, policy.runtime_timeout);
     for image in &src.images {
@@ -243,7 +245,12 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
 /// LUCID-SIGN-001 on `reference`: its manifest (and, for an index, every platform's) carries a
 /// signature by `key` that names that digest and the reference's repository. Signatures live in
 /// a registry: another source is a configuration error.
-fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> Result<Vec<Finding>> {
+fn signature(
+    reference: &str,
+    key: &crate::sign::PublicKey,
+    policy: &Policy,
+    verified: &BTreeSet<String>,
+) -> Result<Vec<Finding>> {
     use crate::sign::Verdict;
     let crate::oci::ImageRef::Registry(r) = crate::oci::ImageRef::parse(reference)? else {
         return Err(crate::exit::Usage::msg(format!(
@@ -252,9 +259,21 @@ fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> 
         )));
     };
     let check = catalogue::check("LUCID-SIGN-001").context("LUCID-SIGN-001 is in the catalogue")?;
-    let verdicts = crate::sign::verify(&r, &policy.source.registry, key)
+    let verdicts = crate::sign::verify(&r, &policy.source.registry, key, policy.require_attestations)
         .with_context(|| format!("cannot read the signatures of {reference}"))?;
     let mut bad = Vec::new();
+    // The tag was resolved twice (for the images the other checks read, and here): both must be
+    // the same manifests, or a registry could show the checks one image and the signatures
+    // another.
+    let signed: BTreeSet<String> =
+        verdicts.iter().filter(|c| c.target.what != "index").map(|c| c.target.digest.clone()).collect();
+    if &signed != verified {
+        bad.push(format!(
+            "the registry served other manifests for the signature check ({}) than for the other checks ({})",
+            signed.iter().cloned().collect::<Vec<_>>().join(", "),
+            verified.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     for crate::sign::Checked { target, verdict, .. } in &verdicts {
         let why = match verdict {
             Verdict::Signed => continue,
@@ -270,7 +289,13 @@ fn signature(reference: &str, key: &crate::sign::PublicKey, policy: &Policy) -> 
         check.finding(
             reference,
             Status::Pass,
-            format!("{} manifest(s) signed by {} for {}", verdicts.len(), key.source(), crate::sign::identity(&r)),
+            format!(
+                "{} manifest(s) signed by {} for {} (the tag resolved to {})",
+                verdicts.len(),
+                key.source(),
+                crate::sign::identity(&r),
+                verdicts.first().map_or("nothing", |c| c.target.digest.as_str())
+            ),
         )
     } else {
         check.finding(reference, Status::Fail, format!("not signed by {}: {}", key.source(), bad.join("; ")))
