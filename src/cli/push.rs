@@ -229,8 +229,9 @@ pub fn push_built(
 }
 
 /// Attaches the build's changelog (`LAYOUT.changes.json` and `.md` beside the layout, when the
-/// build wrote them) to `r`'s manifest under `sha256-<hex>.changelog`, so users who pin digests
-/// can read in the registry why a new one exists.
+/// build wrote them and the digest is new since a previous build) to `r`'s manifest under
+/// `sha256-<hex>.changelog`, so users who pin digests can read in the registry why a new one
+/// exists.
 fn attach_changelog(pusher: &mut Pusher, r: &RegistryRef, layout: &std::path::Path, reporter: &Reporter) -> Result<()> {
     use lucid::oci::attach::{self, Attachment};
     let mut found = Vec::new();
@@ -245,12 +246,13 @@ fn attach_changelog(pusher: &mut Pusher, r: &RegistryRef, layout: &std::path::Pa
             annotations: [("org.opencontainers.image.title".to_string(), title)].into(),
         });
     }
-    // A rebuild that changed nothing has no news for this digest: its first changelog stays.
-    let unchanged = found
+    // Only news is attached: a first build has no previous one to compare with, and a rebuild
+    // that gave the same digest changed nothing (that digest's changelog, if any, stays).
+    let news = found
         .first()
         .and_then(|a| serde_json::from_slice::<serde_json::Value>(&a.data).ok())
-        .is_some_and(|c| c["previous"].as_str().is_some_and(|p| Some(p) == c["digest"].as_str()));
-    if found.is_empty() || unchanged {
+        .is_some_and(|c| c["previous"].as_str().is_some_and(|p| Some(p) != c["digest"].as_str()));
+    if !news {
         return Ok(());
     }
     let task = reporter.task(format!("{}/{}", r.host, r.repository));
