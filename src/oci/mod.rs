@@ -145,6 +145,12 @@ impl<R: Read> Read for HashReader<R> {
 /// run instead of producing an image whose digests lie.
 pub(crate) fn check_blob_file(path: &Path, digest: &str, size: u64) -> Result<()> {
     let file = File::open(path).with_context(|| format!("cannot open blob {digest} at {}", path.display()))?;
+    // Taken before the bytes are read: a write while they are hashed changes the file's mtime,
+    // so what is remembered never stands for bytes that were not the ones hashed.
+    let identity = FileIdentity::of(&file);
+    if identity.as_ref().is_some_and(|id| id.size == size && verified().contains(&(id.clone(), digest.to_string()))) {
+        return Ok(());
+    }
     let mut reader = HashReader::new(file);
     io::copy(&mut reader, &mut io::sink()).with_context(|| format!("cannot read blob {}", path.display()))?;
     let (actual, n) = reader.finish();
@@ -154,5 +160,72 @@ pub(crate) fn check_blob_file(path: &Path, digest: &str, size: u64) -> Result<()
             path.display()
         );
     }
+    if let Some(id) = identity {
+        verified().insert((id, digest.to_string()));
+    }
     Ok(())
+}
+
+/// Whether this process found the file at `path`, as it is now, to be blob `digest` (see
+/// [`check_blob_file`]); a reader of such a file need not hash it again.
+pub(crate) fn is_verified(path: &Path, digest: &str) -> bool {
+    File::open(path)
+        .ok()
+        .and_then(|f| FileIdentity::of(&f))
+        .is_some_and(|id| verified().contains(&(id, digest.to_string())))
+}
+
+/// What identifies a file's content without reading it: device, inode, size and modification
+/// time. A write or truncation changes them (from one tick of the kernel's clock to the next), so
+/// a build that reads one layer file three times (recalled from the cache, linked into the
+/// layout, copied into the docker-archive) hashes it once. The status-change time is left out on
+/// purpose: each hard link of the file (the layout's, the staging area's) changes it. What goes
+/// unseen is a rewrite within the same clock tick, or one that sets the modification time back
+/// on purpose: a writer able to do that can as well replace the file between any check and its
+/// use, and the cache refuses to be writable by others (`fetch::cachedir`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl FileIdentity {
+    fn of(file: &File) -> Option<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().ok()?;
+        Some(FileIdentity { dev: m.dev(), ino: m.ino(), size: m.size(), mtime: (m.mtime(), m.mtime_nsec()) })
+    }
+}
+
+/// The files [`check_blob_file`] hashed in this process, with the digest they matched.
+fn verified() -> std::sync::MutexGuard<'static, std::collections::HashSet<(FileIdentity, String)>> {
+    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<(FileIdentity, String)>>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_is_hashed_once_until_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        std::fs::write(&path, b"layer bytes").unwrap();
+        let digest = digest_of(b"layer bytes");
+        assert!(!is_verified(&path, &digest), "nothing is known before a check");
+        check_blob_file(&path, &digest, 11).unwrap();
+        assert!(is_verified(&path, &digest));
+        assert!(!is_verified(&path, &digest_of(b"other")), "known only as the blob it was checked as");
+        // Rewritten with other bytes of the same size, a tick later (file times are as fine as
+        // the kernel's clock tick): checked again, and refused.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::write(&path, b"LAYER BYTES").unwrap();
+        assert!(!is_verified(&path, &digest));
+        let err = check_blob_file(&path, &digest, 11).unwrap_err().to_string();
+        assert!(err.contains("changed since it was written"), "{err}");
+    }
 }
