@@ -360,3 +360,44 @@ fn keys_that_cannot_sign_are_configuration_errors() {
         assert!(!t.contains(secret.lines().nth(1).unwrap()), "lucid {} printed the key", args.join(" "));
     }
 }
+
+/// `docker login`'s credential helpers: lucid asks the one `credHelpers` names for the registry
+/// that wants credentials, and the helper never sees a private key lucid was given in the
+/// environment (`--key env://NAME`), while it keeps the rest of the environment.
+#[test]
+fn a_credential_helper_answers_for_its_registry_and_never_sees_a_private_key() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start_with_auth("alice", "lucid-test-secret-helper");
+    let bin = work.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let seen = work.path().join("helper-env");
+    let helper = bin.join("docker-credential-lucidtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nenv > {}\nread host\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"lucid-test-secret-helper\"}}' \"$host\"\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = work.path().join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.json"), format!(r#"{{"credHelpers":{{"{}":"lucidtest"}}}}"#, reg.addr)).unwrap();
+    let (key, _) = keypair(work.path(), "k");
+    let out = support::spec_images(&[]);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let o = lucid()
+        .args(["push", "-q", &format!("oci:{}:latest", out.join("lucid-python-base").display())])
+        .arg(format!("docker://{}/lucid/helped:latest", reg.addr))
+        .env("PATH", &path)
+        .env("DOCKER_CONFIG", &config)
+        .env("LUCID_TEST_SIGNING_KEY", std::fs::read_to_string(&key).unwrap())
+        .env("LUCID_TEST_HELPER_SEES_THIS", "yes")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "the helper's credentials were not used:\n{}", text(&o));
+    let env = std::fs::read_to_string(&seen).expect("the helper ran");
+    assert!(env.contains("LUCID_TEST_HELPER_SEES_THIS=yes"), "the helper lost its environment:\n{env}");
+    assert!(!env.contains("LUCID_TEST_SIGNING_KEY") && !env.contains("PRIVATE KEY"), "the helper saw the key:\n{env}");
+}

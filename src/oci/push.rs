@@ -391,7 +391,15 @@ fn credential_helper(helper: &str, host: &str) -> Result<Option<String>> {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let program = format!("docker-credential-{helper}");
-    let mut child = Command::new(&program)
+    let mut cmd = Command::new(&program);
+    // The helper gets the environment it may need (a keyring's socket, its own settings), but
+    // not a private key handed to lucid in a variable (`--sign env://NAME`).
+    for (name, value) in std::env::vars_os() {
+        if value.to_string_lossy().contains("PRIVATE KEY-----") {
+            cmd.env_remove(name);
+        }
+    }
+    let mut child = cmd
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
