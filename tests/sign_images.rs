@@ -354,6 +354,7 @@ fn keys_that_cannot_sign_are_configuration_errors() {
     let secret = std::fs::read_to_string(&key).unwrap();
     for (args, says) in cases {
         let o = lucid().args(&args).env_remove("LUCID_TEST_UNSET_KEY").output().unwrap();
+        support::assert_no_secret(&o);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(3), "lucid {}: {t}", args.join(" "));
         assert!(t.contains(says), "lucid {}: no {says:?} in {t}", args.join(" "));
@@ -397,6 +398,7 @@ fn a_credential_helper_answers_for_its_registry_and_never_sees_a_private_key() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "the helper's credentials were not used:\n{}", text(&o));
+    support::assert_no_secret(&o);
     let env = std::fs::read_to_string(&seen).expect("the helper ran");
     assert!(env.contains("LUCID_TEST_HELPER_SEES_THIS=yes"), "the helper lost its environment:\n{env}");
     assert!(!env.contains("LUCID_TEST_SIGNING_KEY") && !env.contains("PRIVATE KEY"), "the helper saw the key:\n{env}");

@@ -121,14 +121,14 @@ pub fn write(out: &Path, spec: &Spec, lock: &Lock, image: &str, digest: &str) ->
         updates: old.as_ref().map(|o| updates(&o.lock, &new.lock)).unwrap_or_default(),
     };
     let json = serde_json::to_string_pretty(&json!(changelog))? + "\n";
-    crate::fetch::write_atomic(&out.join(format!("{stem}.changes.json")), json.as_bytes())
+    crate::oci::stale::write_output_file(&out.join(format!("{stem}.changes.json")), json.as_bytes())
         .with_context(|| format!("cannot write the changelog of {image}"))?;
-    crate::fetch::write_atomic(&out.join(format!("{stem}.changes.md")), markdown(&changelog).as_bytes())?;
+    crate::oci::stale::write_output_file(&out.join(format!("{stem}.changes.md")), markdown(&changelog).as_bytes())?;
     Ok((changelog, new))
 }
 
 /// Makes `record` the one the next build into `out` compares with.
 pub fn keep(out: &Path, spec: &Spec, record: &Record) -> Result<()> {
     let stem = spec.image(&record.image)?.file_stem();
-    crate::fetch::write_atomic(&out.join(format!("{stem}.lock.json")), &serde_json::to_vec_pretty(record)?)
+    crate::oci::stale::write_output_file(&out.join(format!("{stem}.lock.json")), &serde_json::to_vec_pretty(record)?)
 }
