@@ -39,10 +39,7 @@ pub struct Changelog {
 
 /// `image`'s entries of `lock`, each platform's with the entries of the images it extends.
 pub fn record(spec: &Spec, lock: &Lock, image: &str, digest: &str) -> Result<Record> {
-    let mut chain = vec![image.to_string()];
-    while let Some(parent) = spec.image(chain.last().expect("not empty"))?.extends.clone() {
-        chain.push(parent);
-    }
+    let chain: Vec<&str> = spec.chain(image)?.iter().map(|i| i.name.as_str()).collect();
     let mut platforms = std::collections::BTreeMap::new();
     for platform in lock.images.get(image).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
         let mut merged = ImageLock::default();

@@ -61,10 +61,7 @@ pub fn predicate(
         json!({"uri": format!("file:{}", spec.lock_path().display()), "digest": {"sha256": file_digest(&spec.lock_path())?}}),
     ];
     // The image's own inputs and those of every image it extends.
-    let mut chain = vec![image.to_string()];
-    while let Some(parent) = spec.image(chain.last().expect("not empty"))?.extends.clone() {
-        chain.push(parent);
-    }
+    let chain: Vec<&str> = spec.chain(image)?.iter().map(|i| i.name.as_str()).collect();
     for platform in platforms {
         for name in &chain {
             let Some(l) = lock.image(name, platform) else { continue };
