@@ -179,3 +179,73 @@ fn a_build_says_what_changed_since_the_previous_one() {
         .collect();
     assert!(blobs.iter().any(|b| b.contains("1.2-3+deb12u1") && b.contains("\"security\": true")), "{blobs:?}");
 }
+
+/// Rebuilding the past (docs/supply-chain.md): a lock taken from an earlier git commit builds the
+/// digest that commit's build recorded, after the mirror has dropped the superseded security
+/// update that lock names. Without the packages the build fails naming the missing package and
+/// the way out; with the registry cache the first build wrote, it builds the same digest.
+#[test]
+fn an_earlier_lock_from_git_rebuilds_its_recorded_digest() {
+    let mut repo = TestRepo::build(
+        &[("bookworm", vec![hello("1.0-1"), libfoo("1.2-3")]), ("bookworm-security", vec![libfoo("1.2-3+deb12u1")])],
+        Hostile::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(&repo, dir.path());
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.name=lucid-test", "-c", "user.email=test@invalid", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let reg = registry::Registry::start();
+    let cache = format!("type=registry,ref={}/lucid/cache", reg.addr);
+    let digest_in = |out: &Path| -> String {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("tiny.changes.json")).unwrap()).unwrap();
+        json["digest"].as_str().unwrap().to_string()
+    };
+
+    // This week's build: lock, build (writing the registry cache), commit the lock.
+    let o = run(&repo, dir.path(), &["lock"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(std::fs::read_to_string(dir.path().join("build-args.lock")).unwrap().contains("1.2-3+deb12u1"));
+    let out1 = dir.path().join("out1");
+    let o = run(&repo, dir.path(), &["build", "--locked", "--cache-to", &cache, "-o", out1.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let old_digest = digest_in(&out1);
+    git(&["init", "-q"]);
+    git(&["add", "build-args.yml", "build-args.lock"]);
+    git(&["commit", "-q", "-m", "week 1"]);
+    let week1 = git(&["rev-parse", "HEAD"]);
+
+    // Next week: a new security update replaces the old one on the mirror (Debian's security
+    // suite keeps only the newest version); the lock takes it and the image changes.
+    repo.publish("bookworm-security", &[libfoo("1.2-3+deb12u2")]);
+    repo.remove(&libfoo("1.2-3+deb12u1"));
+    let o = run(&repo, dir.path(), &["lock", "--upgrade"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out2 = dir.path().join("out2");
+    let o = run(&repo, dir.path(), &["build", "--locked", "-o", out2.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_ne!(digest_in(&out2), old_digest);
+    git(&["commit", "-q", "-am", "week 2"]);
+
+    // Roll back: week 1's lock, on a runner with an empty cache.
+    git(&["checkout", "-q", &week1, "--", "build-args.lock"]);
+    std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
+    let out3 = dir.path().join("out3");
+    let o = run(&repo, dir.path(), &["build", "--locked", "-o", out3.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("libfoo 1.2-3+deb12u1") && said.contains("--cache-from"), "{said}");
+    assert!(!out3.join("tiny.changes.json").exists(), "a failed build left outputs");
+
+    let o = run(&repo, dir.path(), &["build", "--locked", "--cache-from", &cache, "-o", out3.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(digest_in(&out3), old_digest, "week 1's lock did not rebuild week 1's image");
+}

@@ -34,6 +34,19 @@ pub struct Http {
     backoff: Duration,
 }
 
+/// The server says the file is not there (HTTP 404 or 410): a source that dropped what a lock
+/// names, which waiting will not bring back, unlike a server error.
+#[derive(Debug)]
+pub struct Gone(String);
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Gone {}
+
 /// The outcome of one attempt: either final (a 404 is not going to change) or worth retrying.
 enum Attempt {
     Fatal(anyhow::Error),
@@ -147,6 +160,9 @@ impl Http {
         let mut resp = req.send().map_err(|e| Attempt::Retry(anyhow!("GET {url}: {}", cause(e))))?;
         let status = resp.status();
         if !status.is_success() {
+            if matches!(status.as_u16(), 404 | 410) {
+                return Err(Attempt::Fatal(Gone(format!("GET {url}: HTTP {status}")).into()));
+            }
             let err = anyhow!("GET {url}: HTTP {status}");
             return Err(if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
                 Attempt::Retry(err)

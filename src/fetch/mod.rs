@@ -117,10 +117,20 @@ impl Fetcher {
         if let Some(data) = cached()? {
             return Ok(data);
         }
-        let data = self
-            .http
-            .get_sized(&want.url, None, want.size, on_bytes)
-            .with_context(|| format!("cannot download {}", want.label))?;
+        let data = self.http.get_sized(&want.url, None, want.size, on_bytes).map_err(|e| {
+            if e.downcast_ref::<http::Gone>().is_some() {
+                // Debian's mirrors drop a security update once a newer one supersedes it: an
+                // older lock then builds only from a cache that kept the file.
+                e.context(format!(
+                    "cannot download {}: its source no longer serves it; a cache that holds it can still \
+                         build this lock (LUCID_CACHE, or --cache-from type=registry,ref=HOST/REPO; see \
+                         docs/supply-chain.md)",
+                    want.label
+                ))
+            } else {
+                e.context(format!("cannot download {}", want.label))
+            }
+        })?;
         Self::check(want, &data, &redact_url(&want.url))?;
         self.cache.put(&want.sha256, &data)?;
         Ok(data)

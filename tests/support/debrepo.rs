@@ -200,6 +200,12 @@ impl TestRepo {
         write_suite(&self.root, suite, packages, &self.signer, &Hostile::default(), &mut self.debs);
     }
 
+    /// Deletes `package`'s `.deb` from the pool: what Debian's mirrors do with a security update
+    /// once a newer one supersedes it.
+    pub fn remove(&self, package: &TestPackage) {
+        std::fs::remove_file(self.root.join(package.deb_filename())).unwrap();
+    }
+
     /// Overwrites a file of the served archive (path relative to the archive root).
     pub fn overwrite(&self, rel: &str, data: &[u8]) {
         std::fs::write(self.root.join(rel), data).unwrap();
