@@ -10,6 +10,7 @@
 pub mod analyze;
 pub mod build;
 pub mod debian;
+pub mod debug;
 pub mod dockerfile;
 pub mod exit;
 pub mod fetch;

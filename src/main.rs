@@ -49,6 +49,9 @@ enum Command {
     Diff(cli::diff::Args),
     /// SPDX 2.3 or CycloneDX 1.6 JSON of an image's packages, wheels and runtimes.
     Sbom(cli::sbom::Args),
+    /// A toolbox beside a running container (its PID and network namespaces, its UID), a shell
+    /// in an image that has none, or the `kubectl debug` line for a pod.
+    Debug(cli::debug::Args),
 }
 
 /// The command line, with the exit-code table at the end of every `--help`.
@@ -87,6 +90,7 @@ fn main() {
         Command::Report(a) => cli::report::run(a),
         Command::Diff(a) => cli::diff::run(a),
         Command::Sbom(a) => cli::sbom::run(a),
+        Command::Debug(a) => cli::debug::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -476,7 +476,7 @@ fn structure_tests_on_the_python_image_mean_what_they_mean_to_container_structur
     }
     assert!(got["fail-refused-run-options"].iter().any(|(_, m)| m.contains("not run")), "{got:?}");
     // Nothing of the run is left in the engine: containers and shared /tmp volumes.
-    let label = format!("label={}", lucid::verify::containers::RUN_LABEL);
+    let label = format!("label={}", lucid::oci::containers::RUN_LABEL);
     assert_eq!(docker(&["ps", "-aq", "--filter", &label]).trim(), "");
     assert_eq!(docker(&["volume", "ls", "-q", "--filter", &label]).trim(), "");
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cache;
+pub mod debug;
 pub mod diff;
 pub mod lint;
 pub mod lock;

@@ -20,6 +20,7 @@
 pub mod archive;
 pub mod attach;
 pub mod buildcache;
+pub mod containers;
 pub mod engine;
 pub mod image;
 pub mod interface;

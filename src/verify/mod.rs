@@ -14,7 +14,6 @@
 pub mod app;
 pub mod catalogue;
 pub mod checks;
-pub mod containers;
 pub mod cst;
 pub mod runtime;
 

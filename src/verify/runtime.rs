@@ -26,9 +26,9 @@ use bollard::query_parameters::AttachContainerOptions;
 use futures_util::StreamExt;
 
 use super::checks::{finding, resolve_user};
-use super::containers::{self, Container};
 use super::{RuntimeMode, Subject};
 use crate::findings::{Finding, Status};
+use crate::oci::containers::{self, Container};
 use crate::oci::read::ImageView;
 use crate::oci::source::Source;
 use crate::oci::{Image, ImageRef, engine};
@@ -361,7 +361,7 @@ impl<'a> Session<'a> {
         self.image_ref()?;
         let engine: &'a Engine = self.engine;
         let (rt, docker) = engine.conn.as_ref().map_err(Clone::clone)?;
-        containers::Volume::create(rt, docker, &engine.host).map_err(|e| format!("{e:#}"))
+        containers::Volume::create(rt, docker, &engine.host, &[]).map_err(|e| format!("{e:#}"))
     }
 }
 

@@ -72,6 +72,9 @@ pub fn docker_ok(args: &[&str]) -> bool {
 /// The four images of the repository's spec (Debian 12, the seed's).
 pub const SPEC_IMAGES: [&str; 4] = ["lucid-python-base", "lucid-python-build", "lucid-java-base", "lucid-java-build"];
 
+/// The debugging toolbox of the repository's spec (`lucid debug`).
+pub const TOOLBOX: &str = "lucid-toolbox";
+
 /// The Debian 13 variants of the repository's spec, as `lucid build` names them (IMAGE:VARIANT).
 pub const VARIANT_IMAGES: [&str; 6] = [
     "lucid-python-base:3.13-debian13",
@@ -115,15 +118,16 @@ impl Built {
 /// run instead of once per test, and loaded again only when the engine holds something else under
 /// their names.
 pub fn build_and_load(images: &[&str], extra: &[&str], runtime: &str, budget_mb: u32) -> (Built, String) {
-    let (built, stdout) =
-        if extra.is_empty() && images.iter().all(|i| SPEC_IMAGES.contains(i) || VARIANT_IMAGES.contains(i)) {
-            let path = spec_images(images);
-            (Built { path, _own: None }, spec_build().1)
-        } else {
-            let out = tempfile::tempdir().unwrap();
-            let stdout = build_loaded(images, extra, out.path());
-            (Built { path: out.path().to_path_buf(), _own: Some(out) }, stdout)
-        };
+    let (built, stdout) = if extra.is_empty()
+        && images.iter().all(|i| SPEC_IMAGES.contains(i) || VARIANT_IMAGES.contains(i) || *i == TOOLBOX)
+    {
+        let path = spec_images(images);
+        (Built { path, _own: None }, spec_build().1)
+    } else {
+        let out = tempfile::tempdir().unwrap();
+        let stdout = build_loaded(images, extra, out.path());
+        (Built { path: out.path().to_path_buf(), _own: Some(out) }, stdout)
+    };
     let (repo, tag) = repo_tag(runtime);
     let row = stdout
         .lines()

@@ -1,5 +1,5 @@
-//! What runtime checks leave in the engine, and the guarantee that they leave nothing: every
-//! container, temporary image and volume of this run is recorded here the moment it exists, removed
+//! What lucid starts in the engine (runtime checks, `lucid debug`), and the guarantee that it
+//! leaves nothing: every container, temporary image and volume of this run is recorded here the moment it exists, removed
 //! when its guard drops (timeout, error and panic included), and removed by a signal handler when
 //! the run is interrupted (Ctrl-C, CI cancellation) before the guards can run.
 //!
@@ -16,7 +16,7 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, VolumeCreateRequest};
 use bollard::query_parameters::{RemoveContainerOptions, RemoveImageOptions, RemoveVolumeOptions};
 
-use crate::oci::engine;
+use super::engine;
 
 /// The label every runtime-check container carries, valued with [`run_id`]: what tests (and an
 /// operator) filter on to prove that nothing is left behind.
@@ -123,7 +123,13 @@ impl<'a> Volume<'a> {
     /// Creates the volume, labelled as this run's and recorded before anything else can happen.
     /// The engine fills it from the image's directory at its first mount (so `/tmp` keeps the
     /// image's mode, 1777).
-    pub fn create(rt: &'a tokio::runtime::Runtime, docker: &'a Docker, host: &str) -> Result<Volume<'a>> {
+    /// `labels` are added to the run's own (what a caller filters on).
+    pub fn create(
+        rt: &'a tokio::runtime::Runtime,
+        docker: &'a Docker,
+        host: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Volume<'a>> {
         static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         install_interrupt_handler();
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -131,7 +137,13 @@ impl<'a> Volume<'a> {
         let request = VolumeCreateRequest {
             name: Some(name.clone()),
             driver: Some("local".into()),
-            labels: Some(HashMap::from([(RUN_LABEL.to_string(), run_id().to_string())])),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .chain([(RUN_LABEL.to_string(), run_id().to_string())])
+                    .collect(),
+            ),
             ..Default::default()
         };
         let mut l = live();
