@@ -189,3 +189,36 @@ fn what_cannot_be_debugged_is_said_with_exit_3() {
     assert!(line.contains("--target=app --profile=restricted") && line.contains("\"runAsUser\":65532"), "{line}");
     assert_nothing_left(&stopped);
 }
+
+/// Every runtime image has a debug twin: the same layers and one more with a static busybox at
+/// /busybox, labelled, verified as a debug image (its shell allowed there, and only there).
+#[test]
+fn debug_twins_add_one_busybox_layer_and_verify_as_debug_images() {
+    require_docker();
+    let twins = ["lucid-python-base:debug", "lucid-java-base:debug", "lucid-python-base:3.13-debian13-debug"];
+    let out = spec_images(&[&["lucid-python-base", "lucid-java-base"][..], &twins[..]].concat());
+    for twin in twins {
+        let o = std::process::Command::new("docker")
+            .args(["run", "--rm", "--entrypoint", "/busybox/sh", twin, "-c", "id -u; echo $PATH; test ! -e /bin/sh"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{twin}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "65532\n/usr/local/bin:/usr/bin:/bin:/busybox\n", "{twin}");
+        let layers = |image: &str| -> Vec<String> {
+            docker(&["image", "inspect", "--format", "{{range .RootFS.Layers}}{{.}} {{end}}", image])
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        let parent = twin.trim_end_matches("-debug").trim_end_matches(":debug");
+        let parent = if parent.contains(':') { parent.to_string() } else { format!("{parent}:latest") };
+        support::spec_images(&[support::repo_tag(&parent).0]);
+        let (mine, theirs) = (layers(twin), layers(&parent));
+        assert_eq!(mine.len(), theirs.len() + 1, "{twin}: not one layer more than {parent}");
+        assert_eq!(mine[..theirs.len()], theirs[..], "{twin}: the layers below are not {parent}'s");
+        let layout = format!("oci:{}", out.join(support::out_name(twin)).display());
+        let o = lucid().args(["verify", "--format", "json", &layout]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{twin}: {}", text(&o));
+        assert!(text(&o).contains("its shell is under /busybox/ only"), "{twin}: {}", text(&o));
+    }
+}

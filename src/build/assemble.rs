@@ -116,6 +116,10 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
         let dir = tree.resolve("bin").unwrap_or_else(|| "bin".to_string());
         tree.insert(&format!("{dir}/sh"), Entry::symlink("dash"))?;
     }
+    if img.debug {
+        system::move_busybox(&mut tree, crate::spec::DEBUG_SHELL_DIR)
+            .with_context(|| format!("{}: the debug shell", img.name))?;
+    }
     prune::prune(&mut tree, &img.prune, |k| base.get(k).is_none())?;
 
     // A JDK installed as a package brings Debian's CDS archives (built with the package, so as
@@ -193,7 +197,9 @@ pub fn assemble_image(t: &Target, parent: Option<&Assembled>, interpreter: Inter
     let system_delta = system_tree.delta_from(&base)?;
     let versions: BTreeMap<String, String> =
         locked.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
-    layers.extend(super::layering::split(&system_delta, spec.layers, &versions, &img.name)?);
+    // A debug twin adds exactly one layer (its busybox and what the builder wrote for it).
+    let budget = if img.debug { 1 } else { spec.layers };
+    layers.extend(super::layering::split(&system_delta, budget, &versions, &img.name)?);
     // A class-data-sharing archive is a layer of its own, the last: it is the one artefact whose
     // bytes a JVM run decides (see java::jlink::dump_cds), so it is kept apart from the rest.
     // An archive inherited from the image this one extends stays where its parent put it.

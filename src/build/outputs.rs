@@ -116,6 +116,9 @@ pub fn image_of(t: &Target, blobs: Vec<oci::LayerBlob>, made: &Made) -> Result<B
     }
     labels.insert(oci::labels::CREATED_LABEL.into(), oci::image::rfc3339(epoch)?);
     labels.insert(oci::labels::STAGE_LABEL.into(), img.stage.as_str().into());
+    if img.debug {
+        labels.insert(oci::labels::DEBUG_LABEL.into(), "true".into());
+    }
     // Which archive keys vouched for the packages, for whoever audits the image without its lock.
     let releases = &t.ctx.lock.releases;
     if !releases.is_empty() {

@@ -3,6 +3,9 @@
 
 /// Which stage an image serves: `build-stage` or `runtime-stage`.
 pub const STAGE_LABEL: &str = "dev.lucid.stage";
+/// `true` on a debug image (`IMAGE:debug`): a runtime image plus a static busybox under
+/// `/busybox` (`spec::DEBUG_SHELL_DIR`), which `lucid verify` allows there and nowhere else.
+pub const DEBUG_LABEL: &str = "dev.lucid.debug";
 /// An optional label carrying the image's size budget (`100MB`), for images verified or
 /// reported on without their spec.
 pub const BUDGET_LABEL: &str = "dev.lucid.budget";

@@ -48,6 +48,32 @@ pub fn add_tmp(tree: &mut Tree) -> Result<()> {
     Ok(())
 }
 
+/// The applets a debug image links beside its busybox (busybox's own shell runs every applet
+/// without a link; these are for `docker run --entrypoint /busybox/ls` and for other shells'
+/// habits): the shell and what looking around needs.
+const BUSYBOX_LINKS: &[&str] = &[
+    "sh", "ls", "cat", "ps", "top", "id", "env", "find", "grep", "head", "tail", "less", "vi", "du", "df", "stat",
+    "wget", "nslookup", "netstat", "kill", "tar",
+];
+
+/// Moves busybox-static's `bin/busybox` (under `usr/` on a merged-/usr release) to `DIR/busybox`,
+/// with [`BUSYBOX_LINKS`] beside it: a debug image's shell, in a directory of its own so the
+/// image's `PATH` finds its own programs first and `/bin/sh` still does not exist.
+pub fn move_busybox(tree: &mut Tree, dir: &str) -> Result<()> {
+    let key = ["bin/busybox", "usr/bin/busybox"]
+        .into_iter()
+        .find(|k| tree.get(k).is_some_and(|e| matches!(e.node, Node::File(_))))
+        .ok_or_else(|| anyhow::anyhow!("busybox-static left no bin/busybox to move to /{dir}"))?;
+    let entry = tree.get(key).cloned().expect("found above");
+    tree.remove(key);
+    tree.insert(dir, Entry::dir(0o755))?;
+    tree.insert(&format!("{dir}/busybox"), entry)?;
+    for applet in BUSYBOX_LINKS {
+        tree.insert(&format!("{dir}/{applet}"), Entry::symlink("busybox"))?;
+    }
+    Ok(())
+}
+
 /// The CA bundle `update-ca-certificates` would write, built from the certificates the
 /// ca-certificates package ships (sorted by path, so the bundle is the same on every run), plus
 /// the links OpenSSL looks for: without `/usr/lib/ssl/cert.pem` Python's `ssl` loads no CA.

@@ -169,6 +169,9 @@ struct RawImage {
     #[serde(default)]
     variants: BTreeMap<String, Spanned<RawVariant>>,
     stage: Stage,
+    /// A runtime image's debug twin (`IMAGE:debug`, `IMAGE:VARIANT-debug`): see [`debug_twin`].
+    #[serde(default)]
+    debug: Option<Spanned<bool>>,
     #[serde(default)]
     budget: Option<Spanned<String>>,
     #[serde(default)]
@@ -417,6 +420,9 @@ pub struct Image {
     pub entrypoint: Vec<String>,
     /// Global prune rules plus those of every image up the `extends` chain plus the image's own.
     pub prune: Prune,
+    /// The debug twin of the image it extends ([`debug_twin`]): its tags end in `debug`, the
+    /// builder moves busybox to `/busybox`.
+    pub debug: bool,
 }
 
 impl Image {
@@ -514,6 +520,19 @@ impl Spec {
             let parent =
                 def.extends.as_ref().map(|e| images.iter().find(|i| i.name == e.value).expect("ordered").clone());
             images.push(image(&raw, def, parent.as_ref(), &distributions, path)?);
+            if let Some(d) = &def.raw.value.debug
+                && d.value
+            {
+                let img = images.last().expect("just pushed");
+                if img.stage != Stage::Runtime {
+                    bail!(
+                        "{}: images.{}.debug: only a runtime-stage image has a debug twin (a build stage has its shell)",
+                        at(path, d.referenced),
+                        img.name
+                    );
+                }
+                images.push(debug_twin(img));
+            }
         }
         let mut stems: BTreeMap<String, &str> = BTreeMap::new();
         for img in &images {
@@ -693,6 +712,11 @@ impl Spec {
                 .replace("{variant}", img.variant.as_deref().unwrap_or(""))
                 .replace("{distribution}", &img.distribution)
                 .replace("{version}", version.unwrap_or(""));
+            let t = match (img.debug, t.as_str()) {
+                (false, _) => t,
+                (true, "latest") => "debug".to_string(),
+                (true, _) => format!("{t}-debug"),
+            };
             if !out.contains(&t) {
                 out.push(t);
             }
@@ -827,6 +851,32 @@ fn definitions<'a>(images: &'a BTreeMap<String, Spanned<RawImage>>, path: &Path)
         }
     }
     Ok(defs)
+}
+
+/// The package a debug twin adds: a static busybox, which needs nothing else in the image.
+pub const DEBUG_PACKAGE: &str = "busybox-static";
+/// Where a debug twin's busybox and its applet links are: off the image's own `PATH` entries.
+pub const DEBUG_SHELL_DIR: &str = "busybox";
+
+/// The debug twin of runtime image `img`: the same image with one layer on top, Debian's
+/// `busybox-static` with the binary and its applet links moved to `/busybox` (appended to `PATH`,
+/// so the image's own programs come first), labelled `dev.lucid.debug=true`. Named
+/// `REPO:debug` (`REPO:VARIANT-debug` for a variant; the builder adds the label), tagged as `img` with `debug` for `latest`
+/// and `-debug` after every other tag, as distroless tags its debug images.
+fn debug_twin(img: &Image) -> Image {
+    let mut twin = img.clone();
+    twin.name = if img.name.contains(':') { format!("{}-debug", img.name) } else { format!("{}:debug", img.name) };
+    twin.extends = Some(img.name.clone());
+    twin.packages = vec![DEBUG_PACKAGE.to_string()];
+    // The parent made the interpreter's and runtime's part; the twin adds only its layer.
+    twin.python = None;
+    twin.java = None;
+    twin.debug = true;
+    twin.budget = img.budget.map(|b| b + 3_000_000);
+    twin.description = img.description.as_ref().map(|d| format!("{d}; debug: a static busybox shell at /busybox"));
+    let path = twin.env.get("PATH").cloned().unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    twin.env.insert("PATH".into(), format!("{path}:/{DEBUG_SHELL_DIR}"));
+    twin
 }
 
 /// Merges one image from the global settings, its distribution, its parent, the image as
@@ -991,6 +1041,7 @@ fn image(
         cmd,
         entrypoint,
         prune,
+        debug: false,
     })
 }
 

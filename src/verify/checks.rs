@@ -133,13 +133,19 @@ pub fn size(s: &Subject) -> Vec<Finding> {
 
 pub fn distroless(s: &Subject) -> Vec<Finding> {
     let shell = build_stage_skip(s, "LUCID-SHELL-001", "a shell is").unwrap_or_else(|| {
-        from_paths(
-            s,
-            "LUCID-SHELL-001",
-            executables(s, |b| SHELLS.contains(&b)),
-            "shell(s) on disk",
-            "no shell on disk",
-        )
+        let mut found = executables(s, |b| SHELLS.contains(&b));
+        // A debug image's busybox is its point, in its own directory; a shell anywhere else is not.
+        let debug_dir = format!("{}/", crate::spec::DEBUG_SHELL_DIR);
+        let before = found.len();
+        if s.debug {
+            found.retain(|p| !p.trim_start_matches('/').starts_with(&debug_dir));
+        }
+        let ok = if s.debug && before > found.len() {
+            format!("debug image (label {}): its shell is under /{debug_dir} only", crate::oci::labels::DEBUG_LABEL)
+        } else {
+            "no shell on disk".to_string()
+        };
+        from_paths(s, "LUCID-SHELL-001", found, "shell(s) on disk", &ok)
     });
     let os_pm = build_stage_skip(s, "LUCID-PKGMGR-001", "a package manager is").unwrap_or_else(|| {
         let found = executables(s, |b| OS_PACKAGE_MANAGERS.contains(&b));

@@ -111,6 +111,9 @@ pub struct Subject<'a> {
     pub budget: Result<Option<(u64, String)>, String>,
     pub expected_uid: Option<u32>,
     pub required_labels: Vec<String>,
+    /// The image says it is a debug image (label `dev.lucid.debug=true`): its shell under
+    /// `/busybox` is allowed, nothing else changes.
+    pub debug: bool,
 }
 
 /// The files the static checks read.
@@ -195,6 +198,7 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
             budget: budget.clone(),
             expected_uid: policy.uid,
             required_labels: policy.required_labels.clone(),
+            debug: labels.get(crate::oci::labels::DEBUG_LABEL).is_some_and(|v| v == "true"),
         };
         report.subjects.push(name.clone());
         let fact = |k: &str, v: String| (name.clone(), k.to_string(), v);
