@@ -178,6 +178,14 @@ fn what_cannot_be_debugged_is_said_with_exit_3() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("no terminal"), "{}", text(&o));
 
+    // A cluster cannot pull the engine's local name: --print-kubectl wants the registry's.
+    let o = lucid().args(["debug", "--print-kubectl", "shop-1"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("--toolbox REGISTRY"), "{}", text(&o));
+    let o = lucid().args(["debug", "--user", "1000", "lucid-python-base:latest", "--", "id"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("give UID:GID"), "{}", text(&o));
+
     let o = lucid()
         .args(["debug", "--toolbox", "127.0.0.1:5000/lucid/lucid-toolbox:latest", "--print-kubectl", "shop-1"])
         .args(["--container", "app"])
@@ -219,6 +227,98 @@ fn debug_twins_add_one_busybox_layer_and_verify_as_debug_images() {
         let layout = format!("oci:{}", out.join(support::out_name(twin)).display());
         let o = lucid().args(["verify", "--format", "json", &layout]).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{twin}: {}", text(&o));
-        assert!(text(&o).contains("its shell is under /busybox/ only"), "{twin}: {}", text(&o));
+        assert!(text(&o).contains("its shell is busybox under /busybox/ only"), "{twin}: {}", text(&o));
     }
+}
+
+/// The debug label relaxes LUCID-SHELL-001 for busybox in a real `/busybox` directory and for
+/// nothing else: not a shell reached through a `/busybox` link to /bin, not another shell under
+/// /busybox, not when the operator sets `--stage`.
+#[test]
+fn the_debug_label_allows_busybox_under_a_real_busybox_directory_only() {
+    use lucid::oci::layer::write_layer;
+    use lucid::rootfs::{Entry, Tree};
+    let tmp = tempfile::tempdir().unwrap();
+    let shell_status = |name: &str, layers: Vec<Tree>, extra: &[&str]| -> String {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let blobs = layers.iter().map(|t| write_layer(t, 946684800, &dir).unwrap()).collect();
+        let mut config = oci_image_config();
+        config.history = layers.iter().map(|_| "test layer".to_string()).collect();
+        config.labels.insert(lucid::oci::labels::DEBUG_LABEL.into(), "true".into());
+        let image = lucid::oci::image::assemble(config, blobs).unwrap();
+        let layout = dir.join("layout");
+        lucid::oci::layout::write_layout(&layout, &[(&image, vec!["latest".into()])]).unwrap();
+        let o = lucid()
+            .args(["verify", "--format", "json", "--no-runtime"])
+            .args(extra)
+            .arg(format!("oci:{}", layout.display()))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+        let f = v["findings"].as_array().unwrap().iter().find(|f| f["id"] == "LUCID-SHELL-001").cloned();
+        f.unwrap_or_else(|| panic!("no LUCID-SHELL-001: {v}"))["status"].as_str().unwrap().to_string()
+    };
+    let base = || {
+        let mut t = Tree::new();
+        t.insert(
+            "etc/passwd",
+            Entry::file(b"root:x:0:0::/root:/nologin\nnonroot:x:65532:65532::/home:/nologin\n".to_vec(), 0o644),
+        )
+        .unwrap();
+        t.insert("usr/bin/app", Entry::file(b"\x7fELF".to_vec(), 0o755)).unwrap();
+        t
+    };
+    let mut twin = base();
+    twin.insert("busybox", Entry::dir(0o755)).unwrap();
+    twin.insert("busybox/busybox", Entry::file(b"\x7fELF busybox".to_vec(), 0o755)).unwrap();
+    twin.insert("busybox/sh", Entry::symlink("busybox")).unwrap();
+    assert_eq!(shell_status("twin", vec![twin.clone()], &[]), "pass");
+    assert_eq!(shell_status("strict", vec![twin], &["--stage", "runtime-stage"]), "fail");
+
+    let mut link = base();
+    link.insert("busybox", Entry::symlink("bin")).unwrap();
+    let mut through = Tree::new();
+    through.insert("busybox/sh", Entry::file(b"\x7fELF sh".to_vec(), 0o755)).unwrap();
+    assert_eq!(shell_status("link", vec![link, through], &[]), "fail");
+
+    let mut bash = base();
+    bash.insert("busybox", Entry::dir(0o755)).unwrap();
+    bash.insert("busybox/bash", Entry::file(b"\x7fELF bash".to_vec(), 0o755)).unwrap();
+    assert_eq!(shell_status("bash", vec![bash], &[]), "fail");
+}
+
+fn oci_image_config() -> lucid::oci::ImageConfig {
+    lucid::oci::ImageConfig {
+        platform: lucid::platform::Platform::host(),
+        user: "65532:65532".into(),
+        env: vec!["PATH=/usr/bin:/bin".into()],
+        entrypoint: vec!["/usr/bin/app".into()],
+        cmd: vec![],
+        working_dir: "/".into(),
+        labels: [("dev.lucid.stage".to_string(), "runtime-stage".to_string())].into(),
+        created: 946684800,
+        history: vec![],
+    }
+}
+
+/// An interactive session on a terminal (util-linux `script` gives lucid a pseudo-terminal and
+/// types into it): the shell runs as the target's user, and its exit status comes back.
+#[test]
+fn an_interactive_shell_on_a_terminal_runs_as_the_targets_user() {
+    require_docker();
+    require_tool("script");
+    spec_images(&[TOOLBOX, "lucid-python-base"]);
+    let target = Running::start("tty", &["lucid-python-base:latest", "python3", "-c", "import time; time.sleep(600)"]);
+    let typed = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(typed.path(), "id -u\nexit 4\n").unwrap();
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &format!("{} debug {}", env!("CARGO_BIN_EXE_lucid"), target.0), "/dev/null"])
+        .stdin(std::fs::File::open(typed.path()).unwrap());
+    let o = support::output_within(&mut script, std::time::Duration::from_secs(120));
+    let said = text(&o);
+    assert!(said.contains("65532"), "{said}");
+    assert_eq!(o.status.code(), Some(1), "the shell's exit 4 is not exit 1: {said}");
+    assert_nothing_left(&target.0);
 }

@@ -19,9 +19,10 @@ use lucid::debug::{DEFAULT_TOOLBOX, Ids, Options, kubectl};
 
 A running container: the toolbox joins its PID and network namespaces (and its IPC namespace when
 it is shareable) as its UID and GID (its User, resolved through its /etc/passwd; --user to
-override), with no added capability; its processes are in `ps`, its files under /proc/1/root.
-lucid writes nothing into the target: the attach socket a JVM makes when jattach attaches is
-removed afterwards, and anything else that changed meanwhile (the application's doing) is named.
+override), with no added capability and the capabilities the target dropped dropped too; its
+processes are in `ps`, its files under /proc/1/root. lucid writes nothing into the target: the
+attach socket a JVM makes in /tmp when jattach attaches is removed afterwards, and anything else
+that changed meanwhile (by the application, or by what you ran) is named.
 An image: a container of it with the toolbox's static busybox at /busybox (read-only), no network.
 Everything lucid creates in the engine is removed when the session ends, Ctrl-C included.
 
@@ -32,10 +33,12 @@ pub struct Args {
     /// A running container (name or ID), or an image in the engine; with --print-kubectl, a pod.
     #[arg(value_name = "TARGET")]
     pub target: String,
-    /// The toolbox image (in the engine; with --print-kubectl, as the cluster pulls it).
+    /// The toolbox image (in the engine; with --print-kubectl, required: as the cluster pulls it).
+    /// A toolbox needs /bin/busybox.
     #[arg(long, value_name = "IMAGE", default_value = DEFAULT_TOOLBOX)]
     pub toolbox: String,
-    /// Run as UID:GID instead of the target's user (with --print-kubectl: the pod's, default 65532:65532).
+    /// Run as UID:GID (numbers) instead of the target's user (with --print-kubectl: the pod's,
+    /// default 65532:65532).
     #[arg(long, value_name = "UID:GID")]
     pub user: Option<String>,
     /// Print the `kubectl debug` command that gives pod TARGET the same toolbox, and run nothing.
@@ -54,10 +57,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     if args.print_kubectl {
+        if args.toolbox == DEFAULT_TOOLBOX {
+            return Err(lucid::exit::Usage::msg(
+                "--print-kubectl: name the toolbox as the cluster pulls it, --toolbox REGISTRY/REPO/lucid-toolbox:TAG \
+                 (push it with `lucid build lucid-toolbox --push -t ...`)",
+            ));
+        }
         let ids = match &args.user {
-            Some(u) => {
-                lucid::debug::parse_ids(u, |_| None).map_err(|e| lucid::exit::Usage::msg(format!("--user: {e}")))?
-            }
+            Some(u) => lucid::debug::parse_user_flag(u).map_err(lucid::exit::Usage::msg)?,
             None => Ids { uid: 65532, gid: 65532 },
         };
         let request = kubectl::Request {

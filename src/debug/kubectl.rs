@@ -21,7 +21,7 @@ pub struct Request<'a> {
     pub ids: Ids,
 }
 
-/// The command (for a POSIX shell: `--custom` reads a file, given here by process substitution).
+/// The command, for bash or zsh: `--custom` reads a file, given here by process substitution.
 pub fn command(r: &Request) -> String {
     let root = r.ids.uid == 0;
     let custom = serde_json::json!({

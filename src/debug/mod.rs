@@ -100,12 +100,16 @@ pub fn run(host: &str, opts: &Options) -> Result<i64> {
         ));
     }
     let toolbox = if opts.toolbox.is_empty() { DEFAULT_TOOLBOX } else { opts.toolbox.as_str() };
-    rt.block_on(docker.inspect_image(toolbox)).map_err(|_| {
-        Usage::msg(format!(
-            "the engine at {host} has no toolbox image {toolbox}: build and load it with `lucid build lucid-toolbox \
-             --platform linux/amd64 --load` (or your platform), or name another with --toolbox"
-        ))
-    })?;
+    match rt.block_on(docker.inspect_image(toolbox)) {
+        Ok(_) => {}
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+            return Err(Usage::msg(format!(
+                "the engine at {host} has no toolbox image {toolbox}: build and load it with `lucid build \
+                 lucid-toolbox --platform linux/amd64 --load` (or your platform), or name another with --toolbox"
+            )));
+        }
+        Err(err) => return Err(anyhow!(err).context(format!("the engine at {host} cannot inspect {toolbox}"))),
+    }
     match rt.block_on(docker.inspect_container(&opts.target, None)) {
         Ok(c) => debug_container(&e, opts, toolbox, c, interactive),
         Err(_) => match rt.block_on(docker.inspect_image(&opts.target)) {
@@ -137,33 +141,45 @@ fn debug_container(
         )));
     }
     let host_config = c.host_config.clone().unwrap_or_default();
-    if host_config.pid_mode.as_deref() == Some("host") {
+    // Only a PID namespace of its own: with `--pid host` or `--pid container:X` the toolbox's
+    // PID 1 (and /proc/1/root) would be the host's or X's, not the target's.
+    if let Some(mode) = host_config.pid_mode.as_deref().filter(|m| !m.is_empty() && *m != "private") {
         return Err(Usage::msg(format!(
-            "container {name} runs in the host's PID namespace (--pid host): the toolbox would see the host's \
-             processes, not the target's; lucid refuses"
+            "container {name} does not have a PID namespace of its own (--pid {}): the toolbox would see other \
+             processes than the target's; lucid refuses",
+            mode.escape_debug()
         )));
     }
     let ids = match &opts.user {
-        Some(u) => parse_ids(u, |_| None).map_err(Usage::msg)?,
+        Some(u) => parse_user_flag(u).map_err(Usage::msg)?,
         None => {
             let user = c.config.as_ref().and_then(|c| c.user.clone()).unwrap_or_default();
-            let passwd = read_file(e, &id, "/etc/passwd").unwrap_or_default();
+            let (passwd, unread) = match read_file(e, &id, "/etc/passwd") {
+                Ok(text) => (text, String::new()),
+                Err(err) => (String::new(), format!(" (its /etc/passwd cannot be read: {err:#})")),
+            };
             parse_ids(&user, |name| passwd_entry(&passwd, name)).map_err(|why| {
-                Usage::msg(format!("container {name}: {why}; give the UID and GID with --user UID:GID"))
+                Usage::msg(format!("container {name}: {why}{unread}; give the UID and GID with --user UID:GID"))
             })?
         }
     };
-    let joins_ipc = matches!(host_config.ipc_mode.as_deref(), Some("shareable") | Some("host"));
+    let joins_ipc = host_config.ipc_mode.as_deref() == Some("shareable");
     if !joins_ipc {
         eprintln!(
-            "lucid: container {name}'s IPC namespace is private (run it with --ipc shareable to share it): the \
-             toolbox joins its PID and network namespaces only"
+            "lucid: container {name}'s IPC namespace is not shareable (--ipc {}; run it with --ipc shareable to \
+             share it): the toolbox joins its PID and network namespaces only",
+            host_config.ipc_mode.as_deref().unwrap_or("private").escape_debug()
         );
     }
-    let before = changes(e, &id)?;
+    // The target's changes before the session; an engine that cannot list them (another storage
+    // driver) costs the comparison afterwards, not the session.
+    let before = changes(e, &id)
+        .map_err(|err| eprintln!("lucid: warning: {err:#}: the target's filesystem will not be compared afterwards"))
+        .ok();
     let target = format!("container:{id}");
     let body = ContainerCreateBody {
         image: Some(toolbox.to_string()),
+        entrypoint: Some(Vec::new()),
         cmd: (!opts.command.is_empty()).then(|| through_busybox("/bin/busybox", &opts.command)),
         user: Some(ids.to_string()),
         tty: Some(interactive),
@@ -174,18 +190,21 @@ fn debug_container(
             pid_mode: Some(target.clone()),
             network_mode: Some(target.clone()),
             ipc_mode: joins_ipc.then(|| target.clone()),
-            userns_mode: host_config.userns_mode.clone().filter(|m| !m.is_empty()),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([("/tmp".to_string(), "rw,nosuid,nodev,size=64m".to_string())])),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            ..Default::default()
+            ..confinement(&host_config)
         }),
         ..Default::default()
     };
     eprintln!("lucid: toolbox {toolbox} in container {name}'s PID and network namespaces, as {ids}");
     let status =
         session(e, body, interactive).with_context(|| format!("the toolbox session beside container {name}"))?;
-    tidy_up(e, &id, &name, toolbox, ids, &before)?;
+    if let Some(before) = before {
+        // The command ran: what follows are warnings, never its exit status lost.
+        if let Err(err) = tidy_up(e, &id, &name, toolbox, ids, &host_config, &before) {
+            eprintln!("lucid: warning: after the session: {err:#}");
+        }
+    }
     Ok(status)
 }
 
@@ -209,7 +228,7 @@ fn debug_image(e: &Engine, opts: &Options, toolbox: &str, interactive: bool) -> 
         image: Some(opts.target.clone()),
         entrypoint: Some(command),
         cmd: Some(Vec::new()),
-        user: opts.user.clone(),
+        user: opts.user.as_deref().map(parse_user_flag).transpose().map_err(Usage::msg)?.map(|i| i.to_string()),
         tty: Some(interactive),
         open_stdin: Some(interactive),
         attach_stdin: Some(interactive),
@@ -224,6 +243,24 @@ fn debug_image(e: &Engine, opts: &Options, toolbox: &str, interactive: bool) -> 
     };
     eprintln!("lucid: image {} with the toolbox's busybox at {BUSYBOX_MOUNT} (read-only), no network", opts.target);
     session(e, body, interactive).with_context(|| format!("the shell in image {}", opts.target))
+}
+
+/// What a toolbox container takes from the target's settings: its user namespace (the two must
+/// share one) and the capabilities it dropped (the toolbox never has more than the target), with
+/// `no-new-privileges`.
+fn confinement(target: &HostConfig) -> HostConfig {
+    HostConfig {
+        userns_mode: target.userns_mode.clone().filter(|m| !m.is_empty()),
+        cap_drop: target.cap_drop.clone(),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        ..Default::default()
+    }
+}
+
+/// `--user UID:GID`, both numeric: the identity is given, not looked up.
+pub fn parse_user_flag(user: &str) -> std::result::Result<Ids, String> {
+    let parsed = user.split_once(':').and_then(|(u, g)| Some(Ids { uid: u.parse().ok()?, gid: g.parse().ok()? }));
+    parsed.ok_or_else(|| format!("--user {:?}: give UID:GID, both numbers (65532:65532)", user))
 }
 
 fn volume_mount(name: &str, target: &str, read_only: bool) -> Mount {
@@ -243,11 +280,14 @@ fn session(e: &Engine, body: ContainerCreateBody, interactive: bool) -> Result<i
     let container = e.create(body)?;
     let id = container.id.clone();
     rt.block_on(async {
+        // Detach keys nobody types: the engine's default (Ctrl-P Ctrl-Q) would swallow Ctrl-P,
+        // the shell's history key, and detaching would leave lucid waiting.
         let opts = AttachContainerOptions {
             stdin: interactive,
             stdout: true,
             stderr: true,
             stream: true,
+            detach_keys: Some("ctrl-@,ctrl-@,ctrl-@".into()),
             ..Default::default()
         };
         let attached = docker.attach_container(&id, Some(opts)).await.context("cannot attach to the container")?;
@@ -306,57 +346,90 @@ fn session(e: &Engine, body: ContainerCreateBody, interactive: bool) -> Result<i
     })
 }
 
-/// After a session beside container `id`: removes the JVM attach files the session added (with
-/// the toolbox, as the same user, through `/proc/1/root`), then says what else changed.
-fn tidy_up(e: &Engine, id: &str, name: &str, toolbox: &str, ids: Ids, before: &BTreeSet<String>) -> Result<()> {
+/// After a session beside container `id`: removes the JVM attach files the session added in the
+/// target's `/tmp` (with the toolbox, as the same user, through `/proc/1/root`), then says what
+/// else changed. Errors are the caller's warnings: the session is over.
+fn tidy_up(
+    e: &Engine,
+    id: &str,
+    name: &str,
+    toolbox: &str,
+    ids: Ids,
+    target: &HostConfig,
+    before: &BTreeSet<String>,
+) -> Result<()> {
     let (rt, docker) = (e.rt, e.docker);
     let added: Vec<String> = changes(e, id)?.difference(before).cloned().collect();
-    let attach: Vec<String> = added.iter().filter_map(|c| attach_file(c)).map(|p| format!("/proc/1/root{p}")).collect();
+    let attach: Vec<String> = added
+        .iter()
+        .filter_map(|c| attach_file(c))
+        .take(MAX_ATTACH_FILES)
+        .map(|p| format!("/proc/1/root{p}"))
+        .collect();
     if !attach.is_empty() {
         let mut cmd = vec!["/bin/busybox".to_string(), "rm".into(), "-f".into(), "--".into()];
         cmd.extend(attach);
         let body = ContainerCreateBody {
             image: Some(toolbox.to_string()),
+            entrypoint: Some(Vec::new()),
             cmd: Some(cmd),
             user: Some(ids.to_string()),
             host_config: Some(HostConfig {
                 pid_mode: Some(format!("container:{id}")),
                 network_mode: Some("none".into()),
                 readonly_rootfs: Some(true),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                ..Default::default()
+                ..confinement(target)
             }),
             ..Default::default()
         };
         let container = e.create(body)?;
-        rt.block_on(async {
+        let status = rt.block_on(async {
             docker.start_container(&container.id, None).await?;
-            docker.wait_container(&container.id, None).next().await;
-            Ok::<_, bollard::errors::Error>(())
-        })
-        .context("cannot remove the JVM's attach files")?;
+            match docker.wait_container(&container.id, None).next().await {
+                Some(Ok(r)) => Ok(r.status_code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+                Some(Err(err)) => Err(err),
+                None => Ok(-1),
+            }
+        });
+        match status {
+            Ok(0) => {}
+            Ok(code) => eprintln!("lucid: warning: removing the JVM's attach socket exited with status {code}"),
+            Err(err) => eprintln!("lucid: warning: cannot remove the JVM's attach socket: {err}"),
+        }
     }
     let after = changes(e, id)?;
     let changed: Vec<&String> = after.symmetric_difference(before).collect();
     if changed.is_empty() {
         eprintln!("lucid: container {name}'s filesystem is as it was before the session");
     } else {
+        // The paths are the target's: shown escaped (a file name cannot drive the terminal), and
+        // only the first few.
+        let shown: Vec<String> = changed.iter().take(SHOWN_CHANGES).map(|c| c.escape_debug().to_string()).collect();
+        let more = changed.len().saturating_sub(SHOWN_CHANGES);
         eprintln!(
-            "lucid: container {name}'s filesystem changed during the session (by its own processes: lucid writes \
-             nothing there): {}",
-            changed.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            "lucid: container {name}'s filesystem changed during the session (by the application, or by commands run \
+             in the toolbox; lucid itself writes nothing there): {}{}",
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
         );
     }
     Ok(())
 }
 
-/// The path of a JVM attach file (`A /tmp/.java_pid7`, `A /tmp/.attach_pid7`) in one line of
-/// [`changes`], if it is one.
+/// At most this many attach files are removed (a session makes one per JVM it attaches to).
+const MAX_ATTACH_FILES: usize = 16;
+/// At most this many changed paths are named after a session.
+const SHOWN_CHANGES: usize = 20;
+
+/// The path of a JVM attach file the session may have made (`A /tmp/.java_pid7`,
+/// `A /tmp/.attach_pid7`) in one line of [`changes`], if it is one: only in `/tmp`, where
+/// HotSpot puts its socket and jattach its trigger file.
 fn attach_file(change: &str) -> Option<&str> {
     let path = change.strip_prefix("A ")?;
-    let file = path.rsplit('/').next()?;
+    let file = path.strip_prefix("/tmp/")?;
     let digits = file.strip_prefix(".java_pid").or_else(|| file.strip_prefix(".attach_pid"))?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !path.contains("/../")).then_some(path)
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(path)
 }
 
 /// The container's filesystem changes as `docker diff` prints them (`A /tmp/x`, `C /tmp`).
@@ -396,9 +469,9 @@ fn read_file(e: &Engine, id: &str, path: &str) -> Result<String> {
     for entry in archive.entries()? {
         let mut entry = entry?;
         if entry.header().entry_type().is_file() {
-            let mut text = String::new();
-            entry.by_ref().take(MAX as u64).read_to_string(&mut text)?;
-            return Ok(text);
+            let mut bytes = Vec::new();
+            entry.by_ref().take(MAX as u64).read_to_end(&mut bytes)?;
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     bail!("{path} is not a regular file")
@@ -473,10 +546,16 @@ mod tests {
     #[test]
     fn only_jvm_attach_files_are_tidied() {
         assert_eq!(attach_file("A /tmp/.java_pid1"), Some("/tmp/.java_pid1"));
-        assert_eq!(attach_file("A /app/.attach_pid42"), Some("/app/.attach_pid42"));
-        for other in
-            ["C /tmp/.java_pid1", "A /tmp/.java_pid", "A /tmp/.java_pid1x", "A /tmp/data", "A /a/../.java_pid1/x"]
-        {
+        assert_eq!(attach_file("A /tmp/.attach_pid42"), Some("/tmp/.attach_pid42"));
+        for other in [
+            "C /tmp/.java_pid1",
+            "A /tmp/.java_pid",
+            "A /tmp/.java_pid1x",
+            "A /tmp/data",
+            "A /app/.attach_pid42",
+            "A /tmp/x/.java_pid1",
+            "A /tmp/../etc/.java_pid1",
+        ] {
             assert_eq!(attach_file(other), None, "{other}");
         }
     }

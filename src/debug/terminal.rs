@@ -18,11 +18,23 @@ pub fn size() -> Option<(i32, i32)> {
     (ok && ws.ws_row > 0).then(|| (i32::from(ws.ws_row), i32::from(ws.ws_col)))
 }
 
-/// Standard input in raw mode until this drops (the previous settings come back then, also
-/// when the session ends in an error).
-pub struct Raw {
-    saved: libc::termios,
+/// The settings before raw mode, for [`restore`] when a signal ends the process before
+/// [`Raw`] drops.
+static SAVED: std::sync::Mutex<Option<libc::termios>> = std::sync::Mutex::new(None);
+
+/// Puts back the terminal settings [`Raw::enter`] changed, if it did.
+fn restore() {
+    let saved = SAVED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(saved) = saved {
+        // SAFETY: restores settings read by tcgetattr.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved) };
+    }
 }
+
+/// Standard input in raw mode until this drops (the previous settings come back then, also
+/// when the session ends in an error, and when a signal ends the run: see
+/// `oci::containers::before_interrupted_exit`).
+pub struct Raw;
 
 impl Raw {
     pub fn enter() -> Result<Raw> {
@@ -34,17 +46,19 @@ impl Raw {
             }
             let mut raw = saved;
             libc::cfmakeraw(&mut raw);
+            *SAVED.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
+            crate::oci::containers::before_interrupted_exit(restore);
             if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) != 0 {
+                restore();
                 bail!("cannot put the terminal in raw mode: {}", std::io::Error::last_os_error());
             }
-            Ok(Raw { saved })
+            Ok(Raw)
         }
     }
 }
 
 impl Drop for Raw {
     fn drop(&mut self) {
-        // SAFETY: restores the settings read in `enter`.
-        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
+        restore();
     }
 }

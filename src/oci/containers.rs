@@ -162,6 +162,15 @@ impl Drop for Volume<'_> {
     }
 }
 
+/// What must happen before an interrupted run exits, besides removing its containers (a terminal
+/// in raw mode put back, for `lucid debug`). Set once.
+static BEFORE_EXIT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Runs `f` first when an interrupt ends the run (see [`install_interrupt_handler`]).
+pub fn before_interrupted_exit(f: fn()) {
+    let _ = BEFORE_EXIT.set(f);
+}
+
 /// The write end of the pipe the signal handler writes to (-1 until installed).
 static WAKE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
@@ -210,6 +219,9 @@ fn install_interrupt_handler() {
 /// Removes everything this run has in the engine, then exits with 128 + `sig`. Holds the record's
 /// lock to the end, so no new container is created meanwhile.
 fn clean_up_and_exit(sig: i32) -> ! {
+    if let Some(f) = BEFORE_EXIT.get() {
+        f();
+    }
     let l = live();
     if !l.containers.is_empty() || !l.images.is_empty() || !l.volumes.is_empty() {
         eprintln!(

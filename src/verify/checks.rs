@@ -78,7 +78,30 @@ fn executables(s: &Subject, pred: impl Fn(&str) -> bool) -> Vec<String> {
 }
 
 pub const SHELLS: &[&str] =
-    &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox", "toybox", "rbash"];
+    &["sh", "bash", "dash", "ash", "hush", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox", "toybox", "rbash"];
+
+/// Whether `path` is a debug image's busybox: `/busybox/busybox`, a regular file, or a link in
+/// `/busybox` to it, with `/busybox` a real directory.
+fn debug_busybox(s: &Subject, path: &str) -> bool {
+    let dir = crate::spec::DEBUG_SHELL_DIR;
+    let path = path.trim_start_matches('/');
+    let Some(name) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) else { return false };
+    if name.contains('/') || !s.fs.entries.get(dir).is_some_and(|e| e.kind == EntryKind::Dir) {
+        return false;
+    }
+    let binary = format!("{dir}/busybox");
+    match s.fs.entries.get(path).map(|e| &e.kind) {
+        Some(EntryKind::File) => path == binary,
+        Some(EntryKind::Symlink) => {
+            s.fs.entries
+                .get(path)
+                .and_then(|e| e.link.as_deref())
+                .is_some_and(|t| t == "busybox" || t.trim_start_matches('/') == binary)
+                && s.fs.entries.get(&binary).is_some_and(|e| e.kind == EntryKind::File)
+        }
+        _ => false,
+    }
+}
 const OS_PACKAGE_MANAGERS: &[&str] =
     &["apt", "apt-get", "aptitude", "dpkg", "dpkg-deb", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"];
 
@@ -134,14 +157,19 @@ pub fn size(s: &Subject) -> Vec<Finding> {
 pub fn distroless(s: &Subject) -> Vec<Finding> {
     let shell = build_stage_skip(s, "LUCID-SHELL-001", "a shell is").unwrap_or_else(|| {
         let mut found = executables(s, |b| SHELLS.contains(&b));
-        // A debug image's busybox is its point, in its own directory; a shell anywhere else is not.
-        let debug_dir = format!("{}/", crate::spec::DEBUG_SHELL_DIR);
+        // A debug image's busybox is its point: the binary and links to it in their own, real
+        // directory (a `/busybox` symlink to /bin would put them on the default path). Any other
+        // shell, there or anywhere, is not.
         let before = found.len();
         if s.debug {
-            found.retain(|p| !p.trim_start_matches('/').starts_with(&debug_dir));
+            found.retain(|p| !debug_busybox(s, p));
         }
         let ok = if s.debug && before > found.len() {
-            format!("debug image (label {}): its shell is under /{debug_dir} only", crate::oci::labels::DEBUG_LABEL)
+            format!(
+                "debug image (label {}): its shell is busybox under /{}/ only",
+                crate::oci::labels::DEBUG_LABEL,
+                crate::spec::DEBUG_SHELL_DIR
+            )
         } else {
             "no shell on disk".to_string()
         };

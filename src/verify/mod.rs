@@ -111,8 +111,8 @@ pub struct Subject<'a> {
     pub budget: Result<Option<(u64, String)>, String>,
     pub expected_uid: Option<u32>,
     pub required_labels: Vec<String>,
-    /// The image says it is a debug image (label `dev.lucid.debug=true`): its shell under
-    /// `/busybox` is allowed, nothing else changes.
+    /// The image says it is a debug image (label `dev.lucid.debug=true`) and `--stage` did not
+    /// overrule it: its busybox under `/busybox` is allowed, nothing else changes.
     pub debug: bool,
 }
 
@@ -198,11 +198,16 @@ fn verify_image(reference: &str, policy: &Policy, suites: &[cst::Suite]) -> Resu
             budget: budget.clone(),
             expected_uid: policy.uid,
             required_labels: policy.required_labels.clone(),
-            debug: labels.get(crate::oci::labels::DEBUG_LABEL).is_some_and(|v| v == "true"),
+            // `--stage` is the operator's word: a label cannot relax it.
+            debug: policy.stage.is_none() && labels.get(crate::oci::labels::DEBUG_LABEL).is_some_and(|v| v == "true"),
         };
         report.subjects.push(name.clone());
         let fact = |k: &str, v: String| (name.clone(), k.to_string(), v);
         report.facts.push(fact("stage", format!("{} ({stage_source})", stage.as_str())));
+        if subject.debug {
+            let label = crate::oci::labels::DEBUG_LABEL;
+            report.facts.push(fact("debug", format!("a debug image (label {label}): busybox allowed under /busybox")));
+        }
         report.facts.push(fact("size", crate::spec::format_size(fs.content_size())));
         report.facts.push(fact("layers", fs.layers.len().to_string()));
         if let Some((_, d)) = image.manifest() {
