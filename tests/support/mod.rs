@@ -37,7 +37,12 @@ pub fn spec_copy(dir: &std::path::Path, edit: impl FnOnce(String) -> String) -> 
 pub fn copy_spec_files(dir: &std::path::Path) -> PathBuf {
     let base = repo_root().join("infrastructure/containers/base");
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    for f in ["build-args.lock", "requirements.txt", "keys/debian-archive-keys.pgp"] {
+    for f in [
+        "build-args.lock",
+        "requirements.txt",
+        "toolbox-requirements.txt",
+        "keys/debian-archive-keys.pgp",
+    ] {
         std::fs::copy(base.join(f), dir.join(f)).unwrap();
     }
     base
@@ -210,7 +215,7 @@ fn spec_key() -> String {
     let bin = std::fs::metadata(env!("CARGO_BIN_EXE_lucid")).unwrap();
     let mut h = Sha256::new();
     h.update(format!("{} {:?}\n", bin.len(), bin.modified().unwrap()));
-    for f in ["build-args.yml", "build-args.lock", "requirements.txt"] {
+    for f in ["build-args.yml", "build-args.lock", "requirements.txt", "toolbox-requirements.txt"] {
         h.update(std::fs::read(repo_root().join("infrastructure/containers/base").join(f)).unwrap());
     }
     h.update(std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default());
