@@ -140,7 +140,11 @@ fn a_jvm_thread_dump_and_a_python_stack_dump_come_back_and_the_targets_stay_unch
 #[test]
 fn an_image_without_a_shell_gets_the_toolbox_busybox_read_only() {
     require_docker();
-    spec_images(&[TOOLBOX, "lucid-python-base"]);
+    let out = spec_images(&[TOOLBOX, "lucid-python-base"]);
+    // The toolbox is verified like every image of the spec (a build stage: its shell is allowed).
+    let toolbox = format!("oci:{}", out.join(TOOLBOX).display());
+    let o = lucid().args(["verify", &toolbox]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = debug(&["lucid-python-base:latest", "--", "sh", "-c", "id -u; ls /usr/bin; touch /busybox/x"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("65532\n") && out.contains("python3.11"), "{}", text(&o));

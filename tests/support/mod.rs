@@ -37,12 +37,7 @@ pub fn spec_copy(dir: &std::path::Path, edit: impl FnOnce(String) -> String) -> 
 pub fn copy_spec_files(dir: &std::path::Path) -> PathBuf {
     let base = repo_root().join("infrastructure/containers/base");
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    for f in [
-        "build-args.lock",
-        "requirements.txt",
-        "toolbox-requirements.txt",
-        "keys/debian-archive-keys.pgp",
-    ] {
+    for f in ["build-args.lock", "requirements.txt", "toolbox-requirements.txt", "keys/debian-archive-keys.pgp"] {
         std::fs::copy(base.join(f), dir.join(f)).unwrap();
     }
     base
