@@ -306,25 +306,17 @@ impl Caches {
         if args.push {
             hosts.extend(args.tag.iter().filter_map(|t| TagRef::parse(t).ok()?.host));
         }
-        hosts.sort();
-        hosts.dedup();
         let registry_host = args.registry.as_deref().map(|r| {
             let r = r.trim_start_matches("docker://");
             r.split('/').next().unwrap_or(r).to_string()
         });
-        let bound = registry_host.or_else(|| (hosts.len() == 1).then(|| hosts[0].clone()));
         let creds = &args.registry_opts;
-        if !(from.is_empty() && to.is_empty())
-            && bound.is_none()
-            && (creds.creds.is_some() || creds.registry_token.is_some())
-        {
-            return Err(lucid::exit::Usage::msg(format!(
-                "--creds and --registry-token are for one registry, and the caches and tags name {} ({}): name the \
-                 one they are for with --registry HOST[:PORT]; the others use their `docker login` entry",
-                hosts.len(),
-                hosts.join(", ")
-            )));
-        }
+        // Without caches the credentials are --push's, whose own check (push::Destinations) speaks.
+        let bound = if from.is_empty() && to.is_empty() {
+            super::CredentialArgs::home(registry_host.as_deref(), &hosts)
+        } else {
+            creds.bound_to(registry_host.as_deref(), hosts, "the caches and tags name")?
+        };
         Ok(Caches { from, to, auth: creds.auth(bound.as_deref()) })
     }
 

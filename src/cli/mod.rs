@@ -130,6 +130,35 @@ fn secret(s: &str) -> Result<Secret> {
 }
 
 impl CredentialArgs {
+    /// The one registry explicit credentials (--creds, --registry-token) belong to: `registry`
+    /// (--registry's host) when given, else the one host of `hosts`. With several hosts and no
+    /// --registry they would have no single home, and sending them to every host is what this
+    /// rule exists to prevent: a usage error naming the hosts (`named` says what names them,
+    /// "the tags name"). Without explicit credentials there is nothing to refuse.
+    pub fn bound_to(&self, registry: Option<&str>, mut hosts: Vec<String>, named: &str) -> Result<Option<String>> {
+        hosts.sort();
+        hosts.dedup();
+        let bound = Self::home(registry, &hosts);
+        if bound.is_none() && (self.creds.is_some() || self.registry_token.is_some()) {
+            return Err(lucid::exit::Usage::msg(format!(
+                "--creds and --registry-token are for one registry, and {named} {} ({}): name the one they are \
+                 for with --registry HOST[:PORT]; the others use their `docker login` entry",
+                hosts.len(),
+                hosts.join(", ")
+            )));
+        }
+        Ok(bound)
+    }
+
+    /// Where credentials would go (see [`Self::bound_to`]), without the refusal: `registry`, else
+    /// the one host of `hosts` (deduplicated), else nowhere.
+    pub fn home(registry: Option<&str>, hosts: &[String]) -> Option<String> {
+        let mut distinct: Vec<&String> = hosts.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        registry.map(str::to_string).or_else(|| (distinct.len() == 1).then(|| distinct[0].clone()))
+    }
+
     /// Credentials bound to `host` (none: bound to no registry, sent nowhere); every registry
     /// that asks and is not `host` gets its own entry of the Docker CLI configuration, if any.
     pub fn auth(&self, host: Option<&str>) -> lucid::oci::registry::RegistryAuth {

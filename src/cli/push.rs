@@ -119,22 +119,8 @@ impl Destinations {
                 )));
             }
         }
-        let mut hosts: Vec<&str> = parsed.iter().filter_map(|t| t.host.as_deref()).collect();
-        hosts.sort_unstable();
-        hosts.dedup();
-        let bound = match (&registry_host, hosts.as_slice()) {
-            (Some(h), _) => Some(h.clone()),
-            (None, [one]) => Some(one.to_string()),
-            (None, _) => None,
-        };
-        if bound.is_none() && (creds.creds.is_some() || creds.registry_token.is_some()) {
-            return Err(lucid::exit::Usage::msg(format!(
-                "--creds and --registry-token are for one registry, and the tags name {} ({}): name \
-                 the one they are for with --registry HOST[:PORT]; the others use their `docker login` entry",
-                hosts.len(),
-                hosts.join(", ")
-            )));
-        }
+        let hosts = parsed.iter().filter_map(|t| t.host.clone()).collect();
+        let bound = creds.bound_to(registry_host.as_deref(), hosts, "the tags name")?;
         Ok(Destinations { prefix, auth: creds.auth(bound.as_deref()) })
     }
 

@@ -62,18 +62,8 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         refs.push((image, r));
     }
     // Explicit credentials belong to one registry: --registry's, or the one host the images name.
-    let mut hosts: Vec<&str> = refs.iter().map(|(_, r)| r.host.as_str()).collect();
-    hosts.sort_unstable();
-    hosts.dedup();
-    let explicit = args.registry.credentials.creds.is_some() || args.registry.credentials.registry_token.is_some();
-    if explicit && args.registry.registry.is_none() && hosts.len() > 1 {
-        return Err(lucid::exit::Usage::msg(format!(
-            "--creds and --registry-token are for one registry, and the images are on {} ({}): name the one \
-             they are for with --registry HOST[:PORT]; the others use their `docker login` entry",
-            hosts.len(),
-            hosts.join(", ")
-        )));
-    }
+    let hosts = refs.iter().map(|(_, r)| r.host.clone()).collect();
+    args.registry.credentials.bound_to(args.registry.registry.as_deref(), hosts, "the images are on")?;
     let mut codes = Vec::new();
     for (image, r) in refs {
         let mut pusher = Pusher::new(args.registry.auth_for_push(&r.host));
