@@ -96,18 +96,11 @@ pub fn about(statement: &Value, name: &str, digest: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::KeyRef;
-    use p256::pkcs8::{EncodePrivateKey, LineEnding};
 
     #[test]
     fn envelopes_verify_only_with_their_key_and_unchanged() {
         let dir = tempfile::tempdir().unwrap();
-        let key = |seed: u8| {
-            let pem = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap().to_pkcs8_pem(LineEnding::LF).unwrap();
-            let p = dir.path().join(format!("{seed}.pem"));
-            std::fs::write(&p, pem.as_bytes()).unwrap();
-            PrivateKey::load(&KeyRef::File(p)).unwrap()
-        };
+        let key = |seed: u8| crate::sign::key::test_key(seed, dir.path());
         let (ours, theirs) = (key(3), key(4));
         let subject = Subject { name: "h/r".into(), digest: format!("sha256:{}", "c".repeat(64)) };
         let st = statement(std::slice::from_ref(&subject), "https://slsa.dev/provenance/v1", json!({"x": 1}));

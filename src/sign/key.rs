@@ -158,6 +158,17 @@ impl PublicKey {
     }
 }
 
+/// A P-256 key made from `seed` (32 bytes of it), written as PKCS#8 PEM into `dir` and loaded as
+/// `lucid sign --key` loads one: the unit tests' keys, the same on every run.
+#[cfg(test)]
+pub(crate) fn test_key(seed: u8, dir: &std::path::Path) -> PrivateKey {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let pem = SigningKey::from_slice(&[seed; 32]).expect("a valid scalar").to_pkcs8_pem(LineEnding::LF).expect("PEM");
+    let path = dir.join(format!("{seed}.pem"));
+    std::fs::write(&path, pem.as_bytes()).expect("write the test key");
+    PrivateKey::load(&KeyRef::File(path)).expect("load the test key")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

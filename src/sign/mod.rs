@@ -231,13 +231,9 @@ fn judge(found: &[Attachment], digest: &str, repository: &str, key: &PublicKey) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::pkcs8::{EncodePrivateKey, LineEnding};
 
     fn keypair(seed: u8, dir: &std::path::Path) -> (PrivateKey, PublicKey) {
-        let pem = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap().to_pkcs8_pem(LineEnding::LF).unwrap();
-        let path = dir.join(format!("{seed}.pem"));
-        std::fs::write(&path, pem.as_bytes()).unwrap();
-        let private = PrivateKey::load(&KeyRef::File(path)).unwrap();
+        let private = key::test_key(seed, dir);
         let public = private.public();
         (private, public)
     }
