@@ -13,12 +13,21 @@ use anyhow::{Context, Result};
 /// either the old file or the whole new one, never a part. The temporary name starts with `.tmp`,
 /// which `lucid cache` recognises as a leftover when a process was killed mid-write.
 pub fn write_atomic(path: &Path, data: impl AsRef<[u8]>) -> Result<()> {
+    write_atomic_as(path, data, ".tmp")
+}
+
+/// [`write_atomic`] with the temporary file's name starting with `prefix` (random characters
+/// follow): for writers whose leftovers another sweep must recognise by name, such as an
+/// output directory's (`oci::stale`).
+pub fn write_atomic_as(path: &Path, data: impl AsRef<[u8]>, prefix: &str) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(data.as_ref()).with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().ok();

@@ -172,17 +172,8 @@ fn is_staging_name(name: &str) -> bool {
 /// process (`.NAME.tmp-@PID.START@-*`) and a rename: a kill leaves a hidden entry that the next
 /// run's [`sweep_stale`] knows to be dead, never half a file under `path`.
 pub fn write_output_file(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&work_prefix(&format!("{name}.tmp")))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a working file in {}", dir.display()))?;
-    tmp.write_all(data).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot rename into {}", path.display()))?;
-    Ok(())
+    crate::files::write_atomic_as(path, data, &work_prefix(&format!("{name}.tmp")))
 }
 
 /// Removes what killed runs left in the output directory `parent`: working entries whose writer
