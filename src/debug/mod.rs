@@ -12,9 +12,9 @@
 //! of what is asked: a JVM creates its attach socket (`/tmp/.java_pid<N>`) when a tool attaches,
 //! and jattach leaves its trigger file (`.attach_pid<N>`) when it fails. lucid compares the
 //! target's filesystem changes (what `docker diff` shows) before and after the session, removes
-//! those two kinds of file when the session added them (the JVM makes the socket again at the
-//! next attach), and says on stderr whatever else changed meanwhile, which is the application's
-//! doing. Every container and volume lucid makes is removed afterwards, interrupts included
+//! those two kinds of file when the session added them in `/tmp` (Java 17 makes the socket
+//! again at the next attach), and says on stderr whatever else changed meanwhile, by the
+//! application or by the commands run in the toolbox. Every container and volume lucid makes is removed afterwards, interrupts included
 //! ([`crate::oci::containers`]).
 
 pub mod kubectl;
@@ -51,7 +51,7 @@ pub struct Options {
     pub target: String,
     /// The toolbox image (default [`DEFAULT_TOOLBOX`]).
     pub toolbox: String,
-    /// `UID[:GID]` to run as instead of the target's.
+    /// `UID:GID` (numbers) to run as instead of the target's.
     pub user: Option<String>,
     /// The command to run; empty: an interactive shell.
     pub command: Vec<String>,
@@ -337,12 +337,7 @@ fn session(e: &Engine, body: ContainerCreateBody, interactive: bool) -> Result<i
             }
         }
         drop(raw);
-        match docker.wait_container(&id, None).next().await {
-            Some(Ok(r)) => Ok(r.status_code),
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(anyhow!(e).context("waiting for the container")),
-            None => Ok(-1),
-        }
+        engine::exit_status(docker, &id).await
     })
 }
 
@@ -359,9 +354,9 @@ fn tidy_up(
     before: &BTreeSet<String>,
 ) -> Result<()> {
     let (rt, docker) = (e.rt, e.docker);
-    let added: Vec<String> = changes(e, id)?.difference(before).cloned().collect();
-    let attach: Vec<String> = added
-        .iter()
+    let mut after = changes(e, id)?;
+    let attach: Vec<String> = after
+        .difference(before)
         .filter_map(|c| attach_file(c))
         .take(MAX_ATTACH_FILES)
         .map(|p| format!("/proc/1/root{p}"))
@@ -385,20 +380,16 @@ fn tidy_up(
         let container = e.create(body)?;
         let status = rt.block_on(async {
             docker.start_container(&container.id, None).await?;
-            match docker.wait_container(&container.id, None).next().await {
-                Some(Ok(r)) => Ok(r.status_code),
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-                Some(Err(err)) => Err(err),
-                None => Ok(-1),
-            }
+            engine::exit_status(docker, &container.id).await
         });
         match status {
             Ok(0) => {}
             Ok(code) => eprintln!("lucid: warning: removing the JVM's attach socket exited with status {code}"),
-            Err(err) => eprintln!("lucid: warning: cannot remove the JVM's attach socket: {err}"),
+            Err(err) => eprintln!("lucid: warning: cannot remove the JVM's attach socket: {err:#}"),
         }
+        // What the removal left: read again only when something was removed.
+        after = changes(e, id)?;
     }
-    let after = changes(e, id)?;
     let changed: Vec<&String> = after.symmetric_difference(before).collect();
     if changed.is_empty() {
         eprintln!("lucid: container {name}'s filesystem is as it was before the session");

@@ -97,6 +97,18 @@ pub fn engine_host() -> String {
     std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "unix:///var/run/docker.sock".into())
 }
 
+/// Waits for container `id` to end and returns its exit status (-1 when the engine ends the wait
+/// without one). A non-zero exit is a status here, not an error: the engine reports it as a
+/// wait error carrying the code.
+pub async fn exit_status(docker: &Docker, id: &str) -> Result<i64> {
+    match docker.wait_container(id, None).next().await {
+        Some(Ok(r)) => Ok(r.status_code),
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(anyhow!(e).context("waiting for the container")),
+        None => Ok(-1),
+    }
+}
+
 /// Connects to the engine at `host` and negotiates the API version; a clear error if nothing
 /// answers.
 pub async fn connect(host: &str) -> Result<Docker> {

@@ -410,12 +410,7 @@ async fn drive(docker: &Docker, id: &str, out: &mut RunResult) -> Result<Drive> 
             return Ok(Drive::Truncated);
         }
     }
-    out.exit_code = match docker.wait_container(id, None).next().await {
-        Some(Ok(r)) => r.status_code,
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        Some(Err(e)) => return Err(anyhow!(e).context("waiting for the container")),
-        None => -1,
-    };
+    out.exit_code = engine::exit_status(docker, id).await?;
     Ok(Drive::Done)
 }
 
