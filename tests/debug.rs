@@ -3,6 +3,8 @@
 //! py-spy), as the target's own user, leaving the target's filesystem as `docker diff` saw it
 //! before; a shell in an image that has none; the errors a user meets; nothing left behind.
 
+#[path = "support/oci_image.rs"]
+mod oci_image;
 mod support;
 
 use std::path::Path;
@@ -247,7 +249,9 @@ fn the_debug_label_allows_busybox_under_a_real_busybox_directory_only() {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let blobs = layers.iter().map(|t| write_layer(t, 946684800, &dir).unwrap()).collect();
-        let mut config = oci_image_config();
+        // The shared test image's config, as a runtime-stage image.
+        let mut config = oci_image::config();
+        config.labels.insert(lucid::oci::labels::STAGE_LABEL.into(), "runtime-stage".into());
         config.history = layers.iter().map(|_| "test layer".to_string()).collect();
         config.labels.insert(lucid::oci::labels::DEBUG_LABEL.into(), "true".into());
         let image = lucid::oci::image::assemble(config, blobs).unwrap();
@@ -290,20 +294,6 @@ fn the_debug_label_allows_busybox_under_a_real_busybox_directory_only() {
     bash.insert("busybox", Entry::dir(0o755)).unwrap();
     bash.insert("busybox/bash", Entry::file(b"\x7fELF bash".to_vec(), 0o755)).unwrap();
     assert_eq!(shell_status("bash", vec![bash], &[]), "fail");
-}
-
-fn oci_image_config() -> lucid::oci::ImageConfig {
-    lucid::oci::ImageConfig {
-        platform: lucid::platform::Platform::host(),
-        user: "65532:65532".into(),
-        env: vec!["PATH=/usr/bin:/bin".into()],
-        entrypoint: vec!["/usr/bin/app".into()],
-        cmd: vec![],
-        working_dir: "/".into(),
-        labels: [("dev.lucid.stage".to_string(), "runtime-stage".to_string())].into(),
-        created: 946684800,
-        history: vec![],
-    }
 }
 
 /// An interactive session on a terminal (util-linux `script` gives lucid a pseudo-terminal and
