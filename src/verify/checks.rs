@@ -80,6 +80,9 @@ fn executables(s: &Subject, pred: impl Fn(&str) -> bool) -> Vec<String> {
 pub const SHELLS: &[&str] =
     &["sh", "bash", "dash", "ash", "hush", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox", "toybox", "rbash"];
 
+const OS_PACKAGE_MANAGERS: &[&str] =
+    &["apt", "apt-get", "aptitude", "dpkg", "dpkg-deb", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"];
+
 /// Whether `path` is a debug image's busybox: `/busybox/busybox`, a regular file, or a link in
 /// `/busybox` to it, with `/busybox` a real directory.
 fn debug_busybox(s: &Subject, path: &str) -> bool {
@@ -90,20 +93,16 @@ fn debug_busybox(s: &Subject, path: &str) -> bool {
         return false;
     }
     let binary = format!("{dir}/busybox");
-    match s.fs.entries.get(path).map(|e| &e.kind) {
-        Some(EntryKind::File) => path == binary,
-        Some(EntryKind::Symlink) => {
-            s.fs.entries
-                .get(path)
-                .and_then(|e| e.link.as_deref())
-                .is_some_and(|t| t == "busybox" || t.trim_start_matches('/') == binary)
+    let Some(entry) = s.fs.entries.get(path) else { return false };
+    match entry.kind {
+        EntryKind::File => path == binary,
+        EntryKind::Symlink => {
+            entry.link.as_deref().is_some_and(|t| t == "busybox" || t.trim_start_matches('/') == binary)
                 && s.fs.entries.get(&binary).is_some_and(|e| e.kind == EntryKind::File)
         }
         _ => false,
     }
 }
-const OS_PACKAGE_MANAGERS: &[&str] =
-    &["apt", "apt-get", "aptitude", "dpkg", "dpkg-deb", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"];
 
 pub fn size(s: &Subject) -> Vec<Finding> {
     let content = s.fs.content_size();
