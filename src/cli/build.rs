@@ -311,9 +311,9 @@ impl Caches {
             r.split('/').next().unwrap_or(r).to_string()
         });
         let creds = &args.registry_opts;
-        // Without caches the credentials are --push's, whose own check (push::Destinations) speaks.
+        // Without caches nothing here uses the credentials (--push's own check speaks for the tags).
         let bound = if from.is_empty() && to.is_empty() {
-            super::CredentialArgs::home(registry_host.as_deref(), &hosts)
+            None
         } else {
             creds.bound_to(registry_host.as_deref(), hosts, "the caches and tags name")?
         };

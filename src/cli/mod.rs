@@ -138,7 +138,7 @@ impl CredentialArgs {
     pub fn bound_to(&self, registry: Option<&str>, mut hosts: Vec<String>, named: &str) -> Result<Option<String>> {
         hosts.sort();
         hosts.dedup();
-        let bound = Self::home(registry, &hosts);
+        let bound = registry.map(str::to_string).or_else(|| (hosts.len() == 1).then(|| hosts[0].clone()));
         if bound.is_none() && (self.creds.is_some() || self.registry_token.is_some()) {
             return Err(lucid::exit::Usage::msg(format!(
                 "--creds and --registry-token are for one registry, and {named} {} ({}): name the one they are \
@@ -148,15 +148,6 @@ impl CredentialArgs {
             )));
         }
         Ok(bound)
-    }
-
-    /// Where credentials would go (see [`Self::bound_to`]), without the refusal: `registry`, else
-    /// the one host of `hosts` (deduplicated), else nowhere.
-    pub fn home(registry: Option<&str>, hosts: &[String]) -> Option<String> {
-        let mut distinct: Vec<&String> = hosts.iter().collect();
-        distinct.sort();
-        distinct.dedup();
-        registry.map(str::to_string).or_else(|| (distinct.len() == 1).then(|| distinct[0].clone()))
     }
 
     /// Credentials bound to `host` (none: bound to no registry, sent nowhere); every registry

@@ -1,7 +1,8 @@
 //! What lucid starts in the engine (runtime checks, `lucid debug`), and the guarantee that it
-//! leaves nothing: every container, temporary image and volume of this run is recorded here the moment it exists, removed
-//! when its guard drops (timeout, error and panic included), and removed by a signal handler when
-//! the run is interrupted (Ctrl-C, CI cancellation) before the guards can run.
+//! leaves nothing: every container, temporary image and volume of this run is recorded here the
+//! moment it exists, removed when its guard drops (timeout, error and panic included), and
+//! removed by a signal handler when the run is interrupted (Ctrl-C, CI cancellation) before the
+//! guards can run.
 //!
 //! `AutoRemove` is not enough: a process killed between create and start leaves a created
 //! container that never auto-removes, and a timed-out future that is dropped never reaches its
@@ -18,8 +19,9 @@ use bollard::query_parameters::{RemoveContainerOptions, RemoveImageOptions, Remo
 
 use super::engine;
 
-/// The label every runtime-check container carries, valued with [`run_id`]: what tests (and an
-/// operator) filter on to prove that nothing is left behind.
+/// The label every container and volume of this run carries (runtime checks' and `lucid
+/// debug`'s), valued with [`run_id`]: what tests (and an operator) filter on to prove that
+/// nothing is left behind.
 pub const RUN_LABEL: &str = "dev.lucid.verify-run";
 
 /// The repository of the temporary images runtime checks load (`lucid-verify-tmp/HEX:RUN`).
