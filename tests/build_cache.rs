@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{assert_no_secret, lucid, repo_root, spec_build};
+use support::{assert_no_secret, keypair, lucid, repo_root, spec_build};
 
 const USER: &str = "runner";
 const PASSWORD: &str = "lucid-test-secret-cache";
@@ -57,31 +57,37 @@ fn indexes(out: &Path) -> Vec<(String, Vec<u8>)> {
     found
 }
 
-/// Two runners write one cache at once (the Debian 12 images and the Debian 13 ones), then a
-/// runner with an empty cache, no mirror and no package index builds every image from it and
-/// gets the digests the shared build made from the mirror. The registry asks for credentials.
+/// Two runners write one cache at once: the Debian 12 images with a key (their signed records
+/// and layers too) and the Debian 13 ones without (their inputs only). Then a runner with an
+/// empty cache, no mirror and no package index builds every image from it, taking the Debian 12
+/// images whole and assembling the Debian 13 ones from their inputs, and gets the digests the
+/// shared build made from the mirror. The registry asks for credentials.
 #[test]
 fn an_empty_runner_builds_every_image_from_a_cache_two_runners_wrote_at_once() {
     let (shared, _) = spec_build();
     let reg = registry::Registry::start_with_auth(USER, PASSWORD);
     let cache = format!("type=registry,ref={}/lucid/cache:ci", reg.addr);
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(keys.path(), "runner");
+    let signed = format!("{cache},key={}", key.display());
     let creds = format!("{USER}:{PASSWORD}");
-    let writers: Vec<(tempfile::TempDir, std::process::Child)> = [&[][..], &["--distribution", "debian13"][..]]
-        .iter()
-        .map(|selection| {
-            let out = tempfile::tempdir().unwrap();
-            let child = lucid()
-                .current_dir(repo_root())
-                .args(["build", "--locked", "--cache-to", &cache, "--creds", &creds, "-o"])
-                .arg(out.path())
-                .args(*selection)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            (out, child)
-        })
-        .collect();
+    let writers: Vec<(tempfile::TempDir, std::process::Child)> =
+        [(&[][..], &signed), (&["--distribution", "debian13"][..], &cache)]
+            .iter()
+            .map(|(selection, to)| {
+                let out = tempfile::tempdir().unwrap();
+                let child = lucid()
+                    .current_dir(repo_root())
+                    .args(["build", "--locked", "--cache-to", to, "--creds", &creds, "-o"])
+                    .arg(out.path())
+                    .args(*selection)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                (out, child)
+            })
+            .collect();
     for (_, child) in writers {
         let o = child.wait_with_output().unwrap();
         let t = assert_no_secret(&o);
@@ -96,11 +102,21 @@ fn an_empty_runner_builds_every_image_from_a_cache_two_runners_wrote_at_once() {
     let control = offline_build(empty.path(), &["lucid-python-base", "--locked", "-o", out_arg]);
     assert_eq!(control.status.code(), Some(2), "the mirror is unreachable, so this fails:\n{}", text(&control));
 
+    let trusted = format!("{cache},key={}", public.display());
     let o =
-        offline_build(empty.path(), &["--all", "--locked", "--cache-from", &cache, "--creds", &creds, "-o", out_arg]);
+        offline_build(empty.path(), &["--all", "--locked", "--cache-from", &trusted, "--creds", &creds, "-o", out_arg]);
     let t = assert_no_secret(&o);
     assert!(o.status.success(), "the build from the registry cache failed:\n{t}");
-    assert!(t.contains("build inputs"), "it says what the cache holds:\n{t}");
+    assert!(t.contains("signed image records"), "it says what the cache holds:\n{t}");
+    let whole = t.lines().filter(|l| l.contains("layers from docker://")).count();
+    assert!(whole >= 8, "the Debian 12 images came whole, from their signed records ({whole}):\n{t}");
+    let assembled: Vec<&str> = t.lines().filter(|l| l.trim_start().starts_with("Assembling")).collect();
+    assert!(!assembled.is_empty(), "the Debian 13 images were assembled from their inputs:\n{t}");
+    assert!(
+        assembled.iter().all(|l| l.contains("debian13")),
+        "only Debian 13 images were assembled:\n{}",
+        assembled.join("\n")
+    );
     let (want, got) = (indexes(&shared), indexes(out.path()));
     assert!(want.len() >= 8, "the shared build has every image: {:?}", want.iter().map(|w| &w.0).collect::<Vec<_>>());
     assert_eq!(
@@ -117,22 +133,29 @@ fn an_empty_runner_builds_every_image_from_a_cache_two_runners_wrote_at_once() {
     }
 }
 
-/// A blob of the cache changed in the registry's storage (the registry serves it under its old
-/// digest) is refused with its digest named: nothing is built from it, nothing of it is kept.
+/// Blobs of the cache changed in the registry's storage (the registry serves them under their
+/// old digests) are refused with their digests named: nothing is built from them, nothing of
+/// them is kept. The writer signed its image record: a runner without a key builds from the
+/// inputs and meets a tampered `.deb`; one with another key refuses the record; one with the
+/// writer's key takes the record and meets a tampered layer.
 #[test]
 fn a_tampered_cache_blob_is_refused() {
     let reg = registry::Registry::start();
     let cache = format!("type=registry,ref={}/lucid/cache:tampered", reg.addr);
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(keys.path(), "writer");
+    let (_, other) = keypair(keys.path(), "other");
     let out = tempfile::tempdir().unwrap();
     let o = lucid()
         .current_dir(repo_root())
-        .args(["build", "lucid-python-base", "--platform", "linux/amd64", "--locked", "--cache-to", &cache, "-o"])
+        .args(["build", "lucid-python-base", "--platform", "linux/amd64", "--locked", "--cache-to"])
+        .arg(format!("{cache},key={}", key.display()))
+        .arg("-o")
         .arg(out.path())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
 
-    // The largest blob the cache names: a .deb the image cannot do without.
     let raw = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/lucid/cache:tampered", reg.addr)])
         .output()
@@ -142,35 +165,58 @@ fn a_tampered_cache_blob_is_refused() {
     assert_eq!(manifest["artifactType"], "application/vnd.lucid.build-cache.v1");
     let layers = manifest["layers"].as_array().unwrap();
     assert!(layers.len() > 20, "the cache names every .deb of the image: {}", layers.len());
-    let victim = layers.iter().max_by_key(|l| l["size"].as_u64().unwrap()).unwrap();
-    let hex = victim["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-    let data = reg.blob_data(&hex);
-    let mut bytes = std::fs::read(&data).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&data, &bytes).unwrap();
+    let title =
+        |l: &serde_json::Value| l["annotations"]["org.opencontainers.image.title"].as_str().unwrap_or("").to_string();
+    let records = layers.iter().filter(|l| l["annotations"]["dev.lucid.build-cache.image-key"].is_string()).count();
+    assert_eq!(records, 1, "one signed image record");
+    // The largest .deb (an input the image cannot do without) and the largest layer.
+    let largest = |layer: bool| {
+        let victim = layers
+            .iter()
+            .filter(|l| title(l).starts_with("a layer of") == layer && !title(l).ends_with("image record"))
+            .max_by_key(|l| l["size"].as_u64().unwrap())
+            .unwrap_or_else(|| panic!("no {} in {layers:?}", if layer { "layer" } else { "input" }));
+        let hex = victim["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+        let data = reg.blob_data(&hex);
+        let mut bytes = std::fs::read(&data).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&data, &bytes).unwrap();
+        hex
+    };
+    let (deb, layer) = (largest(false), largest(true));
 
-    let empty = tempfile::tempdir().unwrap();
-    let out2 = tempfile::tempdir().unwrap();
-    let o = offline_build(
-        empty.path(),
-        &[
-            "lucid-python-base",
-            "--platform",
-            "linux/amd64",
-            "--locked",
-            "--cache-from",
-            &cache,
-            "-o",
-            out2.path().to_str().unwrap(),
-        ],
-    );
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "a poisoned cache entry is an error:\n{t}");
-    assert!(t.contains(&hex), "the error names the digest:\n{t}");
-    assert!(t.contains("build cache"), "the error names the cache:\n{t}");
-    assert!(!out2.path().join("lucid-python-base").exists(), "no image was written");
-    assert!(!empty.path().join("sha256").join(&hex).exists(), "the tampered blob was not kept");
+    for (trust, says) in
+        [(None, deb.clone()), (Some(&other), "no trusted key vouches".to_string()), (Some(&public), layer.clone())]
+    {
+        let empty = tempfile::tempdir().unwrap();
+        let out2 = tempfile::tempdir().unwrap();
+        let from = match trust {
+            Some(k) => format!("{cache},key={}", k.display()),
+            None => cache.clone(),
+        };
+        let o = offline_build(
+            empty.path(),
+            &[
+                "lucid-python-base",
+                "--platform",
+                "linux/amd64",
+                "--locked",
+                "--cache-from",
+                &from,
+                "-o",
+                out2.path().to_str().unwrap(),
+            ],
+        );
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "a poisoned cache entry is an error ({trust:?}):\n{t}");
+        assert!(t.contains(&says), "the error says {says:?}:\n{t}");
+        assert!(t.contains("build cache"), "the error names the cache:\n{t}");
+        assert!(!out2.path().join("lucid-python-base").exists(), "no image was written");
+        for hex in [&deb, &layer] {
+            assert!(!empty.path().join("sha256").join(hex).exists(), "the tampered blob was not kept");
+        }
+    }
 }
 
 /// Cache references are checked before anything is built: another cache type, a missing ref, and

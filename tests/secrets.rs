@@ -78,11 +78,7 @@ fn no_subcommand_shows_a_secret_it_was_given() {
         let report = out.join("report.json").display().to_string();
         let key = work.path().join("signing.key");
         if !key.exists() {
-            let sh = format!(
-                "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out {}",
-                key.display()
-            );
-            assert!(std::process::Command::new("sh").arg("-c").arg(sh).status().unwrap().success(), "openssl");
+            support::keypair(work.path(), "signing");
         }
         let key = key.display().to_string();
         let commands: Vec<Vec<String>> = [

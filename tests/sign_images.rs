@@ -12,11 +12,11 @@
 mod registry;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use registry::Registry;
-use support::{lucid, repo_root, require_docker, require_tool};
+use support::{keypair, lucid, repo_root, require_docker, require_tool};
 
 /// The client image: skopeo and what it needs from Debian 13, built by lucid with the repository's
 /// pinned archive keys, loaded into the engine under this name.
@@ -58,19 +58,6 @@ images:
     let version = String::from_utf8_lossy(&version.stdout).into_owned();
     assert!(version.starts_with("skopeo version 1.1"), "not Debian 13's skopeo: {version:?}");
     format!("{SKOPEO_IMAGE}:latest")
-}
-
-/// An ECDSA P-256 key pair made by openssl: (private PKCS#8 PEM, public PEM).
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (key, public) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
-    let sh = format!(
-        "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out {k} && openssl ec -in {k} -pubout -out {p}",
-        k = key.display(),
-        p = public.display()
-    );
-    let o = Command::new("sh").arg("-c").arg(sh).output().unwrap();
-    assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
-    (key, public)
 }
 
 /// The policy and registries.d a client of `reg` uses to require signatures by `public`.

@@ -15,6 +15,11 @@
 //! unreadable is a miss, never an error: the memo only saves work. The record's other fields
 //! (`diff_id`s, sizes, environment) are taken as written: the cache is private to its owner
 //! (`fetch::cachedir`), as for every memo in it.
+//!
+//! A record missing here may come from a shared build cache ([`pull`]): only through
+//! `fetch::Remote::image_record`, which gives a record once a trusted key's signature vouched for
+//! it, and with every layer checked against the digest the record names on its way into the
+//! local cache. [`exported`] gives a record and its layers for a writer to sign and push.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +36,10 @@ use crate::spec::{Image, Platform};
 
 /// Bump when what a record means changes.
 const VERSION: &str = "lucid-image-memo-1";
+/// At most this many layers in a record taken from a shared cache (an image has a few dozen).
+const MAX_LAYERS: usize = 512;
+/// Layers of a pulled record downloaded at once (each is held in memory while it is checked).
+const PULL_THREADS: usize = 3;
 
 /// What `lucid build` reports of an image besides its blobs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -189,4 +198,101 @@ pub fn recall(ctx: &Context, key: &str, staging: &Path) -> Option<(Vec<LayerBlob
         });
     }
     Some((blobs, record.made, record.manifest_digest))
+}
+
+/// Whether a record is kept here under `key` (usable or not: [`recall`] says).
+pub fn recorded(ctx: &Context, key: &str) -> bool {
+    record_path(ctx, key).is_ok_and(|p| p.exists())
+}
+
+/// Takes the record under `key` from the first shared build cache that holds one vouched for
+/// (`fetch::Remote::image_record`), with its layers, each checked against the record's digest
+/// and kept in the local cache, then keeps the record here for [`recall`]. `Some(name)` of the
+/// cache it came from; `None` when no cache holds it or one could not serve a layer (the image is
+/// built from its inputs then). A record that no trusted key signed, or one that is signed but
+/// malformed, or a layer that does not match its digest, is an error: nothing is built from it.
+pub fn pull(ctx: &Context, key: &str, progress: &crate::progress::Task) -> Result<Option<String>> {
+    for remote in &ctx.fetcher.remotes {
+        let Some(bytes) = remote.image_record(key)? else { continue };
+        let name = remote.name();
+        let record: Record = serde_json::from_slice(&bytes)
+            .with_context(|| format!("the build cache {name}: the signed record of image inputs {key} is malformed"))?;
+        if record.layers.len() > MAX_LAYERS {
+            anyhow::bail!(
+                "the build cache {name}: the record of image inputs {key} names more than {MAX_LAYERS} layers"
+            );
+        }
+        let wants = record
+            .layers
+            .iter()
+            .map(|l| {
+                let hex = crate::oci::digest_hex(&l.digest)
+                    .with_context(|| format!("the build cache {name}: the record of image inputs {key}"))?;
+                Ok(crate::fetch::Want {
+                    url: String::new(),
+                    sha256: hex.to_string(),
+                    size: Some(l.size),
+                    label: format!("layer {} of image inputs {key}", l.digest),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let total = wants.iter().filter_map(|w| w.size).sum();
+        let bytes_task = progress.bytes("Pulling", total);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let outcome: std::sync::Mutex<Result<bool>> = std::sync::Mutex::new(Ok(true));
+        std::thread::scope(|s| {
+            for _ in 0..PULL_THREADS.min(wants.len()) {
+                s.spawn(|| {
+                    while let Some(w) = wants.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+                        if !matches!(*outcome.lock().unwrap(), Ok(true)) {
+                            return;
+                        }
+                        let got = ctx.fetcher.stored(w);
+                        let mut o = outcome.lock().unwrap();
+                        match got {
+                            Ok(Some(data)) => bytes_task.add(data.len() as u64),
+                            // Named but not served: the image is built from its inputs.
+                            Ok(None) => *o = Ok(false),
+                            Err(e) => *o = Err(e),
+                        }
+                    }
+                });
+            }
+        });
+        drop(bytes_task);
+        if !outcome.into_inner().map_err(|_| anyhow::anyhow!("a pull thread panicked"))?? {
+            return Ok(None);
+        }
+        crate::fetch::write_atomic(&record_path(ctx, key)?, &serde_json::to_vec(&record)?)?;
+        return Ok(Some(name));
+    }
+    Ok(None)
+}
+
+/// The record of one built image on one platform, for a shared build cache: what
+/// `build::cache_records` gives a writer to sign and push beside the inputs.
+pub struct CacheRecord {
+    /// The key of the image's inputs (`build::memo`).
+    pub key: String,
+    /// `IMAGE (PLATFORM)`, for people.
+    pub title: String,
+    /// The record's bytes, as a reader's `build::memo` takes them.
+    pub record: Vec<u8>,
+    /// Its layers' blobs in the local cache: `sha256:` digest and size.
+    pub layers: Vec<(String, u64)>,
+}
+
+/// The record kept under `key` (its bytes, as [`pull`] reads them) and its layers' blobs, for a
+/// writer to sign and push as `title`; an error when there is none.
+pub fn exported(cache: &crate::fetch::Cache, key: &str, title: &str) -> Result<CacheRecord> {
+    let path = cache.derived_dir("images")?.join(key);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read the image record {}", path.display()))?;
+    let record: Record =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not an image record", path.display()))?;
+    Ok(CacheRecord {
+        key: key.to_string(),
+        title: title.to_string(),
+        layers: record.layers.iter().map(|l| (l.digest.clone(), l.size)).collect(),
+        record: bytes,
+    })
 }

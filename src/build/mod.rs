@@ -41,6 +41,7 @@ use crate::spec::{Platform, Spec, Stage};
 pub use assemble::{Assembled, assemble_image};
 pub use context::{Context, Target, scope};
 pub use load::{NoEngine, load};
+pub use memo::CacheRecord;
 pub use outputs::{BuiltOutput, PlatformImage, archive_path, image_for, write_outputs};
 
 /// What `lucid build` was asked for.
@@ -417,17 +418,28 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
             };
             let progress = reporter.task(scope(name, platform));
             let target = Target { ctx: &ctx, image: img, platform, progress: &progress };
+            // Not remembered here: a shared build cache may hold it, signed.
+            let pulled = if memo::recorded(&ctx, &key) {
+                None
+            } else {
+                memo::pull(&ctx, &key, &progress).with_context(|| scope(name, platform))?
+            };
             let found = memo::recall(&ctx, &key, staging.path()).and_then(|(blobs, made, digest)| {
                 let built = outputs::image_of(&target, blobs, &made).ok()?;
                 (built.manifest_digest == digest).then_some(PlatformImage {
                     platform: platform.clone(),
                     summary: made.summary,
                     built,
+                    memo_key: Some(key.clone()),
                 })
             });
             match found {
                 Some(image) => {
-                    progress.step("Unchanged", format!("{} layers from the cache", image.built.layers.len()));
+                    let layers = image.built.layers.len();
+                    match &pulled {
+                        Some(from) => progress.step("Cached", format!("{layers} layers from {from}")),
+                        None => progress.step("Unchanged", format!("{layers} layers from the cache")),
+                    }
                     recalled.insert((name.clone(), platform.clone()), image);
                 }
                 None => all_recalled = false,
@@ -457,7 +469,12 @@ pub fn build(spec: &Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Rep
                     if let Some(key) = keys.get(&at) {
                         let _ = memo::remember(&ctx, key, &built, &made);
                     }
-                    PlatformImage { platform: platform.clone(), summary: made.summary, built }
+                    PlatformImage {
+                        platform: platform.clone(),
+                        summary: made.summary,
+                        built,
+                        memo_key: keys.get(&at).cloned(),
+                    }
                 }
                 None => recalled.remove(&at).context("an image neither built nor recalled")?,
             };
@@ -604,4 +621,19 @@ pub fn cache_inputs(
         }
     }
     Ok(wants)
+}
+
+/// The records of every image of `results` that has one (an image whose inputs could not be
+/// read has no key, and is left out), each once.
+pub fn cache_records(fetcher: &Fetcher, results: &[BuiltOutput]) -> Result<Vec<CacheRecord>> {
+    let mut out: Vec<CacheRecord> = Vec::new();
+    for r in results {
+        let Some(key) = &r.memo_key else { continue };
+        if out.iter().any(|c| &c.key == key) {
+            continue;
+        }
+        let title = scope(&r.image, &r.platform);
+        out.push(memo::exported(&fetcher.cache, key, &title).with_context(|| title.clone())?);
+    }
+    Ok(out)
 }

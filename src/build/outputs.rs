@@ -41,6 +41,9 @@ pub struct BuiltOutput {
     pub layers: usize,
     /// Handed to the Docker engine ([`super::load`]).
     pub loaded: bool,
+    /// The key of its inputs, under which `build::memo` keeps its record (what `--cache-to`
+    /// with a key signs and pushes).
+    pub memo_key: Option<String>,
 }
 
 /// The `name:tag` references an image gets: `-t` wins over the spec's tags; a `-t :TAG` keeps the
@@ -158,6 +161,8 @@ pub struct PlatformImage {
     pub platform: Platform,
     pub summary: Summary,
     pub built: BuiltImage,
+    /// The key of its inputs (`build::memo`), when they could be read.
+    pub memo_key: Option<String>,
 }
 
 /// The docker-archive of one platform: `<image>.tar` for a single-platform build and for the
@@ -215,6 +220,7 @@ pub fn write_outputs(
             wheels: image.summary.wheels,
             layers: image.built.layers.len(),
             loaded: false,
+            memo_key: image.memo_key.clone(),
         });
     }
     Ok(out)

@@ -7,10 +7,11 @@ use anyhow::{Context, Result};
 
 use lucid::build::{self, BuildOptions, BuiltOutput};
 use lucid::fetch::{Fetcher, Remote};
-use lucid::oci::buildcache::{self, CacheRef, ExportBlob, RegistryCache};
+use lucid::oci::buildcache::{self, CacheRef, ExportBlob, RecordOpener, RegistryCache};
 use lucid::oci::registry::RegistryAuth;
 use lucid::oci::{ImageRef, TagRef};
 use lucid::progress::Reporter;
+use lucid::sign::{KeyRef, PrivateKey, PublicKey};
 use lucid::spec::{Platform, Stage, format_size};
 
 #[derive(clap::Args, Debug)]
@@ -60,9 +61,20 @@ artifact under the tag, naming the .deb files and wheels the lock pins, stored u
 own SHA-256. A runner with an empty $LUCID_CACHE takes them from there, checks each against the
 lock exactly as a download from the mirror, and refuses (exit 2) a blob that does not match. A
 cache that cannot be read, or a blob it names but cannot serve, is a warning, and the build
-goes to the mirror for it. Decoded packages, jlink
-runtimes, CDS archives, byte code and layers are made again on each runner: nothing could check
-them. Several runners may --cache-to one cache at once: each merges its entries into it (a
+goes to the mirror for it.
+
+Whole images too, signed: with key=FILE|env://NAME on --cache-to (an ECDSA P-256 private key,
+as for --sign), the cache also gets every built image's layers and its record, signed, filed
+under the SHA-256 of the image's inputs (this lucid executable, the spec, the lock's entries,
+the epoch, the platform). A runner with key=PUBLIC on --cache-from takes such an image whole,
+building nothing, when the record verifies with that key; each layer is checked against the
+record's digest. A record no trusted key signed, or a tampered layer, stops the build (exit 2).
+Without key= on --cache-from, records are not read and images are built from the inputs.
+
+  lucid build --all --locked --cache-to type=registry,ref=HOST/team/cache,key=env://CACHE_KEY
+  lucid build --all --locked --cache-from type=registry,ref=HOST/team/cache,key=cache.pub
+
+Several runners may --cache-to one cache at once: each merges its entries into it (a
 registry has no atomic update of a tag, so an entry can still be lost in a collision; the next
 export adds it back). --creds and --registry-token go to the --registry host, else to the one
 registry the caches (and --push's tags) name; other registries get their `docker login` entry.
@@ -125,11 +137,13 @@ pub struct Args {
     pub registry: Option<String>,
     /// Read the build's inputs (.deb files, wheels) from a shared build cache in a registry
     /// before the Debian mirror and the package index, each checked against the lock:
-    /// type=registry,ref=HOST[:PORT]/REPO[:TAG] (repeatable, asked in order).
+    /// type=registry,ref=HOST[:PORT]/REPO[:TAG] (repeatable, asked in order); with
+    /// ,key=PUBLIC-KEY, whole images whose signed records verify with it.
     #[arg(long, value_name = "type=registry,ref=HOST/REPO:TAG")]
     pub cache_from: Vec<String>,
     /// After the build, push its inputs to a shared build cache in a registry, merged with what
-    /// the cache holds: type=registry,ref=HOST[:PORT]/REPO[:TAG][,ignore-error=true] (repeatable).
+    /// the cache holds: type=registry,ref=HOST[:PORT]/REPO[:TAG][,ignore-error=true] (repeatable);
+    /// with ,key=PRIVATE-KEY, also the built images' layers and their records, signed.
     #[arg(long, value_name = "type=registry,ref=HOST/REPO:TAG")]
     pub cache_to: Vec<String>,
     #[command(flatten)]
@@ -193,7 +207,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
             eprintln!("warning: {}", lucid::report::printable(&text, true));
         }
     }
-    let exported = caches.export(&spec, &opts, &fetcher, reporter);
+    let exported = caches.export(&spec, &opts, &results, &fetcher, reporter);
     let records = write_changelogs(&spec, &opts.output, &results, reporter)?;
     reporter.status("Finished", format!("{} image(s) in {:.1}s", results.len(), started.elapsed().as_secs_f64()));
     print!("{}", size_table(&results));
@@ -282,10 +296,11 @@ fn write_changelogs(
 }
 
 /// `--cache-from` and `--cache-to`, parsed before anything is built, with the credentials that
-/// go to their registry.
+/// go to their registry and the keys of their image records (`key=`: the public key a record
+/// read must verify with, the private key that signs what is written).
 struct Caches {
-    from: Vec<CacheRef>,
-    to: Vec<CacheRef>,
+    from: Vec<(CacheRef, Option<Arc<PublicKey>>)>,
+    to: Vec<(CacheRef, Option<PrivateKey>)>,
     auth: RegistryAuth,
 }
 
@@ -302,7 +317,35 @@ impl Caches {
                 .collect()
         };
         let (from, to) = (parse("cache-from", &args.cache_from)?, parse("cache-to", &args.cache_to)?);
-        let mut hosts: Vec<String> = from.iter().chain(&to).map(|c| c.registry.host.clone()).collect();
+        // A key that cannot be used stops the build now, as a usage error.
+        let key_ref = |flag: &str, c: &CacheRef| -> Result<Option<KeyRef>> {
+            c.key
+                .as_deref()
+                .map(|k| KeyRef::parse(k).with_context(|| format!("--{flag} key=")).map_err(lucid::exit::usage))
+                .transpose()
+        };
+        let from = from
+            .into_iter()
+            .map(|c| {
+                let key = key_ref("cache-from", &c)?
+                    .map(|k| PublicKey::load(&k).with_context(|| "--cache-from key=").map_err(lucid::exit::usage))
+                    .transpose()?;
+                Ok((c, key.map(Arc::new)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let to = to
+            .into_iter()
+            .map(|c| {
+                let key = key_ref("cache-to", &c)?.map(|k| super::sign::load_key(&k)).transpose()?;
+                Ok((c, key))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut hosts: Vec<String> = from
+            .iter()
+            .map(|(c, _)| &c.registry)
+            .chain(to.iter().map(|(c, _)| &c.registry))
+            .map(|r| r.host.clone())
+            .collect();
         if args.push {
             hosts.extend(args.tag.iter().filter_map(|t| TagRef::parse(t).ok()?.host));
         }
@@ -325,13 +368,21 @@ impl Caches {
     /// without it, as buildx's does.
     fn open_from(&self, reporter: &Reporter) -> Vec<Arc<RegistryCache>> {
         let mut out: Vec<Arc<RegistryCache>> = Vec::new();
-        for c in &self.from {
-            match RegistryCache::open(&c.registry, &self.auth) {
+        for (c, key) in &self.from {
+            let opener = key.clone().map(|key| -> RecordOpener {
+                Arc::new(move |envelope: &[u8], inputs: &str| lucid::sign::record::open(envelope, inputs, &key))
+            });
+            match RegistryCache::open(&c.registry, &self.auth, opener) {
                 Ok(cache) => {
-                    let (n, bytes) = cache.held();
+                    let (n, bytes, records) = cache.held();
+                    let records = match (records, cache.reads_records()) {
+                        (0, _) => String::new(),
+                        (r, true) => format!(", {r} of them signed image records"),
+                        (r, false) => format!(", {r} of them signed image records, not read: no key= to check them"),
+                    };
                     reporter.status(
                         "Cache",
-                        format!("docker://{} holds {n} build inputs ({})", c.registry, format_size(bytes)),
+                        format!("docker://{} holds {n} blobs ({}){records}", c.registry, format_size(bytes)),
                     );
                     out.push(Arc::new(cache));
                 }
@@ -345,9 +396,17 @@ impl Caches {
         out
     }
 
-    /// Pushes the build's inputs to every --cache-to cache; the exit code it adds (2 when an
-    /// export failed without ignore-error=true, whose failure is a warning).
-    fn export(&self, spec: &lucid::spec::Spec, opts: &BuildOptions, fetcher: &Fetcher, reporter: &Reporter) -> i32 {
+    /// Pushes the build's inputs to every --cache-to cache, and to one with a key= the signed
+    /// records of the images built, with their layers; the exit code it adds (2 when an export
+    /// failed without ignore-error=true, whose failure is a warning).
+    fn export(
+        &self,
+        spec: &lucid::spec::Spec,
+        opts: &BuildOptions,
+        results: &[BuiltOutput],
+        fetcher: &Fetcher,
+        reporter: &Reporter,
+    ) -> i32 {
         if self.to.is_empty() {
             return 0;
         }
@@ -359,24 +418,30 @@ impl Caches {
                 .map(|w| {
                     let path = fetcher.cache.blob_file(&w.sha256)?;
                     let size = std::fs::metadata(&path)?.len();
-                    Ok(ExportBlob { sha256: w.sha256.clone(), size, title: w.label.clone(), path })
+                    Ok(ExportBlob { sha256: w.sha256.clone(), size, title: w.label.clone(), path, image_key: None })
                 })
                 .collect::<Result<Vec<_>>>()
         });
         drop(task);
+        let records =
+            if self.to.iter().any(|(_, k)| k.is_some()) { Some(build::cache_records(fetcher, results)) } else { None };
         let mut code = 0;
-        for c in &self.to {
+        for (c, key) in &self.to {
             let task = reporter.task(format!("docker://{}", c.registry));
-            let done = match &blobs {
-                Ok(blobs) => buildcache::export(&c.registry, &self.auth, blobs, &task),
-                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            let done = match (&blobs, key, &records) {
+                (Err(e), _, _) | (_, Some(_), Some(Err(e))) => Err(anyhow::anyhow!("{e:#}")),
+                (Ok(blobs), Some(key), Some(Ok(records))) => signed_records(records, key, fetcher).and_then(|more| {
+                    let all: Vec<ExportBlob> = blobs.iter().cloned().chain(more).collect();
+                    buildcache::export(&c.registry, &self.auth, &all, &task)
+                }),
+                (Ok(blobs), _, _) => buildcache::export(&c.registry, &self.auth, blobs, &task),
             };
             drop(task);
             match done {
                 Ok(s) => reporter.status(
                     "Cached",
                     format!(
-                        "docker://{}: {} input(s) sent ({}), {} already there; it names {} now{}",
+                        "docker://{}: {} blob(s) sent ({}), {} already there; it names {} now{}",
                         c.registry,
                         s.uploaded,
                         format_size(s.uploaded_bytes),
@@ -402,6 +467,37 @@ impl Caches {
         }
         code
     }
+}
+
+/// The blobs that file `records` in a build cache: each record sealed with `key` (kept in the
+/// local cache, where the upload reads it), then every layer they name, each once.
+fn signed_records(records: &[build::CacheRecord], key: &PrivateKey, fetcher: &Fetcher) -> Result<Vec<ExportBlob>> {
+    let mut out: Vec<ExportBlob> = Vec::new();
+    for r in records {
+        let envelope = lucid::sign::record::seal(&r.record, &r.key, key)?;
+        let sha256 = fetcher.cache.put_any(&envelope)?;
+        out.push(ExportBlob {
+            path: fetcher.cache.blob_file(&sha256)?,
+            sha256,
+            size: envelope.len() as u64,
+            title: format!("{} image record", r.title),
+            image_key: Some(r.key.clone()),
+        });
+        for (digest, size) in &r.layers {
+            let hex = lucid::oci::digest_hex(digest)?;
+            if out.iter().any(|b| b.sha256 == hex) {
+                continue;
+            }
+            out.push(ExportBlob {
+                sha256: hex.to_string(),
+                size: *size,
+                title: format!("a layer of {}", r.title),
+                path: fetcher.cache.blob_file(hex)?,
+                image_key: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// `--verify`: every built image (all its platforms, through its OCI layout) against the default

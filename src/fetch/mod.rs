@@ -40,6 +40,15 @@ pub trait Remote: Send + Sync {
     /// size and digest), or `None` when it holds no such blob or could not give it (the origin
     /// is asked then). An error stops the build.
     fn get(&self, sha256: &str, size: Option<u64>) -> Result<Option<Vec<u8>>>;
+    /// The record of a whole image (`build::memo`) filed under `key`, the key of its inputs,
+    /// once a signature by a key this build trusts has vouched for it: nothing in the lock could
+    /// check a record or its layers (the layers are then checked against the record's digests).
+    /// `None` when the remote holds none or was given no key to check them with; an error (a
+    /// record no trusted key signed) stops the build.
+    fn image_record(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let _ = key;
+        Ok(None)
+    }
 }
 
 #[derive(Clone)]
@@ -88,8 +97,8 @@ impl Fetcher {
             })?;
             if let Some(data) = got {
                 Self::check(want, &data, &format!("the build cache {name}")).context(
-                    "a blob of the build cache does not match the lock: refused (the cache entry was tampered with \
-                     or damaged; nothing is built from it)",
+                    "a blob of the build cache does not match the digest the lock (or a signed image record) gives \
+                     it: refused (the cache entry was tampered with or damaged; nothing is built from it)",
                 )?;
                 self.cache.put(&want.sha256, &data)?;
                 return Ok(Some(data));

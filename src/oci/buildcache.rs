@@ -7,9 +7,17 @@
 //! serve them, so a blob's registry digest *is* the SHA-256 the lock records for it: a runner
 //! asks the registry for the lock's digest, and checks what comes back against it as it would
 //! check a download from the mirror (`fetch::Remote`). A tampered blob is refused with its
-//! digest named, never used. Derived work (decoded packages, jlink runtimes, CDS archives, byte
-//! code, layers) is not cached here: no record a runner trusts could check it, and whoever can
-//! write the registry would otherwise decide what goes into the images.
+//! digest named, never used.
+//!
+//! Derived work is cached as whole images: a writer given a private key (`key=` on `--cache-to`)
+//! also pushes each built image's layer blobs and its record (`build::memo`: the layers, what
+//! the config took from the assembly, the manifest digest), signed, under the key of its inputs
+//! (the entry's [`ANNOTATION_IMAGE_KEY`]). Nothing in the lock could check a layer, so the
+//! signature is what a reader trusts: a runner given the public key (`key=` on `--cache-from`)
+//! takes a record only when it verifies ([`RecordOpener`], which the caller supplies: signing
+//! is `sign`'s), then each layer against the digest the record names. A record no trusted key
+//! signed is an error, never an image; a reader given no key ignores records and builds from
+//! the inputs.
 //!
 //! Many runners may write the same cache at once. A writer pushes its blobs first, then merges
 //! its entries with the manifest it finds under the tag, puts the union, and reads the tag back,
@@ -21,7 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -42,6 +50,12 @@ const MEDIA_TYPE_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY: &[u8] = b"{}";
 /// The annotation naming an entry for people (`libc6 2.36-9+deb12u13 (amd64)`).
 const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
+/// The annotation of a signed image record: the key of the image's inputs (`build::memo`).
+pub const ANNOTATION_IMAGE_KEY: &str = "dev.lucid.build-cache.image-key";
+/// At most this many records of one image key are tried (writers with other keys may add theirs).
+const MAX_RECORDS_PER_KEY: usize = 4;
+/// No signed record is larger (one names a few dozen layers).
+const MAX_RECORD_BYTES: u64 = 1 << 20;
 /// At most this many entries: the inputs of every image of a spec are a few thousand.
 const MAX_ENTRIES: usize = 100_000;
 /// No cached input is larger (the largest `.deb` of a JDK is about 100 MB, the largest wheels
@@ -62,15 +76,19 @@ pub struct CacheRef {
     pub registry: RegistryRef,
     /// `ignore-error=true`: a failed export is a warning, not a failed build.
     pub ignore_error: bool,
+    /// `key=FILE|env://NAME`: on `--cache-to` the private key that signs image records, on
+    /// `--cache-from` the public key a record must verify with (the caller loads it).
+    pub key: Option<String>,
 }
 
 impl CacheRef {
-    /// Parses buildx's form: `type=registry,ref=HOST[:PORT]/REPO[:TAG]` (`mode=min|max` and
-    /// `ignore-error=true|false` accepted), or a bare `HOST[:PORT]/REPO[:TAG]`, which buildx
+    /// Parses buildx's form: `type=registry,ref=HOST[:PORT]/REPO[:TAG]` (`mode=min|max`,
+    /// `ignore-error=true|false` and lucid's `key=FILE|env://NAME` accepted), or a bare `HOST[:PORT]/REPO[:TAG]`, which buildx
     /// reads as `type=registry,ref=...`. Other types and keys are refused, naming what is known.
     pub fn parse(value: &str) -> Result<CacheRef> {
         let mut reference = None;
         let mut ignore_error = false;
+        let mut record_key = None;
         if !value.contains('=') {
             reference = Some(value.to_string());
         } else {
@@ -95,9 +113,11 @@ impl CacheRef {
                             _ => bail!("ignore-error is true or false, not {v:?}"),
                         }
                     }
+                    "key" if !v.is_empty() => record_key = Some(v.to_string()),
+                    "key" => bail!("key= is empty: give a PEM file or env://NAME"),
                     other => bail!(
                         "unknown key {other:?} (lucid knows type=registry, ref=, mode=min|max, \
-                         ignore-error=true|false)"
+                         ignore-error=true|false, key=FILE|env://NAME)"
                     ),
                 }
             }
@@ -106,7 +126,7 @@ impl CacheRef {
         // The value is not repeated in errors: a mistyped one may hold a password.
         let registry = RegistryRef::parse(reference.strip_prefix("docker://").unwrap_or(&reference))
             .context("ref= is not HOST[:PORT]/REPO[:TAG]")?;
-        Ok(CacheRef { registry, ignore_error })
+        Ok(CacheRef { registry, ignore_error, key: record_key })
     }
 }
 
@@ -123,8 +143,17 @@ struct CacheManifest {
     layers: Vec<Descriptor>,
 }
 
-/// What a cache holds: each entry's hex SHA-256, with its size and title.
-type Entries = BTreeMap<String, (u64, String)>;
+/// One blob a cache names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    size: u64,
+    title: String,
+    /// For a signed image record: the key of the image's inputs.
+    image_key: Option<String>,
+}
+
+/// What a cache holds: each entry by its hex SHA-256.
+type Entries = BTreeMap<String, Entry>;
 
 /// The entries of the cache under `r`'s tag; `None` when the tag does not exist. Anything else
 /// under the tag (an image, another tool's artifact) is an error: lucid neither reads nor
@@ -149,17 +178,31 @@ fn read_entries(reg: &mut Registry, r: &RegistryRef) -> Result<Option<Entries>> 
     for d in manifest.layers {
         let hex = digest_hex(&d.digest).with_context(|| format!("docker://{r}: an entry"))?.to_string();
         let title = d.annotations.get(ANNOTATION_TITLE).cloned().unwrap_or_default();
-        out.insert(hex, (d.size.min(MAX_ENTRY_BYTES), title));
+        // A key that is not a SHA-256 could never be asked for: such an entry is a plain blob.
+        let image_key = d.annotations.get(ANNOTATION_IMAGE_KEY).filter(|k| is_hex_sha256(k)).cloned();
+        out.insert(hex, Entry { size: d.size.min(MAX_ENTRY_BYTES), title, image_key });
     }
     Ok(Some(out))
 }
 
+fn is_hex_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks a signed image record (the envelope's bytes) against the trusted key for the image key
+/// it is filed under, and returns the record it vouches for; an error says why not.
+pub type RecordOpener = Arc<dyn Fn(&[u8], &str) -> Result<Vec<u8>> + Send + Sync>;
+
 /// A build cache opened for reading (`--cache-from`): the entries its manifest names, fetched
-/// on demand by the lock's digests.
+/// on demand by the lock's digests, and the signed image records it holds.
 pub struct RegistryCache {
     r: RegistryRef,
     auth: RegistryAuth,
     entries: Entries,
+    /// Each image key's records (hex digests of their envelopes).
+    records: BTreeMap<String, Vec<String>>,
+    /// How a record is trusted; `None`: records are not read.
+    opener: Option<RecordOpener>,
     /// Sessions not in use: the fetcher asks from several threads, each takes one (and its
     /// token) and puts it back.
     idle: Mutex<Vec<Registry>>,
@@ -171,21 +214,51 @@ impl RegistryCache {
     /// Reads the cache's manifest. A tag that does not exist is an empty cache (the first run
     /// of a new cache); an unreachable registry, refused credentials or something that is not a
     /// lucid cache under the tag are errors for the caller to report.
-    pub fn open(r: &RegistryRef, auth: &RegistryAuth) -> Result<RegistryCache> {
+    /// With `opener`, the cache's signed image records are read too (see the module's doc).
+    pub fn open(r: &RegistryRef, auth: &RegistryAuth, opener: Option<RecordOpener>) -> Result<RegistryCache> {
         let mut reg = Registry::new(r, auth)?;
         let entries = read_entries(&mut reg, r)?.unwrap_or_default();
+        let mut records: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (hex, e) in &entries {
+            if let Some(key) = &e.image_key {
+                records.entry(key.clone()).or_default().push(hex.clone());
+            }
+        }
         Ok(RegistryCache {
             r: r.clone(),
             auth: auth.clone(),
             entries,
+            records,
+            opener,
             idle: Mutex::new(vec![reg]),
             missed: Mutex::default(),
         })
     }
 
-    /// How many blobs the cache names, and their bytes.
-    pub fn held(&self) -> (usize, u64) {
-        (self.entries.len(), self.entries.values().map(|(s, _)| s).sum())
+    /// How many blobs the cache names, and their bytes; how many of them are image records.
+    pub fn held(&self) -> (usize, u64, usize) {
+        let records = self.records.values().map(Vec::len).sum();
+        (self.entries.len(), self.entries.values().map(|e| e.size).sum(), records)
+    }
+
+    /// Whether image records are read (a key to check them was given).
+    pub fn reads_records(&self) -> bool {
+        self.opener.is_some()
+    }
+
+    /// Blob `hex` from a session of the pool, at most `bound` bytes (one more is read, so that a
+    /// longer blob fails the caller's check).
+    fn blob(&self, hex: &str, bound: u64) -> Result<Vec<u8>> {
+        let session = self.idle.lock().map_err(|_| anyhow::anyhow!("a fetch thread panicked"))?.pop();
+        let mut reg = match session {
+            Some(reg) => reg,
+            None => Registry::new(&self.r, &self.auth)?,
+        };
+        let data = reg.blob_raw(&format!("sha256:{hex}"), bound)?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(reg);
+        }
+        Ok(data)
     }
 }
 
@@ -195,22 +268,10 @@ impl crate::fetch::Remote for RegistryCache {
     }
 
     fn get(&self, sha256: &str, size: Option<u64>) -> Result<Option<Vec<u8>>> {
-        let Some((listed, _)) = self.entries.get(sha256) else { return Ok(None) };
-        // The lock's size bounds the download when it has one; the manifest's otherwise. One byte
-        // more is read, so that a longer blob fails the fetcher's size or digest check.
-        let bound = size.unwrap_or(*listed);
-        let session = self.idle.lock().map_err(|_| anyhow::anyhow!("a fetch thread panicked"))?.pop();
-        let mut reg = match session {
-            Some(reg) => reg,
-            None => Registry::new(&self.r, &self.auth)?,
-        };
-        match reg.blob_raw(&format!("sha256:{sha256}"), bound) {
-            Ok(data) => {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(reg);
-                }
-                Ok(Some(data))
-            }
+        let Some(listed) = self.entries.get(sha256) else { return Ok(None) };
+        // The lock's size bounds the download when it has one; the manifest's otherwise.
+        match self.blob(sha256, size.unwrap_or(listed.size)) {
+            Ok(data) => Ok(Some(data)),
             // Not getting a blob is a miss (the origin serves it); getting other bytes than the
             // lock's is the fetcher's error.
             Err(e) => {
@@ -220,6 +281,40 @@ impl crate::fetch::Remote for RegistryCache {
                 Ok(None)
             }
         }
+    }
+
+    fn image_record(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let (Some(open), Some(found)) = (&self.opener, self.records.get(key)) else { return Ok(None) };
+        let mut refused = Vec::new();
+        for hex in found.iter().take(MAX_RECORDS_PER_KEY) {
+            let envelope = match self.blob(hex, MAX_RECORD_BYTES) {
+                Ok(data) => data,
+                // Not served: a miss, as for any blob (the image is built from its inputs).
+                Err(e) => {
+                    if let Ok(mut missed) = self.missed.lock() {
+                        missed.push(format!("sha256:{hex}: {e:#}"));
+                    }
+                    continue;
+                }
+            };
+            if crate::fetch::sha256_hex(&envelope) != *hex {
+                refused.push(format!("sha256:{hex}: the registry served other bytes under its digest"));
+                continue;
+            }
+            match open(&envelope, key) {
+                Ok(record) => return Ok(Some(record)),
+                Err(e) => refused.push(format!("sha256:{hex}: {e:#}")),
+            }
+        }
+        if refused.is_empty() {
+            return Ok(None);
+        }
+        bail!(
+            "the build cache {} holds a record of image inputs {key} that no trusted key vouches for: refused \
+             (nothing is built from it): {}",
+            self.name(),
+            refused.join("; ")
+        )
     }
 }
 
@@ -231,14 +326,15 @@ impl RegistryCache {
     }
 }
 
-/// One input to export: the lock's SHA-256 (hex), its size, a title, and where the local cache
-/// keeps it.
+/// One blob to export: its SHA-256 (hex; an input's is the lock's), its size, a title, where
+/// the local cache keeps it, and for a signed image record the key of the image's inputs.
 #[derive(Clone, Debug)]
 pub struct ExportBlob {
     pub sha256: String,
     pub size: u64,
     pub title: String,
     pub path: PathBuf,
+    pub image_key: Option<String>,
 }
 
 /// What an export did.
@@ -260,7 +356,7 @@ pub fn export(r: &RegistryRef, auth: &RegistryAuth, blobs: &[ExportBlob], task: 
     let mut pusher = Pusher::new(auth.clone());
     let mut reg = Registry::new(r, auth)?;
     let total: u64 = blobs.iter().map(|b| b.size).sum();
-    task.step("Exporting", format!("{} build inputs", blobs.len()));
+    task.step("Exporting", format!("{} blobs", blobs.len()));
     let bytes = task.transfer("Exporting", &format!("docker://{r}"), total);
     let empty = digest_of(EMPTY);
     pusher.push_blob(&mut reg, &Blob::Memory { digest: &empty, data: EMPTY }, &bytes)?;
@@ -273,8 +369,11 @@ pub fn export(r: &RegistryRef, auth: &RegistryAuth, blobs: &[ExportBlob], task: 
             .with_context(|| format!("cannot export {} to the build cache docker://{r}", b.title))?;
     }
     drop(bytes);
-    let ours: Entries = blobs.iter().map(|b| (b.sha256.clone(), (b.size, b.title.clone()))).collect();
-    let listed = |found: &Entries| ours.iter().all(|(k, (size, _))| found.get(k).is_some_and(|(s, _)| s == size));
+    let ours: Entries = blobs
+        .iter()
+        .map(|b| (b.sha256.clone(), Entry { size: b.size, title: b.title.clone(), image_key: b.image_key.clone() }))
+        .collect();
+    let listed = |found: &Entries| ours.iter().all(|(k, e)| found.get(k).is_some_and(|f| f.size == e.size));
     let mut merges = 0;
     let mut confirmed = false;
     for attempt in 0..MERGE_ATTEMPTS {
@@ -342,16 +441,18 @@ fn stats(pusher: &Pusher, entries: usize, merges: u32) -> ExportStats {
 fn manifest_json(entries: &Entries) -> Result<Vec<u8>> {
     let layers = entries
         .iter()
-        .map(|(hex, (size, title))| Descriptor {
+        .map(|(hex, e)| Descriptor {
             media_type: MEDIA_TYPE_ENTRY.to_string(),
             digest: format!("sha256:{hex}"),
-            size: *size,
+            size: e.size,
             platform: None,
-            annotations: if title.is_empty() {
-                BTreeMap::new()
-            } else {
-                BTreeMap::from([(ANNOTATION_TITLE.to_string(), title.clone())])
-            },
+            annotations: [
+                (!e.title.is_empty()).then(|| (ANNOTATION_TITLE.to_string(), e.title.clone())),
+                e.image_key.as_ref().map(|k| (ANNOTATION_IMAGE_KEY.to_string(), k.clone())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         })
         .collect();
     let manifest = CacheManifest {
@@ -384,6 +485,8 @@ mod tests {
         let bare = CacheRef::parse("registry.internal/team/cache").unwrap();
         assert_eq!(bare.registry.reference, "latest");
         assert!(CacheRef::parse("type=registry,ref=h.io/c,ignore-error=true").unwrap().ignore_error);
+        let signed = CacheRef::parse("type=registry,ref=h.io/c,key=env://CACHE_KEY").unwrap();
+        assert_eq!(signed.key.as_deref(), Some("env://CACHE_KEY"));
         for bad in [
             "type=local,dest=/tmp/x",
             "type=registry",
@@ -391,6 +494,7 @@ mod tests {
             "type=registry,ref=h.io/c,ignore-error=yes",
             "type=registry,ref=cache",
             "type=registry,ref",
+            "type=registry,ref=h.io/c,key=",
         ] {
             assert!(CacheRef::parse(bad).is_err(), "{bad}");
         }
@@ -401,12 +505,14 @@ mod tests {
         let a = "a".repeat(64);
         let b = "b".repeat(64);
         let mut e = Entries::new();
-        e.insert(b.clone(), (2, "two".into()));
-        e.insert(a.clone(), (1, String::new()));
+        e.insert(b.clone(), Entry { size: 2, title: "two".into(), image_key: Some("c".repeat(64)) });
+        e.insert(a.clone(), Entry { size: 1, title: String::new(), image_key: None });
         let json = manifest_json(&e).unwrap();
         let m: CacheManifest = serde_json::from_slice(&json).unwrap();
         assert_eq!(m.artifact_type.as_deref(), Some(ARTIFACT_TYPE));
         assert_eq!(m.layers[0].digest, format!("sha256:{a}"));
+        assert!(m.layers[0].annotations.is_empty());
         assert_eq!(m.layers[1].annotations[ANNOTATION_TITLE], "two");
+        assert_eq!(m.layers[1].annotations[ANNOTATION_IMAGE_KEY], "c".repeat(64));
     }
 }

@@ -11,7 +11,8 @@
 //! Attestations ([`dsse`]: an in-toto Statement in a DSSE envelope signed with the same key) go
 //! under `sha256-<hex>.att` as cosign puts them, one layer each with its `predicateType`
 //! annotation: SLSA provenance on every manifest a build pushed, SPDX and CycloneDX documents on
-//! each platform's manifest.
+//! each platform's manifest. The same envelopes sign the image records runners share through a
+//! registry build cache ([`record`]).
 //!
 //! The payload names the repository without a tag (cosign's convention): a policy's
 //! `signedIdentity` is then `matchRepository`, and re-tagging a signed image needs no new
@@ -20,6 +21,7 @@
 pub mod dsse;
 pub mod key;
 pub mod payload;
+pub mod record;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;

@@ -268,3 +268,16 @@ pub fn output_within(cmd: &mut Command, deadline: std::time::Duration) -> std::p
         }
     }
 }
+
+/// An ECDSA P-256 key pair made by openssl: (private PKCS#8 PEM, public PEM).
+pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
+    let sh = format!(
+        "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out {k} && openssl ec -in {k} -pubout -out {p}",
+        k = key.display(),
+        p = public.display()
+    );
+    let o = Command::new("sh").arg("-c").arg(sh).output().unwrap();
+    assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
+    (key, public)
+}
