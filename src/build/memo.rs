@@ -20,6 +20,10 @@
 //! `fetch::Remote::image_record`, which gives a record once a trusted key's signature vouched for
 //! it, and with every layer checked against the digest the record names on its way into the
 //! local cache. [`exported`] gives a record and its layers for a writer to sign and push.
+//!
+//! The docker-archives a build writes are remembered too ([`archive_current`]): one that a
+//! previous build wrote for the same image and tags, and that nobody touched since, is not
+//! written again (rewriting every archive was most of a warm build of many images).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -295,4 +299,65 @@ pub fn exported(cache: &crate::fetch::Cache, key: &str, title: &str) -> Result<C
         layers: record.layers.iter().map(|l| (l.digest.clone(), l.size)).collect(),
         record: bytes,
     })
+}
+
+/// What a docker-archive written for `built` under `references` holds, as a key: the same key
+/// means the same bytes (the archive writer is this executable's, and the manifest's digest
+/// covers the config, the layers and the dates). `None` when the executable cannot be read.
+pub fn archive_key(built: &BuiltImage, references: &[String]) -> Option<String> {
+    let mut h = Sha256::new();
+    line(&mut h, "version", VERSION.as_bytes());
+    line(&mut h, "executable", executable_digest().ok()?.as_bytes());
+    line(&mut h, "manifest", built.manifest_digest.as_bytes());
+    for r in references {
+        line(&mut h, "reference", r.as_bytes());
+    }
+    Some(hex::encode(h.finalize()))
+}
+
+/// A written docker-archive as the cache remembers it: its key, and the file's identity then.
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+struct ArchiveRecord {
+    key: String,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+fn archive_record(cache: &crate::fetch::Cache, path: &Path, key: &str) -> Option<(std::path::PathBuf, ArchiveRecord)> {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::path::absolute(path).ok()?;
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    let at = cache.derived_dir("archives").ok()?.join(crate::fetch::sha256_hex(path.as_os_str().as_encoded_bytes()));
+    let record = ArchiveRecord {
+        key: key.to_string(),
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.size(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+    };
+    Some((at, record))
+}
+
+/// Whether the file at `path` is the docker-archive of `key` that this cache saw written there,
+/// unchanged since (same device, inode, size and modification time): writing it again would
+/// give the same bytes, so a warm build leaves it.
+pub fn archive_current(cache: &crate::fetch::Cache, path: &Path, key: &str) -> bool {
+    let Some((at, now)) = archive_record(cache, path, key) else { return false };
+    let Ok(text) = std::fs::read(at) else { return false };
+    serde_json::from_slice::<ArchiveRecord>(&text).is_ok_and(|was| was == now)
+}
+
+/// Remembers that the file at `path` was just written as the docker-archive of `key`. The memo
+/// only saves work: a failure to remember is ignored.
+pub fn remember_archive(cache: &crate::fetch::Cache, path: &Path, key: &str) {
+    if let Some((at, record)) = archive_record(cache, path, key)
+        && let Ok(json) = serde_json::to_vec(&record)
+    {
+        let _ = crate::fetch::write_atomic(&at, &json);
+    }
 }

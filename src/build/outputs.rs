@@ -176,7 +176,7 @@ pub fn archive_path(output: &Path, image: &str, platform: &Platform, platforms: 
 }
 
 /// Writes the OCI layout `<output>/<image>` (one manifest, or an index over every platform) and
-/// a docker-archive per platform.
+/// a docker-archive per platform (unless the one there is already that, `build::memo`).
 pub fn write_outputs(
     ctx: &Context,
     img: &Image,
@@ -203,7 +203,15 @@ pub fn write_outputs(
     let mut out = Vec::new();
     for image in images {
         let archive = archive_path(&opts.output, &img.file_stem(), &image.platform, images.len());
-        oci::archive::write_docker_archive(&archive, &image.built, &references)?;
+        // An archive written for the same image and tags, untouched since, is left as it is.
+        let key = super::memo::archive_key(&image.built, &references);
+        let cache = &ctx.fetcher.cache;
+        if !key.as_deref().is_some_and(|k| super::memo::archive_current(cache, &archive, k)) {
+            oci::archive::write_docker_archive(&archive, &image.built, &references)?;
+            if let Some(k) = &key {
+                super::memo::remember_archive(cache, &archive, k);
+            }
+        }
         out.push(BuiltOutput {
             image: img.name.clone(),
             platform: image.platform.clone(),
