@@ -114,6 +114,29 @@ impl Cache {
         self.blob_path(sha256)
     }
 
+    /// Stores the file at `path`, which the caller has just written and hashed to `sha256`, by
+    /// linking it into the cache (copying it where a link cannot be made), never by reading it
+    /// into memory. A blob already cached is left as it is. The caller must not change the
+    /// file afterwards: a link shares its bytes (as every reader of the cache checks them, a
+    /// change would only make the entry missing).
+    pub fn adopt(&self, sha256: &str, path: &Path) -> Result<()> {
+        let dest = self.blob_path(sha256)?;
+        if dest.exists() {
+            return Ok(());
+        }
+        match fs::hard_link(path, &dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) => {
+                let tmp = tempfile::NamedTempFile::new_in(self.root.join("sha256"))
+                    .with_context(|| format!("cannot create a temporary file in {}", self.root.display()))?;
+                fs::copy(path, tmp.path()).with_context(|| format!("cannot copy {} into the cache", path.display()))?;
+                tmp.persist(&dest).with_context(|| format!("cannot write {}", dest.display()))?;
+                Ok(())
+            }
+        }
+    }
+
     /// Stores `data` under its own digest and returns it.
     pub fn put_any(&self, data: &[u8]) -> Result<String> {
         let digest = sha256_hex(data);

@@ -43,10 +43,11 @@ pub struct LayerBlob {
 
 /// Writes `tree` as a gzip-compressed layer into `dir` and returns its digests.
 ///
-/// The tar is made in memory (the tree is in memory already), hashed, compressed in one call so
-/// the compressed bytes never depend on how writes were chunked, and written to a temporary file
-/// in `dir` that is renamed to `<dir>/<hex>.tar.gz` only when complete. The same tree and `mtime`
-/// always give the same bytes.
+/// The tar is made in memory (the tree is in memory already) and hashed, then compressed in one
+/// call, because the compressed bytes depend on how the input is chunked (measured: streaming
+/// the tar's writes into gzip gave other bytes), straight into a temporary file in `dir` that is
+/// renamed to `<dir>/<hex>.tar.gz` only when complete: the gzip is never held in memory too (a
+/// JDK's layer is hundreds of megabytes). The same tree and `mtime` always give the same bytes.
 pub fn write_layer(tree: &Tree, mtime: i64, dir: &Path) -> Result<LayerBlob> {
     write_layer_with(tree, mtime, dir, None)
 }
@@ -54,14 +55,15 @@ pub fn write_layer(tree: &Tree, mtime: i64, dir: &Path) -> Result<LayerBlob> {
 /// [`write_layer`], remembering the gzip blob in `cache` under the digest of the uncompressed tar
 /// (the `diff_id`): compression is most of the time of a warm build, and gzip at a fixed level
 /// and backend is a pure function of the tar. The tar itself is always made afresh from the
-/// tree, so the cache can never put stale content into an image; a remembered blob is read back
-/// through the verified cache.
+/// tree, so the cache can never put stale content into an image; a remembered blob is checked
+/// against its digest before it is used.
 pub fn write_layer_cached(tree: &Tree, mtime: i64, dir: &Path, cache: &crate::fetch::Cache) -> Result<LayerBlob> {
     write_layer_with(tree, mtime, dir, Some(cache))
 }
 
 fn write_layer_with(tree: &Tree, mtime: i64, dir: &Path, cache: Option<&crate::fetch::Cache>) -> Result<LayerBlob> {
     let mtime = u64::try_from(mtime).map_err(|_| anyhow!("layer mtime {mtime} is before 1970"))?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut builder = tar::Builder::new(HashWriter::new(Vec::new()));
     for (key, entry) in tree.iter() {
         append_entry(&mut builder, key, entry, mtime).with_context(|| format!("cannot add {key:?} to the layer"))?;
@@ -71,35 +73,45 @@ fn write_layer_with(tree: &Tree, mtime: i64, dir: &Path, cache: Option<&crate::f
         Some(c) => Some(c.derived_dir("layers")?.join(super::digest_hex(&diff_id)?)),
         None => None,
     };
-    let remembered = match (cache, &memo) {
-        (Some(c), Some(m)) => fs::read_to_string(m).ok().and_then(|hex| c.get(hex.trim()).ok().flatten()),
-        _ => None,
-    };
-    let gz = match remembered {
-        Some(gz) => gz,
-        None => {
-            let gz = gzip(&tar)?;
-            if let (Some(c), Some(m)) = (cache, &memo) {
-                let hex = c.put_any(&gz)?;
-                crate::fetch::write_atomic(m, hex.as_bytes())?;
-            }
-            gz
-        }
-    };
-    let digest = super::digest_of(&gz);
+    if let (Some(c), Some(m)) = (cache, &memo)
+        && let Some(blob) = remembered(c, m, dir)
+    {
+        return Ok(LayerBlob { diff_id, uncompressed_size, ..blob });
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-layer-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let out = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, tmp.as_file()));
+    let mut gz = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(out, Compression::new(GZIP_LEVEL));
+    gz.write_all(&tar).context("cannot compress the layer")?;
+    drop(tar);
+    let (buffered, digest, size) = gz.finish().context("cannot compress the layer")?.finish();
+    buffered.into_inner().map_err(|e| e.into_error()).context("cannot write the layer")?;
+    tmp.as_file().sync_all().ok();
     let path = dir.join(format!("{}.tar.gz", super::digest_hex(&digest)?));
-    crate::fetch::write_atomic(&path, &gz).with_context(|| format!("cannot write the layer {}", path.display()))?;
-    Ok(LayerBlob { digest, diff_id, size: gz.len() as u64, uncompressed_size, path })
+    tmp.persist(&path).with_context(|| format!("cannot write the layer {}", path.display()))?;
+    if let (Some(c), Some(m)) = (cache, &memo) {
+        let hex = super::digest_hex(&digest)?;
+        c.adopt(hex, &path)?;
+        crate::fetch::write_atomic(m, hex.as_bytes())?;
+    }
+    Ok(LayerBlob { digest, diff_id, size, uncompressed_size, path })
 }
 
-/// gzip with no file name, mtime 0, OS "unknown", fixed level, in one call.
-fn gzip(data: &[u8]) -> Result<Vec<u8>> {
-    let mut enc = GzBuilder::new()
-        .mtime(0)
-        .operating_system(GZIP_OS_UNKNOWN)
-        .write(Vec::with_capacity(data.len() / 2), Compression::new(GZIP_LEVEL));
-    enc.write_all(data).context("cannot compress the layer")?;
-    enc.finish().context("cannot compress the layer")
+/// The gzip blob `memo` names in `cache`, checked against its digest and linked (or copied) into
+/// `dir`; `None` when there is none or it is damaged (the layer is compressed again).
+fn remembered(cache: &crate::fetch::Cache, memo: &Path, dir: &Path) -> Option<LayerBlob> {
+    let hex = fs::read_to_string(memo).ok()?.trim().to_string();
+    let src = cache.blob_file(&hex).ok()?;
+    let size = fs::metadata(&src).ok()?.len();
+    let digest = format!("sha256:{hex}");
+    super::check_blob_file(&src, &digest, size).ok()?;
+    let path = dir.join(format!("{hex}.tar.gz"));
+    if !path.exists() && fs::hard_link(&src, &path).is_err() {
+        fs::copy(&src, &path).ok()?;
+    }
+    Some(LayerBlob { digest, diff_id: String::new(), size, uncompressed_size: 0, path })
 }
 
 /// Appends one tree entry. The tar crate emits a GNU `././@LongLink` entry (type `L` or `K`,
