@@ -576,8 +576,8 @@ fn assemble_all(
 /// the way in: each locked `.deb` (the selected images', their parents', the JDK a jlink runtime
 /// is linked from) and wheel, on each selected platform, once. Each is made sure of in the local
 /// cache (fetched when missing there), so its bytes are under [`crate::fetch::Cache::blob_file`].
-/// Derived work (decoded packages, jlink runtimes, CDS archives, byte code, layers) is not among
-/// them: nothing in the lock could check it, so a runner makes it again from these.
+/// Derived work is not among them: nothing in the lock could check it. Whole images go to a
+/// cache only signed ([`cache_records`]).
 pub fn cache_inputs(
     spec: &Spec,
     opts: &BuildOptions,
