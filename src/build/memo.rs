@@ -22,8 +22,8 @@
 //! local cache. [`exported`] gives a record and its layers for a writer to sign and push.
 //!
 //! The docker-archives a build writes are remembered too ([`archive_current`]): one that a
-//! previous build wrote for the same image and tags, and that nobody touched since, is not
-//! written again (rewriting every archive was most of a warm build of many images).
+//! previous build wrote for the same image and tags, and that nobody touched since (its change
+//! time says so), is not written again (rewriting every archive was most of a warm build of many images).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -248,16 +248,25 @@ pub fn pull(ctx: &Context, key: &str, progress: &crate::progress::Task) -> Resul
             for _ in 0..PULL_THREADS.min(wants.len()) {
                 s.spawn(|| {
                     while let Some(w) = wants.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
-                        if !matches!(*outcome.lock().unwrap(), Ok(true)) {
+                        if outcome.lock().unwrap().is_err() {
                             return;
                         }
                         let got = ctx.fetcher.stored(w);
                         let mut o = outcome.lock().unwrap();
                         match got {
                             Ok(Some(data)) => bytes_task.add(data.len() as u64),
-                            // Named but not served: the image is built from its inputs.
-                            Ok(None) => *o = Ok(false),
-                            Err(e) => *o = Err(e),
+                            // Named but not served: the image is built from its inputs, unless
+                            // another layer was refused (an error is never overwritten).
+                            Ok(None) => {
+                                if o.is_ok() {
+                                    *o = Ok(false);
+                                }
+                            }
+                            Err(e) => {
+                                if o.is_ok() {
+                                    *o = Err(e);
+                                }
+                            }
                         }
                     }
                 });
@@ -323,6 +332,10 @@ struct ArchiveRecord {
     ino: u64,
     size: u64,
     mtime_ns: i128,
+    /// The change time, which no one but the kernel sets (a writer can set the modification
+    /// time back; any write, `touch` or rename moves this), and the owner.
+    ctime_ns: i128,
+    uid: u32,
 }
 
 fn archive_record(cache: &crate::fetch::Cache, path: &Path, key: &str) -> Option<(std::path::PathBuf, ArchiveRecord)> {
@@ -339,13 +352,16 @@ fn archive_record(cache: &crate::fetch::Cache, path: &Path, key: &str) -> Option
         ino: meta.ino(),
         size: meta.size(),
         mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        uid: meta.uid(),
     };
     Some((at, record))
 }
 
 /// Whether the file at `path` is the docker-archive of `key` that this cache saw written there,
-/// unchanged since (same device, inode, size and modification time): writing it again would
-/// give the same bytes, so a warm build leaves it.
+/// unchanged since (same device, inode, size, owner, modification and change times; the change
+/// time cannot be set back, so an archive edited in place and re-dated is written again):
+/// writing it again would give the same bytes, so a warm build leaves it.
 pub fn archive_current(cache: &crate::fetch::Cache, path: &Path, key: &str) -> bool {
     let Some((at, now)) = archive_record(cache, path, key) else { return false };
     let Ok(text) = std::fs::read(at) else { return false };
@@ -359,5 +375,28 @@ pub fn remember_archive(cache: &crate::fetch::Cache, path: &Path, key: &str) {
         && let Ok(json) = serde_json::to_vec(&record)
     {
         let _ = crate::fetch::write_atomic(&at, &json);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_edited_and_redated_is_not_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = crate::fetch::Cache::open(dir.path().join("cache")).unwrap();
+        let archive = dir.path().join("img.tar");
+        std::fs::write(&archive, b"archive one").unwrap();
+        remember_archive(&cache, &archive, "k");
+        assert!(archive_current(&cache, &archive, "k"));
+        assert!(!archive_current(&cache, &archive, "other key"), "another image or other tags");
+        // The same size, the modification time set back: the change time still moved.
+        let before = std::fs::metadata(&archive).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&archive, b"archive two").unwrap();
+        std::fs::File::options().write(true).open(&archive).unwrap().set_modified(before).unwrap();
+        assert_eq!(std::fs::metadata(&archive).unwrap().modified().unwrap(), before);
+        assert!(!archive_current(&cache, &archive, "k"));
     }
 }

@@ -624,16 +624,21 @@ pub fn cache_inputs(
 }
 
 /// The records of every image of `results` that has one (an image whose inputs could not be
-/// read has no key, and is left out), each once.
-pub fn cache_records(fetcher: &Fetcher, results: &[BuiltOutput]) -> Result<Vec<CacheRecord>> {
-    let mut out: Vec<CacheRecord> = Vec::new();
+/// read has no key, and is left out), each once; and why each image whose record could not be
+/// read is left out (the memo only saves work, so a record may be missing: its image still
+/// goes to the cache as inputs).
+pub fn cache_records(fetcher: &Fetcher, results: &[BuiltOutput]) -> (Vec<CacheRecord>, Vec<anyhow::Error>) {
+    let (mut out, mut skipped): (Vec<CacheRecord>, Vec<anyhow::Error>) = (Vec::new(), Vec::new());
     for r in results {
         let Some(key) = &r.memo_key else { continue };
         if out.iter().any(|c| &c.key == key) {
             continue;
         }
         let title = scope(&r.image, &r.platform);
-        out.push(memo::exported(&fetcher.cache, key, &title).with_context(|| title.clone())?);
+        match memo::exported(&fetcher.cache, key, &title) {
+            Ok(record) => out.push(record),
+            Err(e) => skipped.push(e.context(title)),
+        }
     }
-    Ok(out)
+    (out, skipped)
 }

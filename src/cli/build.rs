@@ -68,7 +68,8 @@ as for --sign), the cache also gets every built image's layers and its record, s
 under the SHA-256 of the image's inputs (this lucid executable, the spec, the lock's entries,
 the epoch, the platform). A runner with key=PUBLIC on --cache-from takes such an image whole,
 building nothing, when the record verifies with that key; each layer is checked against the
-record's digest. A record no trusted key signed, or a tampered layer, stops the build (exit 2).
+record's digest. A record no trusted key signed, or a tampered layer, stops the build (exit 2):
+one cache, one key (a new key, a new cache tag).
 Without key= on --cache-from, records are not read and images are built from the inputs.
 
   lucid build --all --locked --cache-to type=registry,ref=HOST/team/cache,key=env://CACHE_KEY
@@ -199,8 +200,8 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<i32> {
         let missed = cache.missed();
         if let Some(first) = missed.first() {
             let text = format!(
-                "the build cache {} named {} blob(s) it could not serve; they came from the mirror or the index \
-                 (first: {first})",
+                "the build cache {} named {} blob(s) it could not serve; inputs came from the mirror or the \
+                 index, images whose layers or records were missing were assembled (first: {first})",
                 cache.name(),
                 missed.len()
             );
@@ -423,18 +424,26 @@ impl Caches {
                 .collect::<Result<Vec<_>>>()
         });
         drop(task);
-        let records =
-            if self.to.iter().any(|(_, k)| k.is_some()) { Some(build::cache_records(fetcher, results)) } else { None };
+        let records = if self.to.iter().any(|(_, k)| k.is_some()) {
+            let (records, skipped) = build::cache_records(fetcher, results);
+            for s in skipped {
+                let text = format!("{s:#}; its image record is not exported (its inputs are)");
+                eprintln!("warning: {}", lucid::report::printable(&text, true));
+            }
+            records
+        } else {
+            Vec::new()
+        };
         let mut code = 0;
         for (c, key) in &self.to {
             let task = reporter.task(format!("docker://{}", c.registry));
-            let done = match (&blobs, key, &records) {
-                (Err(e), _, _) | (_, Some(_), Some(Err(e))) => Err(anyhow::anyhow!("{e:#}")),
-                (Ok(blobs), Some(key), Some(Ok(records))) => signed_records(records, key, fetcher).and_then(|more| {
+            let done = match (&blobs, key) {
+                (Err(e), _) => Err(anyhow::anyhow!("{e:#}")),
+                (Ok(blobs), Some(key)) => signed_records(&records, key, fetcher).and_then(|more| {
                     let all: Vec<ExportBlob> = blobs.iter().cloned().chain(more).collect();
                     buildcache::export(&c.registry, &self.auth, &all, &task)
                 }),
-                (Ok(blobs), _, _) => buildcache::export(&c.registry, &self.auth, blobs, &task),
+                (Ok(blobs), None) => buildcache::export(&c.registry, &self.auth, blobs, &task),
             };
             drop(task);
             match done {

@@ -11,6 +11,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
+/// Lower-case hex SHA-256 of the file at `path`, read in a stream; `None` when it cannot be read.
+fn file_sha256(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = fs::File::open(path).ok()?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf).ok()? {
+            0 => return Some(hex::encode(h.finalize())),
+            n => h.update(&buf[..n]),
+        }
+    }
+}
+
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -115,26 +129,26 @@ impl Cache {
     }
 
     /// Stores the file at `path`, which the caller has just written and hashed to `sha256`, by
-    /// linking it into the cache (copying it where a link cannot be made), never by reading it
-    /// into memory. A blob already cached is left as it is. The caller must not change the
-    /// file afterwards: a link shares its bytes (as every reader of the cache checks them, a
-    /// change would only make the entry missing).
+    /// linking it into the cache, never by reading it into memory. A blob already cached is kept
+    /// when it still hashes to its name, and replaced otherwise. The link is made under a
+    /// temporary name and renamed into place (copied where a link cannot be made). A link shares
+    /// its bytes: a later change to either file damages both, which every reader of the cache
+    /// detects (the entry is then replaced by the next writer of the same blob).
     pub fn adopt(&self, sha256: &str, path: &Path) -> Result<()> {
         let dest = self.blob_path(sha256)?;
-        if dest.exists() {
+        if dest.exists() && file_sha256(&dest).is_some_and(|d| d == sha256) {
             return Ok(());
         }
-        match fs::hard_link(path, &dest) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(_) => {
-                let tmp = tempfile::NamedTempFile::new_in(self.root.join("sha256"))
-                    .with_context(|| format!("cannot create a temporary file in {}", self.root.display()))?;
-                fs::copy(path, tmp.path()).with_context(|| format!("cannot copy {} into the cache", path.display()))?;
-                tmp.persist(&dest).with_context(|| format!("cannot write {}", dest.display()))?;
-                Ok(())
-            }
+        let dir = self.root.join("sha256");
+        // Unique per call: two threads may adopt the same blob at once (a layer both platforms share).
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".tmp-adopt-{sha256}-{}-{call}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        if fs::hard_link(path, &tmp).is_err() {
+            fs::copy(path, &tmp).with_context(|| format!("cannot copy {} into the cache", path.display()))?;
         }
+        fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))
     }
 
     /// Stores `data` under its own digest and returns it.
@@ -168,5 +182,23 @@ mod tests {
         assert_eq!(cache.get(&digest).unwrap(), None);
         assert!(cache.put(&digest, b"other").is_err());
         assert!(cache.get("../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn adopt_links_a_file_and_replaces_a_damaged_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let file = dir.path().join("layer");
+        fs::write(&file, b"layer bytes").unwrap();
+        let digest = sha256_hex(b"layer bytes");
+        cache.adopt(&digest, &file).unwrap();
+        assert_eq!(cache.get(&digest).unwrap().as_deref(), Some(&b"layer bytes"[..]));
+        // Damaged in place (a link shares its bytes): the next adopt puts it right.
+        fs::write(cache.blob_file(&digest).unwrap(), b"layer bytez").unwrap();
+        fs::write(&file, b"layer bytes").unwrap();
+        cache.adopt(&digest, &file).unwrap();
+        assert_eq!(cache.get(&digest).unwrap().as_deref(), Some(&b"layer bytes"[..]));
+        let left: Vec<_> = fs::read_dir(dir.path().join("c/sha256")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
     }
 }

@@ -29,10 +29,11 @@ pub struct Want {
 }
 
 /// Another place that may hold a blob, asked after the local cache and before the origin (the
-/// mirror, the package index): a shared build cache (`oci::buildcache`: a registry). It is
-/// trusted with nothing: whatever it returns is checked by the [`Fetcher`] against the SHA-256
-/// (and size) the lock or a signed index promised, exactly as a download is, and a mismatch is an
-/// error, never a blob.
+/// mirror, the package index): a shared build cache (`oci::buildcache`: a registry). Its blobs
+/// are trusted with nothing: whatever it returns is checked by the [`Fetcher`] against the
+/// SHA-256 (and size) the lock, a signed index or a signed image record promised, exactly as a
+/// download is, and a mismatch is an error, never a blob. Its image records are trusted only
+/// through a signature by a key the build was given ([`Remote::image_record`]).
 pub trait Remote: Send + Sync {
     /// Where it is, for messages (`docker://HOST/REPO:TAG`).
     fn name(&self) -> String;

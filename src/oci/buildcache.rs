@@ -373,7 +373,13 @@ pub fn export(r: &RegistryRef, auth: &RegistryAuth, blobs: &[ExportBlob], task: 
         .iter()
         .map(|b| (b.sha256.clone(), Entry { size: b.size, title: b.title.clone(), image_key: b.image_key.clone() }))
         .collect();
-    let listed = |found: &Entries| ours.iter().all(|(k, e)| found.get(k).is_some_and(|f| f.size == e.size));
+    // Named with the same size and, for a record, under the same image key (a blob another
+    // writer listed without it would never be found as a record).
+    let listed = |found: &Entries| {
+        ours.iter().all(|(k, e)| {
+            found.get(k).is_some_and(|f| f.size == e.size && (e.image_key.is_none() || f.image_key == e.image_key))
+        })
+    };
     let mut merges = 0;
     let mut confirmed = false;
     for attempt in 0..MERGE_ATTEMPTS {
