@@ -77,14 +77,6 @@ struct RecordedLayer {
     uncompressed_size: u64,
 }
 
-/// `sha256:<hex>` of the file at `path`, read in a stream; `None` when it cannot be read.
-fn file_digest(path: &Path) -> Option<String> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut h = crate::oci::HashWriter::new(std::io::sink());
-    std::io::copy(&mut file, &mut h).ok()?;
-    Some(h.finish().1)
-}
-
 /// The SHA-256 of the running executable, once per process.
 fn executable_digest() -> Result<&'static str> {
     static DIGEST: OnceLock<String> = OnceLock::new();
@@ -92,7 +84,9 @@ fn executable_digest() -> Result<&'static str> {
         return Ok(d);
     }
     let exe = std::env::current_exe().context("cannot find the lucid executable")?;
-    let digest = file_digest(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
+    let digest = crate::fetch::file_sha256(&exe)
+        .map(|hex| format!("sha256:{hex}"))
+        .with_context(|| format!("cannot read {}", exe.display()))?;
     Ok(DIGEST.get_or_init(|| digest))
 }
 
@@ -154,8 +148,8 @@ impl Keys {
     }
 }
 
-fn record_path(ctx: &Context, key: &str) -> Result<std::path::PathBuf> {
-    Ok(ctx.fetcher.cache.derived_dir("images")?.join(key))
+fn record_path(cache: &crate::fetch::Cache, key: &str) -> Result<std::path::PathBuf> {
+    Ok(cache.derived_dir("images")?.join(key))
 }
 
 /// Remembers `built`, made as `made`, under `key`. Its layer blobs are in the cache already (the
@@ -175,24 +169,17 @@ pub fn remember(ctx: &Context, key: &str, built: &BuiltImage, made: &Made) -> Re
             .collect(),
         manifest_digest: built.manifest_digest.clone(),
     };
-    crate::fetch::write_atomic(&record_path(ctx, key)?, &serde_json::to_vec(&record)?)
+    crate::fetch::write_atomic(&record_path(&ctx.fetcher.cache, key)?, &serde_json::to_vec(&record)?)
 }
 
 /// The image remembered under `key`, its layer blobs read back through the cache and written to
 /// `staging`, and what it was made with; `None` when there is no usable record.
 pub fn recall(ctx: &Context, key: &str, staging: &Path) -> Option<(Vec<LayerBlob>, Made, String)> {
-    let text = std::fs::read(record_path(ctx, key).ok()?).ok()?;
+    let text = std::fs::read(record_path(&ctx.fetcher.cache, key).ok()?).ok()?;
     let record: Record = serde_json::from_slice(&text).ok()?;
     let mut blobs = Vec::new();
     for l in record.layers {
-        let hex = crate::oci::digest_hex(&l.digest).ok()?;
-        let src = ctx.fetcher.cache.blob_file(hex).ok()?;
-        crate::oci::check_blob_file(&src, &l.digest, l.size).ok()?;
-        // Linked, not copied: the cache's blob is on disk already, checked just now.
-        let path = staging.join(format!("{hex}.tar.gz"));
-        if !path.exists() && std::fs::hard_link(&src, &path).is_err() {
-            std::fs::copy(&src, &path).ok()?;
-        }
+        let path = crate::oci::layer::place_cached(&ctx.fetcher.cache, &l.digest, l.size, staging).ok()?;
         blobs.push(LayerBlob {
             digest: l.digest,
             diff_id: l.diff_id,
@@ -206,7 +193,7 @@ pub fn recall(ctx: &Context, key: &str, staging: &Path) -> Option<(Vec<LayerBlob
 
 /// Whether a record is kept here under `key` (usable or not: [`recall`] says).
 pub fn recorded(ctx: &Context, key: &str) -> bool {
-    record_path(ctx, key).is_ok_and(|p| p.exists())
+    record_path(&ctx.fetcher.cache, key).is_ok_and(|p| p.exists())
 }
 
 /// Takes the record under `key` from the first shared build cache that holds one vouched for
@@ -240,43 +227,11 @@ pub fn pull(ctx: &Context, key: &str, progress: &crate::progress::Task) -> Resul
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let total = wants.iter().filter_map(|w| w.size).sum();
-        let bytes_task = progress.bytes("Pulling", total);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let outcome: std::sync::Mutex<Result<bool>> = std::sync::Mutex::new(Ok(true));
-        std::thread::scope(|s| {
-            for _ in 0..PULL_THREADS.min(wants.len()) {
-                s.spawn(|| {
-                    while let Some(w) = wants.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
-                        if outcome.lock().unwrap().is_err() {
-                            return;
-                        }
-                        let got = ctx.fetcher.stored(w);
-                        let mut o = outcome.lock().unwrap();
-                        match got {
-                            Ok(Some(data)) => bytes_task.add(data.len() as u64),
-                            // Named but not served: the image is built from its inputs, unless
-                            // another layer was refused (an error is never overwritten).
-                            Ok(None) => {
-                                if o.is_ok() {
-                                    *o = Ok(false);
-                                }
-                            }
-                            Err(e) => {
-                                if o.is_ok() {
-                                    *o = Err(e);
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        drop(bytes_task);
-        if !outcome.into_inner().map_err(|_| anyhow::anyhow!("a pull thread panicked"))?? {
+        // A layer not served: the image is built from its inputs.
+        if !ctx.fetcher.stored_all("Pulling", &wants, PULL_THREADS, progress)? {
             return Ok(None);
         }
-        crate::fetch::write_atomic(&record_path(ctx, key)?, &serde_json::to_vec(&record)?)?;
+        crate::fetch::write_atomic(&record_path(&ctx.fetcher.cache, key)?, &serde_json::to_vec(&record)?)?;
         return Ok(Some(name));
     }
     Ok(None)
@@ -298,7 +253,7 @@ pub struct CacheRecord {
 /// The record kept under `key` (its bytes, as [`pull`] reads them) and its layers' blobs, for a
 /// writer to sign and push as `title`; an error when there is none.
 pub fn exported(cache: &crate::fetch::Cache, key: &str, title: &str) -> Result<CacheRecord> {
-    let path = cache.derived_dir("images")?.join(key);
+    let path = record_path(cache, key)?;
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read the image record {}", path.display()))?;
     let record: Record =
         serde_json::from_slice(&bytes).with_context(|| format!("{} is not an image record", path.display()))?;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 /// Lower-case hex SHA-256 of the file at `path`, read in a stream; `None` when it cannot be read.
-fn file_sha256(path: &Path) -> Option<String> {
+pub fn file_sha256(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut file = fs::File::open(path).ok()?;
     let mut h = Sha256::new();

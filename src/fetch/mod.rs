@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::progress::Task;
 
-pub use cache::{Cache, sha256_hex, write_atomic};
+pub use cache::{Cache, file_sha256, sha256_hex, write_atomic};
 pub use http::{Http, join_url, redact_url};
 
 /// One artefact to fetch: where from, what it must hash to, and a name for messages.
@@ -155,33 +155,52 @@ impl Fetcher {
         }
         let total: u64 = wants.iter().filter_map(|w| w.size).sum();
         let bytes = progress.bytes(what, total);
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Arc<Vec<u8>>>>> = Mutex::new(vec![None; wants.len()]);
-        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..PARALLEL.min(wants.len()) {
-                s.spawn(|| {
-                    loop {
-                        if failure.lock().unwrap().is_some() {
+        in_parallel(wants, PARALLEL, |want| self.fetch(want, &|n| bytes.add(n)).map(Arc::new))
+    }
+
+    /// Makes sure every one of `wants` is in the local cache, taking it from a shared build cache
+    /// where it is not ([`Self::stored`]; never from the origin), `threads` at a time (each blob is
+    /// held in memory while it is checked), counting bytes on `progress`'s line as `WHAT`: whether
+    /// every one was found. A remote that gives other bytes than promised is an error, which stops
+    /// the rest; a blob not found does not.
+    pub fn stored_all(&self, what: &str, wants: &[Want], threads: usize, progress: &Task) -> Result<bool> {
+        let total: u64 = wants.iter().filter_map(|w| w.size).sum();
+        let bytes = progress.bytes(what, total);
+        let found = in_parallel(wants, threads, |want| {
+            Ok(self.stored(want)?.map(|data| bytes.add(data.len() as u64)).is_some())
+        })?;
+        Ok(found.into_iter().all(|f| f))
+    }
+}
+
+/// `each` of `wants` on up to `threads` threads, the results in the same order. The first error
+/// stops the rest (no new item is started) and is returned.
+fn in_parallel<T: Send>(wants: &[Want], threads: usize, each: impl Fn(&Want) -> Result<T> + Sync) -> Result<Vec<T>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new(std::iter::repeat_with(|| None).take(wants.len()).collect());
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(wants.len()) {
+            s.spawn(|| {
+                loop {
+                    if failure.lock().unwrap().is_some() {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(want) = wants.get(i) else { return };
+                    match each(want) {
+                        Ok(r) => results.lock().unwrap()[i] = Some(r),
+                        Err(e) => {
+                            failure.lock().unwrap().get_or_insert(e);
                             return;
                         }
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(want) = wants.get(i) else { return };
-                        match self.fetch(want, &|n| bytes.add(n)) {
-                            Ok(data) => results.lock().unwrap()[i] = Some(Arc::new(data)),
-                            Err(e) => {
-                                failure.lock().unwrap().get_or_insert(e);
-                                return;
-                            }
-                        }
                     }
-                });
-            }
-        });
-        drop(bytes);
-        if let Some(e) = failure.into_inner().unwrap() {
-            return Err(e);
+                }
+            });
         }
-        Ok(results.into_inner().unwrap().into_iter().map(|r| r.expect("every item fetched")).collect())
+    });
+    if let Some(e) = failure.into_inner().unwrap() {
+        return Err(e);
     }
+    Ok(results.into_inner().unwrap().into_iter().map(|r| r.expect("every item done")).collect())
 }

@@ -102,16 +102,24 @@ fn write_layer_with(tree: &Tree, mtime: i64, dir: &Path, cache: Option<&crate::f
 /// The gzip blob `memo` names in `cache`, checked against its digest and linked (or copied) into
 /// `dir`; `None` when there is none or it is damaged (the layer is compressed again).
 fn remembered(cache: &crate::fetch::Cache, memo: &Path, dir: &Path) -> Option<LayerBlob> {
-    let hex = fs::read_to_string(memo).ok()?.trim().to_string();
-    let src = cache.blob_file(&hex).ok()?;
-    let size = fs::metadata(&src).ok()?.len();
-    let digest = format!("sha256:{hex}");
-    super::check_blob_file(&src, &digest, size).ok()?;
+    let digest = format!("sha256:{}", fs::read_to_string(memo).ok()?.trim());
+    let size = fs::metadata(cache.blob_file(super::digest_hex(&digest).ok()?).ok()?).ok()?.len();
+    let path = place_cached(cache, &digest, size, dir).ok()?;
+    Some(LayerBlob { digest, diff_id: String::new(), size, uncompressed_size: 0, path })
+}
+
+/// The layer blob `digest` (`size` bytes) of `cache`, checked against its digest, placed in
+/// `dir` as `<hex>.tar.gz` where [`write_layer`] puts a layer it compresses: linked, not copied
+/// (copied only where a link cannot be made), since the cache's blob is on disk already.
+pub(crate) fn place_cached(cache: &crate::fetch::Cache, digest: &str, size: u64, dir: &Path) -> Result<PathBuf> {
+    let hex = super::digest_hex(digest)?;
+    let src = cache.blob_file(hex)?;
+    super::check_blob_file(&src, digest, size)?;
     let path = dir.join(format!("{hex}.tar.gz"));
     if !path.exists() && fs::hard_link(&src, &path).is_err() {
-        fs::copy(&src, &path).ok()?;
+        fs::copy(&src, &path).with_context(|| format!("cannot copy {} to {}", src.display(), path.display()))?;
     }
-    Some(LayerBlob { digest, diff_id: String::new(), size, uncompressed_size: 0, path })
+    Ok(path)
 }
 
 /// Appends one tree entry. The tar crate emits a GNU `././@LongLink` entry (type `L` or `K`,
